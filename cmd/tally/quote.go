@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/httpapi"
+	"github.com/tally-credits/tally/internal/imagesize"
+)
+
+func (m Main) quoteCmd() *cobra.Command {
+	var (
+		req         httpapi.QuoteRequest
+		input       string
+		inputFile   string
+		catalogFile string
+		asJSON      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "quote --model ID [flags]",
+		Short: "Price a generation, exactly as POST /v1/quotes does",
+		Example: `  tally quote --model "Nano Banana 2" --resolution 2K
+  tally quote --model nano-banana-pro --resolution 4K --aspect 16:9 --images 3 --json
+  tally quote --model topaz --scale 2 --input 1920x1080
+  tally quote --model topaz --scale 4 --input-file photo.jpg`,
+		Args: cobra.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			q, err := quote(req, input, inputFile, catalogFile)
+			if err != nil {
+				if asJSON {
+					writeJSON(m.Stdout, httpapi.ProblemFor(err, nil))
+					fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(credit.ErrorMessage(err)))
+					return silentError{exitCodeOf(err)}
+				}
+				return err
+			}
+			if asJSON {
+				writeJSON(m.Stdout, httpapi.NewQuote(q))
+				return nil
+			}
+			printQuote(m.Stdout, q)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&req.Model, "model", "", "model id or display name (required)")
+	f.StringVar(&req.Operation, "op", "", "operation: create or edit (image models; default create)")
+	f.StringVar(&req.Resolution, "resolution", "", "resolution tier: 1K, 2K, 3K or 4K (default: the model's lowest)")
+	f.StringVar(&req.AspectRatio, "aspect", "", "aspect ratio W:H (default 1:1)")
+	f.IntVar(&req.Images, "images", 0, "number of images (default 1)")
+	f.BoolVar(&req.PromptEnhancer, "enhance", false, "turn the prompt enhancer on")
+	f.IntVar(&req.Scale, "scale", 0, "upscale factor, e.g. 2 (upscale models)")
+	f.StringVar(&input, "input", "", "upscale input size WxH, e.g. 1920x1080")
+	f.StringVar(&inputFile, "input-file", "", "upscale input image (PNG, JPEG, GIF, WebP); its header gives the size")
+	f.StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog)")
+	f.BoolVar(&asJSON, "json", false, "print the SPEC §2 quote JSON (or the problem JSON on error)")
+	return cmd
+}
+
+func exitCodeOf(err error) int {
+	if credit.ErrorCode(err) == credit.Internal {
+		return exitInternal
+	}
+	return exitInvalid
+}
+
+// quote prices one request from the command line's flags.
+func quote(req httpapi.QuoteRequest, input, inputFile, catalogFile string) (credit.Quote, error) {
+	if req.Model == "" {
+		return credit.Quote{}, credit.Errorf(credit.Invalid, "missing_model", "--model is required: a model id or display name")
+	}
+	c, err := loadCatalog(catalogFile)
+	if err != nil {
+		return credit.Quote{}, err
+	}
+	if input != "" {
+		w, h, ok := parseSize(input)
+		if !ok {
+			return credit.Quote{}, credit.Errorf(credit.Invalid, "invalid_input_size", "--input %q is not a size WxH such as 1920x1080", input)
+		}
+		req.InputWidth, req.InputHeight = w, h
+	}
+	dreq, err := req.Domain()
+	if err != nil {
+		return credit.Quote{}, err
+	}
+	if inputFile != "" {
+		size, err := readImageSize(inputFile)
+		if err != nil {
+			return credit.Quote{}, err
+		}
+		if err := httpapi.CheckInputAgrees(size, dreq.InputWidth, dreq.InputHeight); err != nil {
+			return credit.Quote{}, err
+		}
+		dreq.InputWidth, dreq.InputHeight = size.Width, size.Height
+	}
+	return c.Quote(dreq)
+}
+
+func readImageSize(path string) (imagesize.Size, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return imagesize.Size{}, credit.Errorf(credit.Invalid, "invalid_input_image", "cannot open --input-file: %v", err)
+	}
+	defer f.Close()
+	return imagesize.Read(f)
+}
+
+// parseSize reads "1920x1080" (or 1920×1080, 1920X1080).
+func parseSize(s string) (w, h int, ok bool) {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "×", "x"), "X", "x")
+	ws, hs, found := strings.Cut(s, "x")
+	if !found {
+		return 0, 0, false
+	}
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	return w, h, err1 == nil && err2 == nil
+}
+
+// printQuote writes a quote the way the Create button's tooltip reads.
+func printQuote(w io.Writer, q credit.Quote) {
+	head := []string{q.ModelName, string(q.Operation)}
+	if q.Resolution != 0 {
+		head = append(head, q.Resolution.String(), q.AspectRatio)
+	}
+	if q.InputWidth > 0 {
+		head = append(head, fmt.Sprintf("input %d×%d", q.InputWidth, q.InputHeight))
+	}
+	if q.Width > 0 {
+		head = append(head, fmt.Sprintf("output %d×%d px", q.Width, q.Height))
+	}
+	if q.PromptEnhancer {
+		head = append(head, "prompt enhancer on")
+	}
+	fmt.Fprintln(w, strings.Join(head, " · "))
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	for _, l := range q.Lines() {
+		fmt.Fprintf(tw, "  %s\t%d × %s = %s\n", l.Label, l.Quantity, l.UnitCredits, l.Credits)
+	}
+	fmt.Fprintf(tw, "  Total\t%s credits\n", q.TotalCredits)
+	tw.Flush()
+	fmt.Fprintf(w, "catalog %s\n", q.CatalogVersion)
+}
+
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// version is the build's version; release builds set it with -ldflags.
+var version = "dev"
+
+// Exit codes. Scripts can tell a refused request from a broken tally.
+const (
+	exitOK       = 0
+	exitInternal = 1 // tally or its environment failed
+	exitInvalid  = 2 // bad flags or bad input: nothing was done
+)
+
+// Main runs the tally command line with its output streams; end-to-end tests
+// run it in-process.
+type Main struct {
+	Stdout, Stderr io.Writer
+}
+
+// Run executes one command and returns its exit code. Errors are printed as a
+// single line "tally: reason" on Stderr.
+func (m Main) Run(ctx context.Context, args []string) int {
+	started := false // set once cobra has parsed and validated the command line
+	root := m.root()
+	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var (
+		sil silentError
+		ve  *catalog.ValidationError
+	)
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &sil):
+		return sil.code
+	case !started:
+		// Cobra refused the command line: unknown command or flag, wrong arguments.
+		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(err.Error()))
+		return exitInvalid
+	case errors.As(err, &ve):
+		fmt.Fprintln(m.Stderr, ve.Error())
+		return exitInvalid
+	case credit.ErrorCode(err) != credit.Internal:
+		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(credit.ErrorMessage(err)))
+		return exitInvalid
+	default:
+		// The operator runs the CLI: an internal error's detail is theirs to see.
+		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(err.Error()))
+		return exitInternal
+	}
+}
+
+// silentError ends a command whose output already explains the failure (a
+// problem JSON on stdout, a list of catalog issues).
+type silentError struct{ code int }
+
+func (s silentError) Error() string { return fmt.Sprintf("exit %d", s.code) }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", "; ") }
+
+func (m Main) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "tally",
+		Short:         "The credit engine of a multi-model AI image studio",
+		Long:          "tally prices every generation exactly, holds credits at Create, charges them once on delivery and shows where every credit went.",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		CompletionOptions: cobra.CompletionOptions{
+			DisableDefaultCmd: true,
+		},
+	}
+	root.SetOut(m.Stdout)
+	root.SetErr(m.Stderr)
+	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd())
+	return root
+}
+
+// loadCatalog returns the catalog in FILE, or the built-in one.
+func loadCatalog(path string) (*credit.Catalog, error) {
+	if path == "" {
+		return catalog.Default(), nil
+	}
+	return catalog.LoadFile(path)
+}

@@ -1,0 +1,95 @@
+package httpapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Model is one catalog entry as the API shows it: enough to draw the Image mode
+// tooltip (credits per resolution, cap, aspect ratios) without pricing anything.
+type Model struct {
+	ID                    string            `json:"id" example:"nano-banana-2"`
+	Name                  string            `json:"name" example:"Nano Banana 2"`
+	Kind                  credit.Kind       `json:"kind" enum:"image,personalize,style_reference,upscale"`
+	Operations            []string          `json:"operations"`
+	Rule                  string            `json:"rule" enum:"per_image,per_image_by_resolution,per_megapixel,by_scale"`
+	BaseCredits           credit.Credits    `json:"base_credits" doc:"The page's base cost: per image at the lowest tier, the megapixel base, or the smallest scale's price."`
+	ResolutionCap         string            `json:"resolution_cap,omitempty" doc:"As the page prints it: Up to 4K; 1K, 2K, 4K; Shown in Image mode tooltip."`
+	Resolutions           []ResolutionPrice `json:"resolutions,omitempty" doc:"The tiers that can be asked for, with their per-image credits."`
+	AspectRatios          []string          `json:"aspect_ratios,omitempty"`
+	AspectOverrides       []AspectOverride  `json:"aspect_overrides,omitempty"`
+	Scales                []ScalePrice      `json:"scales,omitempty" doc:"Upscale factors offered."`
+	MegapixelBase         credit.Credits    `json:"megapixel_base,omitempty" doc:"per_megapixel: credits per input megapixel at factor 1."`
+	RoundTo               credit.Credits    `json:"round_to,omitempty" doc:"per_megapixel: the price is rounded half up to this step."`
+	MaxImages             int               `json:"max_images"`
+	PromptEnhancerCredits credit.Credits    `json:"prompt_enhancer_credits" doc:"Surcharge per generation with the prompt enhancer on."`
+}
+
+// ResolutionPrice is one tier and its per-image price.
+type ResolutionPrice struct {
+	Resolution string         `json:"resolution" example:"2K"`
+	Credits    credit.Credits `json:"credits" example:"73.5"`
+}
+
+// ScalePrice is one upscale factor: a fixed price (by_scale) or a megapixel
+// factor (per_megapixel).
+type ScalePrice struct {
+	Scale   int            `json:"scale" example:"2"`
+	Label   string         `json:"label" example:"2×"`
+	Credits credit.Credits `json:"credits,omitempty"`
+	Factor  credit.Credits `json:"factor,omitempty" doc:"Megapixel factor (decimal)."`
+}
+
+// AspectOverride is a price change for one aspect ratio.
+type AspectOverride struct {
+	AspectRatio string         `json:"aspect_ratio"`
+	Multiplier  credit.Credits `json:"multiplier,omitempty" doc:"Per-image price multiplier (decimal)."`
+	Credits     credit.Credits `json:"credits,omitempty" doc:"Replacement per-image price."`
+}
+
+// NewModel converts a catalog entry to its wire form.
+func NewModel(m *credit.Model) Model {
+	out := Model{
+		ID: m.ID, Name: m.Name, Kind: m.Kind, Rule: string(m.Price.Kind), BaseCredits: m.BaseCredits(),
+		ResolutionCap: m.CapText(), AspectRatios: m.AspectTexts(), MaxImages: m.MaxImages,
+		PromptEnhancerCredits: m.PromptEnhancer,
+	}
+	for _, op := range m.Kind.Operations() {
+		out.Operations = append(out.Operations, string(op))
+	}
+	for _, r := range m.Resolutions {
+		price := m.Price.Credits
+		if m.Price.Kind == credit.PerImageByResolution {
+			price = m.Price.ByResolution[r]
+		}
+		out.Resolutions = append(out.Resolutions, ResolutionPrice{Resolution: r.String(), Credits: price})
+	}
+	for _, o := range m.AspectOverrides {
+		out.AspectOverrides = append(out.AspectOverrides, AspectOverride{AspectRatio: o.Ratio, Multiplier: credit.Credits(o.Multiplier), Credits: o.Credits})
+	}
+	for _, s := range m.Price.Scales {
+		out.Scales = append(out.Scales, ScalePrice{Scale: s.Times, Label: strconv.Itoa(s.Times) + "×", Credits: s.Credits, Factor: credit.Credits(s.Factor)})
+	}
+	if m.Price.Kind == credit.PerMegapixel {
+		out.MegapixelBase, out.RoundTo = m.Price.Base, m.Price.RoundTo
+	}
+	return out
+}
+
+// Catalog is a whole catalog version.
+type Catalog struct {
+	Version     string    `json:"version"`
+	EffectiveAt time.Time `json:"effective_at"`
+	Models      []Model   `json:"models"`
+}
+
+// NewCatalog converts a catalog to its wire form.
+func NewCatalog(c *credit.Catalog) *Catalog {
+	out := &Catalog{Version: c.Version, EffectiveAt: c.EffectiveAt, Models: make([]Model, len(c.Models))}
+	for i, m := range c.Models {
+		out.Models[i] = NewModel(m)
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/validation"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Problem is an RFC 9457 problem document, tally's only error body. Code is the
+// stable reason clients program against ("unsupported_aspect_ratio"); Allowed
+// says what would have been accepted, where that helps.
+type Problem struct {
+	Type     string       `json:"type" doc:"Always about:blank; code says what happened."`
+	Title    string       `json:"title" doc:"The HTTP status text."`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail" doc:"One sentence, safe to show to a user."`
+	Instance string       `json:"instance,omitempty"`
+	Code     string       `json:"code" doc:"Stable machine-readable reason, e.g. unsupported_aspect_ratio."`
+	Allowed  []string     `json:"allowed,omitempty" doc:"The values that would have been accepted."`
+	Errors   []FieldError `json:"errors,omitempty" doc:"Per-field details of a malformed request."`
+}
+
+// FieldError locates one problem in a request ("body.images").
+type FieldError struct {
+	Location string `json:"location,omitempty"`
+	Message  string `json:"message"`
+}
+
+// Error returns the detail.
+func (p *Problem) Error() string { return p.Detail }
+
+// GetStatus returns the HTTP status (huma.StatusError).
+func (p *Problem) GetStatus() int { return p.Status }
+
+// ContentType makes huma send problems as application/problem+json.
+func (p *Problem) ContentType(string) string { return "application/problem+json" }
+
+// statusOf is the one map from domain error codes to HTTP statuses.
+var statusOf = map[string]int{
+	credit.Invalid:             http.StatusUnprocessableEntity,
+	credit.NotFound:            http.StatusNotFound,
+	credit.Conflict:            http.StatusConflict,
+	credit.InsufficientCredits: http.StatusPaymentRequired,
+	credit.Unauthorized:        http.StatusUnauthorized,
+	credit.Forbidden:           http.StatusForbidden,
+	credit.Internal:            http.StatusInternalServerError,
+}
+
+// ProblemFor turns any error into the problem clients see. Internal errors are
+// logged with their details and shown only as "internal error".
+func ProblemFor(err error, log *slog.Logger) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	var e *credit.Error
+	if !errors.As(err, &e) {
+		if log != nil {
+			log.Error("internal error", "err", err)
+		}
+		e = &credit.Error{Code: credit.Internal, Message: "internal error"}
+	}
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	return newProblem(status, credit.ErrorReason(e), e.Message, e.Allowed)
+}
+
+func newProblem(status int, code, detail string, allowed []string) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code, Allowed: allowed}
+}
+
+// humaError replaces huma's error constructor so that the errors huma raises
+// itself (unreadable JSON, unknown fields, a body too large) are tally problems
+// with stable codes too. huma calls it with its own status and message.
+func humaError(status int, msg string, errs ...error) huma.StatusError {
+	var fields []FieldError
+	unknownField := false
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var d *huma.ErrorDetail
+		if errors.As(err, &d) {
+			msg := d.Message
+			if strings.HasPrefix(msg, "json: ") {
+				// encoding/json names Go types; say what matters to the client.
+				msg = "a value has the wrong type or is out of range"
+			}
+			fields = append(fields, FieldError{Location: d.Location, Message: msg})
+			unknownField = unknownField || d.Message == validation.MsgUnexpectedProperty
+			continue
+		}
+		if p, ok := err.(*Problem); ok {
+			return p
+		}
+		// Anything else is an internal detail: never echo it to the client.
+	}
+	code := credit.Internal
+	switch {
+	case status == http.StatusBadRequest:
+		code, msg = "invalid_json", "the request body is not valid JSON"
+		if len(fields) == 0 {
+			msg = "the request body is missing"
+			code = "missing_body"
+		}
+	case status == http.StatusRequestEntityTooLarge:
+		code, msg = "body_too_large", "the request body is larger than 1 MiB"
+	case status == http.StatusUnsupportedMediaType:
+		code, msg = "unsupported_media_type", "send the request body as application/json"
+	case status == http.StatusUnprocessableEntity && unknownField:
+		code, msg = "unknown_field", "the request has a field this API does not know"
+	case status == http.StatusUnprocessableEntity:
+		code, msg = "invalid_request", "the request does not match the schema"
+	case status == http.StatusRequestTimeout:
+		code, msg = "request_timeout", "the request body was not received in time"
+	case status == http.StatusNotFound:
+		code = "not_found"
+	case status < 500:
+		code = "invalid_request"
+	default:
+		msg = "internal error"
+	}
+	p := newProblem(status, code, msg, nil)
+	p.Errors = fields
+	return p
+}
+
+func init() {
+	huma.NewError = humaError
+}
+
+// writeProblem writes p outside huma (for the plain handlers).
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	_ = jsonEncode(w, p)
+}

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/imagesize"
+)
+
+// QuoteRequest is the body of POST /v1/quotes and the settings part of every
+// request that prices a generation.
+type QuoteRequest struct {
+	Model          string `json:"model" doc:"Model id (nano-banana-2) or display name (Nano Banana 2, any case)." example:"nano-banana-2"`
+	Operation      string `json:"operation,omitempty" doc:"create or edit for image models (default create); upscale for upscalers."`
+	Resolution     string `json:"resolution,omitempty" doc:"1K, 2K, 3K or 4K; default the model's lowest (1K). Not for upscalers." example:"2K"`
+	AspectRatio    string `json:"aspect_ratio,omitempty" doc:"W:H from the model's list; default 1:1. Not for upscalers." example:"16:9"`
+	Images         int    `json:"images,omitempty" doc:"Images in this generation, 1 to the model's maximum (4); default 1."`
+	PromptEnhancer bool   `json:"prompt_enhancer,omitempty" doc:"Whether the prompt enhancer is on (a per-generation surcharge)."`
+	Scale          int    `json:"scale,omitempty" doc:"Upscale factor (2 for 2×); upscalers only."`
+	InputWidth     int    `json:"input_width,omitempty" doc:"Upscale input width in pixels, when input_image is not sent."`
+	InputHeight    int    `json:"input_height,omitempty" doc:"Upscale input height in pixels, when input_image is not sent."`
+	InputImage     []byte `json:"input_image,omitempty" doc:"The upscale input image (PNG, JPEG, GIF or WebP), base64; only its header is read, so its first 64 KiB are enough. When sent, its size is used and input_width/input_height must be absent or agree."`
+}
+
+// Domain turns the wire request into the engine's, reading the input image's
+// header when one is given: the file's own size is trusted, never the client's
+// numbers.
+func (r *QuoteRequest) Domain() (credit.QuoteRequest, error) {
+	q := credit.QuoteRequest{
+		Model: r.Model, Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio,
+		Images: r.Images, PromptEnhancer: r.PromptEnhancer, Scale: r.Scale,
+		InputWidth: r.InputWidth, InputHeight: r.InputHeight,
+	}
+	if r.InputImage == nil {
+		return q, nil
+	}
+	size, err := imagesize.ReadBytes(r.InputImage)
+	if err != nil {
+		return q, err
+	}
+	if err := CheckInputAgrees(size, r.InputWidth, r.InputHeight); err != nil {
+		return q, err
+	}
+	q.InputWidth, q.InputHeight = size.Width, size.Height
+	return q, nil
+}
+
+// CheckInputAgrees refuses numbers that contradict the image they came with.
+func CheckInputAgrees(size imagesize.Size, w, h int) error {
+	if (w != 0 || h != 0) && (w != size.Width || h != size.Height) {
+		return credit.Errorf(credit.Invalid, "invalid_input_size",
+			"input_width×input_height %d×%d disagree with the input image, which is %d×%d; send one or the other", w, h, size.Width, size.Height)
+	}
+	return nil
+}
+
+// Quote is the priced answer, the same JSON from POST /v1/quotes and from
+// `tally quote --json` (SPEC §2).
+type Quote struct {
+	Model          string         `json:"model"`
+	ModelName      string         `json:"model_name"`
+	Kind           credit.Kind    `json:"kind" enum:"image,personalize,style_reference,upscale"`
+	Operation      string         `json:"operation" enum:"create,edit,upscale"`
+	Resolution     string         `json:"resolution,omitempty"`
+	AspectRatio    string         `json:"aspect_ratio,omitempty"`
+	Images         int            `json:"images"`
+	Width          int            `json:"width,omitempty" doc:"Output width in pixels: about (1024·K)² pixels in all, both sides multiples of 16; for upscales the input times the scale."`
+	Height         int            `json:"height,omitempty"`
+	PromptEnhancer bool           `json:"prompt_enhancer"`
+	Scale          int            `json:"scale,omitempty"`
+	InputWidth     int            `json:"input_width,omitempty"`
+	InputHeight    int            `json:"input_height,omitempty"`
+	UnitCredits    credit.Credits `json:"unit_credits" doc:"Credits per image (decimal, at most 3 decimals)."`
+	TotalCredits   credit.Credits `json:"total_credits"`
+	Lines          []QuoteLine    `json:"lines"`
+	CatalogVersion string         `json:"catalog_version"`
+}
+
+// QuoteLine is one row of the breakdown shown when hovering Create.
+type QuoteLine struct {
+	Label       string         `json:"label"`
+	Quantity    int            `json:"quantity"`
+	UnitCredits credit.Credits `json:"unit_credits"`
+	Credits     credit.Credits `json:"credits"`
+}
+
+// NewQuote converts an engine quote to its wire form.
+func NewQuote(q credit.Quote) *Quote {
+	out := &Quote{
+		Model: q.Model, ModelName: q.ModelName, Kind: q.Kind, Operation: string(q.Operation),
+		AspectRatio: q.AspectRatio, Images: q.Images, Width: q.Width, Height: q.Height,
+		PromptEnhancer: q.PromptEnhancer, Scale: q.Scale, InputWidth: q.InputWidth, InputHeight: q.InputHeight,
+		UnitCredits: q.UnitCredits, TotalCredits: q.TotalCredits, CatalogVersion: q.CatalogVersion,
+	}
+	if q.Resolution != 0 {
+		out.Resolution = q.Resolution.String()
+	}
+	lines := q.Lines()
+	out.Lines = make([]QuoteLine, len(lines))
+	for i, l := range lines {
+		out.Lines[i] = QuoteLine{Label: l.Label, Quantity: l.Quantity, UnitCredits: l.UnitCredits, Credits: l.Credits}
+	}
+	return out
+}
