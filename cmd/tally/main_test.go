@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-credits/tally/internal/catalog"
+)
+
+// run runs the CLI in-process and returns its exit code and output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main{Stdout: &out, Stderr: &errOut}.Run(context.Background(), args)
+	return code, out.String(), errOut.String()
+}
+
+func TestQuoteHuman(t *testing.T) {
+	code, out, errOut := run(t, "quote", "--model", "Nano Banana 2", "--resolution", "2K", "--images", "2")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, errOut)
+	}
+	// 2 × 73.5 (the page's 2K price) = 147.
+	for _, want := range []string{"Nano Banana 2 · 2K", "2 × 73.5 = 147", "147 credits", "2048×2048"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("quote output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestQuoteJSONPageExamples(t *testing.T) {
+	tests := []struct {
+		args  []string
+		total float64
+	}{
+		{[]string{"--model", "topaz", "--scale", "2", "--input", "1920x1080"}, 41},           // the page's example
+		{[]string{"--model", "nano-banana-2", "--resolution", "2K"}, 73.5},                   // the page's 2K price
+		{[]string{"--model", "Magnific Precision v2", "--scale", "16"}, 1040},                // 16×: 1040
+		{[]string{"--model", "nano-banana-pro", "--resolution", "4K", "--images", "3"}, 480}, // 3 × 160
+	}
+	for _, tt := range tests {
+		code, out, errOut := run(t, append([]string{"quote", "--json"}, tt.args...)...)
+		if code != 0 {
+			t.Fatalf("quote %v: exit %d; stderr %s", tt.args, code, errOut)
+		}
+		var q struct {
+			Total float64 `json:"total_credits"`
+		}
+		if err := json.Unmarshal([]byte(out), &q); err != nil {
+			t.Fatalf("quote %v: %v\n%s", tt.args, err, out)
+		}
+		if q.Total != tt.total {
+			t.Errorf("quote %v total = %v; want %v", tt.args, q.Total, tt.total)
+		}
+	}
+}
+
+func TestQuoteInputFile(t *testing.T) {
+	// A real PNG header for 1920×1080 (IHDR only is enough: the size is read
+	// from the header). Topaz 2×: 20 × 2.0736 × 1 = 41.472 → 41.
+	path := filepath.Join(t.TempDir(), "in.png")
+	writePNGHeader(t, path, 1920, 1080)
+	code, out, errOut := run(t, "quote", "--model", "topaz", "--scale", "2", "--input-file", path, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d; stderr %s", code, errOut)
+	}
+	if !strings.Contains(out, `"total_credits": 41,`) || !strings.Contains(out, `"input_width": 1920`) {
+		t.Errorf("quote from file = %s; want 41 credits for 1920×1080", out)
+	}
+	code, _, errOut = run(t, "quote", "--model", "topaz", "--scale", "2", "--input-file", path, "--input", "100x100")
+	if code != exitInvalid || !strings.Contains(errOut, "disagree") {
+		t.Errorf("file and disagreeing --input: exit %d, stderr %q; want %d and a disagreement", code, errOut, exitInvalid)
+	}
+}
+
+func TestQuoteBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code string
+	}{
+		{"UnknownModel", []string{"--model", "nano-banana-9"}, "unknown_model"},
+		{"MissingModel", []string{}, "missing_model"},
+		{"AspectRatio", []string{"--model", "chatgpt", "--aspect", "16:9"}, "unsupported_aspect_ratio"},
+		{"Resolution", []string{"--model", "nano-banana-2", "--resolution", "3K"}, "unsupported_resolution"},
+		{"UnpublishedCap", []string{"--model", "recraft-v4", "--resolution", "2K"}, "unsupported_resolution"},
+		{"Images", []string{"--model", "flux-dev", "--images", "5"}, "invalid_image_count"},
+		{"Scale", []string{"--model", "topaz", "--scale", "8", "--input", "10x10"}, "unsupported_scale"},
+		{"NoInput", []string{"--model", "topaz", "--scale", "2"}, "invalid_input_size"},
+		{"AbsurdInput", []string{"--model", "topaz", "--scale", "2", "--input", "99999x99999"}, "invalid_input_size"},
+		{"BadInputSyntax", []string{"--model", "topaz", "--scale", "2", "--input", "big"}, "invalid_input_size"},
+		{"Operation", []string{"--model", "topaz", "--op", "edit", "--scale", "2", "--input", "10x10"}, "unsupported_operation"},
+		{"MissingFile", []string{"--model", "topaz", "--scale", "2", "--input-file", "/nonexistent.png"}, "invalid_input_image"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(t, append([]string{"quote"}, tt.args...)...)
+			if code != exitInvalid {
+				t.Errorf("exit = %d; want %d", code, exitInvalid)
+			}
+			if lines := strings.Count(strings.TrimSpace(errOut), "\n") + 1; lines != 1 || !strings.HasPrefix(errOut, "tally: ") {
+				t.Errorf("stderr = %q; want one line starting \"tally: \"", errOut)
+			}
+			if out != "" {
+				t.Errorf("stdout = %q; want nothing", out)
+			}
+			code, out, _ = run(t, append([]string{"quote", "--json"}, tt.args...)...)
+			var p struct {
+				Status int    `json:"status"`
+				Code   string `json:"code"`
+			}
+			if err := json.Unmarshal([]byte(out), &p); err != nil {
+				t.Fatalf("--json stdout is not a problem: %v\n%s", err, out)
+			}
+			if code != exitInvalid || p.Code != tt.code || p.Status < 400 || p.Status > 499 {
+				t.Errorf("--json: exit %d, problem %+v; want exit %d, code %s, a 4xx status", code, p, exitInvalid, tt.code)
+			}
+		})
+	}
+	if code, _, errOut := run(t, "quote", "--bogus-flag"); code != exitInvalid || !strings.Contains(errOut, "bogus-flag") {
+		t.Errorf("unknown flag: exit %d stderr %q; want %d naming the flag", code, errOut, exitInvalid)
+	}
+	if code, _, _ := run(t, "no-such-command"); code != exitInvalid {
+		t.Errorf("unknown command: exit %d; want %d", code, exitInvalid)
+	}
+}
+
+func TestCatalogValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	if err := os.WriteFile(good, catalog.DefaultYAML(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := run(t, "catalog", "validate", good); code != 0 || !strings.Contains(out, "29 models") {
+		t.Errorf("validate default: exit %d, stdout %q, stderr %q; want 0 and 29 models", code, out, errOut)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	// Three mistakes: max_images 0, an unknown rule, an aspect ratio written 16x9.
+	writeFile(t, bad, `version: "v1"
+effective_at: "2026-01-01T00:00:00Z"
+max_images: 0
+models:
+  - name: A
+    kind: image
+    resolution: up to 1K
+    price: {per_img: 5}
+    aspect_ratios: ["1:1"]
+  - name: B
+    kind: image
+    resolution: up to 1K
+    price: {per_image: 5}
+    aspect_ratios: ["16x9"]
+`)
+	code, _, errOut := run(t, "catalog", "validate", bad)
+	if code != exitInvalid {
+		t.Errorf("validate bad: exit %d; want %d", code, exitInvalid)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("validate bad printed %d lines; want 3:\n%s", len(lines), errOut)
+	}
+	for i, want := range []string{"line 3 ", "line 8 ", "line 14 "} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %q; want it to name %q", i, lines[i], want)
+		}
+	}
+	if code, _, _ := run(t, "catalog", "validate", filepath.Join(dir, "missing.yaml")); code != exitInvalid {
+		t.Errorf("validate missing file: exit %d; want %d", code, exitInvalid)
+	}
+}
+
+func TestCatalogShow(t *testing.T) {
+	code, out, _ := run(t, "catalog", "show")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	// Cells typed from the page.
+	for _, want := range []string{
+		"49 (1K), 73.5 (2K), 98 (4K)", "80 (1K/2K), 160 (4K)", "Shown in Image mode tooltip",
+		"Personalize Ultra", "Style Reference", "2× = base cost × megapixels × 1", "16×: 1040",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("catalog show lacks %q", want)
+		}
+	}
+	code, out, _ = run(t, "catalog", "show", "--json")
+	var c struct {
+		Models []json.RawMessage `json:"models"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &c) != nil || len(c.Models) != 29 {
+		t.Errorf("catalog show --json: exit %d, %d models; want 0 and 29", code, len(c.Models))
+	}
+}
+
+func TestCatalogDiff(t *testing.T) {
+	dir := t.TempDir()
+	old, new := filepath.Join(dir, "old.yaml"), filepath.Join(dir, "new.yaml")
+	if err := os.WriteFile(old, catalog.DefaultYAML(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := string(catalog.DefaultYAML())
+	text = strings.Replace(text, `version: "2026-11-24.seed"`, `version: "2026-12-01"`, 1)
+	text = strings.Replace(text, "{1K: 49, 2K: 73.5, 4K: 98}", "{1K: 49, 2K: 80, 4K: 98}", 1)
+	text = strings.Replace(text, "  - name: Flux Dev\n    kind: image\n    price: {per_image: 5}\n    resolution: up to 1K\n    aspect_ratios: [\"1:1\", \"3:4\", \"2:3\", \"3:2\", \"5:4\", \"9:16\", \"16:9\"]\n", "", 1)
+	text = strings.Replace(text, "price: {per_image: 150}", "price: {per_image: 120}", 1)
+	writeFile(t, new, text)
+	code, out, errOut := run(t, "catalog", "diff", old, new, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var d struct {
+		Changes []catalog.Change `json:"changes"`
+	}
+	if err := json.Unmarshal([]byte(out), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := []catalog.Change{
+		{Kind: catalog.PriceUp, Model: "nano-banana-2", What: "2K", Old: "73.5", New: "80", Delta: 6500},
+		{Kind: catalog.PriceDown, Model: "recraft-v4-pro", What: "1K", Old: "150", New: "120", Delta: -30000},
+		{Kind: catalog.ModelRemoved, Model: "flux-dev", Old: "Flux Dev"},
+	}
+	if !reflect.DeepEqual(d.Changes, want) {
+		t.Errorf("diff = %+v;\nwant %+v", d.Changes, want)
+	}
+}
+
+// TestServe starts `tally serve` on a free port, asks it for a quote, and stops
+// it the way SIGTERM does.
+func TestServe(t *testing.T) {
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- Main{Stdout: io.Discard, Stderr: pw}.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"})
+		pw.Close()
+	}()
+	addrRE := regexp.MustCompile(`addr=(http://127\.0\.0\.1:\d+)`)
+	sc := bufio.NewScanner(pr)
+	var base string
+	for sc.Scan() {
+		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if base == "" {
+		t.Fatal("serve never logged its address")
+	}
+	resp, err := http.Post(base+"/v1/quotes", "application/json", strings.NewReader(`{"model":"Nano Banana 2","resolution":"4K"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q struct {
+		Total float64 `json:"total_credits"`
+	}
+	json.NewDecoder(resp.Body).Decode(&q)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || q.Total != 98 {
+		t.Errorf("POST /v1/quotes = %d, total %v; want 200 and 98 (the page's 4K price)", resp.StatusCode, q.Total)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("serve exited %d after shutdown; want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
