@@ -287,3 +287,34 @@ func writeFile(t *testing.T, path, text string) {
 		t.Fatal(err)
 	}
 }
+
+func TestQuoteCheapest(t *testing.T) {
+	code, out, errOut := run(t, "quote", "--cheapest", "--resolution", "2K", "--aspect", "16:9", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var qs struct {
+		Quotes []struct {
+			Model string  `json:"model"`
+			Total float64 `json:"total_credits"`
+		} `json:"quotes"`
+	}
+	if err := json.Unmarshal([]byte(out), &qs); err != nil {
+		t.Fatal(err)
+	}
+	// From the page: the models offering 2K and 16:9, by their per-image price.
+	want := []string{"imagineart-1.5", "dreamina-3.1", "seedream-v4", "seedream-v5-lite", "seedream-v4.5",
+		"imagineart-1.5-pro", "flux-2-pro", "flux-1.1-ultra", "nano-banana-2", "nano-banana-pro"}
+	wantTotals := []float64{15, 18, 18, 20, 24, 25, 28, 36, 73.5, 80}
+	if len(qs.Quotes) != len(want) {
+		t.Fatalf("cheapest 2K 16:9 gave %d models; want %d: %s", len(qs.Quotes), len(want), out)
+	}
+	for i, q := range qs.Quotes {
+		if q.Model != want[i] || q.Total != wantTotals[i] {
+			t.Errorf("cheapest[%d] = %s %v; want %s %v", i, q.Model, q.Total, want[i], wantTotals[i])
+		}
+	}
+	if code, _, _ := run(t, "quote", "--cheapest", "--kind", "video"); code != exitInvalid {
+		t.Errorf("--kind video: exit %d; want %d", code, exitInvalid)
+	}
+}

@@ -23,6 +23,8 @@ func (m Main) quoteCmd() *cobra.Command {
 		inputFile   string
 		catalogFile string
 		asJSON      bool
+		cheapest    bool
+		kind        string
 	)
 	cmd := &cobra.Command{
 		Use:   "quote --model ID [flags]",
@@ -33,6 +35,9 @@ func (m Main) quoteCmd() *cobra.Command {
   tally quote --model topaz --scale 4 --input-file photo.jpg`,
 		Args: cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cheapest {
+				return m.cheapest(req, input, kind, catalogFile, asJSON)
+			}
 			q, err := quote(req, input, inputFile, catalogFile)
 			if err != nil {
 				if asJSON {
@@ -61,8 +66,48 @@ func (m Main) quoteCmd() *cobra.Command {
 	f.StringVar(&input, "input", "", "upscale input size WxH, e.g. 1920x1080")
 	f.StringVar(&inputFile, "input-file", "", "upscale input image (PNG, JPEG, GIF, WebP); its header gives the size")
 	f.StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog)")
+	f.BoolVar(&cheapest, "cheapest", false, "instead of one model, list every model that accepts these settings, cheapest first")
+	f.StringVar(&kind, "kind", "", "with --cheapest: only image, personalize, style_reference or upscale models")
 	f.BoolVar(&asJSON, "json", false, "print the SPEC §2 quote JSON (or the problem JSON on error)")
 	return cmd
+}
+
+// cheapest prints every model that accepts the settings, cheapest first.
+func (m Main) cheapest(req httpapi.QuoteRequest, input, kind, catalogFile string, asJSON bool) error {
+	c, err := loadCatalog(catalogFile)
+	if err != nil {
+		return err
+	}
+	cr := httpapi.CheapestRequest{
+		Kind: credit.Kind(kind), Operation: req.Operation, Resolution: req.Resolution, AspectRatio: req.AspectRatio,
+		Images: req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
+	}
+	if input != "" {
+		w, h, ok := parseSize(input)
+		if !ok {
+			return credit.Errorf(credit.Invalid, "invalid_input_size", "--input %q is not a size WxH such as 1920x1080", input)
+		}
+		cr.InputWidth, cr.InputHeight = w, h
+	}
+	switch cr.Kind {
+	case "", credit.KindImage, credit.KindPersonalize, credit.KindStyleReference, credit.KindUpscale:
+	default:
+		e := credit.Errorf(credit.Invalid, "unknown_kind", "--kind %q is not a kind of model", kind)
+		e.Allowed = []string{"image", "personalize", "style_reference", "upscale"}
+		return e
+	}
+	qs := httpapi.Cheapest(c, cr)
+	if asJSON {
+		writeJSON(m.Stdout, qs)
+		return nil
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 3, ' ', 0)
+	for _, q := range qs.Quotes {
+		fmt.Fprintf(tw, "%s\t%s credits\t%s\n", q.ModelName, q.TotalCredits, q.Lines[0].Label)
+	}
+	tw.Flush()
+	fmt.Fprintf(m.Stdout, "%d model(s) accept these settings; catalog %s\n", len(qs.Quotes), qs.CatalogVersion)
+	return nil
 }
 
 func exitCodeOf(err error) int {

@@ -100,3 +100,40 @@ func NewQuote(q credit.Quote) *Quote {
 	}
 	return out
 }
+
+// CheapestRequest asks which models can make a generation with these settings,
+// and at what price.
+type CheapestRequest struct {
+	Kind           credit.Kind `json:"kind,omitempty" enum:"image,personalize,style_reference,upscale" doc:"Only models of this kind; default all."`
+	Operation      string      `json:"operation,omitempty"`
+	Resolution     string      `json:"resolution,omitempty" example:"2K"`
+	AspectRatio    string      `json:"aspect_ratio,omitempty" example:"16:9"`
+	Images         int         `json:"images,omitempty"`
+	PromptEnhancer bool        `json:"prompt_enhancer,omitempty"`
+	Scale          int         `json:"scale,omitempty"`
+	InputWidth     int         `json:"input_width,omitempty"`
+	InputHeight    int         `json:"input_height,omitempty"`
+	Limit          int         `json:"limit,omitempty" minimum:"0" maximum:"1000" doc:"At most this many quotes; default all."`
+}
+
+// Quotes is a list of quotes, cheapest first.
+type Quotes struct {
+	CatalogVersion string  `json:"catalog_version"`
+	Quotes         []Quote `json:"quotes"`
+}
+
+// Cheapest answers a CheapestRequest from catalog c.
+func Cheapest(c *credit.Catalog, r CheapestRequest) *Quotes {
+	qs := c.Cheapest(credit.QuoteRequest{
+		Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio, Images: r.Images,
+		PromptEnhancer: r.PromptEnhancer, Scale: r.Scale, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
+	}, r.Kind)
+	if r.Limit > 0 && len(qs) > r.Limit {
+		qs = qs[:r.Limit]
+	}
+	out := &Quotes{CatalogVersion: c.Version, Quotes: make([]Quote, len(qs))}
+	for i, q := range qs {
+		out.Quotes[i] = *NewQuote(q)
+	}
+	return out
+}

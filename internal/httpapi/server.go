@@ -123,6 +123,19 @@ func (s *Server) routes() {
 		return &struct{ Body *Quote }{NewQuote(q)}, nil
 	})
 
+	huma.Register(s.api, huma.Operation{
+		OperationID:  "cheapest-quotes",
+		Method:       http.MethodPost,
+		Path:         "/v1/quotes/cheapest",
+		Summary:      "Which models can make this, cheapest first",
+		Description:  "Prices the settings with every model that accepts them; models that refuse them are left out.",
+		Tags:         []string{"Pricing"},
+		MaxBodyBytes: MaxBodyBytes + 1,
+		Errors:       []int{400, 413, 415, 422},
+	}, func(ctx context.Context, in *struct{ Body CheapestRequest }) (*struct{ Body *Quotes }, error) {
+		return &struct{ Body *Quotes }{Cheapest(s.Catalog(), in.Body)}, nil
+	})
+
 	type modelList struct {
 		CatalogVersion string  `json:"catalog_version"`
 		Models         []Model `json:"models"`
