@@ -12,6 +12,8 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -235,50 +237,140 @@ func TestCatalogDiff(t *testing.T) {
 	}
 }
 
-// TestServe starts `tally serve` on a free port, asks it for a quote, and stops
-// it the way SIGTERM does.
-func TestServe(t *testing.T) {
+// server is a `tally serve` running in-process on a free port.
+type server struct {
+	base string
+	log  *syncBuffer
+	stop func() int // cancels the context, as SIGTERM does, and returns the exit code
+}
+
+// startServe runs `tally serve --addr 127.0.0.1:0 args…` and waits for its address.
+func startServe(t *testing.T, args ...string) *server {
+	t.Helper()
 	pr, pw := io.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdout: io.Discard, Stderr: pw}.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"})
+		done <- Main{Stdout: io.Discard, Stderr: pw}.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
 		pw.Close()
 	}()
+	s := &server{log: &syncBuffer{}}
 	addrRE := regexp.MustCompile(`addr=(http://127\.0\.0\.1:\d+)`)
 	sc := bufio.NewScanner(pr)
-	var base string
 	for sc.Scan() {
+		s.log.Write([]byte(sc.Text() + "\n"))
 		if m := addrRE.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
+			s.base = m[1]
 			break
 		}
 	}
-	go io.Copy(io.Discard, pr)
-	if base == "" {
-		t.Fatal("serve never logged its address")
+	go io.Copy(s.log, pr)
+	if s.base == "" {
+		cancel()
+		t.Fatalf("serve never logged its address:\n%s", s.log.String())
 	}
-	resp, err := http.Post(base+"/v1/quotes", "application/json", strings.NewReader(`{"model":"Nano Banana 2","resolution":"4K"}`))
+	s.stop = func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(20 * time.Second):
+			t.Fatal("serve did not shut down")
+			return -1
+		}
+	}
+	return s
+}
+
+// quoteTotal asks the server for a quote and returns its total.
+func (s *server) quoteTotal(t *testing.T, body string) float64 {
+	t.Helper()
+	resp, err := http.Post(s.base+"/v1/quotes", "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer resp.Body.Close()
 	var q struct {
 		Total float64 `json:"total_credits"`
 	}
-	json.NewDecoder(resp.Body).Decode(&q)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || q.Total != 98 {
-		t.Errorf("POST /v1/quotes = %d, total %v; want 200 and 98 (the page's 4K price)", resp.StatusCode, q.Total)
+	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("POST /v1/quotes %s = %d, %v", body, resp.StatusCode, err)
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 {
-			t.Errorf("serve exited %d after shutdown; want 0", code)
+	return q.Total
+}
+
+// TestServe starts `tally serve`, asks it for a quote, and stops it the way
+// SIGTERM does.
+func TestServe(t *testing.T) {
+	s := startServe(t)
+	if got := s.quoteTotal(t, `{"model":"Nano Banana 2","resolution":"4K"}`); got != 98 {
+		t.Errorf("Nano Banana 2 4K total = %v; want 98 (the page's 4K price)", got)
+	}
+	if code := s.stop(); code != 0 {
+		t.Errorf("serve exited %d after shutdown; want 0", code)
+	}
+	if !strings.Contains(s.log.String(), "tally stopped") {
+		t.Errorf("serve did not log a clean stop:\n%s", s.log.String())
+	}
+}
+
+// TestServeReloadsCatalogOnHangup changes the catalog file and sends SIGHUP:
+// the new prices apply; a broken file is refused and the old prices stay.
+func TestServeReloadsCatalogOnHangup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "catalog.yaml")
+	writeFile(t, path, string(catalog.DefaultYAML()))
+	s := startServe(t, "--catalog", path)
+	defer s.stop()
+	const fluxDev = `{"model":"flux-dev"}`
+	if got := s.quoteTotal(t, fluxDev); got != 5 {
+		t.Fatalf("Flux Dev = %v; want 5 (the page)", got)
+	}
+	changed := strings.Replace(string(catalog.DefaultYAML()), "  - name: Flux Dev\n    kind: image\n    price: {per_image: 5}", "  - name: Flux Dev\n    kind: image\n    price: {per_image: 6}", 1)
+	writeFile(t, path, strings.Replace(changed, `version: "2026-11-24.seed"`, `version: "v2"`, 1))
+	hangup(t)
+	waitFor(t, func() bool { return s.quoteTotal(t, fluxDev) == 6 }, "the reloaded price 6")
+
+	writeFile(t, path, "version: [broken\n")
+	hangup(t)
+	waitFor(t, func() bool { return strings.Contains(s.log.String(), "catalog reload refused") }, "the refusal in the log")
+	if got := s.quoteTotal(t, fluxDev); got != 6 {
+		t.Errorf("after a broken reload Flux Dev = %v; want 6 (the running catalog stays)", got)
+	}
+}
+
+func hangup(t *testing.T) {
+	t.Helper()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not shut down")
 	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func writeFile(t *testing.T, path, text string) {

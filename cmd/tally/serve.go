@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/httpapi"
 )
 
@@ -26,12 +30,44 @@ func (m Main) serveCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(m.Stderr, nil))
-			return serve(cmd.Context(), addr, httpapi.New(c, version, log), log)
+			h := httpapi.New(c, version, log)
+			if catalogFile != "" {
+				stop := reloadOnHangup(catalogFile, h, log)
+				defer stop()
+			}
+			return serve(cmd.Context(), addr, h, log)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
-	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog)")
+	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	return cmd
+}
+
+// reloadOnHangup reloads the catalog file on SIGHUP. A file that does not
+// validate is refused whole, with every mistake logged, and the running catalog
+// stays. It returns a function that stops listening.
+func reloadOnHangup(path string, h *httpapi.Server, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-hup:
+			}
+			c, err := catalog.LoadFile(path)
+			if err != nil {
+				log.Error("catalog reload refused; the running catalog stays", "file", path, "running", h.Catalog().Version, "err", err.Error())
+				continue
+			}
+			old := h.Catalog().Version
+			h.SetCatalog(c)
+			log.Info("catalog reloaded", "file", path, "from", old, "to", c.Version)
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.
