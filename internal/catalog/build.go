@@ -231,7 +231,12 @@ func (b *builder) price(m *credit.Model, n ast.Node, path string) {
 		m.Price.RoundTo = credit.Milli
 		seen := b.mapping(e.Value, p,
 			field{"base", func(n ast.Node, q string) { m.Price.Base = b.credits(n, q, false) }},
-			field{"round_to", func(n ast.Node, q string) { m.Price.RoundTo = b.credits(n, q, false) }},
+			field{"round_to", func(n ast.Node, q string) {
+				m.Price.RoundTo = b.credits(n, q, false)
+				if m.Price.RoundTo > MaxRoundTo*credit.Milli {
+					b.errorf(n, q, "round_to %s is more than the limit of %d credits", m.Price.RoundTo, MaxRoundTo)
+				}
+			}},
 			field{"factors", func(n ast.Node, q string) {
 				for _, kv := range b.entries(n, q) {
 					if times := b.scale(m, kv, q); times > 0 {

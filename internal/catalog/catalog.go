@@ -63,8 +63,9 @@ func Default() *credit.Catalog {
 const (
 	MaxImagesLimit   = 100
 	MaxScale         = 64
-	MaxFactor        = 1000 // per_megapixel factor
-	MaxMultiplier    = 100  // aspect override multiplier
+	MaxFactor        = 1000      // per_megapixel factor
+	MaxMultiplier    = 100       // aspect override multiplier
+	MaxRoundTo       = 1_000_000 // per_megapixel rounding step, in credits
 	maxModels        = 10000
 	maxVersionLength = 64
 )

@@ -83,8 +83,8 @@ func ParseCredits(s string) (Credits, error) {
 		return bad("empty")
 	}
 	neg := false
-	if s[0] == '-' || s[0] == '+' {
-		neg = s[0] == '-'
+	if s[0] == '-' {
+		neg = true
 		s = s[1:]
 	}
 	mant, exp := s, 0
@@ -120,6 +120,9 @@ func ParseCredits(s string) (Credits, error) {
 	// Drop leading zeros so long zero-padded inputs do not look like overflow.
 	for len(digits) > 1 && digits[0] == '0' {
 		digits = digits[1:]
+	}
+	if digits == "0" {
+		return 0, nil // zero at any exponent
 	}
 	for shift < 0 {
 		if digits[len(digits)-1] != '0' {

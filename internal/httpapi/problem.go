@@ -135,6 +135,9 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 
 func init() {
 	huma.NewError = humaError
+	// JSON Schema property names are case-sensitive, and so is the OpenAPI
+	// document: {"Model": …} is an unknown field, not the model.
+	huma.ValidateStrictCasing = true
 }
 
 // writeProblem writes p outside huma (for the plain handlers).

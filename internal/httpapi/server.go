@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"reflect"
+	"strings"
 	"sync/atomic"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -54,10 +56,8 @@ func New(c *credit.Catalog, version string, log *slog.Logger) *Server {
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, nil))
-	})
-	s.handler = s.recoverPanics(mux)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { noRoute(mux, w, r) })
+	s.handler = s.recoverPanics(normalizeContentType(mux))
 	return s
 }
 
@@ -95,6 +95,38 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				writeProblem(w, newProblem(http.StatusInternalServerError, credit.Internal, "internal error", nil))
 			}
 		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// noRoute answers a request no route matched: 405 with Allow when the path
+// exists for other methods, 404 otherwise, both as problems.
+func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+r.URL.Path, allow))
+		return
+	}
+	writeProblem(w, newProblem(http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path, nil))
+}
+
+// normalizeContentType lower-cases the media type (RFC 9110 §8.3.1: media types
+// are case-insensitive), because huma matches it exactly.
+func normalizeContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			if mt, params, err := mime.ParseMediaType(ct); err == nil {
+				r.Header.Set("Content-Type", mime.FormatMediaType(mt, params))
+			}
+		}
 		next.ServeHTTP(w, r)
 	})
 }

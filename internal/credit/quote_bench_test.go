@@ -1,0 +1,58 @@
+package credit_test
+
+import (
+	"testing"
+
+	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// benchQuotes are successful quotes of each price rule and lookup path.
+var benchQuotes = []struct {
+	name string
+	req  credit.QuoteRequest
+}{
+	{"PerImage", credit.QuoteRequest{Model: "seedream-v4.5", Resolution: "1K", AspectRatio: "1:1", Images: 1}},
+	{"PerImageByResolution", credit.QuoteRequest{Model: "nano-banana-2", Resolution: "2K", AspectRatio: "16:9", Images: 4}},
+	{"PerMegapixel", credit.QuoteRequest{Model: "topaz", Scale: 2, InputWidth: 1920, InputHeight: 1080}},
+	{"ByScale", credit.QuoteRequest{Model: "magnific-precision-v2", Scale: 16, InputWidth: 1024, InputHeight: 1024}},
+	// A display name misses the id index and walks the models: Seedream v4 is the last image model.
+	{"ByDisplayName", credit.QuoteRequest{Model: "Seedream v4", Resolution: "4K", AspectRatio: "9:16"}},
+}
+
+var quoteSink credit.Quote
+
+func BenchmarkQuote(b *testing.B) {
+	cat := catalog.Default()
+	for _, bq := range benchQuotes {
+		b.Run(bq.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				q, err := cat.Quote(bq.req)
+				if err != nil {
+					b.Fatalf("Quote(%+v) error = %v", bq.req, err)
+				}
+				quoteSink = q
+			}
+		})
+	}
+}
+
+// TestQuoteAllocatesNothing holds Quote to its doc comment: a successful quote
+// allocates nothing. It counts allocations, not time.
+func TestQuoteAllocatesNothing(t *testing.T) {
+	cat := catalog.Default()
+	for _, bq := range benchQuotes {
+		var err error
+		allocs := testing.AllocsPerRun(100, func() {
+			quoteSink, err = cat.Quote(bq.req)
+		})
+		if err != nil {
+			t.Errorf("Quote(%+v) error = %v", bq.req, err)
+			continue
+		}
+		if allocs != 0 {
+			t.Errorf("Quote(%+v) allocs = %v; want 0", bq.req, allocs)
+		}
+	}
+}

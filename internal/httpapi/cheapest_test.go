@@ -1,0 +1,42 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestCheapest(t *testing.T) {
+	_, ts := MustServer(t)
+	r := do(t, ts.Client(), http.MethodPost, ts.URL+"/v1/quotes/cheapest", "application/json",
+		strings.NewReader(`{"kind":"image","resolution":"4K","aspect_ratio":"9:16","images":2}`))
+	body := wantOK(t, r)
+	// From the page: the image models offering 4K and 9:16, per image ×2.
+	want := []struct {
+		model string
+		total string
+	}{
+		{"seedream-v4", "36"}, {"seedream-v4.5", "48"}, {"imagineart-1.5-pro", "50"},
+		{"nano-banana-2", "196"}, {"nano-banana-pro", "320"},
+	}
+	quotes := objects(t, body["quotes"], "quotes")
+	if len(quotes) != len(want) {
+		t.Fatalf("cheapest 4K 9:16 gave %d quotes; want %d", len(quotes), len(want))
+	}
+	for i, q := range quotes {
+		if got, total := str(t, q["model"], "model"), num(t, q["total_credits"], "total"); got != want[i].model || total != want[i].total {
+			t.Errorf("cheapest[%d] = %s %s; want %s %s", i, got, total, want[i].model, want[i].total)
+		}
+	}
+	r = do(t, ts.Client(), http.MethodPost, ts.URL+"/v1/quotes/cheapest", "application/json", strings.NewReader(`{"kind":"video"}`))
+	wantProblem(t, r, http.StatusUnprocessableEntity, "invalid_request")
+}
+
+func TestMethodNotAllowed(t *testing.T) {
+	_, ts := MustServer(t)
+	r := get(t, ts, "/v1/quotes")
+	p := wantProblem(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+	if allow := r.header.Get("Allow"); allow != "POST" {
+		t.Errorf("GET /v1/quotes Allow = %q; want POST (problem %v)", allow, p)
+	}
+}
