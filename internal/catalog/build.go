@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/goccy/go-yaml/ast"
 
@@ -93,11 +94,17 @@ func (b *builder) models() []*credit.Model {
 		if m == nil {
 			continue
 		}
+		lower := strings.ToLower(m.Name)
 		if j, dup := ids[m.ID]; dup {
 			b.errorf(n, path, "id %q is already used by models[%d]", m.ID, j)
+		} else if j, dup := names[m.ID]; dup && lower != m.ID {
+			// Lookups accept an id or a name in any case: neither may name another model.
+			b.errorf(n, path, "id %q is also the name of models[%d]; lookups by it would be ambiguous", m.ID, j)
 		}
-		if j, dup := names[strings.ToLower(m.Name)]; dup {
+		if j, dup := names[lower]; dup {
 			b.errorf(n, path, "name %q is already used by models[%d]", m.Name, j)
+		} else if j, dup := ids[lower]; dup && lower != m.ID {
+			b.errorf(n, path, "name %q is also the id %q of models[%d]; lookups by it would be ambiguous", m.Name, lower, j)
 		}
 		ids[m.ID], names[strings.ToLower(m.Name)] = i, i
 		out = append(out, m)
@@ -108,12 +115,12 @@ func (b *builder) models() []*credit.Model {
 // model reads one entry. It returns nil when the entry is too broken to check further.
 func (b *builder) model(n ast.Node, path string) *credit.Model {
 	m := &credit.Model{MaxImages: b.maxImages, PromptEnhancer: b.enhancer}
-	var resNode, priceNode, aspectNode, overrideNode ast.Node
+	var resNode, priceNode, aspectNode, overrideNode, idNode, kindNode ast.Node
 	var kindText string
 	seen := b.mapping(n, path,
 		field{"name", func(n ast.Node, p string) { m.Name, _ = b.scalar(n, p) }},
-		field{"id", func(n ast.Node, p string) { m.ID, _ = b.scalar(n, p) }},
-		field{"kind", func(n ast.Node, p string) { kindText, _ = b.scalar(n, p) }},
+		field{"id", func(n ast.Node, p string) { idNode = n; m.ID, _ = b.scalar(n, p) }},
+		field{"kind", func(n ast.Node, p string) { kindNode = n; kindText, _ = b.scalar(n, p) }},
 		field{"resolution", func(n ast.Node, _ string) { resNode = n }},
 		field{"price", func(n ast.Node, _ string) { priceNode = n }},
 		field{"aspect_ratios", func(n ast.Node, _ string) { aspectNode = n }},
@@ -125,15 +132,16 @@ func (b *builder) model(n ast.Node, path string) *credit.Model {
 		b.errorf(n, path+".name", "missing; every model needs a display name")
 		return nil
 	}
-	if m.Name != strings.TrimSpace(m.Name) || len(m.Name) > 100 {
-		b.errorf(n, path+".name", "name %q must have no surrounding spaces and at most 100 characters", m.Name)
+	if m.Name != strings.TrimSpace(m.Name) || len(m.Name) > 100 || strings.IndexFunc(m.Name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		b.errorf(n, path+".name", "name %q must be printable, with no surrounding spaces and at most 100 characters", m.Name)
+		return nil
 	}
 	path = fmt.Sprintf("%s (%s)", path, m.Name)
 	if m.ID == "" {
 		m.ID = credit.Slug(m.Name)
 	}
 	if !idPattern.MatchString(m.ID) || len(m.ID) > 100 {
-		b.errorf(n, path+".id", "id %q must be lower-case letters, digits and dots in runs joined by single dashes", m.ID)
+		b.errorf(orNode(idNode, n), path+".id", "id %q must be lower-case letters, digits and dots in runs joined by single dashes", m.ID)
 	}
 
 	switch k := credit.Kind(kindText); k {
@@ -143,7 +151,7 @@ func (b *builder) model(n ast.Node, path string) *credit.Model {
 		b.errorf(n, path+".kind", "missing; want image, personalize, style_reference or upscale")
 		return nil
 	default:
-		b.errorf(n, path+".kind", "unknown kind %q (want image, personalize, style_reference or upscale)", kindText)
+		b.errorf(orNode(kindNode, n), path+".kind", "unknown kind %q (want image, personalize, style_reference or upscale)", kindText)
 		return nil
 	}
 	if !seen["price"] {
@@ -163,7 +171,7 @@ func (b *builder) model(n ast.Node, path string) *credit.Model {
 		m.Cap = credit.CapNone
 		return m
 	}
-	b.resolutions(m, resNode, seen["resolution"], path+".resolution")
+	b.resolutions(m, orNode(resNode, n), seen["resolution"], path+".resolution")
 	if !seen["aspect_ratios"] {
 		b.errorf(n, path+".aspect_ratios", "missing; list the aspect ratios the model supports")
 	} else {
@@ -407,4 +415,12 @@ func (b *builder) overrides(m *credit.Model, n ast.Node, path string) {
 		}
 		m.AspectOverrides = append(m.AspectOverrides, o)
 	}
+}
+
+// orNode is n, or fallback when n is absent, so every issue has a position.
+func orNode(n, fallback ast.Node) ast.Node {
+	if n == nil {
+		return fallback
+	}
+	return n
 }

@@ -61,12 +61,14 @@ func Default() *credit.Catalog {
 // Limits of a catalog, so that prices stay far from overflow and a typo such as
 // an extra zero in max_images is caught.
 const (
-	MaxImagesLimit   = 100
-	MaxScale         = 64
-	MaxFactor        = 1000      // per_megapixel factor
-	MaxMultiplier    = 100       // aspect override multiplier
-	MaxRoundTo       = 1_000_000 // per_megapixel rounding step, in credits
-	maxModels        = 10000
+	MaxImagesLimit = 100
+	MaxScale       = 64
+	MaxFactor      = 1000      // per_megapixel factor
+	MaxMultiplier  = 100       // aspect override multiplier
+	MaxRoundTo     = 1_000_000 // per_megapixel rounding step, in credits
+	maxModels      = 10000
+	// MaxFileBytes bounds a catalog file (the built-in one is 6 KB).
+	MaxFileBytes     = 4 << 20
 	maxVersionLength = 64
 )
 
@@ -115,25 +117,30 @@ func unwrapPathError(err error) error {
 // *ValidationError listing every one, and no catalog.
 func Parse(data []byte) (*credit.Catalog, error) {
 	t := &tree{}
+	if len(data) > MaxFileBytes {
+		t.errorf(nil, "", "the file is %d bytes; a catalog is at most %d", len(data), MaxFileBytes)
+		return nil, &ValidationError{Issues: t.issues}
+	}
 	root := t.parse(data)
 	if root == nil {
 		return nil, &ValidationError{Issues: t.issues}
 	}
 	b := builder{tree: t, maxImages: 4}
+	var modelsNode ast.Node
 	seen := t.mapping(root, "",
 		field{"version", func(n ast.Node, p string) { b.version = b.versionText(n, p) }},
 		field{"effective_at", func(n ast.Node, p string) { b.effectiveAt = b.time(n, p) }},
 		field{"max_images", func(n ast.Node, p string) { b.maxImages = b.integer(n, p, 1, MaxImagesLimit) }},
 		field{"prompt_enhancer_credits", func(n ast.Node, p string) { b.enhancer = b.credits(n, p, true) }},
-		field{"models", func(n ast.Node, p string) { b.modelNodes = t.sequence(n, p) }},
+		field{"models", func(n ast.Node, p string) { modelsNode = n; b.modelNodes = t.sequence(n, p) }},
 	)
 	for _, k := range []string{"version", "effective_at", "models"} {
 		if !seen[k] {
 			t.errorf(root, k, "missing; every catalog needs one")
 		}
 	}
-	if seen["models"] && len(b.modelNodes) == 0 {
-		t.errorf(root, "models", "the catalog has no models")
+	if _, isList := t.resolve(modelsNode).(*ast.SequenceNode); isList && len(b.modelNodes) == 0 {
+		t.errorf(modelsNode, "models", "the catalog has no models")
 	}
 	if len(b.modelNodes) > maxModels {
 		t.errorf(root, "models", "%d models is more than the limit of %d", len(b.modelNodes), maxModels)

@@ -58,6 +58,10 @@ func (t *tree) parse(data []byte) (root ast.Node) {
 			root = nil
 		}
 	}()
+	if line, col, ok := tooDeep(data); !ok {
+		t.issues = append(t.issues, Issue{Line: line, Column: col, Message: fmt.Sprintf("nested more than %d levels deep; a catalog needs a handful", maxDepth)})
+		return nil
+	}
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		var ye yaml.Error
@@ -69,7 +73,11 @@ func (t *tree) parse(data []byte) (root ast.Node) {
 		}
 		return nil
 	}
-	if len(f.Docs) != 1 || f.Docs[0].Body == nil {
+	if len(f.Docs) == 0 || (len(f.Docs) == 1 && f.Docs[0].Body == nil) {
+		t.errorf(nil, "", "the file is empty; a catalog needs version, effective_at and models")
+		return nil
+	}
+	if len(f.Docs) != 1 {
 		t.errorf(nil, "", "want exactly one YAML document, found %d", len(f.Docs))
 		return nil
 	}
@@ -214,4 +222,55 @@ func join(path, key string) string {
 		return key
 	}
 	return path + "." + key
+}
+
+// maxDepth bounds nesting. The YAML parser's cost grows with the square of the
+// depth, so a small hostile file could exhaust memory; a catalog needs ~5 levels.
+const maxDepth = 32
+
+// tooDeep scans the raw text for flow nesting ([ {) or block indentation beyond
+// maxDepth, before the parser sees it. It skips quoted strings and comments.
+func tooDeep(data []byte) (line, col int, ok bool) {
+	depth := 0
+	line, col = 1, 0
+	atLineStart, indent := true, 0
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		col++
+		if c == '\n' {
+			line, col, atLineStart, indent = line+1, 0, true, 0
+			continue
+		}
+		if atLineStart {
+			if c == ' ' || c == '-' {
+				indent++
+				if indent > 2*maxDepth {
+					return line, col, false
+				}
+				continue
+			}
+			atLineStart = false
+		}
+		switch c {
+		case '#':
+			if i == 0 || data[i-1] == ' ' || data[i-1] == '\t' || data[i-1] == '\n' {
+				for i+1 < len(data) && data[i+1] != '\n' {
+					i++
+				}
+			}
+		case '"', '\'':
+			for i++; i < len(data) && data[i] != c && data[i] != '\n'; i++ {
+				if c == '"' && data[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			if depth++; depth > maxDepth {
+				return line, col, false
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return 0, 0, true
 }

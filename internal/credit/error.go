@@ -14,7 +14,8 @@ const (
 	InsufficientCredits = "insufficient_credits" // the balance cannot cover the request
 	Unauthorized        = "unauthorized"         // no valid credentials
 	Forbidden           = "forbidden"            // credentials valid, action not allowed
-	Internal            = "internal"             // a bug or an outage; details are logged, never shown
+	Unavailable         = "unavailable"          // the store cannot serve now (disk full, read-only, busy); retry later
+	Internal            = "internal"             // a bug; details are logged, never shown
 )
 
 // Error is tally's one error type. Code is one of the small set above; Reason is
@@ -27,6 +28,8 @@ type Error struct {
 	Reason  string
 	Message string
 	Allowed []string
+	// Available and Required explain an InsufficientCredits error.
+	Available, Required Credits
 }
 
 // Error returns the message.

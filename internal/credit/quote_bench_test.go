@@ -1,6 +1,7 @@
 package credit_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/tally-credits/tally/internal/catalog"
@@ -54,5 +55,25 @@ func TestQuoteAllocatesNothing(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("Quote(%+v) allocs = %v; want 0", bq.req, allocs)
 		}
+	}
+}
+
+// BenchmarkQuoteBaseline is the yardstick BENCHMARKS.md divides by: encoding
+// the same quote's answer as JSON, the least work any quote endpoint must do
+// besides pricing.
+func BenchmarkQuoteBaseline(b *testing.B) {
+	cat := catalog.Default()
+	q, err := cat.Quote(benchQuotes[1].req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		out, _ := json.Marshal(struct {
+			Total credit.Credits `json:"total_credits"`
+			Unit  credit.Credits `json:"unit_credits"`
+			Model string         `json:"model"`
+		}{q.TotalCredits, q.UnitCredits, q.Model})
+		_ = out
 	}
 }

@@ -24,6 +24,9 @@ type Problem struct {
 	Code     string       `json:"code" doc:"Stable machine-readable reason, e.g. unsupported_aspect_ratio."`
 	Allowed  []string     `json:"allowed,omitempty" doc:"The values that would have been accepted."`
 	Errors   []FieldError `json:"errors,omitempty" doc:"Per-field details of a malformed request."`
+	// AvailableCredits and RequiredCredits explain insufficient_credits.
+	AvailableCredits *credit.Credits `json:"available_credits,omitempty"`
+	RequiredCredits  *credit.Credits `json:"required_credits,omitempty"`
 }
 
 // FieldError locates one problem in a request ("body.images").
@@ -49,6 +52,7 @@ var statusOf = map[string]int{
 	credit.InsufficientCredits: http.StatusPaymentRequired,
 	credit.Unauthorized:        http.StatusUnauthorized,
 	credit.Forbidden:           http.StatusForbidden,
+	credit.Unavailable:         http.StatusServiceUnavailable,
 	credit.Internal:            http.StatusInternalServerError,
 }
 
@@ -60,17 +64,26 @@ func ProblemFor(err error, log *slog.Logger) *Problem {
 		return p
 	}
 	var e *credit.Error
-	if !errors.As(err, &e) {
+	if !errors.As(err, &e) || e.Code == credit.Internal {
+		// An internal error's text may hold SQL or paths: log it, never show it.
 		if log != nil {
 			log.Error("internal error", "err", err)
 		}
-		e = &credit.Error{Code: credit.Internal, Message: "internal error"}
+		e = &credit.Error{Code: credit.Internal, Reason: credit.Internal, Message: "internal error"}
+	}
+	if e.Code == credit.Unavailable && log != nil {
+		log.Warn("store unavailable", "err", err)
 	}
 	status, ok := statusOf[e.Code]
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	return newProblem(status, credit.ErrorReason(e), e.Message, e.Allowed)
+	p = newProblem(status, credit.ErrorReason(e), e.Message, e.Allowed)
+	if e.Code == credit.InsufficientCredits {
+		available, required := e.Available, e.Required
+		p.AvailableCredits, p.RequiredCredits = &available, &required
+	}
+	return p
 }
 
 func newProblem(status int, code, detail string, allowed []string) *Problem {
