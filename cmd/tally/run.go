@@ -85,7 +85,7 @@ func (m Main) root() *cobra.Command {
 	}
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
-	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd())
+	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd(), m.accountCmd(), m.keysCmd(), m.verifyCmd(), m.migrateCmd())
 	return root
 }
 

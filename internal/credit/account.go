@@ -1,0 +1,94 @@
+package credit
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// AccountView is an account as support sees it: balances, grants, open holds.
+type AccountView struct {
+	Account
+	// OverdraftUsed is how far the account is below zero (0 when not).
+	OverdraftUsed Credits
+	// Grants are the real grants, in consumption order (the overdraft grant is
+	// summarized by OverdraftUsed).
+	Grants    []Grant
+	OpenHolds []Hold
+}
+
+func overdraftGrantID(account string) string { return "ovd_" + account }
+
+// CreateAccount opens an account with the given overdraft limit (0: none).
+// Conflict account_exists if the id is taken.
+func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string, overdraft Credits) (Account, error) {
+	if err := checkAccountID(id); err != nil {
+		return Account{}, err
+	}
+	if overdraft < 0 || overdraft > MaxCredits {
+		return Account{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)
+	}
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Account, error) {
+		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now}
+		g := Grant{ID: overdraftGrantID(id), Account: id, Source: SourceOverdraft, Priority: math.MaxInt32, CreatedAt: now}
+		if err := tx.InsertAccount(a, g); err != nil {
+			return Account{}, err
+		}
+		return a, nil
+	})
+}
+
+// Account returns an account with its grants and open holds, as of now: holds
+// and grants past their time are expired first.
+func (l *Ledger) Account(ctx context.Context, id string) (AccountView, error) {
+	v, err := view(ctx, l, func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, id, now) })
+	if err != nil || !v.due(l.Now()) {
+		return v, err
+	}
+	// Something is past its time: settle it (a write), then answer.
+	return update(ctx, l, nil, func(tx Tx, now time.Time) (AccountView, error) {
+		if err := l.settle(tx, id, now); err != nil {
+			return AccountView{}, err
+		}
+		return accountView(tx, id, now)
+	})
+}
+
+func (v *AccountView) due(now time.Time) bool {
+	for _, h := range v.OpenHolds {
+		if !now.Before(h.ExpiresAt) {
+			return true
+		}
+	}
+	for _, g := range v.Grants {
+		if g.ExpiredAt.IsZero() && !g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt) && g.Remaining != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func accountView(tx Tx, id string, now time.Time) (AccountView, error) {
+	a, err := tx.Account(id)
+	if err != nil {
+		return AccountView{}, err
+	}
+	v := AccountView{Account: a}
+	grants, err := tx.Grants(id)
+	if err != nil {
+		return AccountView{}, err
+	}
+	for _, g := range grants {
+		if g.Source == SourceOverdraft {
+			if g.Remaining < 0 {
+				v.OverdraftUsed = -g.Remaining
+			}
+			continue
+		}
+		v.Grants = append(v.Grants, g)
+	}
+	if v.OpenHolds, err = tx.OpenHolds(id); err != nil {
+		return AccountView{}, err
+	}
+	return v, nil
+}

@@ -1,0 +1,172 @@
+package credit
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// GenerationSpec is the Create button: what to make, for whom.
+type GenerationSpec struct {
+	Account string
+	Request QuoteRequest
+	TTL     time.Duration // hold TTL; 0: the default
+	// QuoteJSON renders the quote for the audit record; nil stores the engine's
+	// own JSON form.
+	QuoteJSON func(Quote) []byte
+}
+
+// CreateGeneration prices the request and holds its total in one step.
+// InsufficientCredits (with Available and Required) when the balance cannot
+// cover it; the quote's Invalid errors for bad settings.
+func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s GenerationSpec) (Generation, error) {
+	ttl, err := l.ttl(s.TTL)
+	if err != nil {
+		return Generation{}, err
+	}
+	cat := l.catalog()
+	q, err := cat.Quote(s.Request)
+	if err != nil {
+		return Generation{}, err
+	}
+	var quoteJSON []byte
+	if s.QuoteJSON != nil {
+		quoteJSON = s.QuoteJSON(q)
+	} else {
+		quoteJSON, _ = json.Marshal(q)
+	}
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
+		if err := l.settle(tx, s.Account, now); err != nil {
+			return Generation{}, err
+		}
+		g := Generation{
+			ID: NewID("gen", now), Account: s.Account, Status: GenerationHeld,
+			Model: q.Model, Kind: q.Kind, CatalogVersion: q.CatalogVersion, Images: q.Images,
+			HoldCredits: q.TotalCredits, UnitCredits: q.UnitCredits, Surcharge: q.TotalCredits - q.UnitCredits*Credits(q.Images),
+			Quote: quoteJSON, CreatedAt: now, ExpiresAt: now.Add(ttl),
+		}
+		h := Hold{ID: NewID("hld", now), Account: s.Account, Generation: g.ID, Amount: q.TotalCredits,
+			Status: HoldOpen, CreatedAt: now, ExpiresAt: g.ExpiresAt}
+		g.Hold = h.ID
+		if err := tx.InsertGeneration(g); err != nil {
+			return Generation{}, err
+		}
+		if _, err := l.reserve(tx, &h, now); err != nil {
+			if ErrorCode(err) == InsufficientCredits {
+				return Generation{}, insufficient(err, q.TotalCredits)
+			}
+			return Generation{}, err
+		}
+		return g, nil
+	})
+}
+
+// insufficient rewrites the store's refusal in the Create button's words.
+func insufficient(err error, required Credits) error {
+	var available Credits
+	if e, ok := err.(*Error); ok {
+		available = e.Available
+	}
+	return &Error{Code: InsufficientCredits, Reason: "insufficient_credits",
+		Message:   "the account has " + available.String() + " credits available; this generation needs " + required.String(),
+		Available: available, Required: required}
+}
+
+// CompleteGeneration charges the images delivered (N × per image, plus the
+// per-generation surcharges when N > 0) and returns the rest of the hold.
+// Conflict hold_expired when the hold's TTL passed first, already_resolved
+// when it was completed or failed before; Invalid invalid_image_count when N
+// is more than the generation asked for.
+func (l *Ledger) CompleteGeneration(ctx context.Context, idem *Idempotency, id string, delivered int) (Generation, error) {
+	return l.finishGeneration(ctx, idem, id, GenerationCompleted, func(g *Generation) (Credits, error) {
+		if delivered < 0 || delivered > g.Images {
+			e := Errorf(Invalid, "invalid_image_count", "images_delivered must be 0 to %d (the images held for), not %d", g.Images, delivered)
+			return 0, e
+		}
+		g.ImagesDelivered = delivered
+		if delivered == 0 {
+			return 0, nil
+		}
+		return g.UnitCredits*Credits(delivered) + g.Surcharge, nil
+	})
+}
+
+// FailGeneration returns the whole hold: nothing is charged.
+func (l *Ledger) FailGeneration(ctx context.Context, idem *Idempotency, id string) (Generation, error) {
+	return l.finishGeneration(ctx, idem, id, GenerationFailed, func(*Generation) (Credits, error) { return 0, nil })
+}
+
+func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id string, final GenerationStatus, charge func(*Generation) (Credits, error)) (Generation, error) {
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
+		g, err := tx.Generation(id)
+		if err != nil {
+			return Generation{}, err
+		}
+		if err := l.settle(tx, g.Account, now); err != nil {
+			return Generation{}, err
+		}
+		if g, err = tx.Generation(id); err != nil {
+			return Generation{}, err
+		}
+		switch g.Status {
+		case GenerationHeld:
+		case GenerationExpired:
+			return Generation{}, Errorf(Conflict, "hold_expired", "generation %s was not resolved within its hold TTL (until %s); its credits were returned", g.ID, g.ExpiresAt.Format(time.RFC3339))
+		default:
+			return Generation{}, Errorf(Conflict, "already_resolved", "generation %s is already %s", g.ID, g.Status)
+		}
+		amount, err := charge(&g)
+		if err != nil {
+			return Generation{}, err
+		}
+		h, err := tx.Hold(g.Hold)
+		if err != nil {
+			return Generation{}, err
+		}
+		if err := l.resolveHold(tx, &h, amount, HoldCaptured, now); err != nil {
+			return Generation{}, err
+		}
+		delivered := g.ImagesDelivered
+		if g, err = tx.Generation(id); err != nil {
+			return Generation{}, err
+		}
+		g.Status, g.ImagesDelivered = final, delivered
+		if err := tx.UpdateGeneration(g); err != nil {
+			return Generation{}, err
+		}
+		return g, nil
+	})
+}
+
+// recordGenerationOutcome sets a generation's status from its hold's.
+func (l *Ledger) recordGenerationOutcome(tx Tx, h *Hold, at time.Time) error {
+	g, err := tx.Generation(h.Generation)
+	if err != nil {
+		return err
+	}
+	switch h.Status {
+	case HoldCaptured:
+		g.Status = GenerationCompleted
+	case HoldReleased:
+		g.Status = GenerationFailed
+	case HoldExpired:
+		g.Status = GenerationExpired
+	}
+	g.Charged = h.Captured
+	g.ResolvedAt = at
+	return tx.UpdateGeneration(g)
+}
+
+// Generation returns a generation, as of now (one past its TTL is expired first).
+func (l *Ledger) Generation(ctx context.Context, id string) (Generation, error) {
+	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Generation, error) { return tx.Generation(id) })
+	if err != nil || g.Status != GenerationHeld || l.Now().Before(g.ExpiresAt) {
+		return g, err
+	}
+	return update(ctx, l, nil, func(tx Tx, now time.Time) (Generation, error) {
+		if err := l.settle(tx, g.Account, now); err != nil {
+			return Generation{}, err
+		}
+		return tx.Generation(id)
+	})
+}

@@ -1,0 +1,125 @@
+package credit
+
+import (
+	"context"
+	"sort"
+	"time"
+)
+
+// MaxPageSize bounds a page of history.
+const MaxPageSize = 1000
+
+// Entries returns a page of an account's journal, newest first: transactions
+// with ID < before (0: from the newest). The next page starts at the last
+// entry's ID. NotFound unknown_account.
+func (l *Ledger) Entries(ctx context.Context, account string, before int64, limit int) ([]Transaction, error) {
+	if limit <= 0 || limit > MaxPageSize {
+		return nil, Errorf(Invalid, "invalid_limit", "limit must be 1 to %d, not %d", MaxPageSize, limit)
+	}
+	if before < 0 {
+		return nil, Errorf(Invalid, "invalid_cursor", "the cursor is not one this API gave out")
+	}
+	return view(ctx, l, func(tx Tx, _ time.Time) ([]Transaction, error) {
+		if _, err := tx.Account(account); err != nil {
+			return nil, err
+		}
+		return tx.Entries(account, before, limit)
+	})
+}
+
+// GroupBy names how usage is summed.
+type GroupBy string
+
+// The usage groupings.
+const (
+	ByModel GroupBy = "model"
+	ByKind  GroupBy = "kind"
+	ByDay   GroupBy = "day"
+)
+
+// UsageGroup is the net credits charged in one group.
+type UsageGroup struct {
+	Key     string // the model id, the kind, or the day (YYYY-MM-DD)
+	Charged Credits
+	Count   int
+}
+
+// MaxUsageSpan bounds a usage query (about 13 months).
+const MaxUsageSpan = 400 * 24 * time.Hour
+
+// Usage sums what an account was charged in [from, to), net of refunds,
+// grouped by model, kind or day; groups are sorted by key. Generic holds have
+// no model: they are grouped under "other".
+func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, by GroupBy) ([]UsageGroup, error) {
+	switch by {
+	case ByModel, ByKind, ByDay:
+	default:
+		return nil, &Error{Code: Invalid, Reason: "invalid_group_by", Message: "group_by must be model, kind or day", Allowed: []string{"model", "kind", "day"}}
+	}
+	if !from.Before(to) || to.Sub(from) > MaxUsageSpan {
+		return nil, Errorf(Invalid, "invalid_range", "from must be before to, at most %d days apart", int(MaxUsageSpan.Hours()/24))
+	}
+	rows, err := view(ctx, l, func(tx Tx, _ time.Time) ([]UsageRow, error) {
+		if _, err := tx.Account(account); err != nil {
+			return nil, err
+		}
+		return tx.Usage(account, from, to)
+	})
+	if err != nil {
+		return nil, err
+	}
+	sums := map[string]*UsageGroup{}
+	for _, r := range rows {
+		key := r.Day
+		switch by {
+		case ByModel:
+			key = r.Model
+		case ByKind:
+			key = r.Kind
+		}
+		if key == "" {
+			key = "other"
+		}
+		g := sums[key]
+		if g == nil {
+			g = &UsageGroup{Key: key}
+			sums[key] = g
+		}
+		g.Charged += r.Charged
+		g.Count += r.Count
+	}
+	out := make([]UsageGroup, 0, len(sums))
+	for _, g := range sums {
+		out = append(out, *g)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// Affordable says what an account's balance buys at a quote's settings.
+type Affordable struct {
+	Available Credits
+	// Images is how many images at this quote's per-image price (and its
+	// per-generation surcharge, paid once) the balance, with the overdraft,
+	// covers; Generations how many whole generations like this one.
+	Images      int64
+	Generations int64
+}
+
+// Afford answers "what can I afford" for an account and a quote.
+func (l *Ledger) Afford(ctx context.Context, account string, q Quote) (Affordable, error) {
+	v, err := l.Account(ctx, account)
+	if err != nil {
+		return Affordable{}, err
+	}
+	spend := v.Available + v.Overdraft
+	a := Affordable{Available: v.Available}
+	surcharge := q.TotalCredits - q.UnitCredits*Credits(q.Images)
+	if q.UnitCredits > 0 && spend-surcharge > 0 {
+		a.Images = int64((spend - surcharge) / q.UnitCredits)
+	}
+	if q.TotalCredits > 0 && spend > 0 {
+		a.Generations = int64(spend / q.TotalCredits)
+	}
+	return a, nil
+}

@@ -1,0 +1,225 @@
+package credit
+
+import (
+	"context"
+	"time"
+)
+
+// reserve holds amount on an account: the store's atomic Reserve checks and
+// moves the balance in one step, then the amount is allocated across the
+// grants in consumption order (the overdraft grant last, which may go below
+// zero within the limit Reserve enforced).
+func (l *Ledger) reserve(tx Tx, h *Hold, now time.Time) (*Transaction, error) {
+	acct, err := tx.Reserve(h.Account, h.Amount)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := tx.Grants(h.Account)
+	if err != nil {
+		return nil, err
+	}
+	e := newEntry(TxHold, h.Account, h.ID, now)
+	e.t.Generation = h.Generation
+	rest := h.Amount
+	for _, g := range grants {
+		if rest == 0 {
+			break
+		}
+		take := min(rest, max(0, g.Remaining))
+		if g.Source == SourceOverdraft {
+			take = rest // the limit was checked by Reserve
+		} else if !g.Live(now) {
+			continue
+		}
+		if take == 0 {
+			continue
+		}
+		h.Allocations = append(h.Allocations, Allocation{Grant: g.ID, Amount: take})
+		e.wallet(BookAvailable, g.ID, -take)
+		e.wallet(BookHeld, g.ID, take)
+		rest -= take
+	}
+	if rest != 0 {
+		return nil, Errorf(Internal, "allocation", "ledger: %s left unallocated on hold %s", rest, h.ID)
+	}
+	if err := tx.InsertHold(*h); err != nil {
+		return nil, err
+	}
+	return e.commit(tx, &acct)
+}
+
+// resolveHold captures `capture` of an open hold and returns the rest, in one
+// transaction, and records the outcome. The capture is taken from the
+// allocations in consumption order. Returned credits go back to their grants,
+// or to the platform's expired book if the grant expired meanwhile.
+func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus, at time.Time) error {
+	if h.Status != HoldOpen {
+		return holdResolved(h)
+	}
+	if capture < 0 || capture > h.Open() {
+		return Errorf(Invalid, "over_capture", "cannot capture %s credits of a hold of %s", capture, h.Open())
+	}
+	kind := TxCapture
+	if capture == 0 {
+		kind = TxRelease
+	}
+	e := newEntry(kind, h.Account, h.ID, at)
+	e.t.Generation = h.Generation
+	e.t.ChargedDelta = capture
+	if h.Generation != "" {
+		// Every charge records what it was priced with.
+		g, err := tx.Generation(h.Generation)
+		if err != nil {
+			return err
+		}
+		e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.Model, g.Kind, g.CatalogVersion
+	}
+	rest := capture
+	var returned Credits
+	for i := range h.Allocations {
+		a := &h.Allocations[i]
+		take := min(rest, a.Amount-a.Captured)
+		a.Captured += take
+		rest -= take
+		back := a.Amount - a.Captured
+		e.wallet(BookHeld, a.Grant, -(take + back))
+		e.platform(BookRevenue, take)
+		if back == 0 {
+			continue
+		}
+		g, err := tx.Grant(a.Grant)
+		if err != nil {
+			return err
+		}
+		if g.Source == SourceOverdraft || g.Live(at) {
+			e.wallet(BookAvailable, a.Grant, back)
+		} else {
+			e.platform(BookExpired, back)
+		}
+		returned += back
+	}
+	h.Captured += capture
+	h.Released += returned
+	h.Status = status
+	if status == HoldCaptured && capture == 0 {
+		h.Status = HoldReleased
+	}
+	h.ResolvedAt = at
+	if err := tx.UpdateHold(*h); err != nil {
+		return err
+	}
+	if h.Amount > 0 { // a zero hold moves nothing and has no journal entry
+		if _, err := e.commit(tx, nil); err != nil {
+			return err
+		}
+	}
+	if h.Generation != "" {
+		return l.recordGenerationOutcome(tx, h, at)
+	}
+	return nil
+}
+
+func holdResolved(h *Hold) error {
+	if h.Status == HoldExpired {
+		return Errorf(Conflict, "hold_expired", "hold %s expired at %s and its credits were returned", h.ID, h.ExpiresAt.Format(time.RFC3339))
+	}
+	return Errorf(Conflict, "already_resolved", "hold %s is already %s", h.ID, h.Status)
+}
+
+// HoldSpec asks for a generic hold, for products other than image generation.
+type HoldSpec struct {
+	Credits Credits
+	TTL     time.Duration // 0: the default
+}
+
+func (l *Ledger) ttl(d time.Duration) (time.Duration, error) {
+	if d == 0 {
+		return l.holdTTL, nil
+	}
+	if d < time.Second || d > MaxHoldTTL {
+		return 0, Errorf(Invalid, "invalid_ttl", "a hold TTL is 1 second to %s, not %s", MaxHoldTTL, d)
+	}
+	return d, nil
+}
+
+// CreateHold reserves credits on an account. InsufficientCredits when the
+// available balance (with the overdraft) cannot cover it.
+func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account string, s HoldSpec) (Hold, error) {
+	if err := checkAmount(s.Credits, "a hold"); err != nil {
+		return Hold{}, err
+	}
+	ttl, err := l.ttl(s.TTL)
+	if err != nil {
+		return Hold{}, err
+	}
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Hold, error) {
+		if err := l.settle(tx, account, now); err != nil {
+			return Hold{}, err
+		}
+		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		if _, err := l.reserve(tx, &h, now); err != nil {
+			return Hold{}, err
+		}
+		return h, nil
+	})
+}
+
+// CaptureHold charges all (credits nil) or part of an open generic hold and
+// returns the rest. Conflict hold_expired or already_resolved; Invalid
+// over_capture.
+func (l *Ledger) CaptureHold(ctx context.Context, idem *Idempotency, id string, credits *Credits) (Hold, error) {
+	if credits != nil && *credits < 0 {
+		return Hold{}, Errorf(Invalid, "invalid_amount", "a capture cannot be negative")
+	}
+	return l.finishHold(ctx, idem, id, func(h *Hold) Credits {
+		if credits == nil {
+			return h.Open()
+		}
+		return *credits
+	})
+}
+
+// ReleaseHold returns an open generic hold whole.
+func (l *Ledger) ReleaseHold(ctx context.Context, idem *Idempotency, id string) (Hold, error) {
+	return l.finishHold(ctx, idem, id, func(*Hold) Credits { return 0 })
+}
+
+func (l *Ledger) finishHold(ctx context.Context, idem *Idempotency, id string, amount func(*Hold) Credits) (Hold, error) {
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Hold, error) {
+		h, err := tx.Hold(id)
+		if err != nil {
+			return Hold{}, err
+		}
+		if h.Generation != "" {
+			return Hold{}, Errorf(Conflict, "generation_hold", "hold %s belongs to generation %s: complete or fail the generation", h.ID, h.Generation)
+		}
+		if err := l.settle(tx, h.Account, now); err != nil {
+			return Hold{}, err
+		}
+		if h, err = tx.Hold(id); err != nil {
+			return Hold{}, err
+		}
+		c := amount(&h)
+		if c > h.Open() && h.Status == HoldOpen {
+			return Hold{}, Errorf(Invalid, "over_capture", "cannot capture %s credits of a hold of %s", c, h.Open())
+		}
+		if err := l.resolveHold(tx, &h, c, HoldCaptured, now); err != nil {
+			return Hold{}, err
+		}
+		return h, nil
+	})
+}
+
+// Hold returns a hold, as of now (one past its TTL is released first).
+func (l *Ledger) Hold(ctx context.Context, id string) (Hold, error) {
+	h, err := view(ctx, l, func(tx Tx, _ time.Time) (Hold, error) { return tx.Hold(id) })
+	if err != nil || h.Status != HoldOpen || l.Now().Before(h.ExpiresAt) {
+		return h, err
+	}
+	return update(ctx, l, nil, func(tx Tx, now time.Time) (Hold, error) {
+		if err := l.settle(tx, h.Account, now); err != nil {
+			return Hold{}, err
+		}
+		return tx.Hold(id)
+	})
+}

@@ -1,0 +1,84 @@
+package credit
+
+import "time"
+
+// entry builds one journal transaction. Postings to the same book and grant are
+// merged, so a transaction has one posting per grant touched. The account's
+// grants and balances are then changed from the postings alone, which is why a
+// balance always equals the fold of its journal.
+type entry struct {
+	t Transaction
+}
+
+func newEntry(kind TxKind, account, ref string, at time.Time) *entry {
+	return &entry{t: Transaction{Kind: kind, Account: account, Ref: ref, Time: at}}
+}
+
+// post adds amount to a book. Zero amounts are dropped.
+func (e *entry) post(account, book, grant string, amount Credits) {
+	if amount == 0 {
+		return
+	}
+	for i := range e.t.Postings {
+		p := &e.t.Postings[i]
+		if p.Account == account && p.Book == book && p.Grant == grant {
+			p.Amount += amount
+			return
+		}
+	}
+	e.t.Postings = append(e.t.Postings, Posting{Account: account, Book: book, Grant: grant, Amount: amount})
+}
+
+// wallet posts to the entry's account.
+func (e *entry) wallet(book, grant string, amount Credits) { e.post(e.t.Account, book, grant, amount) }
+
+// platform posts to one of the platform's books.
+func (e *entry) platform(book string, amount Credits) { e.post(PlatformAccount, book, "", amount) }
+
+// commit applies the postings to the grants and the account and appends the
+// transaction. reserved is the account as Tx.Reserve left it, when the held
+// amount was already moved by that atomic step; otherwise the balances are
+// added here.
+func (e *entry) commit(tx Tx, reserved *Account) (*Transaction, error) {
+	var sum, dAvail, dHeld Credits
+	kept := e.t.Postings[:0]
+	for _, p := range e.t.Postings {
+		if p.Amount == 0 {
+			continue
+		}
+		kept = append(kept, p)
+		sum += p.Amount
+		if p.Account != e.t.Account {
+			continue
+		}
+		switch p.Book {
+		case BookAvailable:
+			dAvail += p.Amount
+			if err := tx.UpdateGrant(p.Grant, p.Amount, 0); err != nil {
+				return nil, err
+			}
+		case BookHeld:
+			dHeld += p.Amount
+			if err := tx.UpdateGrant(p.Grant, 0, p.Amount); err != nil {
+				return nil, err
+			}
+		}
+	}
+	e.t.Postings = kept
+	if sum != 0 {
+		return nil, Errorf(Internal, "unbalanced", "ledger: %s transaction postings sum to %s, not 0", e.t.Kind, sum)
+	}
+	var acct Account
+	var err error
+	if reserved != nil {
+		acct = *reserved
+	} else if acct, err = tx.AddBalances(e.t.Account, dAvail, dHeld); err != nil {
+		return nil, err
+	}
+	e.t.AvailableDelta, e.t.HeldDelta = dAvail, dHeld
+	e.t.AvailableAfter, e.t.HeldAfter = acct.Available, acct.Held
+	if err := tx.AppendTransaction(&e.t); err != nil {
+		return nil, err
+	}
+	return &e.t, nil
+}

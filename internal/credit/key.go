@@ -1,0 +1,115 @@
+package credit
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"strings"
+	"time"
+)
+
+// API keys look like "tally_<id>_<secret>". The id finds the stored key; the
+// secret (160 random bits) is stored only as its SHA-256 and compared in
+// constant time. A fast hash is right here: the secret is random, not a
+// password, so there is nothing to brute-force.
+const keyPrefix = "tally_"
+
+// KeySpec describes a key to create.
+type KeySpec struct {
+	Scope     Scope
+	Account   string // required for ScopeAccount
+	Name      string
+	ExpiresAt time.Time // zero: never
+}
+
+// CreateKey makes a new key and returns it with its secret token, which is
+// shown once and never stored.
+func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) {
+	switch s.Scope {
+	case ScopeAdmin, ScopeService:
+		if s.Account != "" {
+			return Key{}, "", Errorf(Invalid, "invalid_key", "only account keys name an account")
+		}
+	case ScopeAccount:
+		if s.Account == "" {
+			return Key{}, "", Errorf(Invalid, "invalid_key", "an account key needs the account it may read")
+		}
+	default:
+		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "account"}}
+	}
+	secret := make([]byte, 20)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, "", Errorf(Internal, "rand", "key: %v", err)
+	}
+	kt, err := update(ctx, l, nil, func(tx Tx, now time.Time) (keyAndToken, error) {
+		if s.Scope == ScopeAccount {
+			if _, err := tx.Account(s.Account); err != nil {
+				return keyAndToken{}, err
+			}
+		}
+		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
+			return keyAndToken{}, Errorf(Invalid, "invalid_expiry", "the key's expiry is not in the future")
+		}
+		id := strings.TrimPrefix(NewID("key", now), "key_")
+		token := keyPrefix + id + "_" + idEncoding.EncodeToString(secret)
+		sum := sha256.Sum256([]byte(token))
+		k := Key{ID: id, Hash: sum[:], Scope: s.Scope, Account: s.Account, Name: s.Name, CreatedAt: now, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond)}
+		if err := tx.InsertKey(k); err != nil {
+			return keyAndToken{}, err
+		}
+		return keyAndToken{k, token}, nil
+	})
+	return kt.Key, kt.Token, err
+}
+
+type keyAndToken struct {
+	Key   Key
+	Token string
+}
+
+// Authenticate returns the key a bearer token belongs to. Unauthorized for a
+// malformed, unknown, revoked or expired token; the message never says which.
+func (l *Ledger) Authenticate(ctx context.Context, token string) (Key, error) {
+	denied := Errorf(Unauthorized, "unauthorized", "the API key is not valid")
+	rest, ok := strings.CutPrefix(token, keyPrefix)
+	if !ok {
+		return Key{}, denied
+	}
+	id, _, ok := strings.Cut(rest, "_")
+	if !ok || id == "" {
+		return Key{}, denied
+	}
+	k, err := view(ctx, l, func(tx Tx, _ time.Time) (Key, error) { return tx.Key(id) })
+	if ErrorCode(err) == NotFound {
+		return Key{}, denied
+	} else if err != nil {
+		return Key{}, err
+	}
+	sum := sha256.Sum256([]byte(token))
+	now := l.Now()
+	if subtle.ConstantTimeCompare(sum[:], k.Hash) != 1 || !k.RevokedAt.IsZero() || (!k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)) {
+		return Key{}, denied
+	}
+	return k, nil
+}
+
+// MatchSecret reports whether token is secret, in constant time (for the
+// admin key given in the environment).
+func MatchSecret(token, secret string) bool {
+	a, b := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(secret))
+	return secret != "" && subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+// Keys lists every key (without secrets).
+func (l *Ledger) Keys(ctx context.Context) ([]Key, error) {
+	return view(ctx, l, func(tx Tx, _ time.Time) ([]Key, error) { return tx.Keys() })
+}
+
+// RevokeKey revokes a key at once. NotFound unknown_key.
+func (l *Ledger) RevokeKey(ctx context.Context, id string) error {
+	_, err := update(ctx, l, nil, func(tx Tx, now time.Time) (struct{}, error) {
+		return struct{}{}, tx.RevokeKey(id, now)
+	})
+	return err
+}

@@ -1,0 +1,229 @@
+package credit
+
+import "time"
+
+// Source says where a grant's credits came from.
+type Source string
+
+// The sources of grants. SourceOverdraft is internal: every account has one
+// overdraft grant, which may go below zero down to the account's overdraft
+// limit and is used after every real grant.
+const (
+	SourceSubscription Source = "subscription"
+	SourceTopup        Source = "topup"
+	SourcePromo        Source = "promo"
+	SourceRefund       Source = "refund"
+	SourceAdjustment   Source = "adjustment"
+	SourceOverdraft    Source = "overdraft"
+)
+
+// Sources lists the sources a caller may grant from.
+var Sources = []Source{SourceSubscription, SourceTopup, SourcePromo, SourceRefund, SourceAdjustment}
+
+// Account is a wallet: the studio's user or team. Available and Held are kept as
+// columns for speed; they always equal the fold of the account's journal.
+type Account struct {
+	ID        string
+	Overdraft Credits // how far below zero Available may go (0: not at all)
+	Available Credits // spendable now: the sum of the grants' Remaining
+	Held      Credits // reserved by open holds: the sum of the grants' Held
+	CreatedAt time.Time
+}
+
+// Grant is one lot of credits put into an account. Remaining is its spendable
+// part, Held the part reserved by open holds.
+type Grant struct {
+	ID        string
+	Account   string
+	Source    Source
+	Granted   Credits
+	Remaining Credits
+	Held      Credits
+	Priority  int       // lower is used first
+	ExpiresAt time.Time // zero: never expires
+	ExpiredAt time.Time // when its remainder left the balance; zero while live
+	CreatedAt time.Time
+	Memo      string
+}
+
+// Live reports whether g can still be spent at now.
+func (g *Grant) Live(now time.Time) bool {
+	return g.ExpiredAt.IsZero() && (g.ExpiresAt.IsZero() || now.Before(g.ExpiresAt))
+}
+
+// HoldStatus is where a hold is in its life.
+type HoldStatus string
+
+// The hold statuses. Every hold starts open and resolves exactly once.
+const (
+	HoldOpen     HoldStatus = "open"
+	HoldCaptured HoldStatus = "captured" // all or part charged, the rest returned
+	HoldReleased HoldStatus = "released" // nothing charged, all returned
+	HoldExpired  HoldStatus = "expired"  // its TTL passed: released by the service
+)
+
+// Hold is credits reserved before work starts (the Create button), captured
+// when the work is delivered or released when it fails.
+type Hold struct {
+	ID         string
+	Account    string
+	Generation string // "" for a generic hold
+	Amount     Credits
+	Captured   Credits
+	Released   Credits
+	Status     HoldStatus
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	ResolvedAt time.Time
+	// Allocations say which grants the hold reserved from, in consumption order.
+	Allocations []Allocation
+}
+
+// Open returns the part of the hold still reserved.
+func (h *Hold) Open() Credits { return h.Amount - h.Captured - h.Released }
+
+// Allocation is the part of a hold reserved from one grant, and what became of it.
+type Allocation struct {
+	Grant    string
+	Amount   Credits
+	Captured Credits
+	Refunded Credits // of Captured, later refunded
+}
+
+// GenerationStatus is where a generation is in its life.
+type GenerationStatus string
+
+// The generation statuses.
+const (
+	GenerationHeld      GenerationStatus = "held"
+	GenerationCompleted GenerationStatus = "completed"
+	GenerationFailed    GenerationStatus = "failed"
+	GenerationExpired   GenerationStatus = "expired"
+)
+
+// Generation is one press of Create: a quote and a hold for its total.
+type Generation struct {
+	ID              string
+	Account         string
+	Status          GenerationStatus
+	Hold            string
+	Model           string
+	Kind            Kind
+	CatalogVersion  string
+	Images          int
+	ImagesDelivered int
+	HoldCredits     Credits
+	UnitCredits     Credits
+	Surcharge       Credits // per-generation surcharges (prompt enhancer)
+	Charged         Credits
+	Refunded        Credits
+	Quote           []byte // the quote as priced, JSON, kept for audit
+	ExpiresAt       time.Time
+	CreatedAt       time.Time
+	ResolvedAt      time.Time
+}
+
+// TxKind names what a journal transaction did.
+type TxKind string
+
+// The kinds of journal transaction.
+const (
+	TxGrant   TxKind = "grant"
+	TxHold    TxKind = "hold"
+	TxCapture TxKind = "capture" // a charge, and the return of the uncharged rest
+	TxRelease TxKind = "release" // a hold returned whole (failure, release or expiry)
+	TxExpire  TxKind = "expire"  // a grant's remainder left at its expiry
+	TxRefund  TxKind = "refund"
+)
+
+// Books: the balances postings move credits between. A user's wallet has two,
+// per grant; the platform has three.
+const (
+	BookAvailable = "available"
+	BookHeld      = "held"
+	BookIssued    = "issued"  // platform: where granted credits come from
+	BookRevenue   = "revenue" // platform: where charges go
+	BookExpired   = "expired" // platform: where expired remainders go
+)
+
+// PlatformAccount is the account of the platform's books.
+const PlatformAccount = "platform"
+
+// Posting is one line of a transaction: an amount into (positive) or out of
+// (negative) one book. The postings of a transaction sum to zero.
+type Posting struct {
+	Account string
+	Book    string
+	Grant   string // for wallet books; "" on platform books
+	Amount  Credits
+}
+
+// Transaction is one entry of the journal: every change to any balance is one
+// transaction, appended, never changed. Each touches exactly one user account;
+// the deltas and balances after are kept with it so history needs no folding.
+type Transaction struct {
+	ID             int64 // assigned by the store, increasing
+	Kind           TxKind
+	Account        string
+	Time           time.Time
+	Ref            string // the grant, hold or generation it concerns
+	Generation     string
+	Model          string // for charges and refunds of generations
+	ModelKind      Kind
+	CatalogVersion string
+	AvailableDelta Credits
+	HeldDelta      Credits
+	AvailableAfter Credits
+	HeldAfter      Credits
+	ChargedDelta   Credits // + for a capture's charge, − for a refund
+	Memo           string
+	Postings       []Posting
+}
+
+// Idempotency is a request's key and fingerprint. A mutating call that carries
+// one is done at most once: the record of the answer is written in the same
+// store transaction as the effect.
+type Idempotency struct {
+	Scope string // who sent it (the API key id): keys never collide across clients
+	Key   string
+	Hash  string // fingerprint of the request (method, path, body)
+}
+
+// IdempotencyRecord is a stored answer.
+type IdempotencyRecord struct {
+	Idempotency
+	Response  []byte
+	CreatedAt time.Time
+}
+
+// UsageRow is net credits charged in one group (a model, a kind, a day).
+type UsageRow struct {
+	Day     string // YYYY-MM-DD (UTC)
+	Model   string
+	Kind    string
+	Charged Credits // captures minus refunds
+	Count   int     // charges
+}
+
+// Scope of an API key.
+type Scope string
+
+// The scopes. Admin may do anything; service may price, hold and charge for any
+// account; account keys read one account's balance and history.
+const (
+	ScopeAdmin   Scope = "admin"
+	ScopeService Scope = "service"
+	ScopeAccount Scope = "account"
+)
+
+// Key is an API key as stored: never the secret, only its hash.
+type Key struct {
+	ID        string
+	Hash      []byte // SHA-256 of the secret
+	Scope     Scope
+	Account   string // for ScopeAccount
+	Name      string
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+	RevokedAt time.Time // zero: valid
+}

@@ -1,0 +1,92 @@
+package credit
+
+import (
+	"context"
+	"time"
+)
+
+// RefundGeneration gives back all (credits nil) or part of a generation's
+// charge, to the grants the charge came from, the last-consumed first.
+//
+// Policy for a grant that has expired since: its share is not sent back into
+// the expired grant (where it would leave the balance again at once); it is
+// given back as a new grant of source "refund" that never expires, so the
+// customer keeps every refunded credit. A share that came from the overdraft
+// goes back to the overdraft grant, paying the overdraft down.
+//
+// Conflict not_refundable unless the generation was completed with a charge;
+// Invalid over_refund when credits exceed what is left to refund.
+func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id string, credits *Credits) (Generation, error) {
+	if credits != nil {
+		if err := checkAmount(*credits, "a refund"); err != nil {
+			return Generation{}, err
+		}
+	}
+	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
+		g, err := tx.Generation(id)
+		if err != nil {
+			return Generation{}, err
+		}
+		if err := l.settle(tx, g.Account, now); err != nil {
+			return Generation{}, err
+		}
+		if g.Status != GenerationCompleted || g.Charged == 0 {
+			return Generation{}, Errorf(Conflict, "not_refundable", "generation %s is %s with %s credits charged: nothing to refund", g.ID, g.Status, g.Charged)
+		}
+		left := g.Charged - g.Refunded
+		amount := left
+		if credits != nil {
+			amount = *credits
+		}
+		if amount > left {
+			return Generation{}, Errorf(Invalid, "over_refund", "cannot refund %s credits: %s of the %s charged are left to refund", amount, left, g.Charged)
+		}
+		h, err := tx.Hold(g.Hold)
+		if err != nil {
+			return Generation{}, err
+		}
+		e := newEntry(TxRefund, g.Account, g.ID, now)
+		e.t.Generation, e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.ID, g.Model, g.Kind, g.CatalogVersion
+		e.t.ChargedDelta = -amount
+		e.platform(BookRevenue, -amount)
+		rest := amount
+		var toNewGrant Credits
+		for i := len(h.Allocations) - 1; i >= 0 && rest > 0; i-- {
+			a := &h.Allocations[i]
+			back := min(rest, a.Captured-a.Refunded)
+			if back == 0 {
+				continue
+			}
+			a.Refunded += back
+			rest -= back
+			gr, err := tx.Grant(a.Grant)
+			if err != nil {
+				return Generation{}, err
+			}
+			if gr.Source == SourceOverdraft || gr.Live(now) {
+				e.wallet(BookAvailable, a.Grant, back)
+			} else {
+				toNewGrant += back
+			}
+		}
+		if toNewGrant > 0 {
+			ng := Grant{ID: NewID("grt", now), Account: g.Account, Source: SourceRefund, Granted: toNewGrant,
+				CreatedAt: now, Memo: "refund of generation " + g.ID + " (its grant had expired)"}
+			if err := tx.InsertGrant(ng); err != nil {
+				return Generation{}, err
+			}
+			e.wallet(BookAvailable, ng.ID, toNewGrant)
+		}
+		if _, err := e.commit(tx, nil); err != nil {
+			return Generation{}, err
+		}
+		if err := tx.UpdateHold(h); err != nil {
+			return Generation{}, err
+		}
+		g.Refunded += amount
+		if err := tx.UpdateGeneration(g); err != nil {
+			return Generation{}, err
+		}
+		return g, nil
+	})
+}

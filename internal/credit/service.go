@@ -1,0 +1,123 @@
+package credit
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// DefaultHoldTTL is how long a hold waits for its capture or release before the
+// service releases it itself.
+const DefaultHoldTTL = 15 * time.Minute
+
+// MaxHoldTTL bounds a requested TTL (a day): a hold is for one piece of work.
+const MaxHoldTTL = 24 * time.Hour
+
+// Ledger is tally's credit ledger: accounts, grants, holds, generations and the
+// journal, on any Store. Every operation is one store transaction; the store's
+// Reserve is the only balance check, made atomically with the reservation.
+type Ledger struct {
+	store   Store
+	now     func() time.Time
+	catalog func() *Catalog
+	holdTTL time.Duration
+}
+
+// LedgerConfig configures a Ledger. Zero fields take defaults.
+type LedgerConfig struct {
+	// Now is the clock (default time.Now); tests move it.
+	Now func() time.Time
+	// Catalog returns the catalog generations are priced with.
+	Catalog func() *Catalog
+	// HoldTTL is the default hold TTL (DefaultHoldTTL).
+	HoldTTL time.Duration
+}
+
+// NewLedger returns a ledger on store.
+func NewLedger(store Store, cfg LedgerConfig) *Ledger {
+	l := &Ledger{store: store, now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.holdTTL == 0 {
+		l.holdTTL = DefaultHoldTTL
+	}
+	return l
+}
+
+// Store returns the ledger's store.
+func (l *Ledger) Store() Store { return l.store }
+
+// Now returns the ledger's clock reading, UTC, at the store's precision (µs).
+func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
+
+// update runs fn in one store transaction, at most once per idempotency key: a
+// retry with the same key and request returns the first answer (decoded from
+// the stored JSON) and changes nothing; the same key with another request is a
+// Conflict (idempotency_conflict). Refusals are not recorded, so a refused
+// request writes nothing and may be retried.
+func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
+	var out T
+	err := l.store.Update(ctx, func(tx Tx) error {
+		now := l.Now()
+		if idem != nil && idem.Key != "" {
+			rec, err := tx.Idempotency(idem.Scope, idem.Key)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				if rec.Hash != idem.Hash {
+					return Errorf(Conflict, "idempotency_conflict", "Idempotency-Key %q was already used for a different request", idem.Key)
+				}
+				return json.Unmarshal(rec.Response, &out)
+			}
+		}
+		var err error
+		if out, err = fn(tx, now); err != nil {
+			return err
+		}
+		if idem != nil && idem.Key != "" {
+			resp, err := json.Marshal(out)
+			if err != nil {
+				return Errorf(Internal, "encode", "ledger: encode idempotent answer: %v", err)
+			}
+			return tx.PutIdempotency(IdempotencyRecord{Idempotency: *idem, Response: resp, CreatedAt: now})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// view runs fn on a read-only snapshot.
+func view[T any](ctx context.Context, l *Ledger, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
+	var out T
+	err := l.store.View(ctx, func(tx Tx) error {
+		var err error
+		out, err = fn(tx, l.Now())
+		return err
+	})
+	return out, err
+}
+
+// checkAmount refuses amounts that are not positive or are absurd.
+func checkAmount(c Credits, what string) error {
+	if c <= 0 {
+		return Errorf(Invalid, "invalid_amount", "%s must be more than 0 credits, not %s", what, c)
+	}
+	if c > MaxCredits {
+		return Errorf(Invalid, "invalid_amount", "%s of %s credits is more than the limit of %s", what, c, MaxCredits)
+	}
+	return nil
+}
+
+func checkAccountID(id string) error {
+	if id == "" || len(id) > 128 {
+		return Errorf(Invalid, "invalid_account_id", "an account id is 1 to 128 characters")
+	}
+	for _, r := range id {
+		if r < 0x21 || r == 0x7f {
+			return Errorf(Invalid, "invalid_account_id", "an account id has no spaces or control characters")
+		}
+	}
+	return nil
+}

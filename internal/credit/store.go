@@ -1,0 +1,113 @@
+package credit
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the ledger. It runs functions in transactions; the ledger's logic
+// (Ledger) is written once against Tx, and every store (SQLite, PostgreSQL)
+// implements Tx with its own SQL.
+type Store interface {
+	// Update runs fn in one read-write transaction: everything fn writes
+	// commits together, durably, before Update returns nil, or nothing does.
+	// Transactions on one account are serialized. If fn returns an error, the
+	// transaction rolls back and Update returns that error.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn against a consistent read-only snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the store can serve (for /readyz).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one store transaction. Methods return *Error values: NotFound (reason
+// unknown_account, unknown_grant, unknown_hold, unknown_generation,
+// unknown_key), Conflict (account_exists, …), InsufficientCredits, or Internal
+// for anything the store could not do. A Tx is used by one goroutine.
+type Tx interface {
+	// InsertAccount creates an account with zero balances and its overdraft
+	// grant. Conflict account_exists if the id is taken.
+	InsertAccount(a Account, overdraftGrant Grant) error
+	// Account returns an account. NotFound unknown_account.
+	Account(id string) (Account, error)
+	// Reserve moves amount from Available to Held in one atomic step, only if
+	// Available − amount ≥ −Overdraft afterwards. It returns the updated account,
+	// or InsufficientCredits (with the account as it is) and changes nothing.
+	// This is the one balance check in tally: never check-then-act in Go.
+	Reserve(account string, amount Credits) (Account, error)
+	// AddBalances adds to an account's balances without a check (returns,
+	// grants, expiry) and returns the updated account.
+	AddBalances(account string, dAvailable, dHeld Credits) (Account, error)
+
+	// InsertGrant stores a new grant.
+	InsertGrant(g Grant) error
+	// Grant returns a grant. NotFound unknown_grant.
+	Grant(id string) (Grant, error)
+	// Grants returns all grants of an account, the overdraft grant included, in
+	// consumption order: priority, then expiry (never-expiring last), then
+	// creation, then id.
+	Grants(account string) ([]Grant, error)
+	// UpdateGrant adds to a grant's Remaining and Held.
+	UpdateGrant(id string, dRemaining, dHeld Credits) error
+	// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
+	ExpireGrant(id string, at time.Time) error
+	// DueGrants returns up to limit live grants whose expiry is ≤ now and whose
+	// Remaining is not zero; with account "", across all accounts.
+	DueGrants(account string, now time.Time, limit int) ([]Grant, error)
+
+	// InsertHold stores a new hold with its allocations.
+	InsertHold(h Hold) error
+	// Hold returns a hold with its allocations. NotFound unknown_hold.
+	Hold(id string) (Hold, error)
+	// UpdateHold stores a hold's status, amounts, resolution time and allocations.
+	UpdateHold(h Hold) error
+	// OpenHolds returns an account's open holds, oldest first.
+	OpenHolds(account string) ([]Hold, error)
+	// DueHolds returns up to limit open holds whose TTL is ≤ now; with account
+	// "", across all accounts.
+	DueHolds(account string, now time.Time, limit int) ([]Hold, error)
+
+	// InsertGeneration stores a new generation.
+	InsertGeneration(g Generation) error
+	// Generation returns a generation. NotFound unknown_generation.
+	Generation(id string) (Generation, error)
+	// UpdateGeneration stores a generation's status, counts, amounts and times.
+	UpdateGeneration(g Generation) error
+
+	// AppendTransaction appends t and its postings to the journal and sets t.ID.
+	AppendTransaction(t *Transaction) error
+	// Entries returns an account's transactions with ID < before (0: from the
+	// newest), newest first, at most limit, each with its postings.
+	Entries(account string, before int64, limit int) ([]Transaction, error)
+	// Usage sums ChargedDelta of an account's transactions in [from, to) by
+	// day, model and kind.
+	Usage(account string, from, to time.Time) ([]UsageRow, error)
+
+	// Idempotency returns the record for (scope, key), or nil if there is none.
+	Idempotency(scope, key string) (*IdempotencyRecord, error)
+	// PutIdempotency stores a record. Conflict idempotency_conflict if one exists.
+	PutIdempotency(r IdempotencyRecord) error
+
+	// InsertKey stores an API key.
+	InsertKey(k Key) error
+	// Key returns a key by id. NotFound unknown_key.
+	Key(id string) (Key, error)
+	// Keys returns every key, oldest first.
+	Keys() ([]Key, error)
+	// RevokeKey marks a key revoked at `at`. NotFound unknown_key.
+	RevokeKey(id string, at time.Time) error
+
+	// Snapshot returns everything, for Verify. It is meant for audits, not for
+	// the request path.
+	Snapshot() (*Snapshot, error)
+}
+
+// Snapshot is the whole ledger, as Verify reads it.
+type Snapshot struct {
+	Accounts     []Account
+	Grants       []Grant
+	Holds        []Hold
+	Generations  []Generation
+	Transactions []Transaction // in ID order, with postings
+}

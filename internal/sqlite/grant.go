@@ -1,0 +1,124 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo`
+
+// consumptionOrder is the order grants are spent in. It matches the
+// grants_consumption index term for term, so SQLite reads the index in order
+// and never sorts.
+const consumptionOrder = `priority, expires_at IS NULL, expires_at, created_at, id`
+
+func scanGrant(s scanner) (credit.Grant, error) {
+	var g credit.Grant
+	err := s.Scan(&g.ID, &g.Account, &g.Source, &g.Granted, &g.Remaining, &g.Held, &g.Priority,
+		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo)
+	return g, err
+}
+
+func unknownGrant(id string) *credit.Error {
+	return credit.Errorf(credit.NotFound, "unknown_grant", "unknown grant %q", id)
+}
+
+// InsertGrant stores a new grant as given. Conflict id_exists if the id is
+// taken; NotFound unknown_account if its account does not exist.
+func (t *tx) InsertGrant(g credit.Grant) error {
+	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.Account, g.Source, g.Granted, g.Remaining, g.Held, g.Priority,
+		micros(g.ExpiresAt), micros(g.ExpiredAt), micros(g.CreatedAt), g.Memo)
+	switch {
+	case isDuplicate(err):
+		return idExists("grant", g.ID)
+	case isMissingParent(err):
+		return unknownAccount(g.Account)
+	case err != nil:
+		return t.fail("insert grant", err)
+	}
+	return nil
+}
+
+// Grant returns a grant. NotFound unknown_grant.
+func (t *tx) Grant(id string) (credit.Grant, error) {
+	g, err := scanGrant(t.queryRow(`SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return credit.Grant{}, unknownGrant(id)
+	} else if err != nil {
+		return credit.Grant{}, t.fail("read grant", err)
+	}
+	return g, nil
+}
+
+// Grants returns all grants of an account, expired ones and the overdraft
+// grant included, in consumption order: priority, then expiry (never-expiring
+// last), then creation, then id. An unknown account has none.
+func (t *tx) Grants(account string) ([]credit.Grant, error) {
+	return t.grants("read grants", `SELECT `+grantColumns+` FROM grants WHERE account = ? ORDER BY `+consumptionOrder, account)
+}
+
+func (t *tx) grants(op, query string, args ...any) ([]credit.Grant, error) {
+	var out []credit.Grant
+	err := t.each(op, func(s scanner) error {
+		g, err := scanGrant(s)
+		out = append(out, g)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// UpdateGrant adds to a grant's Remaining and Held. NotFound unknown_grant.
+func (t *tx) UpdateGrant(id string, dRemaining, dHeld credit.Credits) error {
+	res, err := t.exec(`UPDATE grants SET remaining = remaining + ?, held = held + ? WHERE id = ?`, dRemaining, dHeld, id)
+	return t.affected("update grant", res, err, unknownGrant(id))
+}
+
+// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
+// NotFound unknown_grant.
+func (t *tx) ExpireGrant(id string, at time.Time) error {
+	res, err := t.exec(`UPDATE grants SET expired_at = ?, remaining = 0 WHERE id = ?`, micros(at), id)
+	return t.affected("expire grant", res, err, unknownGrant(id))
+}
+
+// DueGrants returns up to limit live grants whose expiry is ≤ now and whose
+// Remaining is not zero, earliest expiry first; with account "", across all
+// accounts. A limit ≤ 0 means no limit.
+func (t *tx) DueGrants(account string, now time.Time, limit int) ([]credit.Grant, error) {
+	const due = `expires_at IS NOT NULL AND expired_at IS NULL AND remaining != 0 AND expires_at <= ?`
+	if account == "" {
+		return t.grants("read due grants", `SELECT `+grantColumns+` FROM grants
+			WHERE `+due+` ORDER BY expires_at, id LIMIT ?`, micros(now), sqlLimit(limit))
+	}
+	return t.grants("read due grants", `SELECT `+grantColumns+` FROM grants
+		WHERE account = ? AND `+due+` ORDER BY expires_at, id LIMIT ?`, account, micros(now), sqlLimit(limit))
+}
+
+// affected finishes an UPDATE of one row by id: notFound if there was none.
+func (t *tx) affected(op string, res sql.Result, err error, notFound *credit.Error) error {
+	if err != nil {
+		return t.fail(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return t.fail(op, err)
+	}
+	if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// sqlLimit returns limit for a LIMIT clause: in SQLite a negative LIMIT is none.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}

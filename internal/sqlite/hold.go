@@ -1,0 +1,152 @@
+package sqlite
+
+import (
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at`
+
+func scanHold(s scanner) (credit.Hold, error) {
+	var h credit.Hold
+	err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
+		timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt})
+	return h, err
+}
+
+func unknownHold(id string) *credit.Error {
+	return credit.Errorf(credit.NotFound, "unknown_hold", "unknown hold %q", id)
+}
+
+// InsertHold stores a new hold with its allocations, in their order.
+// Conflict id_exists if the id is taken; NotFound unknown_account or
+// unknown_grant if the hold or an allocation names one that does not exist.
+func (t *tx) InsertHold(h credit.Hold) error {
+	_, err := t.exec(`INSERT INTO holds (`+holdColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		h.ID, h.Account, nullable(h.Generation), h.Amount, h.Captured, h.Released, h.Status,
+		micros(h.ExpiresAt), micros(h.CreatedAt), micros(h.ResolvedAt))
+	switch {
+	case isDuplicate(err):
+		return idExists("hold", h.ID)
+	case isMissingParent(err):
+		return unknownAccount(h.Account)
+	case err != nil:
+		return t.fail("insert hold", err)
+	}
+	for i, a := range h.Allocations {
+		_, err := t.exec(`INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
+			VALUES (?, ?, ?, ?, ?, ?)`, h.ID, i, a.Grant, a.Amount, a.Captured, a.Refunded)
+		if isMissingParent(err) {
+			return t.halfDone(unknownGrant(a.Grant))
+		} else if err != nil {
+			return t.halfDone(t.fail("insert hold allocation", err))
+		}
+	}
+	return nil
+}
+
+// Hold returns a hold with its allocations. NotFound unknown_hold.
+func (t *tx) Hold(id string) (credit.Hold, error) {
+	holds, err := t.holds("read hold", `WHERE id = ?`, id)
+	if err != nil {
+		return credit.Hold{}, err
+	}
+	if len(holds) == 0 {
+		return credit.Hold{}, unknownHold(id)
+	}
+	return holds[0], nil
+}
+
+// UpdateHold stores a hold's status, amounts, resolution time and
+// allocations (which keep their order). NotFound unknown_hold.
+func (t *tx) UpdateHold(h credit.Hold) error {
+	res, err := t.exec(`UPDATE holds SET status = ?, amount = ?, captured = ?, released = ?, resolved_at = ? WHERE id = ?`,
+		h.Status, h.Amount, h.Captured, h.Released, micros(h.ResolvedAt), h.ID)
+	if err := t.affected("update hold", res, err, unknownHold(h.ID)); err != nil {
+		return err
+	}
+	for i, a := range h.Allocations {
+		_, err := t.exec(`INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+			ON CONFLICT (hold_id, seq) DO UPDATE SET grant_id = ?3, amount = ?4, captured = ?5, refunded = ?6`,
+			h.ID, i, a.Grant, a.Amount, a.Captured, a.Refunded)
+		if isMissingParent(err) {
+			return t.halfDone(unknownGrant(a.Grant))
+		} else if err != nil {
+			return t.halfDone(t.fail("update hold allocation", err))
+		}
+	}
+	if _, err := t.exec(`DELETE FROM hold_allocations WHERE hold_id = ? AND seq >= ?`, h.ID, len(h.Allocations)); err != nil {
+		return t.halfDone(t.fail("update hold allocation", err))
+	}
+	return nil
+}
+
+// OpenHolds returns an account's open holds, oldest first.
+func (t *tx) OpenHolds(account string) ([]credit.Hold, error) {
+	return t.holds("read open holds", `WHERE account = ? AND status = 'open' ORDER BY created_at, id`, account)
+}
+
+// DueHolds returns up to limit open holds whose TTL is ≤ now, earliest first;
+// with account "", across all accounts. A limit ≤ 0 means no limit.
+func (t *tx) DueHolds(account string, now time.Time, limit int) ([]credit.Hold, error) {
+	if account == "" {
+		return t.holds("read due holds", `WHERE status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+			micros(now), sqlLimit(limit))
+	}
+	return t.holds("read due holds", `WHERE account = ? AND status = 'open' AND expires_at <= ? ORDER BY expires_at, id LIMIT ?`,
+		account, micros(now), sqlLimit(limit))
+}
+
+// holds returns the holds a clause selects (WHERE, ORDER BY, LIMIT, with
+// args), with their allocations: two queries, however many holds. The
+// allocations' query selects its holds with the same clause, which gives the
+// same holds: both run in one transaction.
+func (t *tx) holds(op, clause string, args ...any) ([]credit.Hold, error) {
+	var out []credit.Hold
+	index := map[string]int{}
+	err := t.each(op, func(s scanner) error {
+		h, err := scanHold(s)
+		index[h.ID] = len(out)
+		out = append(out, h)
+		return err
+	}, `SELECT `+holdColumns+` FROM holds `+clause, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	err = t.each(op, func(s scanner) error {
+		var id string
+		var a credit.Allocation
+		if err := s.Scan(&id, &a.Grant, &a.Amount, &a.Captured, &a.Refunded); err != nil {
+			return err
+		}
+		if i, ok := index[id]; ok {
+			out[i].Allocations = append(out[i].Allocations, a)
+		}
+		return nil
+	}, `SELECT hold_id, grant_id, amount, captured, refunded FROM hold_allocations
+		WHERE hold_id IN (SELECT id FROM holds `+clause+`) ORDER BY hold_id, seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// allocations returns every hold's allocations, for Snapshot.
+func (t *tx) allocations() (map[string][]credit.Allocation, error) {
+	out := map[string][]credit.Allocation{}
+	err := t.each("read allocations", func(s scanner) error {
+		var id string
+		var a credit.Allocation
+		if err := s.Scan(&id, &a.Grant, &a.Amount, &a.Captured, &a.Refunded); err != nil {
+			return err
+		}
+		out[id] = append(out[id], a)
+		return nil
+	}, `SELECT hold_id, grant_id, amount, captured, refunded FROM hold_allocations ORDER BY hold_id, seq`)
+	return out, err
+}

@@ -1,0 +1,49 @@
+package sqlite
+
+import (
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Snapshot returns the whole ledger, for Verify: accounts by id, grants by
+// account in consumption order, holds (with allocations) and generations by
+// creation, and the journal in id order with postings. Run in View, it is
+// one consistent snapshot that does not hold up the writer.
+func (t *tx) Snapshot() (*credit.Snapshot, error) {
+	s := &credit.Snapshot{}
+	err := t.each("snapshot accounts", func(r scanner) error {
+		a, err := scanAccount(r)
+		s.Accounts = append(s.Accounts, a)
+		return err
+	}, `SELECT `+accountColumns+` FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	if s.Grants, err = t.grants("snapshot grants", `SELECT `+grantColumns+` FROM grants ORDER BY account, `+consumptionOrder); err != nil {
+		return nil, err
+	}
+	allocs, err := t.allocations()
+	if err != nil {
+		return nil, err
+	}
+	err = t.each("snapshot holds", func(r scanner) error {
+		h, err := scanHold(r)
+		h.Allocations = allocs[h.ID]
+		s.Holds = append(s.Holds, h)
+		return err
+	}, `SELECT `+holdColumns+` FROM holds ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	err = t.each("snapshot generations", func(r scanner) error {
+		g, err := scanGeneration(r)
+		s.Generations = append(s.Generations, g)
+		return err
+	}, `SELECT `+generationColumns+` FROM generations ORDER BY created_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	if s.Transactions, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
+		return nil, err
+	}
+	return s, nil
+}

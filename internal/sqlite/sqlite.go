@@ -1,0 +1,372 @@
+// Package sqlite keeps tally's ledger in one SQLite file (modernc.org/sqlite,
+// pure Go). It implements credit.Store: the ledger's logic lives in package
+// credit; this package only stores and finds.
+//
+// SQLite allows one writer at a time, so a DB keeps two pools on the file: a
+// writer of one connection, whose transactions begin IMMEDIATE (every Update
+// takes the write lock first and runs alone: the balance check of Reserve is
+// atomic by construction, and no Update ever fails half-way with SQLITE_BUSY
+// on a lock upgrade), and a small pool of query-only readers for View, which
+// in WAL mode read a consistent snapshot while the writer writes.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+var _ credit.Store = (*DB)(nil)
+
+// Readers is the size of the read pool. Reads in WAL mode do not block the
+// writer nor each other; a few connections cover the request path.
+const Readers = 4
+
+// DB is the ledger in one SQLite file. It is safe for concurrent use.
+type DB struct {
+	path   string
+	writer *sql.DB // one connection; transactions BEGIN IMMEDIATE
+	reader *sql.DB // query_only connections for View
+}
+
+// Open opens (creating it if needed) the SQLite file at path and brings its
+// schema up to date. The file is in WAL mode with synchronous=FULL: once
+// Update returns nil, its commit survives a crash or a power loss.
+func Open(ctx context.Context, path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, credit.Errorf(credit.Invalid, "invalid_path", "sqlite: open %s: %v", path, err)
+	}
+	db := &DB{path: abs}
+	if db.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+		return nil, storeError(ctx, "open "+abs, err)
+	}
+	db.writer.SetMaxOpenConns(1)
+	db.writer.SetMaxIdleConns(1)
+	db.writer.SetConnMaxLifetime(0)
+	db.writer.SetConnMaxIdleTime(0)
+	// The writer's first connection creates the file and turns on WAL before
+	// any reader opens it; Migrate then makes the schema.
+	if err := db.Migrate(ctx); err != nil {
+		db.writer.Close()
+		return nil, err
+	}
+	if db.reader, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
+		db.writer.Close()
+		return nil, storeError(ctx, "open "+abs, err)
+	}
+	db.reader.SetMaxOpenConns(Readers)
+	db.reader.SetMaxIdleConns(Readers)
+	db.reader.SetConnMaxLifetime(0)
+	db.reader.SetConnMaxIdleTime(0)
+	if err := db.reader.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, storeError(ctx, "open "+abs, err)
+	}
+	return db, nil
+}
+
+// dsn returns the data source name of a pool on the file at path (absolute).
+// The pragmas are in the DSN, so every connection the pool opens, not only the
+// first, gets them: busy_timeout first (the driver applies it before the rest),
+// so that opening a connection waits for a lock rather than failing.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "synchronous(FULL)") // fsync the WAL at every commit: never lose an acknowledged write
+	q.Add("_pragma", "foreign_keys(ON)")
+	if readOnly {
+		q.Set("_query_only", "1") // applied after every other pragma
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Path returns the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// Close closes both pools. The last connection to close checkpoints the WAL
+// into the database file.
+func (db *DB) Close() error {
+	var errs []error
+	if db.reader != nil {
+		if err := db.reader.Close(); err != nil {
+			errs = append(errs, storeError(context.Background(), "close", err))
+		}
+	}
+	if err := db.writer.Close(); err != nil {
+		errs = append(errs, storeError(context.Background(), "close", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Ping reports whether the store can serve: a reader reads the schema from
+// the file. It does not queue behind the writer, so a busy ledger is ready.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		return storeError(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Update runs fn in one write transaction (see credit.Store). Updates run one
+// at a time, in the order they take the write lock.
+//
+// A transaction in which a Tx method failed with Internal or Unavailable, or
+// failed after doing part of its work, is never committed, even if fn ignores
+// that error and returns nil: after such a failure SQLite may have rolled back
+// part or all of the transaction on its own, and committing the rest would
+// break the ledger's invariants. Update returns that first failure.
+func (db *DB) Update(ctx context.Context, fn func(credit.Tx) error) error {
+	return db.run(ctx, db.writer, false, fn)
+}
+
+// View runs fn in one read-only transaction on a consistent snapshot. The Tx's
+// write methods return Internal.
+func (db *DB) View(ctx context.Context, fn func(credit.Tx) error) error {
+	return db.run(ctx, db.reader, true, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(credit.Tx) error) (err error) {
+	stx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return storeError(ctx, "begin", err)
+	}
+	t := &tx{ctx: ctx, stx: stx, readOnly: readOnly}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		// Roll back on an error and on a panic, which goes on up.
+		_ = stx.Rollback()
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.broken != nil {
+		return t.broken
+	}
+	if readOnly {
+		return nil // the deferred Rollback ends the read
+	}
+	if err := stx.Commit(); err != nil {
+		return storeError(ctx, "commit", err)
+	}
+	committed = true
+	return nil
+}
+
+// tx is a credit.Tx on one SQLite transaction. Its methods are in the file of
+// their noun (account.go, grant.go, …).
+type tx struct {
+	ctx      context.Context
+	stx      *sql.Tx
+	readOnly bool
+	// broken is the first Internal or Unavailable failure, or the failure of
+	// a method that had already written part of its work: the transaction
+	// must not commit after one.
+	broken error
+}
+
+// halfDone records err as the failure of a method that wrote part of its work
+// (a hold without all its allocations, a transaction without all its
+// postings), and returns it. The transaction can no longer commit: every
+// method does all of its work or none.
+func (t *tx) halfDone(err error) error {
+	if t.broken == nil {
+		t.broken = err
+	}
+	return err
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.stx.ExecContext(t.ctx, query, args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.stx.QueryContext(t.ctx, query, args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	return t.stx.QueryRowContext(t.ctx, query, args...)
+}
+
+// fail translates a driver error met while doing op, and marks the
+// transaction broken if the error is not one of the ledger's expected answers.
+func (t *tx) fail(op string, err error) error {
+	e := storeError(t.ctx, op, err)
+	if t.readOnly && e.Code == credit.Unavailable && sqliteCode(err)&0xff == sqlite3.SQLITE_READONLY {
+		// A write in View is a bug, not an outage.
+		e = credit.Errorf(credit.Internal, "store_error", "sqlite: %s: a write in a read-only transaction", op)
+	}
+	if (e.Code == credit.Internal || e.Code == credit.Unavailable) && t.broken == nil {
+		t.broken = e
+	}
+	return e
+}
+
+// storeError translates err, which the driver returned while doing op, into a
+// *credit.Error, by SQLite result code. It never wraps the driver's error: its
+// text goes into the message of an Internal error only, which is logged and
+// never shown. Errors that depend on what op was doing (a duplicate id, a
+// missing row) are translated by the caller before it calls storeError.
+func storeError(ctx context.Context, op string, err error) *credit.Error {
+	var ce *credit.Error
+	if errors.As(err, &ce) {
+		return ce
+	}
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		why := "the request was canceled"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			why = "the request timed out"
+		}
+		return credit.Errorf(credit.Unavailable, "canceled", "sqlite: %s: %s", op, why)
+	}
+	unavailable := func(condition string) *credit.Error {
+		return credit.Errorf(credit.Unavailable, "store_unavailable", "sqlite: %s: %s", op, condition)
+	}
+	switch sqliteCode(err) & 0xff { // the primary result code
+	case sqlite3.SQLITE_FULL:
+		return unavailable("the database disk is full")
+	case sqlite3.SQLITE_READONLY:
+		return unavailable("the database is read-only")
+	case sqlite3.SQLITE_BUSY:
+		return unavailable("the database is busy (locked by another process)")
+	case sqlite3.SQLITE_LOCKED:
+		return unavailable("the database table is locked")
+	case sqlite3.SQLITE_IOERR:
+		return unavailable("a disk I/O error occurred")
+	case sqlite3.SQLITE_CANTOPEN:
+		return unavailable("the database file cannot be opened")
+	case sqlite3.SQLITE_INTERRUPT:
+		return credit.Errorf(credit.Unavailable, "canceled", "sqlite: %s: the request was canceled", op)
+	}
+	return credit.Errorf(credit.Internal, "store_error", "sqlite: %s: %v", op, err)
+}
+
+// sqliteCode returns the extended result code of a driver error, 0 for any
+// other error.
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+// isDuplicate reports whether err is a UNIQUE or PRIMARY KEY violation.
+func isDuplicate(err error) bool {
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return true
+	}
+	return false
+}
+
+// isMissingParent reports whether err is an immediate FOREIGN KEY violation:
+// a row names an account (or grant) that does not exist.
+func isMissingParent(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+func unknownAccount(id string) *credit.Error {
+	return credit.Errorf(credit.NotFound, "unknown_account", "unknown account %q", id)
+}
+
+func idExists(noun, id string) *credit.Error {
+	return credit.Errorf(credit.Conflict, "id_exists", "a %s with id %q already exists", noun, id)
+}
+
+// Column values. Times are Unix microseconds UTC, NULL for the zero time;
+// optional references are NULL when empty.
+
+// micros returns t as a column value.
+func micros(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// nullable returns s as a column value, NULL for "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// blob returns b as a column value, NULL for nil.
+func blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// timeColumn scans a micros column into a time.Time: UTC, zero for NULL.
+type timeColumn struct{ t *time.Time }
+
+func (c timeColumn) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.t = time.Time{}
+	case int64:
+		*c.t = time.UnixMicro(v).UTC()
+	default:
+		return fmt.Errorf("a time column holds a %T", v)
+	}
+	return nil
+}
+
+// textColumn scans a nullable TEXT column into a string, "" for NULL.
+type textColumn struct{ s *string }
+
+func (c textColumn) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*c.s = ""
+	case string:
+		*c.s = v
+	case []byte:
+		*c.s = string(v)
+	default:
+		return fmt.Errorf("a text column holds a %T", v)
+	}
+	return nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// each runs a query and calls fn on every row.
+func (t *tx) each(op string, fn func(scanner) error, query string, args ...any) error {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return t.fail(op, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return t.fail(op, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return t.fail(op, err)
+	}
+	return nil
+}

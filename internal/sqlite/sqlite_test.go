@@ -1,0 +1,455 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/tally-credits/tally/internal/credit"
+	tsqlite "github.com/tally-credits/tally/internal/sqlite"
+)
+
+// t0 is a time with microseconds, the store's precision.
+var t0 = time.Date(2025, 3, 14, 9, 26, 53, 589793000, time.UTC)
+
+// MustOpenDB opens a new database file in a temporary directory, closed when
+// the test ends.
+func MustOpenDB(tb testing.TB) *tsqlite.DB {
+	tb.Helper()
+	return MustOpenPath(tb, filepath.Join(tb.TempDir(), "tally.db"))
+}
+
+// MustOpenPath opens the database file at path, closed when the test ends.
+func MustOpenPath(tb testing.TB, path string) *tsqlite.DB {
+	tb.Helper()
+	db, err := tsqlite.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatalf("Open(%q) = %v", path, err)
+	}
+	tb.Cleanup(func() {
+		if err := db.Close(); err != nil {
+			tb.Errorf("Close() = %v", err)
+		}
+	})
+	return db
+}
+
+// mustUpdate runs fn in an Update and fails the test on an error.
+func mustUpdate(tb testing.TB, db *tsqlite.DB, fn func(credit.Tx) error) {
+	tb.Helper()
+	if err := db.Update(context.Background(), fn); err != nil {
+		tb.Fatalf("Update: %v", err)
+	}
+}
+
+// mustView runs fn in a View and fails the test on an error.
+func mustView(tb testing.TB, db *tsqlite.DB, fn func(credit.Tx) error) {
+	tb.Helper()
+	if err := db.View(context.Background(), fn); err != nil {
+		tb.Fatalf("View: %v", err)
+	}
+}
+
+// newAccount creates an account with its overdraft grant, and with a
+// never-expiring topup grant of `available` if it is not zero.
+func newAccount(tb testing.TB, db *tsqlite.DB, id string, overdraft, available credit.Credits) {
+	tb.Helper()
+	mustUpdate(tb, db, func(tx credit.Tx) error {
+		a := credit.Account{ID: id, Overdraft: overdraft, CreatedAt: t0}
+		g := credit.Grant{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 31, CreatedAt: t0}
+		if err := tx.InsertAccount(a, g); err != nil {
+			return err
+		}
+		if available == 0 {
+			return nil
+		}
+		if err := tx.InsertGrant(credit.Grant{ID: "grt_" + id, Account: id, Source: credit.SourceTopup,
+			Granted: available, Remaining: available, CreatedAt: t0}); err != nil {
+			return err
+		}
+		_, err := tx.AddBalances(id, available, 0)
+		return err
+	})
+}
+
+// wantError fails the test unless err is a *credit.Error with code and reason.
+func wantError(tb testing.TB, what string, err error, code, reason string) {
+	tb.Helper()
+	var e *credit.Error
+	if !errors.As(err, &e) {
+		tb.Fatalf("%s = %v (%T); want a *credit.Error %s/%s", what, err, err, code, reason)
+	}
+	if credit.ErrorCode(err) != code || credit.ErrorReason(err) != reason {
+		tb.Fatalf("%s = %s/%s (%v); want %s/%s", what, credit.ErrorCode(err), credit.ErrorReason(err), err, code, reason)
+	}
+}
+
+func TestOpen_Pragmas(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	for _, pool := range []struct {
+		name      string
+		db        *sql.DB
+		conns     int
+		queryOnly int
+	}{
+		{"writer", db.Writer(), 1, 0},
+		{"reader", db.Reader(), tsqlite.Readers, 1},
+	} {
+		// Hold every connection the pool may open at once, so that each is
+		// checked, not the first one again and again.
+		var conns []*sql.Conn
+		for range pool.conns {
+			c, err := pool.db.Conn(ctx)
+			if err != nil {
+				t.Fatalf("%s: Conn() = %v", pool.name, err)
+			}
+			conns = append(conns, c)
+		}
+		for i, c := range conns {
+			var mode string
+			var sync, fk, busy, queryOnly int
+			if err := c.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range []struct {
+				name string
+				v    *int
+			}{{"synchronous", &sync}, {"foreign_keys", &fk}, {"busy_timeout", &busy}, {"query_only", &queryOnly}} {
+				if err := c.QueryRowContext(ctx, `PRAGMA `+p.name).Scan(p.v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if mode != "wal" || sync != 2 || fk != 1 || busy != 10000 || queryOnly != pool.queryOnly {
+				t.Errorf("%s conn %d: journal_mode=%s synchronous=%d foreign_keys=%d busy_timeout=%d query_only=%d; want wal 2 (FULL) 1 10000 %d",
+					pool.name, i, mode, sync, fk, busy, queryOnly, pool.queryOnly)
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
+
+func TestMigrate_Twice(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	versions := func() string {
+		var s string
+		err := db.Reader().QueryRowContext(ctx, `SELECT group_concat(version || '@' || applied_at) FROM schema_migrations`).Scan(&s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	before := versions()
+	if !strings.HasPrefix(before, "1@") {
+		t.Fatalf("schema_migrations after Open = %q; want version 1 recorded", before)
+	}
+	for range 2 {
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatalf("Migrate() = %v", err)
+		}
+	}
+	if after := versions(); after != before {
+		t.Errorf("schema_migrations after Migrate twice = %q; want %q unchanged", after, before)
+	}
+}
+
+func TestOpen_ReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tally.db")
+	db, err := tsqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newAccount(t, db, "acme", 0, credit.Whole(7))
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close() = %v", err)
+	}
+	db = MustOpenPath(t, path)
+	mustView(t, db, func(tx credit.Tx) error {
+		a, err := tx.Account("acme")
+		if err != nil {
+			return err
+		}
+		if a.Available != credit.Whole(7) {
+			t.Errorf("Account(acme).Available after reopen = %v; want 7", a.Available)
+		}
+		return nil
+	})
+}
+
+func TestOpen_SchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tally.db")
+	db := MustOpenPath(t, path)
+	if _, err := db.Writer().Exec(`INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tsqlite.Open(context.Background(), path)
+	wantError(t, "Open(a file from a newer tally)", err, credit.Internal, "schema_too_new")
+}
+
+func TestJournal_AppendOnly(t *testing.T) {
+	db := MustOpenDB(t)
+	newAccount(t, db, "acme", 0, credit.Whole(5))
+	mustUpdate(t, db, func(tx credit.Tx) error {
+		return tx.AppendTransaction(&credit.Transaction{Kind: credit.TxGrant, Account: "acme", Time: t0, Ref: "grt_acme",
+			AvailableDelta: credit.Whole(5), AvailableAfter: credit.Whole(5), Postings: []credit.Posting{
+				{Account: credit.PlatformAccount, Book: credit.BookIssued, Amount: -credit.Whole(5)},
+				{Account: "acme", Book: credit.BookAvailable, Grant: "grt_acme", Amount: credit.Whole(5)},
+			}})
+	})
+
+	// Another connection, as any tool could open it: the file refuses.
+	raw, err := sql.Open("sqlite", db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	for _, stmt := range []string{
+		`UPDATE transactions SET memo = 'fixed'`,
+		`UPDATE transactions SET available_delta = 0`,
+		`DELETE FROM transactions`,
+		`UPDATE postings SET amount = 0`,
+		`DELETE FROM postings`,
+	} {
+		_, err := raw.Exec(stmt)
+		var se *sqlite.Error
+		if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_TRIGGER {
+			t.Errorf("Exec(%q) = %v; want a SQLITE_CONSTRAINT_TRIGGER error", stmt, err)
+		}
+	}
+	var n, sum int64
+	if err := raw.QueryRow(`SELECT count(*), sum(amount) FROM postings`).Scan(&n, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || sum != 0 {
+		t.Errorf("postings after the refused changes: %d rows summing to %d; want 2 rows summing to 0", n, sum)
+	}
+}
+
+func TestError_DuplicateAccount(t *testing.T) {
+	db := MustOpenDB(t)
+	newAccount(t, db, "acme", 0, 0)
+	err := db.Update(context.Background(), func(tx credit.Tx) error {
+		return tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
+			credit.Grant{ID: "ovd_acme2", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
+	})
+	wantError(t, "InsertAccount(existing)", err, credit.Conflict, "account_exists")
+}
+
+func TestUpdate_RollbackOnError(t *testing.T) {
+	db := MustOpenDB(t)
+	boom := errors.New("boom")
+	err := db.Update(context.Background(), func(tx credit.Tx) error {
+		if err := tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
+			credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if err != boom {
+		t.Fatalf("Update(fn returning boom) = %v; want boom itself", err)
+	}
+	assertNoAccount(t, db, "acme")
+}
+
+func TestUpdate_RollbackOnPanic(t *testing.T) {
+	db := MustOpenDB(t)
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Errorf("recovered %v; want the panic of fn (boom) to go on up", p)
+			}
+		}()
+		_ = db.Update(context.Background(), func(tx credit.Tx) error {
+			_ = tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
+				credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
+			panic("boom")
+		})
+	}()
+	assertNoAccount(t, db, "acme")
+	// The writer's only connection was given back: the store still writes.
+	newAccount(t, db, "acme", 0, 0)
+}
+
+// A store failure that fn ignores must not commit the rest.
+func TestUpdate_BrokenTxNotCommitted(t *testing.T) {
+	db := MustOpenDB(t)
+	newAccount(t, db, "acme", 0, 0)
+	err := db.Update(context.Background(), func(tx credit.Tx) error {
+		if _, err := tx.AddBalances("acme", credit.Whole(1), 0); err != nil {
+			return err
+		}
+		// NotFound is an answer, not a failure: the transaction goes on.
+		if err := tx.UpdateGrant("grt_none", 0, 0); credit.ErrorCode(err) != credit.NotFound {
+			t.Errorf("UpdateGrant(unknown) = %v; want NotFound", err)
+		}
+		// A held balance below zero breaks a CHECK constraint: Internal.
+		if err := tx.UpdateGrant("ovd_acme", 0, -1); credit.ErrorCode(err) != credit.Internal {
+			t.Errorf("UpdateGrant(held below zero) = %v; want Internal", err)
+		}
+		return nil // and ignore it
+	})
+	wantError(t, "Update after an ignored store failure", err, credit.Internal, "store_error")
+	mustView(t, db, func(tx credit.Tx) error {
+		a, err := tx.Account("acme")
+		if err == nil && a.Available != 0 {
+			t.Errorf("Available = %v after a broken Update; want 0 (nothing committed)", a.Available)
+		}
+		return err
+	})
+}
+
+func TestView_WriteIsInternal(t *testing.T) {
+	db := MustOpenDB(t)
+	err := db.View(context.Background(), func(tx credit.Tx) error {
+		return tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
+			credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
+	})
+	wantError(t, "InsertAccount in View", err, credit.Internal, "store_error")
+}
+
+func TestUpdate_Canceled(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	called := false
+	err := db.Update(ctx, func(tx credit.Tx) error { called = true; return nil })
+	wantError(t, "Update(canceled context)", err, credit.Unavailable, "canceled")
+	if called {
+		t.Errorf("Update(canceled context) ran fn")
+	}
+}
+
+// Real driver errors, made on purpose on files of their own, translate by
+// result code to Unavailable.
+func TestStoreError_Unavailable(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	open := func(dsn string) *sql.DB {
+		db, err := sql.Open("sqlite", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	path := filepath.Join(dir, "x.db")
+	rw := open(path)
+	if _, err := rw.Exec(`CREATE TABLE t (b BLOB)`); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("SQLITE_FULL", func(t *testing.T) {
+		small := open(filepath.Join(dir, "full.db"))
+		if _, err := small.Exec(`CREATE TABLE t (b BLOB)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := small.Exec(`PRAGMA max_page_count = 4`); err != nil {
+			t.Fatal(err)
+		}
+		_, err := small.Exec(`INSERT INTO t VALUES (zeroblob(100000))`)
+		if sqliteCode(err)&0xff != sqlite3.SQLITE_FULL {
+			t.Fatalf("insert past max_page_count = %v; want SQLITE_FULL", err)
+		}
+		e := tsqlite.StoreError(ctx, "append transaction", err)
+		wantError(t, "StoreError(SQLITE_FULL)", e, credit.Unavailable, "store_unavailable")
+		if !strings.Contains(e.Message, "disk is full") {
+			t.Errorf("message %q does not name the condition", e.Message)
+		}
+	})
+	t.Run("SQLITE_READONLY", func(t *testing.T) {
+		ro := open("file:" + path + "?mode=ro")
+		_, err := ro.Exec(`INSERT INTO t VALUES (x'00')`)
+		if sqliteCode(err)&0xff != sqlite3.SQLITE_READONLY {
+			t.Fatalf("insert on a mode=ro connection = %v; want SQLITE_READONLY", err)
+		}
+		wantError(t, "StoreError(SQLITE_READONLY)", tsqlite.StoreError(ctx, "commit", err), credit.Unavailable, "store_unavailable")
+	})
+	t.Run("SQLITE_BUSY", func(t *testing.T) {
+		holder, err := rw.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Rollback()
+		if _, err := holder.Exec(`INSERT INTO t VALUES (x'01')`); err != nil {
+			t.Fatal(err)
+		}
+		other := open(path + "?_pragma=busy_timeout(0)")
+		_, err = other.Exec(`INSERT INTO t VALUES (x'02')`)
+		if sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY {
+			t.Fatalf("insert while another connection writes = %v; want SQLITE_BUSY", err)
+		}
+		wantError(t, "StoreError(SQLITE_BUSY)", tsqlite.StoreError(ctx, "begin", err), credit.Unavailable, "store_unavailable")
+	})
+	t.Run("other", func(t *testing.T) {
+		_, err := rw.Exec(`INSERT INTO nosuchtable VALUES (1)`)
+		e := tsqlite.StoreError(ctx, "insert", err)
+		wantError(t, "StoreError(no such table)", e, credit.Internal, "store_error")
+		if !strings.Contains(e.Message, "insert") || !strings.Contains(e.Message, "nosuchtable") {
+			t.Errorf("Internal message %q does not say the operation and the driver's text", e.Message)
+		}
+		var se *sqlite.Error
+		if errors.As(e, &se) {
+			t.Errorf("StoreError wraps the driver error; it must not")
+		}
+	})
+}
+
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+func TestPing(t *testing.T) {
+	db := MustOpenDB(t)
+	if err := db.Ping(context.Background()); err != nil {
+		t.Errorf("Ping() = %v", err)
+	}
+}
+
+func assertNoAccount(tb testing.TB, db *tsqlite.DB, id string) {
+	tb.Helper()
+	err := db.View(context.Background(), func(tx credit.Tx) error {
+		_, err := tx.Account(id)
+		return err
+	})
+	wantError(tb, fmt.Sprintf("Account(%q)", id), err, credit.NotFound, "unknown_account")
+}
+
+// The path reaches SQLite as a file: URI; characters that mean something in a
+// URI must not cut it short.
+func TestOpen_OddPath(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c#d%e&f", "tally.db")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	db := MustOpenPath(t, path)
+	newAccount(t, db, "acme", 0, 0)
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the database is not at %q: %v", path, err)
+	}
+}
+
+func TestOpen_CantOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no", "such", "dir", "tally.db")
+	db, err := tsqlite.Open(context.Background(), path)
+	if err == nil {
+		db.Close()
+	}
+	wantError(t, "Open(a path in a missing directory)", err, credit.Unavailable, "store_unavailable")
+}

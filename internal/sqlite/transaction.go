@@ -1,0 +1,129 @@
+package sqlite
+
+import (
+	"math"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
+	available_delta, held_delta, available_after, held_after, charged_delta, memo`
+
+func scanTransaction(s scanner) (credit.Transaction, error) {
+	var x credit.Transaction
+	err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
+		&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo)
+	return x, err
+}
+
+// AppendTransaction appends x and its postings to the journal and sets x.ID.
+// It refuses (Internal) a transaction whose postings do not sum to zero: the
+// journal is append-only, so a wrong entry could never be taken back.
+// NotFound unknown_account, unknown_grant.
+func (t *tx) AppendTransaction(x *credit.Transaction) error {
+	var sum credit.Credits
+	for _, p := range x.Postings {
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return credit.Errorf(credit.Internal, "unbalanced", "sqlite: append transaction: %s on %s: postings sum to %s, not 0", x.Kind, x.Account, sum)
+	}
+	res, err := t.exec(`INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
+		available_delta, held_delta, available_after, held_after, charged_delta, memo)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.Kind, x.Account, micros(x.Time), x.Ref, x.Generation, x.Model, x.ModelKind, x.CatalogVersion,
+		x.AvailableDelta, x.HeldDelta, x.AvailableAfter, x.HeldAfter, x.ChargedDelta, x.Memo)
+	if isMissingParent(err) {
+		return unknownAccount(x.Account)
+	} else if err != nil {
+		return t.fail("append transaction", err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return t.halfDone(t.fail("append transaction", err))
+	}
+	for i, p := range x.Postings {
+		_, err := t.exec(`INSERT INTO postings (tx_id, seq, account, book, grant_id, amount) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, i, p.Account, p.Book, nullable(p.Grant), p.Amount)
+		if isMissingParent(err) {
+			return t.halfDone(unknownGrant(p.Grant))
+		} else if err != nil {
+			return t.halfDone(t.fail("append posting", err))
+		}
+	}
+	x.ID = id
+	return nil
+}
+
+// Entries returns an account's transactions with ID < before (0: from the
+// newest), newest first, at most limit (≤ 0: all), each with its postings.
+func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transaction, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	const which = `FROM transactions WHERE account = ? AND id < ? ORDER BY id DESC LIMIT ?`
+	return t.transactions("read entries", `SELECT `+transactionColumns+` `+which,
+		`WHERE tx_id IN (SELECT id `+which+`)`, account, before, sqlLimit(limit))
+}
+
+// transactions returns the transactions a query selects, in its order, with
+// their postings; postingsWhere selects the same transactions' postings with
+// the same args.
+func (t *tx) transactions(op, query, postingsWhere string, args ...any) ([]credit.Transaction, error) {
+	var out []credit.Transaction
+	index := map[int64]int{}
+	err := t.each(op, func(s scanner) error {
+		x, err := scanTransaction(s)
+		index[x.ID] = len(out)
+		out = append(out, x)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	err = t.each(op, func(s scanner) error {
+		var id int64
+		var p credit.Posting
+		if err := s.Scan(&id, &p.Account, &p.Book, textColumn{&p.Grant}, &p.Amount); err != nil {
+			return err
+		}
+		if i, ok := index[id]; ok {
+			out[i].Postings = append(out[i].Postings, p)
+		}
+		return nil
+	}, `SELECT tx_id, account, book, grant_id, amount FROM postings `+postingsWhere+` ORDER BY tx_id, seq`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Usage sums ChargedDelta of an account's transactions in [from, to), and
+// counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
+// model and kind; rows are sorted by day, model, kind. Transactions that
+// charged nothing (grants, holds, releases, expiries) are in no row.
+func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
+	var out []credit.UsageRow
+	err := t.each("read usage", func(s scanner) error {
+		var r credit.UsageRow
+		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	}, `SELECT strftime('%Y-%m-%d', time / 1000000, 'unixepoch') AS day, model, model_kind,
+			sum(charged_delta), count(*)
+		FROM transactions
+		WHERE account = ? AND time >= ? AND time < ? AND charged_delta != 0
+		GROUP BY day, model, model_kind
+		ORDER BY day, model, model_kind`,
+		account, from.UnixMicro(), to.UnixMicro())
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
