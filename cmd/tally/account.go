@@ -198,4 +198,3 @@ func signed(c credit.Credits) string {
 	}
 	return c.String()
 }
-

@@ -248,10 +248,11 @@ type server struct {
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
 	pr, pw := io.Pipe()
+	db := filepath.Join(t.TempDir(), "tally.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		done <- Main{Stdout: io.Discard, Stderr: pw}.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
+		done <- Main{Stdout: io.Discard, Stderr: pw}.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...))
 		pw.Close()
 	}()
 	s := &server{log: &syncBuffer{}}

@@ -15,31 +15,53 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
 )
 
 func (m Main) serveCmd() *cobra.Command {
 	var addr, catalogFile string
+	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API (POST /v1/quotes, GET /v1/models, /openapi.json, …)",
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
 			c, err := loadCatalog(catalogFile)
 			if err != nil {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(m.Stderr, nil))
-			h := httpapi.New(c, version, log)
+			store, err := sf.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			adminKey := os.Getenv("TALLY_ADMIN_KEY")
+			h := httpapi.NewServer(httpapi.Config{Catalog: c, AdminKey: adminKey, Version: version, Log: log})
+			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog})
+			h.SetLedger(l)
+			if adminKey == "" {
+				if err := m.bootstrapAdminKey(ctx, l); err != nil {
+					return err
+				}
+			}
 			if catalogFile != "" {
 				stop := reloadOnHangup(catalogFile, h, log)
 				defer stop()
 			}
-			return serve(cmd.Context(), addr, h, log)
+			sweepCtx, stopSweeping := context.WithCancel(context.Background())
+			swept := make(chan struct{})
+			go func() { sweep(sweepCtx, l, log, time.Second); close(swept) }()
+			defer func() { stopSweeping(); <-swept }()
+			log.Info("tally ledger", "db", sf.db)
+			return serve(ctx, addr, h, log)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
+	sf.register(cmd.Flags())
 	return cmd
 }
 
@@ -68,6 +90,47 @@ func reloadOnHangup(path string, h *httpapi.Server, log *slog.Logger) (stop func
 		}
 	}()
 	return func() { signal.Stop(hup); close(done) }
+}
+
+// bootstrapAdminKey makes the first admin key when TALLY_ADMIN_KEY is unset and
+// the store has none, and prints its secret once.
+func (m Main) bootstrapAdminKey(ctx context.Context, l *credit.Ledger) error {
+	keys, err := l.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.Scope == credit.ScopeAdmin && k.RevokedAt.IsZero() {
+			return nil
+		}
+	}
+	k, token, err := l.CreateKey(ctx, credit.KeySpec{Scope: credit.ScopeAdmin, Name: "bootstrap"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stderr, "\ntally: no TALLY_ADMIN_KEY and no admin key yet, so one was made (id %s).\n"+
+		"tally: it is shown this once; keep it safe:\n\n    %s\n\n", k.ID, token)
+	return nil
+}
+
+// sweep expires holds past their TTL and grants past their expiry, every
+// interval, until ctx ends. Every ledger operation also settles its account
+// first, so the sweeper is about timeliness of the books, not correctness.
+func sweep(ctx context.Context, l *credit.Ledger, log *slog.Logger, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := l.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("expiry sweep failed; retrying", "err", err)
+		} else if n > 0 {
+			log.Info("expiry sweep", "accounts", n)
+		}
+	}
 }
 
 // shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.
