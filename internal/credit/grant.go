@@ -41,6 +41,9 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
 			return Grant{}, Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", s.ExpiresAt.Format(time.RFC3339))
 		}
+		if _, err := tx.Account(account); err != nil {
+			return Grant{}, err
+		}
 		if err := l.settle(tx, account, now); err != nil {
 			return Grant{}, err
 		}

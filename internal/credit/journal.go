@@ -65,6 +65,9 @@ func (e *entry) commit(tx Tx, reserved *Account) (*Transaction, error) {
 		}
 	}
 	e.t.Postings = kept
+	if len(kept) == 0 {
+		return nil, Errorf(Internal, "empty_transaction", "ledger: a %s transaction with no postings", e.t.Kind)
+	}
 	if sum != 0 {
 		return nil, Errorf(Internal, "unbalanced", "ledger: %s transaction postings sum to %s, not 0", e.t.Kind, sum)
 	}

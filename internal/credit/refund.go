@@ -34,6 +34,9 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			return Generation{}, Errorf(Conflict, "not_refundable", "generation %s is %s with %s credits charged: nothing to refund", g.ID, g.Status, g.Charged)
 		}
 		left := g.Charged - g.Refunded
+		if left == 0 {
+			return Generation{}, Errorf(Conflict, "not_refundable", "generation %s was already refunded in full (%s credits)", g.ID, g.Refunded)
+		}
 		amount := left
 		if credits != nil {
 			amount = *credits

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/danielgtaylor/huma/v2"
+
 	"github.com/tally-credits/tally/internal/credit"
 )
 
@@ -25,6 +27,7 @@ type Model struct {
 	RoundTo               credit.Credits    `json:"round_to,omitempty" doc:"per_megapixel: the price is rounded half up to this step."`
 	MaxImages             int               `json:"max_images"`
 	PromptEnhancerCredits credit.Credits    `json:"prompt_enhancer_credits" doc:"Surcharge per generation with the prompt enhancer on."`
+	QuoteTotalCredits     *credit.Credits   `json:"quote_total_credits,omitempty" doc:"Only in GET /v1/models with settings: the total for those settings."`
 }
 
 // ResolutionPrice is one tier and its per-image price.
@@ -92,4 +95,42 @@ func NewCatalog(c *credit.Catalog) *Catalog {
 		out.Models[i] = NewModel(m)
 	}
 	return out
+}
+
+// ModelFilter is the query of GET /v1/models: settings a model must accept.
+type ModelFilter struct {
+	Kind           credit.Kind `query:"kind" enum:"image,personalize,style_reference,upscale" doc:"Only models of this kind."`
+	Operation      string      `query:"operation" doc:"create, edit or upscale."`
+	Resolution     string      `query:"resolution" doc:"1K, 2K, 3K or 4K." example:"2K"`
+	AspectRatio    string      `query:"aspect_ratio" example:"16:9"`
+	Images         int         `query:"images" doc:"Images per generation."`
+	PromptEnhancer bool        `query:"prompt_enhancer"`
+	Scale          int         `query:"scale" doc:"Upscale factor."`
+	InputWidth     int         `query:"input_width" doc:"Upscale input width in pixels."`
+	InputHeight    int         `query:"input_height" doc:"Upscale input height in pixels."`
+
+	given bool // any of the above was in the query, even at its zero value
+}
+
+// modelFilterParams are the query parameters of a ModelFilter.
+var modelFilterParams = []string{"kind", "operation", "resolution", "aspect_ratio", "images", "prompt_enhancer", "scale", "input_width", "input_height"}
+
+// Resolve notes whether any setting was given (huma.Resolver): prompt_enhancer=false
+// is a filter too.
+func (f *ModelFilter) Resolve(ctx huma.Context) []error {
+	u := ctx.URL()
+	q := u.Query()
+	for _, p := range modelFilterParams {
+		if q.Has(p) {
+			f.given = true
+		}
+	}
+	return nil
+}
+
+func (f *ModelFilter) request() credit.QuoteRequest {
+	return credit.QuoteRequest{
+		Operation: f.Operation, Resolution: f.Resolution, AspectRatio: f.AspectRatio, Images: f.Images,
+		PromptEnhancer: f.PromptEnhancer, Scale: f.Scale, InputWidth: f.InputWidth, InputHeight: f.InputHeight,
+	}
 }

@@ -8,6 +8,7 @@ import (
 // QuoteRequest is the body of POST /v1/quotes and the settings part of every
 // request that prices a generation.
 type QuoteRequest struct {
+	Account        string `json:"account,omitempty" doc:"POST /v1/quotes: also say what this account can afford at these settings (needs an API key that may read it). POST /v1/generations: the account to hold on (required)." example:"user_42"`
 	Model          string `json:"model" doc:"Model id (nano-banana-2) or display name (Nano Banana 2, any case)." example:"nano-banana-2"`
 	Operation      string `json:"operation,omitempty" doc:"create or edit for image models (default create); upscale for upscalers."`
 	Resolution     string `json:"resolution,omitempty" doc:"1K, 2K, 3K or 4K; default the model's lowest (1K). Not for upscalers." example:"2K"`
@@ -72,6 +73,15 @@ type Quote struct {
 	TotalCredits   credit.Credits `json:"total_credits"`
 	Lines          []QuoteLine    `json:"lines"`
 	CatalogVersion string         `json:"catalog_version"`
+	Affordable     *Affordable    `json:"affordable,omitempty" doc:"Only when the request named an account: what its balance buys at these settings."`
+}
+
+// Affordable says what an account's balance buys at a quote's settings.
+type Affordable struct {
+	Account          string         `json:"account"`
+	AvailableCredits credit.Credits `json:"available_credits"`
+	Images           int64          `json:"images" doc:"Images at this per-image price (surcharges paid once) the balance, with the overdraft, covers."`
+	Generations      int64          `json:"generations" doc:"Whole generations like this one the balance, with the overdraft, covers."`
 }
 
 // QuoteLine is one row of the breakdown shown when hovering Create.

@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"mime"
@@ -24,32 +25,74 @@ import (
 // MaxBodyBytes is the largest request body accepted (1 MiB).
 const MaxBodyBytes = 1 << 20
 
+// Config configures a Server.
+//
+// Wiring a server with a ledger: the ledger prices generations with the
+// server's catalog, so that a catalog reload (SetCatalog) reprices quotes and
+// generations alike. Build the server first, then the ledger on srv.Catalog,
+// then hand it over before serving:
+//
+//	srv := httpapi.NewServer(httpapi.Config{Catalog: cat, AdminKey: os.Getenv("TALLY_ADMIN_KEY"), Version: v, Log: log})
+//	srv.SetLedger(credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog}))
+//	http.ListenAndServe(addr, srv)
+type Config struct {
+	// Catalog is the price catalog in use at start; SetCatalog swaps it.
+	Catalog *credit.Catalog
+	// Ledger serves accounts, grants, holds, generations and history. With
+	// nil the server is pricing-only: the ledger routes are not registered
+	// (SetLedger can add them before serving).
+	Ledger *credit.Ledger
+	// AdminKey is the admin API key from TALLY_ADMIN_KEY, compared in
+	// constant time; "" disables it (stored keys still work).
+	AdminKey string
+	// Version is the build's version, shown in the OpenAPI document.
+	Version string
+	// Log receives internal errors; nil discards them.
+	Log *slog.Logger
+}
+
 // Server serves the API. It is safe for concurrent use; the catalog in use can
 // be swapped while serving and every request prices against one whole version.
 type Server struct {
-	log     *slog.Logger
-	catalog atomic.Pointer[credit.Catalog]
-	api     huma.API
-	handler http.Handler
+	log      *slog.Logger
+	catalog  atomic.Pointer[credit.Catalog]
+	ledger   *credit.Ledger // set before serving, never after
+	adminKey string
+	api      huma.API
+	handler  http.Handler
+	serving  atomic.Bool
 }
 
-// New returns a server pricing with c. Version is the build's version, shown in
-// the OpenAPI document.
+// New returns a pricing-only server pricing with c: NewServer without a
+// ledger. Version is the build's version, shown in the OpenAPI document.
 func New(c *credit.Catalog, version string, log *slog.Logger) *Server {
+	return NewServer(Config{Catalog: c, Version: version, Log: log})
+}
+
+// NewServer returns a server configured by cfg.
+func NewServer(cfg Config) *Server {
+	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{log: log}
-	s.catalog.Store(c)
+	s := &Server{log: log, adminKey: cfg.AdminKey}
+	s.catalog.Store(cfg.Catalog)
 
 	mux := http.NewServeMux()
-	cfg := huma.DefaultConfig("tally", version)
-	cfg.Info.Description = "Prices, holds and charges the credits of an AI image studio. Amounts are decimal credits with at most three decimals. Errors are RFC 9457 problems with a stable code."
-	cfg.DocsPath = ""     // the docs renderer loads scripts from a CDN; the document itself is served
-	cfg.CreateHooks = nil // no $schema links injected into response bodies
-	cfg.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[credit.Credits](), reflect.TypeFor[float64]())
-	s.api = humago.New(mux, cfg)
+	hc := huma.DefaultConfig("tally", cfg.Version)
+	hc.Info.Description = "Prices, holds and charges the credits of an AI image studio. Amounts are decimal credits with at most three decimals. Errors are RFC 9457 problems with a stable code.\n\n" + authDoc
+	hc.DocsPath = ""     // the docs renderer loads scripts from a CDN; the document itself is served
+	hc.CreateHooks = nil // no $schema links injected into response bodies
+	hc.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[credit.Credits](), reflect.TypeFor[float64]())
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An API key: the admin key (TALLY_ADMIN_KEY), or a key made by `tally keys create` (tally_…)."},
+	}
+	s.api = humago.New(mux, hc)
+	s.api.UseMiddleware(s.authenticate)
 	s.routes()
+	if cfg.Ledger != nil {
+		s.SetLedger(cfg.Ledger)
+	}
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -61,8 +104,36 @@ func New(c *credit.Catalog, version string, log *slog.Logger) *Server {
 	return s
 }
 
+// SetLedger adds the ledger routes, served by l. It is for the wiring in
+// Config's comment, where the ledger is built on the server's Catalog method:
+// call it once, before the server serves its first request; it panics
+// otherwise, because routes cannot be added to a server in use.
+func (s *Server) SetLedger(l *credit.Ledger) {
+	if l == nil {
+		panic("httpapi: SetLedger(nil)")
+	}
+	if s.serving.Load() {
+		panic("httpapi: SetLedger after the server started serving")
+	}
+	if s.ledger != nil {
+		panic("httpapi: SetLedger called twice")
+	}
+	s.ledger = l
+	// A quote may name an account to ask what it can afford: document the
+	// optional key.
+	if p := s.api.OpenAPI().Paths["/v1/quotes"]; p != nil && p.Post != nil {
+		p.Post.Security = optionalBearer
+	}
+	s.ledgerRoutes()
+}
+
 // ServeHTTP serves a request.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.serving.Load() {
+		s.serving.Store(true)
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 // Catalog returns the catalog in use.
 func (s *Server) Catalog() *credit.Catalog { return s.catalog.Load() }
@@ -73,10 +144,17 @@ func (s *Server) SetCatalog(c *credit.Catalog) { s.catalog.Store(c) }
 // OpenAPI returns the generated OpenAPI document.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
-func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	if s.Catalog() == nil {
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "not_ready", "no catalog loaded", nil))
 		return
+	}
+	if s.ledger != nil {
+		if err := s.ledger.Store().Ping(r.Context()); err != nil {
+			s.log.Warn("readyz: store ping failed", "err", err)
+			writeProblem(w, newProblem(http.StatusServiceUnavailable, "not_ready", "the store cannot serve", nil))
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = io.WriteString(w, `{"status":"ready"}`)
@@ -131,19 +209,32 @@ func normalizeContentType(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Server) fail(err error) error { return ProblemFor(err, s.log) }
+// fail turns err into the problem the client sees, keeping a 401's
+// WWW-Authenticate challenge.
+func (s *Server) fail(err error) error {
+	var ap *authProblem
+	if errors.As(err, &ap) {
+		return ap
+	}
+	return ProblemFor(err, s.log)
+}
 
 func (s *Server) routes() {
-	huma.Register(s.api, huma.Operation{
+	huma.Register(s.api, secure(huma.Operation{
 		OperationID:  "create-quote",
 		Method:       http.MethodPost,
 		Path:         "/v1/quotes",
 		Summary:      "Price a generation",
-		Description:  "The total shown when hovering Create: the model's per-image price at these settings, times the images, plus surcharges. Writes nothing.",
+		Description:  "The total shown when hovering Create: the model's per-image price at these settings, times the images, plus surcharges. Writes nothing. Public; with an account, it also says what that account can afford, and then needs an API key that may read the account (401 without one, 404 for an account the key may not read).",
 		Tags:         []string{"Pricing"},
 		MaxBodyBytes: MaxBodyBytes + 1, // huma refuses a body that reaches the limit; 1 MiB itself is allowed
-		Errors:       []int{400, 413, 415, 422},
-	}, func(ctx context.Context, in *struct{ Body QuoteRequest }) (*struct{ Body *Quote }, error) {
+		Errors:       []int{400, 401, 404, 413, 415, 422},
+	}, accessOptional), func(ctx context.Context, in *struct{ Body QuoteRequest }) (*struct{ Body *Quote }, error) {
+		if in.Body.Account != "" {
+			if err := s.canAfford(ctx, in.Body.Account); err != nil {
+				return nil, s.fail(err)
+			}
+		}
 		req, err := in.Body.Domain()
 		if err != nil {
 			return nil, s.fail(err)
@@ -152,7 +243,15 @@ func (s *Server) routes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		return &struct{ Body *Quote }{NewQuote(q)}, nil
+		out := NewQuote(q)
+		if in.Body.Account != "" {
+			a, err := s.ledger.Afford(ctx, in.Body.Account, q)
+			if err != nil {
+				return nil, s.failOn(err, "account", in.Body.Account)
+			}
+			out.Affordable = &Affordable{Account: in.Body.Account, AvailableCredits: a.Available, Images: a.Images, Generations: a.Generations}
+		}
+		return &struct{ Body *Quote }{out}, nil
 	})
 
 	huma.Register(s.api, huma.Operation{
@@ -177,12 +276,27 @@ func (s *Server) routes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/models",
 		Summary:     "List the models and their prices",
+		Description: "Every model in catalog order. With any of the settings as query parameters, only the models that accept those settings, cheapest first for them, each with quote_total_credits.",
 		Tags:        []string{"Pricing"},
-	}, func(ctx context.Context, _ *struct{}) (*struct{ Body modelList }, error) {
+		Errors:      []int{422},
+	}, func(ctx context.Context, in *ModelFilter) (*struct{ Body modelList }, error) {
 		c := s.Catalog()
-		out := &struct{ Body modelList }{modelList{CatalogVersion: c.Version, Models: make([]Model, len(c.Models))}}
-		for i, m := range c.Models {
-			out.Body.Models[i] = NewModel(m)
+		out := &struct{ Body modelList }{modelList{CatalogVersion: c.Version, Models: []Model{}}}
+		if !in.given {
+			for _, m := range c.Models {
+				out.Body.Models = append(out.Body.Models, NewModel(m))
+			}
+			return out, nil
+		}
+		for _, q := range c.Cheapest(in.request(), in.Kind) {
+			m, err := c.Model(q.Model)
+			if err != nil {
+				return nil, s.fail(err)
+			}
+			wm := NewModel(m)
+			total := q.TotalCredits
+			wm.QuoteTotalCredits = &total
+			out.Body.Models = append(out.Body.Models, wm)
 		}
 		return out, nil
 	})

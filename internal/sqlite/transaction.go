@@ -116,7 +116,7 @@ func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error
 		out = append(out, r)
 		return nil
 	}, `SELECT strftime('%Y-%m-%d', time / 1000000, 'unixepoch') AS day, model, model_kind,
-			sum(charged_delta), count(*)
+			sum(charged_delta), sum(charged_delta > 0)
 		FROM transactions
 		WHERE account = ? AND time >= ? AND time < ? AND charged_delta != 0
 		GROUP BY day, model, model_kind

@@ -1,0 +1,262 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Who may call what. Prices are public; every ledger route needs
+// `Authorization: Bearer KEY`, where KEY is the admin key (TALLY_ADMIN_KEY) or
+// a stored key (`tally keys create`), and the key's scope decides:
+//
+//	route                                  admin  service  account key
+//	POST /v1/quotes, /v1/quotes/cheapest   yes    yes      yes        (public)
+//	  … with "account"                     yes    yes      own only   (a key is then required)
+//	GET  /v1/models, /v1/models/{id},
+//	     /v1/catalog, /openapi.json,
+//	     /healthz, /readyz                 yes    yes      yes        (public)
+//	POST /v1/accounts                      yes    403      403
+//	POST /v1/accounts/{id}/grants          yes    403      403
+//	GET  /v1/accounts/{id}                 yes    yes      own only
+//	GET  /v1/accounts/{id}/entries         yes    yes      own only
+//	GET  /v1/accounts/{id}/usage           yes    yes      own only
+//	POST /v1/accounts/{id}/holds           yes    yes      403
+//	POST /v1/generations                   yes    yes      403
+//	POST /v1/generations/{id}/complete     yes    yes      403
+//	POST /v1/generations/{id}/fail         yes    yes      403
+//	POST /v1/generations/{id}/refund       yes    yes      403
+//	GET  /v1/generations/{id}              yes    yes      own only
+//	POST /v1/holds/{id}/capture            yes    yes      403
+//	POST /v1/holds/{id}/release            yes    yes      403
+//	GET  /v1/holds/{id}                    yes    yes      own only
+//
+// No key or a bad one is 401 unauthorized (with WWW-Authenticate: Bearer);
+// a valid key out of its scope is 403 forbidden. Grants and accounts are
+// admin-only because they create money; a service (the studio's backend)
+// prices, holds, charges and refunds. An account key reading another account,
+// or another account's generation or hold, gets exactly the 404 of one that
+// does not exist: a key never learns whether someone else's account exists.
+const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, generations and holds. Only admin keys create accounts and grants. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
+
+// bearerScheme names the security scheme in the OpenAPI document.
+const bearerScheme = "bearer"
+
+var (
+	requireBearer  = []map[string][]string{{bearerScheme: {}}}
+	optionalBearer = []map[string][]string{{}, {bearerScheme: {}}}
+)
+
+// access is what a route asks of the caller.
+type access int
+
+const (
+	accessPublic   access = iota // no key
+	accessOptional               // a key only when the request names an account (quotes)
+	accessRead                   // admin, service, or an account key for its own account
+	accessWrite                  // admin or service
+	accessAdmin                  // admin only
+)
+
+const accessKey = "tally.access" // huma.Operation.Metadata key
+
+// scopes lists the key scopes a route accepts, for the OpenAPI document.
+func (a access) scopes() []string {
+	switch a {
+	case accessRead, accessOptional:
+		return []string{"admin", "service", "account"}
+	case accessWrite:
+		return []string{"admin", "service"}
+	case accessAdmin:
+		return []string{"admin"}
+	}
+	return nil
+}
+
+// secure marks op as needing access a, in its metadata (read by the
+// middleware) and in the OpenAPI document.
+func secure(op huma.Operation, a access) huma.Operation {
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[accessKey] = a
+	if a == accessPublic || a == accessOptional {
+		return op
+	}
+	op.Security = requireBearer
+	if op.Extensions == nil {
+		op.Extensions = map[string]any{}
+	}
+	op.Extensions["x-tally-scopes"] = a.scopes()
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	return op
+}
+
+// caller is who sent a request: the key's id (the scope of its idempotency
+// keys), its scope, and for an account key the account it may read.
+type caller struct {
+	ID      string
+	Scope   credit.Scope
+	Account string
+}
+
+// adminCaller is the admin key from the environment.
+var adminCaller = caller{ID: "admin", Scope: credit.ScopeAdmin}
+
+// canRead reports whether c may read the account's data.
+func (c *caller) canRead(account string) bool {
+	return c.Scope != credit.ScopeAccount || c.Account == account
+}
+
+// request is what the middleware learned about a request, for the handlers.
+type request struct {
+	method, path  string
+	authorization string
+	caller        *caller // nil until authenticated
+}
+
+type requestKey struct{}
+
+func requestOf(ctx context.Context) *request {
+	r, _ := ctx.Value(requestKey{}).(*request)
+	if r == nil {
+		r = &request{}
+	}
+	return r
+}
+
+// authenticate is the huma middleware that enforces the table above: it
+// refuses a request without a valid key (401) or out of the key's scope (403)
+// before its body is read. Ownership (an account key reading its own account
+// only) depends on what the request names, so the handlers check it.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	a, _ := ctx.Operation().Metadata[accessKey].(access)
+	if a == accessPublic {
+		next(ctx)
+		return
+	}
+	req := &request{method: ctx.Method(), path: ctx.URL().Path, authorization: ctx.Header("Authorization")}
+	if a != accessOptional {
+		c, err := s.callerOf(ctx.Context(), req)
+		if err == nil {
+			err = permit(c, a)
+		}
+		if err != nil {
+			s.writeAuthError(ctx, err)
+			return
+		}
+	}
+	next(huma.WithValue(ctx, requestKey{}, req))
+}
+
+// callerOf authenticates req's bearer token (once) and returns its caller.
+// The error is a 401 problem, or the store's error.
+func (s *Server) callerOf(ctx context.Context, req *request) (*caller, error) {
+	if req.caller != nil {
+		return req.caller, nil
+	}
+	scheme, token, _ := strings.Cut(strings.TrimSpace(req.authorization), " ")
+	token = strings.TrimSpace(token)
+	switch {
+	case req.authorization == "":
+		return nil, unauthorized("this route needs an API key: send Authorization: Bearer KEY", false)
+	case !strings.EqualFold(scheme, "Bearer") || token == "":
+		return nil, unauthorized("send the API key as Authorization: Bearer KEY", true)
+	case credit.MatchSecret(token, s.adminKey):
+		c := adminCaller
+		req.caller = &c
+		return req.caller, nil
+	case s.ledger == nil:
+		return nil, unauthorized("the API key is not valid", true)
+	}
+	k, err := s.ledger.Authenticate(ctx, token)
+	if credit.ErrorCode(err) == credit.Unauthorized {
+		return nil, unauthorized("the API key is not valid", true)
+	} else if err != nil {
+		return nil, err
+	}
+	req.caller = &caller{ID: k.ID, Scope: k.Scope, Account: k.Account}
+	return req.caller, nil
+}
+
+// permit refuses a caller out of scope for a route.
+func permit(c *caller, a access) error {
+	ok := false
+	switch a {
+	case accessRead, accessOptional:
+		ok = true
+	case accessWrite:
+		ok = c.Scope == credit.ScopeAdmin || c.Scope == credit.ScopeService
+	case accessAdmin:
+		ok = c.Scope == credit.ScopeAdmin
+	}
+	if ok {
+		return nil
+	}
+	need := "an admin key"
+	if a == accessWrite {
+		need = "an admin or service key"
+	}
+	return newProblem(http.StatusForbidden, "forbidden", "this API key ("+string(c.Scope)+" scope) may not do this; it needs "+need, nil)
+}
+
+// unauthorized is the 401 problem. invalid says a token was sent but refused
+// (RFC 6750's invalid_token).
+func unauthorized(detail string, invalid bool) *authProblem {
+	challenge := `Bearer realm="tally"`
+	if invalid {
+		challenge += `, error="invalid_token"`
+	}
+	return &authProblem{Problem: newProblem(http.StatusUnauthorized, "unauthorized", detail, nil), challenge: challenge}
+}
+
+// authProblem is a 401 problem with its WWW-Authenticate challenge (RFC 9110
+// §11.6.1 requires one on every 401).
+type authProblem struct {
+	*Problem
+	challenge string
+}
+
+// GetHeaders returns the challenge (huma.HeadersError).
+func (p *authProblem) GetHeaders() http.Header {
+	return http.Header{"Www-Authenticate": {p.challenge}}
+}
+
+// Unwrap lets ProblemFor find the problem.
+func (p *authProblem) Unwrap() error { return p.Problem }
+
+func (s *Server) writeAuthError(ctx huma.Context, err error) {
+	if ap, ok := err.(*authProblem); ok {
+		ctx.SetHeader("WWW-Authenticate", ap.challenge)
+	}
+	p := ProblemFor(err, s.log)
+	_ = huma.WriteErr(s.api, ctx, p.Status, p.Detail, p)
+}
+
+// readable lets a request read account's data (what, id: the thing it
+// named), or refuses it with the canonical 404 for that thing when an
+// account key asks for another account's: the answer a missing one gets.
+func (s *Server) readable(ctx context.Context, what, id, account string) error {
+	req := requestOf(ctx)
+	c, err := s.callerOf(ctx, req)
+	if err != nil {
+		return err
+	}
+	if !c.canRead(account) {
+		return missing(what, id)
+	}
+	return nil
+}
+
+// canAfford checks that a quote may ask about account: the server has a
+// ledger, and the request's key may read the account.
+func (s *Server) canAfford(ctx context.Context, account string) error {
+	if s.ledger == nil {
+		return credit.Errorf(credit.Invalid, "no_ledger", "this server only prices: it has no accounts to check affordability against")
+	}
+	return s.readable(ctx, "account", account, account)
+}

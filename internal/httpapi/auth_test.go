@@ -1,0 +1,213 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/httpapi"
+)
+
+// ledgerRoutes is every ledger route with who may call it (auth.go's table):
+// admin only, admin or service ("write"), or also the account's own key
+// ("read"). Paths and bodies name fixtures: {account} (alice), {gen} (a held
+// generation), {done} (a completed one), {hold} (an open hold), {new} (an
+// unused account id). hidden is the 404 code another account's key gets.
+var ledgerRoutes = []struct {
+	method, path, body string
+	access             string
+	ok                 int
+	hidden             string
+}{
+	{"POST", "/v1/accounts", `{"id":"{new}"}`, "admin", 201, ""},
+	{"GET", "/v1/accounts/{account}", "", "read", 200, "unknown_account"},
+	{"POST", "/v1/accounts/{account}/grants", `{"credits":1,"source":"promo"}`, "admin", 201, ""},
+	{"POST", "/v1/accounts/{account}/holds", `{"credits":1}`, "write", 201, ""},
+	{"GET", "/v1/accounts/{account}/entries", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/accounts/{account}/usage", "", "read", 200, "unknown_account"},
+	{"POST", "/v1/generations", `{"account":"{account}","model":"flux-dev"}`, "write", 201, ""},
+	{"POST", "/v1/generations/{gen}/complete", `{"images_delivered":1}`, "write", 200, ""},
+	{"POST", "/v1/generations/{gen}/fail", "", "write", 200, ""},
+	{"POST", "/v1/generations/{done}/refund", "", "write", 200, ""},
+	{"GET", "/v1/generations/{gen}", "", "read", 200, "unknown_generation"},
+	{"POST", "/v1/holds/{hold}/capture", "", "write", 200, ""},
+	{"POST", "/v1/holds/{hold}/release", "", "write", 200, ""},
+	{"GET", "/v1/holds/{hold}", "", "read", 200, "unknown_hold"},
+}
+
+func TestAuth(t *testing.T) {
+	e := MustLedgerServer(t)
+	e.Account("alice", "", "1000000")
+	e.Account("bob", "", "10")
+	keys := map[string]string{
+		"none":    "",
+		"admin":   adminKey,
+		"service": e.Key(credit.ScopeService, ""),
+		"own":     e.Key(credit.ScopeAccount, "alice"),
+		"other":   e.Key(credit.ScopeAccount, "bob"),
+		"bad":     "tally_nosuchkey_c2VjcmV0",
+		"revoked": e.Key(credit.ScopeService, ""),
+	}
+	revoked := strings.Split(keys["revoked"], "_")[1]
+	if err := e.Ledger.RevokeKey(t.Context(), revoked); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	fixture := func() *strings.Replacer {
+		gen := e.Generation(`{"account":"alice","model":"flux-dev"}`)
+		done := e.Generation(`{"account":"alice","model":"flux-dev"}`)
+		e.Want(e.Do(http.MethodPost, "/v1/generations/"+done+"/complete", adminKey, `{"images_delivered":1}`), http.StatusOK, "complete fixture")
+		h := e.Want(e.Do(http.MethodPost, "/v1/accounts/alice/holds", adminKey, `{"credits":2}`), http.StatusCreated, "hold fixture")
+		n++
+		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n))
+	}
+	for _, rt := range ledgerRoutes {
+		for _, who := range []string{"none", "bad", "revoked", "own", "other", "service", "admin"} {
+			t.Run(rt.method+" "+rt.path+"/"+who, func(t *testing.T) {
+				f := fixture()
+				path, body := f.Replace(rt.path), f.Replace(rt.body)
+				r := e.Do(rt.method, path, keys[who], body)
+				allowed := who == "admin" || (who == "service" && rt.access != "admin") || (who == "own" && rt.access == "read")
+				switch {
+				case who == "none" || who == "bad" || who == "revoked":
+					wantProblem(t, r, http.StatusUnauthorized, "unauthorized")
+					if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+						t.Errorf("WWW-Authenticate = %q; want a Bearer challenge", got)
+					}
+				case allowed:
+					if r.status != rt.ok {
+						t.Errorf("status = %d; want %d\n%s", r.status, rt.ok, truncate(r.body))
+					}
+				case who == "other" && rt.access == "read":
+					wantProblem(t, r, http.StatusNotFound, rt.hidden)
+				default:
+					wantProblem(t, r, http.StatusForbidden, "forbidden")
+				}
+			})
+		}
+	}
+	e.Verify()
+}
+
+// TestHiddenIsMissing checks that an account key asking for another account
+// gets exactly the answer it would get if that account did not exist.
+func TestHiddenIsMissing(t *testing.T) {
+	e := MustLedgerServer(t)
+	e.Account("bob", "", "")
+	bob := e.Key(credit.ScopeAccount, "bob")
+	for _, path := range []string{"/v1/accounts/carol", "/v1/accounts/carol/entries", "/v1/accounts/carol/usage"} {
+		before := e.Do(http.MethodGet, path, bob, "")
+		wantProblem(t, before, http.StatusNotFound, "unknown_account")
+		if path == "/v1/accounts/carol" {
+			e.Account("carol", "", "50")
+		}
+		after := e.Do(http.MethodGet, path, bob, "")
+		if after.status != before.status || string(after.body) != string(before.body) {
+			t.Errorf("GET %s with another account's key = %d %s; want the answer for a missing account %d %s", path, after.status, after.body, before.status, before.body)
+		}
+	}
+	// Generations and holds: the answer for carol's equals the one for a
+	// missing id, but for the id.
+	gen := e.Generation(`{"account":"carol","model":"flux-dev"}`)
+	h := e.Want(e.Do(http.MethodPost, "/v1/accounts/carol/holds", adminKey, `{"credits":1}`), http.StatusCreated, "hold")
+	for _, c := range []struct{ prefix, id, missing string }{
+		{"/v1/generations/", gen, "gen_00000000000000000000000000"},
+		{"/v1/holds/", str(t, h["id"], "id"), "hld_00000000000000000000000000"},
+	} {
+		hidden := e.Do(http.MethodGet, c.prefix+c.id, bob, "")
+		missing := e.Do(http.MethodGet, c.prefix+c.missing, bob, "")
+		if hidden.status != http.StatusNotFound || hidden.status != missing.status ||
+			string(hidden.body) != strings.ReplaceAll(string(missing.body), c.missing, c.id) {
+			t.Errorf("GET %s%s with another account's key = %d %s; want the answer for a missing one %d %s", c.prefix, c.id, hidden.status, hidden.body, missing.status, missing.body)
+		}
+	}
+}
+
+func TestAuthHeader(t *testing.T) {
+	e := MustLedgerServer(t)
+	e.Account("alice", "", "")
+	for _, h := range []string{"Basic YWRtaW46eA==", "Bearer", "Bearer ", adminKey, "Bearer wrong-" + adminKey} {
+		r := e.Do(http.MethodGet, "/v1/accounts/alice", "", "", "Authorization", h)
+		wantProblem(t, r, http.StatusUnauthorized, "unauthorized")
+	}
+	// The scheme is case-insensitive (RFC 9110 §11.1).
+	e.Want(e.Do(http.MethodGet, "/v1/accounts/alice", "", "", "Authorization", "bearer "+adminKey), http.StatusOK, "lower-case scheme")
+	// 401 comes before the body is looked at.
+	wantProblem(t, e.Do(http.MethodPost, "/v1/accounts", "", `{"nonsense`), http.StatusUnauthorized, "unauthorized")
+}
+
+func TestLedgerOpenAPI(t *testing.T) {
+	e := MustLedgerServer(t)
+	r := e.Do(http.MethodGet, "/openapi.json", "", "")
+	var doc map[string]any
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatalf("/openapi.json: %v", err)
+	}
+	scheme := at(t, doc, "components", "securitySchemes", "bearer")
+	if scheme["type"] != "http" || scheme["scheme"] != "bearer" {
+		t.Errorf("securitySchemes.bearer = %v; want type http, scheme bearer", scheme)
+	}
+	scopes := map[string][]any{"admin": {"admin"}, "write": {"admin", "service"}, "read": {"admin", "service", "account"}}
+	for _, rt := range ledgerRoutes {
+		op := at(t, doc, "paths", strings.NewReplacer("{account}", "{id}", "{gen}", "{id}", "{done}", "{id}", "{hold}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
+		if got, want := op["security"], []any{map[string]any{"bearer": []any{}}}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s %s security = %v; want %v", rt.method, rt.path, got, want)
+		}
+		if got := op["x-tally-scopes"]; !reflect.DeepEqual(got, scopes[rt.access]) {
+			t.Errorf("%s %s x-tally-scopes = %v; want %v", rt.method, rt.path, got, scopes[rt.access])
+		}
+	}
+	quote := at(t, doc, "paths", "/v1/quotes", "post")
+	if got, want := quote["security"], []any{map[string]any{}, map[string]any{"bearer": []any{}}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("POST /v1/quotes security = %v; want %v (optional)", got, want)
+	}
+	if got, ok := at(t, doc, "paths", "/v1/models", "get")["security"]; ok {
+		t.Errorf("GET /v1/models security = %v; want none (public)", got)
+	}
+	// The CSV variants are documented.
+	for _, p := range []string{"/v1/accounts/{id}/entries", "/v1/accounts/{id}/usage"} {
+		at(t, doc, "paths", p, "get", "responses", "200", "content", "text/csv")
+		at(t, doc, "paths", p, "get", "responses", "200", "content", "application/json", "schema")
+	}
+	// A generation takes the quote's fields and the hold's TTL, and answers
+	// with the quote as POST /v1/quotes does.
+	post := at(t, doc, "paths", "/v1/generations", "post")
+	req := resolve(t, doc, at(t, post, "requestBody", "content", "application/json", "schema"))
+	want := append(jsonNames(reflect.TypeFor[httpapi.QuoteRequest]()), "hold_ttl_seconds")
+	sort.Strings(want)
+	if got := keys(at(t, req, "properties")); !reflect.DeepEqual(got, want) {
+		t.Errorf("generation request properties = %v; want %v", got, want)
+	}
+	gen := resolve(t, doc, at(t, post, "responses", "201", "content", "application/json", "schema"))
+	if got, want := keys(at(t, gen, "properties")), jsonNames(reflect.TypeFor[httpapi.Generation]()); !reflect.DeepEqual(got, want) {
+		t.Errorf("generation properties = %v; want %v", got, want)
+	}
+	if got := at(t, gen, "properties", "quote")["$ref"]; got != "#/components/schemas/Quote" {
+		t.Errorf("generation quote schema = %v; want the Quote schema", got)
+	}
+
+	// Amounts in requests are JSON numbers, as in answers.
+	grant := resolve(t, doc, at(t, doc, "paths", "/v1/accounts/{id}/grants", "post", "requestBody", "content", "application/json", "schema"))
+	if got := at(t, grant, "properties", "credits")["type"]; got != "number" {
+		t.Errorf("grant request credits type = %#v; want number", got)
+	}
+
+	// Request bodies are JSON only, and optional where the fields are.
+	for _, c := range []struct {
+		path     string
+		required bool
+	}{{"/v1/holds/{id}/capture", false}, {"/v1/generations/{id}/refund", false}, {"/v1/generations/{id}/complete", true}, {"/v1/generations", true}} {
+		rb := at(t, doc, "paths", c.path, "post", "requestBody")
+		if got := keys(at(t, rb, "content")); !reflect.DeepEqual(got, []string{"application/json"}) {
+			t.Errorf("%s request content types = %v; want [application/json]", c.path, got)
+		}
+		if got, _ := rb["required"].(bool); got != c.required {
+			t.Errorf("%s request body required = %v; want %v", c.path, got, c.required)
+		}
+	}
+}

@@ -1,0 +1,228 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Generation is one press of Create: the quote the user was shown and the
+// hold for its total, then what was delivered and charged.
+type Generation struct {
+	ID              string                  `json:"id"`
+	Account         string                  `json:"account"`
+	Status          credit.GenerationStatus `json:"status" enum:"held,completed,failed,expired"`
+	Hold            string                  `json:"hold" doc:"The hold for hold_credits."`
+	Model           string                  `json:"model"`
+	Kind            credit.Kind             `json:"kind" enum:"image,personalize,style_reference,upscale"`
+	CatalogVersion  string                  `json:"catalog_version" doc:"The catalog version it was priced with."`
+	Images          int                     `json:"images" doc:"Images asked for (and held for)."`
+	ImagesDelivered int                     `json:"images_delivered"`
+	HoldCredits     credit.Credits          `json:"hold_credits" doc:"The quote's total, held at creation."`
+	ChargedCredits  credit.Credits          `json:"charged_credits" doc:"Charged on completion: images_delivered × the per-image price, plus per-generation surcharges when any image was delivered."`
+	RefundedCredits credit.Credits          `json:"refunded_credits" doc:"Of charged_credits, given back since."`
+	Quote           QuoteJSON               `json:"quote" doc:"The quote as the client was shown it at creation, kept for audit: the JSON of POST /v1/quotes."`
+	CreatedAt       time.Time               `json:"created_at"`
+	ExpiresAt       time.Time               `json:"expires_at" doc:"When the hold is released by the service if the generation is neither completed nor failed."`
+	ResolvedAt      *time.Time              `json:"resolved_at,omitempty"`
+}
+
+// QuoteJSON is a quote kept as the JSON it was rendered to, byte for byte.
+type QuoteJSON json.RawMessage
+
+// MarshalJSON writes the stored JSON.
+func (q QuoteJSON) MarshalJSON() ([]byte, error) {
+	if len(q) == 0 {
+		return []byte("null"), nil
+	}
+	return q, nil
+}
+
+// UnmarshalJSON keeps the JSON (for clients decoding a Generation).
+func (q *QuoteJSON) UnmarshalJSON(b []byte) error {
+	*q = append((*q)[:0], b...)
+	return nil
+}
+
+// Schema documents a QuoteJSON as a Quote (huma.SchemaProvider).
+func (QuoteJSON) Schema(r huma.Registry) *huma.Schema {
+	return r.Schema(reflect.TypeFor[Quote](), true, "Quote")
+}
+
+// NewGeneration converts a generation to its wire form.
+func NewGeneration(g credit.Generation) *Generation {
+	return &Generation{
+		ID: g.ID, Account: g.Account, Status: g.Status, Hold: g.Hold, Model: g.Model, Kind: g.Kind,
+		CatalogVersion: g.CatalogVersion, Images: g.Images, ImagesDelivered: g.ImagesDelivered,
+		HoldCredits: g.HoldCredits, ChargedCredits: g.Charged, RefundedCredits: g.Refunded, Quote: QuoteJSON(g.Quote),
+		CreatedAt: g.CreatedAt.UTC(), ExpiresAt: g.ExpiresAt.UTC(), ResolvedAt: optTime(g.ResolvedAt),
+	}
+}
+
+// quoteJSON renders a quote for a generation's audit record exactly as
+// POST /v1/quotes renders it, so that the record equals what the client saw.
+func quoteJSON(q credit.Quote) []byte {
+	b, err := encodeJSON(NewQuote(q))
+	if err != nil {
+		return nil // a Quote always encodes; the ledger then stores its own form
+	}
+	return b[:len(b)-1] // the encoder's newline
+}
+
+// GenerationRequest is the Create button: the settings of POST /v1/quotes, the
+// account to charge, and optionally the hold's TTL.
+type GenerationRequest struct {
+	QuoteRequest
+	HoldTTLSeconds int `json:"hold_ttl_seconds,omitempty" doc:"Seconds until the service releases the hold if the generation is neither completed nor failed: 1 to 86400; default 900 (15 minutes)."`
+}
+
+// CompleteRequest reports a delivery.
+type CompleteRequest struct {
+	ImagesDelivered int `json:"images_delivered" doc:"Images delivered: 0 to the images held for. Each is charged; the rest of the hold returns."`
+}
+
+// RefundRequest gives back all or part of a charge.
+type RefundRequest struct {
+	Credits *Amount `json:"credits,omitempty" doc:"How much to give back; absent: all that is left to refund."`
+}
+
+func (s *Server) generationRoutes() {
+	register(s, huma.Operation{
+		OperationID:   "create-generation",
+		Method:        http.MethodPost,
+		Path:          "/v1/generations",
+		Summary:       "Create: price a generation and hold its total",
+		Description:   "Prices the settings like POST /v1/quotes and holds the total on the account in one atomic step. 402 insufficient_credits (with available_credits and required_credits) when the balance, with the overdraft, cannot cover it; the quote's 422 errors for settings the model does not offer.",
+		Tags:          []string{"Generations"},
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{402},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		Body           GenerationRequest
+		RawBody        []byte
+	}) (*struct{ Body *Generation }, error) {
+		if in.Body.Account == "" {
+			return nil, s.fail(credit.Errorf(credit.Invalid, "invalid_account_id", "account is required: the account to hold the credits on"))
+		}
+		req, err := in.Body.Domain()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		ttl, err := seconds(in.Body.HoldTTLSeconds, "hold_ttl_seconds")
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		g, err := s.ledger.CreateGeneration(ctx, idem, credit.GenerationSpec{Account: in.Body.Account, Request: req, TTL: ttl, QuoteJSON: quoteJSON})
+		if err != nil {
+			return nil, s.failOn(err, "account", in.Body.Account)
+		}
+		return &struct{ Body *Generation }{NewGeneration(g)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "complete-generation",
+		Method:      http.MethodPost,
+		Path:        "/v1/generations/{id}/complete",
+		Summary:     "Delivered: charge the images delivered",
+		Description: "Charges images_delivered × the per-image price (plus per-generation surcharges when any image was delivered) and returns the rest of the hold. 409 hold_expired when the hold's TTL passed first (its credits were returned), already_resolved when it was completed or failed before; 422 invalid_image_count for more images than were held for.",
+		Tags:        []string{"Generations"},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Generation id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		Body           CompleteRequest
+		RawBody        []byte
+	}) (*struct{ Body *Generation }, error) {
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		g, err := s.ledger.CompleteGeneration(ctx, idem, in.ID, in.Body.ImagesDelivered)
+		if err != nil {
+			return nil, s.failOn(err, "generation", in.ID)
+		}
+		return &struct{ Body *Generation }{NewGeneration(g)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "fail-generation",
+		Method:      http.MethodPost,
+		Path:        "/v1/generations/{id}/fail",
+		Summary:     "Failed: release the hold",
+		Description: "Returns the whole hold: nothing is charged. 409 as for complete.",
+		Tags:        []string{"Generations"},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Generation id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+	}) (*struct{ Body *Generation }, error) {
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		g, err := s.ledger.FailGeneration(ctx, idem, in.ID)
+		if err != nil {
+			return nil, s.failOn(err, "generation", in.ID)
+		}
+		return &struct{ Body *Generation }{NewGeneration(g)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "refund-generation",
+		Method:      http.MethodPost,
+		Path:        "/v1/generations/{id}/refund",
+		Summary:     "Refund a generation's charge",
+		Description: "Gives back all or part of the charge to the grants it came from, the last-consumed first. A share whose grant has expired since comes back as a new never-expiring grant of source refund, so no refunded credit is lost. 409 not_refundable unless the generation was completed with a charge; 422 over_refund for more than is left to refund.",
+		Tags:        []string{"Generations"},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Generation id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		Body           *RefundRequest
+		RawBody        []byte
+	}) (*struct{ Body *Generation }, error) {
+		var amount *credit.Credits
+		if in.Body != nil {
+			var err error
+			if amount, err = optCredits(in.Body.Credits); err != nil {
+				return nil, s.fail(err)
+			}
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		g, err := s.ledger.RefundGeneration(ctx, idem, in.ID, amount)
+		if err != nil {
+			return nil, s.failOn(err, "generation", in.ID)
+		}
+		return &struct{ Body *Generation }{NewGeneration(g)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "get-generation",
+		Method:      http.MethodGet,
+		Path:        "/v1/generations/{id}",
+		Summary:     "Get a generation",
+		Description: "As of now: a generation whose hold passed its TTL is expired first.",
+		Tags:        []string{"Generations"},
+	}, accessRead, func(ctx context.Context, in *struct {
+		ID string `path:"id" doc:"Generation id."`
+	}) (*struct{ Body *Generation }, error) {
+		g, err := s.ledger.Generation(ctx, in.ID)
+		if err != nil {
+			return nil, s.failOn(err, "generation", in.ID)
+		}
+		if err := s.readable(ctx, "generation", in.ID, g.Account); err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body *Generation }{NewGeneration(g)}, nil
+	})
+}

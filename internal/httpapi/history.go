@@ -1,0 +1,304 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/csv"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/negotiation"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Entry is one transaction of an account's journal.
+type Entry struct {
+	ID             int64          `json:"id" doc:"Increasing: later entries have larger ids."`
+	Time           time.Time      `json:"time"`
+	Kind           credit.TxKind  `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
+	Ref            string         `json:"ref" doc:"The grant, hold or generation it concerns."`
+	Generation     string         `json:"generation,omitempty"`
+	Model          string         `json:"model,omitempty" doc:"For charges and refunds of generations."`
+	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version a charge was priced with."`
+	AvailableDelta credit.Credits `json:"available_delta"`
+	HeldDelta      credit.Credits `json:"held_delta"`
+	AvailableAfter credit.Credits `json:"available_after"`
+	HeldAfter      credit.Credits `json:"held_after"`
+	ChargedDelta   credit.Credits `json:"charged_delta" doc:"Positive for a charge, negative for a refund."`
+	Memo           string         `json:"memo,omitempty"`
+	Postings       []Posting      `json:"postings" doc:"The double-entry lines; they sum to zero."`
+}
+
+// Posting is one line of an entry: credits into (positive) or out of
+// (negative) one book.
+type Posting struct {
+	Account string         `json:"account" doc:"The user's account, or platform."`
+	Book    string         `json:"book" enum:"available,held,issued,revenue,expired"`
+	Grant   string         `json:"grant,omitempty"`
+	Credits credit.Credits `json:"credits"`
+}
+
+// NewEntry converts a transaction to its wire form.
+func NewEntry(t credit.Transaction) Entry {
+	e := Entry{
+		ID: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Ref: t.Ref, Generation: t.Generation, Model: t.Model,
+		CatalogVersion: t.CatalogVersion, AvailableDelta: t.AvailableDelta, HeldDelta: t.HeldDelta,
+		AvailableAfter: t.AvailableAfter, HeldAfter: t.HeldAfter, ChargedDelta: t.ChargedDelta, Memo: t.Memo,
+		Postings: make([]Posting, len(t.Postings)),
+	}
+	for i, p := range t.Postings {
+		e.Postings[i] = Posting{Account: p.Account, Book: p.Book, Grant: p.Grant, Credits: p.Amount}
+	}
+	return e
+}
+
+// Entries is a page of an account's journal, newest first.
+type Entries struct {
+	Account    string  `json:"account"`
+	Entries    []Entry `json:"entries"`
+	NextCursor string  `json:"next_cursor,omitempty" doc:"Pass as cursor for the next (older) page; absent on the last page."`
+}
+
+// Usage is what an account was charged, net of refunds, grouped.
+type Usage struct {
+	Account string       `json:"account"`
+	From    time.Time    `json:"from"`
+	To      time.Time    `json:"to"`
+	GroupBy string       `json:"group_by" enum:"model,kind,day"`
+	Groups  []UsageGroup `json:"groups" doc:"Sorted by key."`
+}
+
+// UsageGroup is the net charge of one model, kind or day (UTC).
+type UsageGroup struct {
+	Key            string         `json:"key" doc:"The model id, the kind, or the day (YYYY-MM-DD, UTC); generic holds are under other."`
+	ChargedCredits credit.Credits `json:"charged_credits"`
+	Count          int            `json:"count" doc:"Charges (refunds are netted into charged_credits, not counted)."`
+}
+
+// The cursor is opaque to clients: a version tag and the last entry's id.
+const cursorTag = "e1:"
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorTag + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(s string) (int64, error) {
+	bad := credit.Errorf(credit.Invalid, "invalid_cursor", "the cursor is not one this API gave out")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return 0, bad
+	}
+	rest, ok := strings.CutPrefix(string(b), cursorTag)
+	if !ok {
+		return 0, bad
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, bad
+	}
+	return id, nil
+}
+
+// wantsCSV reports whether the client prefers text/csv to JSON.
+func wantsCSV(accept string) bool {
+	return accept != "" && negotiation.SelectQValue(accept, []string{"application/json", "text/csv"}) == "text/csv"
+}
+
+// bodyDoc documents a route answering JSON or, on request, CSV. huma sees a
+// []byte body (the handler encodes it), so the 200 response is described
+// here: the JSON schema of jsonType, and CSV.
+func bodyDoc(s *Server, op huma.Operation, jsonType reflect.Type, csvDesc string) huma.Operation {
+	op.Responses = map[string]*huma.Response{
+		"200": {
+			Description: "OK. JSON by default; CSV (RFC 4180, a header row) with Accept: text/csv.",
+			Content: map[string]*huma.MediaType{
+				"application/json": {Schema: s.api.OpenAPI().Components.Schemas.Schema(jsonType, true, jsonType.Name())},
+				"text/csv":         {Schema: &huma.Schema{Type: "string", Description: csvDesc}},
+			},
+		},
+	}
+	return op
+}
+
+// dataOutput is a JSON or CSV answer, encoded by the handler.
+type dataOutput struct {
+	ContentType string `header:"Content-Type"`
+	NextCursor  string `header:"Next-Cursor" doc:"The cursor of the next page, as next_cursor in JSON (for CSV, which has no room for it); absent on the last page."`
+	Body        []byte
+}
+
+func jsonOutput(v any) (*dataOutput, error) {
+	b, err := encodeJSON(v)
+	if err != nil {
+		return nil, err
+	}
+	return &dataOutput{ContentType: "application/json", Body: b}, nil
+}
+
+func csvOutput(header []string, rows [][]string) (*dataOutput, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.UseCRLF = true // RFC 4180
+	if err := w.Write(header); err != nil {
+		return nil, err
+	}
+	if err := w.WriteAll(rows); err != nil {
+		return nil, err
+	}
+	return &dataOutput{ContentType: "text/csv; charset=utf-8; header=present", Body: buf.Bytes()}, nil
+}
+
+// entryCSVHeader is the CSV form of an entry: every field but the postings.
+var entryCSVHeader = []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version",
+	"available_delta", "held_delta", "available_after", "held_after", "charged_delta", "memo"}
+
+func (e *Entry) csvRow() []string {
+	return []string{strconv.FormatInt(e.ID, 10), e.Time.Format(time.RFC3339Nano), string(e.Kind), e.Ref, e.Generation, e.Model,
+		e.CatalogVersion, e.AvailableDelta.String(), e.HeldDelta.String(), e.AvailableAfter.String(), e.HeldAfter.String(),
+		e.ChargedDelta.String(), e.Memo}
+}
+
+// DefaultPageSize is the entries per page when the client does not say.
+const DefaultPageSize = 50
+
+// UsageWindow is the default span of a usage query: the last 30 days.
+const UsageWindow = 30 * 24 * time.Hour
+
+func (s *Server) historyRoutes() {
+	register(s, bodyDoc(s, huma.Operation{
+		OperationID: "list-entries",
+		Method:      http.MethodGet,
+		Path:        "/v1/accounts/{id}/entries",
+		Summary:     "An account's journal, newest first",
+		Description: "Every change to the account's balances, one entry per transaction, with its double-entry postings. Paged: pass next_cursor as cursor for the next page. With Accept: text/csv, the same page as CSV without the postings (the next cursor is then in the Next-Cursor header).",
+		Tags:        []string{"History"},
+	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(entryCSVHeader, ",")+"; one row per entry."), accessRead, func(ctx context.Context, in *struct {
+		ID     string `path:"id" doc:"Account id."`
+		Cursor string `query:"cursor" doc:"next_cursor of the previous page; absent: the newest entries."`
+		Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Entries per page."`
+		Accept string `header:"Accept" doc:"text/csv for CSV."`
+	}) (*dataOutput, error) {
+		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
+			return nil, s.fail(err)
+		}
+		var before int64
+		if in.Cursor != "" {
+			var err error
+			if before, err = decodeCursor(in.Cursor); err != nil {
+				return nil, s.fail(err)
+			}
+		}
+		limit := in.Limit
+		if limit == 0 {
+			limit = DefaultPageSize
+		}
+		page, more, err := s.entries(ctx, in.ID, before, limit)
+		if err != nil {
+			return nil, s.failOn(err, "account", in.ID)
+		}
+		out := Entries{Account: in.ID, Entries: make([]Entry, len(page))}
+		for i, t := range page {
+			out.Entries[i] = NewEntry(t)
+		}
+		if more {
+			out.NextCursor = encodeCursor(page[len(page)-1].ID)
+		}
+		var o *dataOutput
+		if wantsCSV(in.Accept) {
+			rows := make([][]string, len(out.Entries))
+			for i := range out.Entries {
+				rows[i] = out.Entries[i].csvRow()
+			}
+			o, err = csvOutput(entryCSVHeader, rows)
+		} else {
+			o, err = jsonOutput(out)
+		}
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		o.NextCursor = out.NextCursor
+		return o, nil
+	})
+
+	register(s, bodyDoc(s, huma.Operation{
+		OperationID: "get-usage",
+		Method:      http.MethodGet,
+		Path:        "/v1/accounts/{id}/usage",
+		Summary:     "Where the credits went: charges by model, kind or day",
+		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day. With Accept: text/csv, one row per group.",
+		Tags:        []string{"History"},
+	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,count; one row per group."), accessRead, func(ctx context.Context, in *struct {
+		ID      string    `path:"id" doc:"Account id."`
+		From    time.Time `query:"from" doc:"Start, inclusive (RFC 3339); default: 30 days before to."`
+		To      time.Time `query:"to" doc:"End, exclusive (RFC 3339); default: now, included (the next whole second). At most 400 days after from."`
+		GroupBy string    `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
+		Accept  string    `header:"Accept" doc:"text/csv for CSV."`
+	}) (*dataOutput, error) {
+		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
+			return nil, s.fail(err)
+		}
+		to, from := in.To, in.From
+		if to.IsZero() {
+			// The next whole second: includes what happened at now, and
+			// reads well in the answer.
+			to = s.ledger.Now().Truncate(time.Second).Add(time.Second)
+		}
+		if from.IsZero() {
+			from = to.Add(-UsageWindow)
+		}
+		by := in.GroupBy
+		if by == "" {
+			by = string(credit.ByModel)
+		}
+		groups, err := s.ledger.Usage(ctx, in.ID, from, to, credit.GroupBy(by))
+		if err != nil {
+			return nil, s.failOn(err, "account", in.ID)
+		}
+		out := Usage{Account: in.ID, From: from.UTC(), To: to.UTC(), GroupBy: by, Groups: make([]UsageGroup, len(groups))}
+		for i, g := range groups {
+			out.Groups[i] = UsageGroup{Key: g.Key, ChargedCredits: g.Charged, Count: g.Count}
+		}
+		var o *dataOutput
+		if wantsCSV(in.Accept) {
+			rows := make([][]string, len(out.Groups))
+			for i, g := range out.Groups {
+				rows[i] = []string{g.Key, g.ChargedCredits.String(), strconv.Itoa(g.Count)}
+			}
+			o, err = csvOutput([]string{by, "charged_credits", "count"}, rows)
+		} else {
+			o, err = jsonOutput(out)
+		}
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return o, nil
+	})
+}
+
+// entries returns a page of at most limit entries before `before` and
+// whether older ones remain, so that the last page carries no cursor.
+func (s *Server) entries(ctx context.Context, account string, before int64, limit int) ([]credit.Transaction, bool, error) {
+	ask := min(limit+1, credit.MaxPageSize)
+	page, err := s.ledger.Entries(ctx, account, before, ask)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(page) > limit {
+		return page[:limit], true, nil
+	}
+	if len(page) < limit || len(page) == 0 || ask > limit {
+		return page, false, nil
+	}
+	// A full page of the largest size: look one entry further.
+	next, err := s.ledger.Entries(ctx, account, page[len(page)-1].ID, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	return page, len(next) > 0, nil
+}

@@ -1,0 +1,168 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Hold is credits reserved before work starts, captured when it is delivered
+// or released when it fails.
+type Hold struct {
+	ID              string            `json:"id"`
+	Account         string            `json:"account"`
+	Generation      string            `json:"generation,omitempty" doc:"The generation the hold is for; absent for a generic hold."`
+	Status          credit.HoldStatus `json:"status" enum:"open,captured,released,expired"`
+	Credits         credit.Credits    `json:"credits" doc:"The amount held."`
+	CapturedCredits credit.Credits    `json:"captured_credits" doc:"Charged."`
+	ReleasedCredits credit.Credits    `json:"released_credits" doc:"Returned (to the grants, or to the platform's expired book for a grant that expired meanwhile)."`
+	ExpiresAt       time.Time         `json:"expires_at" doc:"When the service releases the hold itself if it is still open."`
+	CreatedAt       time.Time         `json:"created_at"`
+	ResolvedAt      *time.Time        `json:"resolved_at,omitempty"`
+	Allocations     []Allocation      `json:"allocations" doc:"Which grants the hold reserved from, in consumption order."`
+}
+
+// Allocation is the part of a hold reserved from one grant.
+type Allocation struct {
+	Grant           string         `json:"grant"`
+	Credits         credit.Credits `json:"credits"`
+	CapturedCredits credit.Credits `json:"captured_credits"`
+	RefundedCredits credit.Credits `json:"refunded_credits"`
+}
+
+// NewHold converts a hold to its wire form.
+func NewHold(h credit.Hold) *Hold {
+	out := &Hold{
+		ID: h.ID, Account: h.Account, Generation: h.Generation, Status: h.Status, Credits: h.Amount,
+		CapturedCredits: h.Captured, ReleasedCredits: h.Released, ExpiresAt: h.ExpiresAt.UTC(),
+		CreatedAt: h.CreatedAt.UTC(), ResolvedAt: optTime(h.ResolvedAt), Allocations: make([]Allocation, len(h.Allocations)),
+	}
+	for i, a := range h.Allocations {
+		out.Allocations[i] = Allocation{Grant: a.Grant, Credits: a.Amount, CapturedCredits: a.Captured, RefundedCredits: a.Refunded}
+	}
+	return out
+}
+
+// HoldRequest reserves credits for a product other than image generation.
+type HoldRequest struct {
+	Credits    Amount `json:"credits"`
+	TTLSeconds int    `json:"ttl_seconds,omitempty" doc:"Seconds until the service releases the hold itself: 1 to 86400; default 900 (15 minutes)."`
+}
+
+// CaptureRequest charges all or part of a hold.
+type CaptureRequest struct {
+	Credits *Amount `json:"credits,omitempty" doc:"How much to charge; absent: all of it. The rest returns."`
+}
+
+func (s *Server) holdRoutes() {
+	register(s, huma.Operation{
+		OperationID:   "create-hold",
+		Method:        http.MethodPost,
+		Path:          "/v1/accounts/{id}/holds",
+		Summary:       "Hold credits on an account",
+		Description:   "Reserves credits in one atomic step with the balance check: 402 insufficient_credits (with available_credits and required_credits) when the balance, with the overdraft, cannot cover them.",
+		Tags:          []string{"Holds"},
+		DefaultStatus: http.StatusCreated,
+		Errors:        []int{402},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Account id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		Body           HoldRequest
+		RawBody        []byte
+	}) (*struct{ Body *Hold }, error) {
+		c, err := in.Body.Credits.Credits()
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		ttl, err := seconds(in.Body.TTLSeconds, "ttl_seconds")
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		h, err := s.ledger.CreateHold(ctx, idem, in.ID, credit.HoldSpec{Credits: c, TTL: ttl})
+		if err != nil {
+			return nil, s.failOn(err, "account", in.ID)
+		}
+		return &struct{ Body *Hold }{NewHold(h)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "capture-hold",
+		Method:      http.MethodPost,
+		Path:        "/v1/holds/{id}/capture",
+		Summary:     "Charge a hold",
+		Description: "Charges all of an open hold, or part of it (credits), and returns the rest. 409 hold_expired when its TTL passed first, already_resolved when it was captured or released before, generation_hold for a generation's hold (complete or fail the generation instead); 422 over_capture for more than the hold.",
+		Tags:        []string{"Holds"},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Hold id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		Body           *CaptureRequest
+		RawBody        []byte
+	}) (*struct{ Body *Hold }, error) {
+		var amount *credit.Credits
+		if in.Body != nil {
+			var err error
+			if amount, err = optCredits(in.Body.Credits); err != nil {
+				return nil, s.fail(err)
+			}
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		h, err := s.ledger.CaptureHold(ctx, idem, in.ID, amount)
+		if err != nil {
+			return nil, s.failOn(err, "hold", in.ID)
+		}
+		return &struct{ Body *Hold }{NewHold(h)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "release-hold",
+		Method:      http.MethodPost,
+		Path:        "/v1/holds/{id}/release",
+		Summary:     "Release a hold",
+		Description: "Returns an open hold whole: nothing is charged. 409 as for capture.",
+		Tags:        []string{"Holds"},
+	}, accessWrite, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Hold id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+	}) (*struct{ Body *Hold }, error) {
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		h, err := s.ledger.ReleaseHold(ctx, idem, in.ID)
+		if err != nil {
+			return nil, s.failOn(err, "hold", in.ID)
+		}
+		return &struct{ Body *Hold }{NewHold(h)}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "get-hold",
+		Method:      http.MethodGet,
+		Path:        "/v1/holds/{id}",
+		Summary:     "Get a hold",
+		Description: "As of now: a hold past its TTL is released first.",
+		Tags:        []string{"Holds"},
+	}, accessRead, func(ctx context.Context, in *struct {
+		ID string `path:"id" doc:"Hold id."`
+	}) (*struct{ Body *Hold }, error) {
+		h, err := s.ledger.Hold(ctx, in.ID)
+		if err != nil {
+			return nil, s.failOn(err, "hold", in.ID)
+		}
+		if err := s.readable(ctx, "hold", in.ID, h.Account); err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body *Hold }{NewHold(h)}, nil
+	})
+}
