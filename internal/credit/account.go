@@ -83,7 +83,9 @@ func accountView(tx Tx, id string, now time.Time) (AccountView, error) {
 			if g.Remaining < 0 {
 				v.OverdraftUsed = -g.Remaining
 			}
-			continue
+			if g.Remaining <= 0 {
+				continue // shown as OverdraftUsed; above zero it holds spendable credits
+			}
 		}
 		v.Grants = append(v.Grants, g)
 	}

@@ -20,6 +20,9 @@ type GenerationSpec struct {
 // InsufficientCredits (with Available and Required) when the balance cannot
 // cover it; the quote's Invalid errors for bad settings.
 func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s GenerationSpec) (Generation, error) {
+	if err := checkAccountID(s.Account); err != nil {
+		return Generation{}, err
+	}
 	ttl, err := l.ttl(s.TTL)
 	if err != nil {
 		return Generation{}, err

@@ -2,6 +2,7 @@ package credit
 
 import (
 	"context"
+	"sort"
 	"time"
 )
 
@@ -21,6 +22,9 @@ const MaxPriority = 1_000_000
 // credits first pay that back. NotFound unknown_account; Invalid for a bad
 // amount, source, priority or an expiry in the past.
 func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string, s GrantSpec) (Grant, error) {
+	if err := checkAccountID(account); err != nil {
+		return Grant{}, err
+	}
 	if err := checkAmount(s.Credits, "a grant"); err != nil {
 		return Grant{}, err
 	}
@@ -38,6 +42,7 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		return Grant{}, Errorf(Invalid, "invalid_memo", "a memo is at most 1000 bytes")
 	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Grant, error) {
+		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
 		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
 			return Grant{}, Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", s.ExpiresAt.Format(time.RFC3339))
 		}
@@ -60,9 +65,22 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		if err != nil {
 			return Grant{}, err
 		}
-		payback := min(s.Credits, max(0, -ovd.Remaining))
+		owed := max(0, -ovd.Remaining)
+		// Open holds on the overdraft move onto the new grant, so that what
+		// they return later comes back to the grant that covered them.
+		moved, err := moveOverdraftHolds(tx, e, ovd.ID, g.ID, min(s.Credits, owed))
+		if err != nil {
+			return Grant{}, err
+		}
+		// What is still owed was charged: the new grant pays it back.
+		payback := min(s.Credits-moved, owed-moved)
 		e.wallet(BookAvailable, ovd.ID, payback)
-		e.wallet(BookAvailable, g.ID, s.Credits-payback)
+		e.wallet(BookAvailable, g.ID, s.Credits-moved-payback)
+		if payback > 0 {
+			if err := tx.AddPaidBack(g.ID, payback); err != nil {
+				return Grant{}, err
+			}
+		}
 		if _, err := e.commit(tx, nil); err != nil {
 			return Grant{}, err
 		}
@@ -77,4 +95,104 @@ func validSource(s Source) bool {
 		}
 	}
 	return false
+}
+
+// moveOverdraftHolds moves up to budget of the open holds' overdraft
+// allocations onto grant g, oldest hold first: g's credits become held for
+// those holds in place of the overdraft. It returns how much moved.
+func moveOverdraftHolds(tx Tx, e *entry, ovd, g string, budget Credits) (Credits, error) {
+	if budget == 0 {
+		return 0, nil
+	}
+	holds, err := tx.OpenHolds(e.t.Account)
+	if err != nil {
+		return 0, err
+	}
+	var moved Credits
+	for _, h := range holds {
+		changed := false
+		for i := 0; i < len(h.Allocations) && moved < budget; i++ {
+			a := &h.Allocations[i]
+			if a.Grant != ovd || a.Amount == 0 {
+				continue
+			}
+			x := min(a.Amount, budget-moved)
+			a.Amount -= x
+			// The moved part goes just before the overdraft's: charged first.
+			h.Allocations = append(h.Allocations[:i], append([]Allocation{{Grant: g, Amount: x}}, h.Allocations[i:]...)...)
+			i++
+			e.wallet(BookHeld, ovd, -x)
+			e.wallet(BookAvailable, ovd, x)
+			e.wallet(BookHeld, g, x)
+			moved += x
+			changed = true
+		}
+		if changed {
+			kept := h.Allocations[:0]
+			for _, a := range h.Allocations {
+				if a.Amount > 0 {
+					kept = append(kept, a)
+				}
+			}
+			h.Allocations = kept
+			if err := tx.UpdateHold(h); err != nil {
+				return 0, err
+			}
+		}
+		if moved == budget {
+			break
+		}
+	}
+	return moved, nil
+}
+
+// returnToOverdraft posts credits coming back to the overdraft grant ovd (a
+// released hold or a refunded charge that had been taken from the overdraft).
+// They pay down what is still owed; any more means later grants paid back a
+// debt that turned out not to be owed, so that part returns to those grants,
+// newest first (or to the expired book for one that has expired since).
+func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time) error {
+	owed := max(0, -(ovd.Remaining + pending(e, ovd.ID)))
+	toOvd := min(amount, owed)
+	e.wallet(BookAvailable, ovd.ID, toOvd)
+	excess := amount - toOvd
+	if excess == 0 {
+		return nil
+	}
+	grants, err := tx.Grants(ovd.Account)
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(grants, func(i, j int) bool { return grants[i].CreatedAt.After(grants[j].CreatedAt) })
+	for _, g := range grants {
+		if excess == 0 {
+			break
+		}
+		x := min(excess, g.PaidBack)
+		if x == 0 {
+			continue
+		}
+		if err := tx.AddPaidBack(g.ID, -x); err != nil {
+			return err
+		}
+		if g.Live(at) {
+			e.wallet(BookAvailable, g.ID, x)
+		} else {
+			e.platform(BookExpired, x)
+		}
+		excess -= x
+	}
+	e.wallet(BookAvailable, ovd.ID, excess) // nothing paid it back: it stays with the overdraft grant
+	return nil
+}
+
+// pending is what e already posts to a grant's available book.
+func pending(e *entry, grant string) Credits {
+	var sum Credits
+	for _, p := range e.t.Postings {
+		if p.Account == e.t.Account && p.Book == BookAvailable && p.Grant == grant {
+			sum += p.Amount
+		}
+	}
+	return sum
 }

@@ -91,9 +91,14 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		if err != nil {
 			return err
 		}
-		if g.Source == SourceOverdraft || g.Live(at) {
+		switch {
+		case g.Source == SourceOverdraft:
+			if err := returnToOverdraft(tx, e, g, back, at); err != nil {
+				return err
+			}
+		case g.Live(at):
 			e.wallet(BookAvailable, a.Grant, back)
-		} else {
+		default:
 			e.platform(BookExpired, back)
 		}
 		returned += back
@@ -146,6 +151,9 @@ func (l *Ledger) ttl(d time.Duration) (time.Duration, error) {
 // available balance (with the overdraft) cannot cover it.
 func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account string, s HoldSpec) (Hold, error) {
 	if err := checkAmount(s.Credits, "a hold"); err != nil {
+		return Hold{}, err
+	}
+	if err := checkAccountID(account); err != nil {
 		return Hold{}, err
 	}
 	ttl, err := l.ttl(s.TTL)

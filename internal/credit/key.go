@@ -48,6 +48,7 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 				return keyAndToken{}, err
 			}
 		}
+		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
 		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
 			return keyAndToken{}, Errorf(Invalid, "invalid_expiry", "the key's expiry is not in the future")
 		}

@@ -44,6 +44,12 @@ type Grant struct {
 	ExpiredAt time.Time // when its remainder left the balance; zero while live
 	CreatedAt time.Time
 	Memo      string
+	// PaidBack is the part of Granted that paid back the account's overdraft
+	// when it arrived. If credits later return to the overdraft (a hold on it
+	// released, a charge refunded), that debt was never owed: they go back to
+	// the grants that paid it, newest first, or to the expired book if such a
+	// grant has expired.
+	PaidBack Credits
 }
 
 // Live reports whether g can still be spent at now.

@@ -34,7 +34,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			return Generation{}, Errorf(Conflict, "not_refundable", "generation %s is %s with %s credits charged: nothing to refund", g.ID, g.Status, g.Charged)
 		}
 		left := g.Charged - g.Refunded
-		if left == 0 {
+		if left == 0 && credits == nil {
 			return Generation{}, Errorf(Conflict, "not_refundable", "generation %s was already refunded in full (%s credits)", g.ID, g.Refunded)
 		}
 		amount := left
@@ -66,9 +66,14 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			if err != nil {
 				return Generation{}, err
 			}
-			if gr.Source == SourceOverdraft || gr.Live(now) {
+			switch {
+			case gr.Source == SourceOverdraft:
+				if err := returnToOverdraft(tx, e, gr, back, now); err != nil {
+					return Generation{}, err
+				}
+			case gr.Live(now):
 				e.wallet(BookAvailable, a.Grant, back)
-			} else {
+			default:
 				toNewGrant += back
 			}
 		}

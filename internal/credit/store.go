@@ -50,6 +50,8 @@ type Tx interface {
 	Grants(account string) ([]Grant, error)
 	// UpdateGrant adds to a grant's Remaining and Held.
 	UpdateGrant(id string, dRemaining, dHeld Credits) error
+	// AddPaidBack adds to a grant's PaidBack.
+	AddPaidBack(id string, d Credits) error
 	// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
 	ExpireGrant(id string, at time.Time) error
 	// DueGrants returns up to limit live grants whose expiry is ≤ now and whose

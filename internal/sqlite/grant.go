@@ -8,7 +8,7 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo`
+const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo, paid_back`
 
 // consumptionOrder is the order grants are spent in. It matches the
 // grants_consumption index term for term, so SQLite reads the index in order
@@ -18,7 +18,7 @@ const consumptionOrder = `priority, expires_at IS NULL, expires_at, created_at, 
 func scanGrant(s scanner) (credit.Grant, error) {
 	var g credit.Grant
 	err := s.Scan(&g.ID, &g.Account, &g.Source, &g.Granted, &g.Remaining, &g.Held, &g.Priority,
-		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo)
+		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo, &g.PaidBack)
 	return g, err
 }
 
@@ -29,9 +29,9 @@ func unknownGrant(id string) *credit.Error {
 // InsertGrant stores a new grant as given. Conflict id_exists if the id is
 // taken; NotFound unknown_account if its account does not exist.
 func (t *tx) InsertGrant(g credit.Grant) error {
-	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.Account, g.Source, g.Granted, g.Remaining, g.Held, g.Priority,
-		micros(g.ExpiresAt), micros(g.ExpiredAt), micros(g.CreatedAt), g.Memo)
+		micros(g.ExpiresAt), micros(g.ExpiredAt), micros(g.CreatedAt), g.Memo, g.PaidBack)
 	switch {
 	case isDuplicate(err):
 		return idExists("grant", g.ID)
@@ -78,6 +78,13 @@ func (t *tx) grants(op, query string, args ...any) ([]credit.Grant, error) {
 func (t *tx) UpdateGrant(id string, dRemaining, dHeld credit.Credits) error {
 	res, err := t.exec(`UPDATE grants SET remaining = remaining + ?, held = held + ? WHERE id = ?`, dRemaining, dHeld, id)
 	return t.affected("update grant", res, err, unknownGrant(id))
+}
+
+// AddPaidBack adds to the part of a grant that paid back an overdraft.
+// NotFound unknown_grant.
+func (t *tx) AddPaidBack(id string, d credit.Credits) error {
+	res, err := t.exec(`UPDATE grants SET paid_back = paid_back + ? WHERE id = ?`, d, id)
+	return t.affected("update grant paid back", res, err, unknownGrant(id))
 }
 
 // ExpireGrant marks a grant expired at `at` and zeroes its Remaining.

@@ -131,7 +131,7 @@ func TestUsage(t *testing.T) {
 		{Day: "2025-03-01", Model: "nano-banana-2", Kind: "image", Charged: 122500, Count: 2},
 		{Day: "2025-03-01", Model: "topaz", Kind: "upscale", Charged: 41000, Count: 1},
 		{Day: "2025-03-02", Model: "", Kind: "", Charged: 5000, Count: 1},
-		{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, Count: 2},
+		{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, Count: 1}, // 98 charged, 49 refunded: one charge,
 	}
 	mustView(t, db, func(tx credit.Tx) error {
 		got, err := tx.Usage("acme", day1, day2.Add(24*time.Hour))

@@ -29,6 +29,8 @@ CREATE TABLE grants (
 	expired_at INTEGER,
 	created_at INTEGER NOT NULL,
 	memo       TEXT NOT NULL,
+	-- Of granted, the part that paid back an overdraft (see credit.Grant).
+	paid_back  INTEGER NOT NULL DEFAULT 0 CHECK (paid_back >= 0),
 	-- Only the overdraft grant ever goes below zero.
 	CHECK (remaining >= 0 OR source = 'overdraft'),
 	-- An expired grant's remainder has left the balance.

@@ -1,0 +1,344 @@
+package storetest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// runSimulation runs seeded random operations against the store and the
+// reference model, comparing them after every step. A failure names its seed
+// and step; -storetest.seed replays it.
+func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
+	steps := stepsFlag
+	if steps <= 0 {
+		steps = 500
+		if testing.Short() {
+			steps = 150
+		}
+	}
+	seeds := []int64{seedFlag}
+	if seedFlag == 0 {
+		base := time.Now().UnixNano() % 1_000_000_000_000
+		seeds = []int64{base, base + 1, base + 2}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			t.Parallel()
+			e := newEnvCatalog(t, open, enhancerCatalog())
+			s := &sim{t: t, e: e, m: newModel(), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}}
+			s.run(steps)
+		})
+	}
+}
+
+// sim is one seeded run.
+type sim struct {
+	t    *testing.T
+	e    *env
+	m    *model
+	rng  *rand.Rand
+	seed int64
+	step int
+	log  []string // what each step did
+
+	accounts []string
+	gens     []string // every generation, oldest first
+	holds    []string // every generic hold, oldest first
+	keyed    []keyedCall
+	stats    map[string]int // outcomes by kind of step, logged at the end
+}
+
+// keyedCall is a successful call made with an idempotency key, to retry.
+type keyedCall struct {
+	desc   string
+	key    credit.Idempotency
+	call   func(*credit.Idempotency) (string, error)
+	answer string
+}
+
+// simOp is one kind of step and how often it is picked.
+type simOp struct {
+	weight int
+	do     func(s *sim)
+}
+
+func (s *sim) ops() []simOp {
+	return []simOp{
+		{12, (*sim).grant},
+		{18, (*sim).createGeneration},
+		{11, (*sim).completeGeneration},
+		{4, (*sim).failGeneration},
+		{9, (*sim).createHold},
+		{8, (*sim).captureHold},
+		{4, (*sim).releaseHold},
+		{6, (*sim).refund},
+		{5, (*sim).retry},
+		{2, (*sim).conflict},
+		{10, (*sim).moveClock},
+		{3, (*sim).expireDue},
+		{4, (*sim).read},
+	}
+}
+
+func (s *sim) run(steps int) {
+	for i, a := range []struct {
+		id        string
+		overdraft credit.Credits
+	}{{"u0", 0}, {"u1", credit.Whole(10)}, {"u2", credit.Whole(40)}} {
+		s.e.account(a.id, a.overdraft)
+		ovd := findGrant(s.t, s.e.snapshot(), a.id, credit.SourceOverdraft)
+		s.m.addAccount(a.id, a.overdraft, ovd.ID, s.e.clock.Now())
+		s.accounts = append(s.accounts, a.id)
+		g := s.e.grant(a.id, credit.GrantSpec{Credits: credit.Whole(int64(40 * (i + 1))), Source: credit.SourceSubscription})
+		s.m.grant(g.ID, a.id, g.Granted, time.Time{}, 0, s.e.clock.Now())
+	}
+	s.check("setup")
+	ops := s.ops()
+	total := 0
+	for _, op := range ops {
+		total += op.weight
+	}
+	for s.step = 1; s.step <= steps; s.step++ {
+		// A millisecond between steps: ids (which start with the millisecond)
+		// and creation times then order alike, so a seed replays exactly.
+		s.e.clock.Add(time.Millisecond)
+		n := s.rng.IntN(total)
+		for _, op := range ops {
+			if n < op.weight {
+				op.do(s)
+				break
+			}
+			n -= op.weight
+		}
+		s.check(s.log[len(s.log)-1])
+	}
+	s.e.verify()
+	s.t.Logf("seed %d, %d steps: %v", s.seed, steps, s.stats)
+}
+
+func (s *sim) now() time.Time { return s.e.clock.Now() }
+
+// note records what the step does.
+func (s *sim) note(format string, args ...any) {
+	s.log = append(s.log, fmt.Sprintf("%d: ", s.step)+fmt.Sprintf(format, args...))
+}
+
+// fail stops the run, naming the seed, the step and how to replay it.
+func (s *sim) fail(format string, args ...any) {
+	s.t.Helper()
+	from := max(0, len(s.log)-12)
+	dir, _ := os.Getwd()
+	root, _, _ := strings.Cut(s.t.Name(), "/")
+	s.t.Fatalf("simulation seed %d, step %d: %s\nreplay: cd %s && go test -run '%s/Simulation' -storetest.seed=%d\nlast steps:\n  %s",
+		s.seed, s.step, fmt.Sprintf(format, args...), dir, root, s.seed, strings.Join(s.log[from:], "\n  "))
+}
+
+// check compares the store with the model and verifies the ledger's
+// invariants (VerifySnapshot is what Ledger.Verify runs, on the same snapshot).
+func (s *sim) check(what string) {
+	s.t.Helper()
+	snap := s.e.snapshot()
+	if d := s.m.compare(snap); len(d) > 0 {
+		s.fail("after %s the store differs from the model:\n  %s", what, strings.Join(d, "\n  "))
+	}
+	if vs := credit.VerifySnapshot(snap); len(vs) > 0 {
+		var lines []string
+		for _, v := range vs {
+			lines = append(lines, v.String())
+		}
+		s.fail("after %s Verify finds:\n  %s", what, strings.Join(lines, "\n  "))
+	}
+}
+
+// apply runs a store call and the model's version of it on a copy of the
+// model; they must agree on success or on the refusal's reason. The copy is
+// kept only on success: a refused request changes nothing.
+func (s *sim) apply(storeErr error, modelFn func(m *model) error) bool {
+	s.t.Helper()
+	next := s.m.clone()
+	merr := modelFn(next)
+	last := s.log[len(s.log)-1]
+	kind := strings.Fields(last[strings.Index(last, ": ")+2:])[0]
+	if storeErr == nil {
+		s.stats[kind+" ok"]++
+	} else {
+		s.stats[kind+" "+credit.ErrorReason(storeErr)]++
+	}
+	switch {
+	case storeErr == nil && merr == nil:
+		s.m = next
+		return true
+	case storeErr != nil && merr != nil:
+		r := merr.(*refusal)
+		if credit.ErrorCode(storeErr) != r.code || credit.ErrorReason(storeErr) != r.reason {
+			s.fail("%s: the store refused with %s/%s (%v); the model with %s/%s", s.log[len(s.log)-1],
+				credit.ErrorCode(storeErr), credit.ErrorReason(storeErr), storeErr, r.code, r.reason)
+		}
+	case storeErr != nil:
+		s.fail("%s: the store refused with %s/%s (%v); the model accepts it", s.log[len(s.log)-1],
+			credit.ErrorCode(storeErr), credit.ErrorReason(storeErr), storeErr)
+	default:
+		s.fail("%s: the store accepted it; the model refuses with %s", s.log[len(s.log)-1], merr)
+	}
+	return false
+}
+
+// key returns an idempotency key for this step, or nil, at random.
+func (s *sim) key() *credit.Idempotency {
+	if s.rng.IntN(10) < 3 {
+		return &credit.Idempotency{Scope: "sim", Key: fmt.Sprintf("k%d", s.step), Hash: fmt.Sprintf("h%d", s.step)}
+	}
+	return nil
+}
+
+// remember keeps a successful keyed call for retries.
+func (s *sim) remember(key *credit.Idempotency, call func(*credit.Idempotency) (string, error), answer string) {
+	if key != nil {
+		s.keyed = append(s.keyed, keyedCall{desc: s.log[len(s.log)-1], key: *key, call: call, answer: answer})
+	}
+}
+
+func (s *sim) account() string { return s.accounts[s.rng.IntN(len(s.accounts))] }
+
+// amount returns 1 to n credits, sometimes with a fraction.
+func (s *sim) amount(n int) credit.Credits {
+	c := credit.Whole(int64(s.rng.IntN(n) + 1))
+	switch s.rng.IntN(4) {
+	case 0:
+		c += 500
+	case 1:
+		c += credit.Credits(s.rng.IntN(1000))
+	}
+	return c
+}
+
+func (s *sim) ttl() time.Duration {
+	if s.rng.IntN(2) == 0 {
+		return 0 // the default, 15 minutes
+	}
+	return time.Duration(60+s.rng.IntN(7200)) * time.Second
+}
+
+func ttlOrDefault(d time.Duration) time.Duration {
+	if d == 0 {
+		return credit.DefaultHoldTTL
+	}
+	return d
+}
+
+// moveClock moves time forward: a little, past hold TTLs, past grant
+// expiries, or exactly to the next instant something falls due.
+func (s *sim) moveClock() {
+	var d time.Duration
+	switch r := s.rng.IntN(20); {
+	case r < 10:
+		d = time.Duration(1+s.rng.IntN(180)) * time.Second
+	case r < 15:
+		d = time.Duration(5+s.rng.IntN(40)) * time.Minute
+	case r < 18:
+		d = time.Duration(2+s.rng.IntN(28)) * time.Hour
+	default:
+		// Exactly to the next hold TTL or grant expiry: due is ≤ now.
+		next := time.Time{}
+		now := s.now()
+		consider := func(at time.Time) {
+			if at.After(now) && (next.IsZero() || at.Before(next)) {
+				next = at
+			}
+		}
+		for _, h := range s.m.holds {
+			if h.status == credit.HoldOpen {
+				consider(h.expiresAt)
+			}
+		}
+		for _, g := range s.m.grants {
+			if !g.expiresAt.IsZero() {
+				consider(g.expiresAt)
+			}
+		}
+		if next.IsZero() {
+			d = time.Minute
+		} else {
+			d = next.Sub(now)
+		}
+	}
+	s.note("clock +%v", d)
+	s.e.clock.Add(d)
+}
+
+func (s *sim) expireDue() {
+	s.note("ExpireDue")
+	if _, err := s.e.ledger.ExpireDue(s.e.ctx); err != nil {
+		s.fail("ExpireDue = %v", err)
+	}
+	s.m.settleAll(s.now())
+}
+
+// read reads an account, a generation or a hold; a read of something past its
+// time settles its account.
+func (s *sim) read() {
+	now := s.now()
+	switch s.rng.IntN(3) {
+	case 0:
+		acct := s.account()
+		s.note("read account %s", acct)
+		v, err := s.e.ledger.Account(s.e.ctx, acct)
+		if err != nil {
+			s.fail("Account(%s) = %v", acct, err)
+		}
+		s.m.settle(acct, now)
+		var open int
+		for _, h := range s.m.holds {
+			if h.account == acct && h.status == credit.HoldOpen {
+				open++
+			}
+		}
+		used := max(0, -s.m.grants[s.m.accounts[acct].ovd].remaining)
+		if v.Available != s.m.available(acct) || v.Held != s.m.held(acct) || len(v.OpenHolds) != open || v.OverdraftUsed != used {
+			s.fail("Account(%s) = available %s, held %s, %d open holds, overdraft used %s; model %s, %s, %d, %s",
+				acct, v.Available, v.Held, len(v.OpenHolds), v.OverdraftUsed, s.m.available(acct), s.m.held(acct), open, used)
+		}
+	case 1:
+		id := s.pickGeneration(isHeld)
+		if id == "" {
+			s.note("read nothing")
+			return
+		}
+		g := s.m.gens[id]
+		s.note("read generation %s (%s)", id, g.status)
+		got, err := s.e.ledger.Generation(s.e.ctx, id)
+		if err != nil {
+			s.fail("Generation(%s) = %v", id, err)
+		}
+		if g.status == credit.GenerationHeld && !now.Before(s.m.holds[g.hold].expiresAt) {
+			s.m.settle(g.account, now)
+		}
+		if got.Status != g.status || got.Charged != g.charged {
+			s.fail("Generation(%s) = %s, charged %s; model %s, %s", id, got.Status, got.Charged, g.status, g.charged)
+		}
+	default:
+		id := s.pickHold()
+		if id == "" {
+			s.note("read nothing")
+			return
+		}
+		h := s.m.holds[id]
+		s.note("read hold %s (%s)", id, h.status)
+		got, err := s.e.ledger.Hold(s.e.ctx, id)
+		if err != nil {
+			s.fail("Hold(%s) = %v", id, err)
+		}
+		if h.status == credit.HoldOpen && !now.Before(h.expiresAt) {
+			s.m.settle(h.account, now)
+		}
+		if got.Status != h.status || got.Captured != h.captured {
+			s.fail("Hold(%s) = %s, captured %s; model %s, %s", id, got.Status, got.Captured, h.status, h.captured)
+		}
+	}
+}
