@@ -98,6 +98,7 @@ func TestQuoteBadInput(t *testing.T) {
 		{"Resolution", []string{"--model", "nano-banana-2", "--resolution", "3K"}, "unsupported_resolution"},
 		{"UnpublishedCap", []string{"--model", "recraft-v4", "--resolution", "2K"}, "unsupported_resolution"},
 		{"Images", []string{"--model", "flux-dev", "--images", "5"}, "invalid_image_count"},
+		{"ZeroImages", []string{"--model", "flux-dev", "--images", "0"}, "invalid_image_count"},
 		{"Scale", []string{"--model", "topaz", "--scale", "8", "--input", "10x10"}, "unsupported_scale"},
 		{"NoInput", []string{"--model", "topaz", "--scale", "2"}, "invalid_input_size"},
 		{"AbsurdInput", []string{"--model", "topaz", "--scale", "2", "--input", "99999x99999"}, "invalid_input_size"},

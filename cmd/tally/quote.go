@@ -25,6 +25,7 @@ func (m Main) quoteCmd() *cobra.Command {
 		asJSON      bool
 		cheapest    bool
 		kind        string
+		images      int
 	)
 	cmd := &cobra.Command{
 		Use:   "quote --model ID [flags]",
@@ -35,6 +36,7 @@ func (m Main) quoteCmd() *cobra.Command {
   tally quote --model topaz --scale 4 --input-file photo.jpg`,
 		Args: cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			req.Images = &images
 			if cheapest {
 				return m.cheapest(req, input, kind, catalogFile, asJSON)
 			}
@@ -60,7 +62,7 @@ func (m Main) quoteCmd() *cobra.Command {
 	f.StringVar(&req.Operation, "op", "", "operation: create or edit (image models; default create)")
 	f.StringVar(&req.Resolution, "resolution", "", "resolution tier: 1K, 2K, 3K or 4K (default: the model's lowest)")
 	f.StringVar(&req.AspectRatio, "aspect", "", "aspect ratio W:H (default 1:1)")
-	f.IntVar(&req.Images, "images", 0, "number of images (default 1)")
+	f.IntVar(&images, "images", 1, "number of images")
 	f.BoolVar(&req.PromptEnhancer, "enhance", false, "turn the prompt enhancer on")
 	f.IntVar(&req.Scale, "scale", 0, "upscale factor, e.g. 2 (upscale models)")
 	f.StringVar(&input, "input", "", "upscale input size WxH, e.g. 1920x1080")
@@ -80,7 +82,7 @@ func (m Main) cheapest(req httpapi.QuoteRequest, input, kind, catalogFile string
 	}
 	cr := httpapi.CheapestRequest{
 		Kind: credit.Kind(kind), Operation: req.Operation, Resolution: req.Resolution, AspectRatio: req.AspectRatio,
-		Images: req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
+		Images: *req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
 	}
 	if input != "" {
 		w, h, ok := parseSize(input)

@@ -45,6 +45,9 @@ func (l *Ledger) reserve(tx Tx, h *Hold, now time.Time) (*Transaction, error) {
 	if err := tx.InsertHold(*h); err != nil {
 		return nil, err
 	}
+	if h.Amount == 0 {
+		return nil, nil // a free generation (a tiny upscale rounds to 0) moves nothing: no journal entry
+	}
 	return e.commit(tx, &acct)
 }
 

@@ -40,3 +40,13 @@ func TestMethodNotAllowed(t *testing.T) {
 		t.Errorf("GET /v1/quotes Allow = %q; want POST (problem %v)", allow, p)
 	}
 }
+
+// TestZeroImagesRefused: an absent "images" means one; an explicit 0 is a
+// mistake, not a request for the default.
+func TestZeroImagesRefused(t *testing.T) {
+	_, ts := MustServer(t)
+	wantProblem(t, postQuote(t, ts, `{"model":"flux-dev","images":0}`), http.StatusUnprocessableEntity, "invalid_image_count")
+	if body := wantOK(t, postQuote(t, ts, `{"model":"flux-dev"}`)); num(t, body["total_credits"], "total") != "5" {
+		t.Errorf("flux-dev with images absent: total %v; want 5 (one image, the page)", body["total_credits"])
+	}
+}

@@ -13,7 +13,7 @@ type QuoteRequest struct {
 	Operation      string `json:"operation,omitempty" doc:"create or edit for image models (default create); upscale for upscalers."`
 	Resolution     string `json:"resolution,omitempty" doc:"1K, 2K, 3K or 4K; default the model's lowest (1K). Not for upscalers." example:"2K"`
 	AspectRatio    string `json:"aspect_ratio,omitempty" doc:"W:H from the model's list; default 1:1. Not for upscalers." example:"16:9"`
-	Images         int    `json:"images,omitempty" doc:"Images in this generation, 1 to the model's maximum (4); default 1."`
+	Images         *int   `json:"images,omitempty" doc:"Images in this generation, 1 to the model's maximum (4); default 1 when absent."`
 	PromptEnhancer bool   `json:"prompt_enhancer,omitempty" doc:"Whether the prompt enhancer is on (a per-generation surcharge)."`
 	Scale          int    `json:"scale,omitempty" doc:"Upscale factor (2 for 2×); upscalers only."`
 	InputWidth     int    `json:"input_width,omitempty" doc:"Upscale input width in pixels, when input_image is not sent."`
@@ -27,8 +27,16 @@ type QuoteRequest struct {
 func (r *QuoteRequest) Domain() (credit.QuoteRequest, error) {
 	q := credit.QuoteRequest{
 		Model: r.Model, Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio,
-		Images: r.Images, PromptEnhancer: r.PromptEnhancer, Scale: r.Scale,
+		PromptEnhancer: r.PromptEnhancer, Scale: r.Scale,
 		InputWidth: r.InputWidth, InputHeight: r.InputHeight,
+	}
+	if r.Images != nil {
+		// The engine reads 0 as "the default"; a client that says 0 means 0,
+		// which is no generation at all: refuse it rather than guess.
+		if *r.Images == 0 {
+			return q, credit.Errorf(credit.Invalid, "invalid_image_count", "images must be at least 1, not 0")
+		}
+		q.Images = *r.Images
 	}
 	if r.InputImage == nil {
 		return q, nil

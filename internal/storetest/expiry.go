@@ -21,6 +21,7 @@ func expiryFlows() []flow {
 		{name: "RefundExpiredGrant", fn: flowRefundExpiredGrant},
 		{name: "NotRefundable", fn: flowNotRefundable},
 		{name: "RefundNothingLeft", fn: flowRefundNothingLeft},
+		{name: "FreeGeneration", fn: flowFreeGeneration},
 		{name: "Overdraft", fn: flowOverdraft},
 		{name: "OverdraftPaybackThenRelease", fn: flowOverdraftPaybackThenRelease},
 		{name: "OverdraftPaybackThenRefund", fn: flowOverdraftPaybackThenRefund},
@@ -578,4 +579,22 @@ func flowOverdraftPaybackAttribution(t *testing.T, e *env) {
 	}
 	e.clock.Set(t0.Add(90 * time.Minute))
 	e.balances("a", credit.Whole(5), 0)
+}
+
+// flowFreeGeneration: Topaz on a 100×100 input at 2× is 20 × 0.01 × 1 = 0.2
+// credits, rounded half up to a whole credit: 0. Such a generation holds
+// nothing, completes with nothing charged and writes no journal entry.
+func flowFreeGeneration(t *testing.T, e *env) {
+	e.account("a", 0)
+	g := e.generation("a", credit.QuoteRequest{Model: "topaz", Scale: 2, InputWidth: 100, InputHeight: 100})
+	if g.HoldCredits != 0 {
+		t.Errorf("hold = %s; want 0", g.HoldCredits)
+	}
+	if g = e.complete(g.ID, 1); g.Status != credit.GenerationCompleted || g.Charged != 0 {
+		t.Errorf("CompleteGeneration = %s, %s charged; want completed, 0", g.Status, g.Charged)
+	}
+	if entries, err := e.ledger.Entries(e.ctx, "a", 0, 10); err != nil || len(entries) != 0 {
+		t.Errorf("entries = %d, %v; want none", len(entries), err)
+	}
+	e.balances("a", 0, 0)
 }
