@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
 )
 
 // run runs the CLI in-process and returns its exit code and output.
@@ -44,12 +45,12 @@ func TestQuoteHuman(t *testing.T) {
 func TestQuoteJSONPageExamples(t *testing.T) {
 	tests := []struct {
 		args  []string
-		total float64
+		total string
 	}{
-		{[]string{"--model", "topaz", "--scale", "2", "--input", "1920x1080"}, 41},           // the page's example
-		{[]string{"--model", "nano-banana-2", "--resolution", "2K"}, 73.5},                   // the page's 2K price
-		{[]string{"--model", "Magnific Precision v2", "--scale", "16"}, 1040},                // 16×: 1040
-		{[]string{"--model", "nano-banana-pro", "--resolution", "4K", "--images", "3"}, 480}, // 3 × 160
+		{[]string{"--model", "topaz", "--scale", "2", "--input", "1920x1080"}, "41"},           // the page's example
+		{[]string{"--model", "nano-banana-2", "--resolution", "2K"}, "73.5"},                   // the page's 2K price
+		{[]string{"--model", "Magnific Precision v2", "--scale", "16"}, "1040"},                // 16×: 1040
+		{[]string{"--model", "nano-banana-pro", "--resolution", "4K", "--images", "3"}, "480"}, // 3 × 160
 	}
 	for _, tt := range tests {
 		code, out, errOut := run(t, append([]string{"quote", "--json"}, tt.args...)...)
@@ -57,12 +58,12 @@ func TestQuoteJSONPageExamples(t *testing.T) {
 			t.Fatalf("quote %v: exit %d; stderr %s", tt.args, code, errOut)
 		}
 		var q struct {
-			Total float64 `json:"total_credits"`
+			Total credit.Credits `json:"total_credits"`
 		}
 		if err := json.Unmarshal([]byte(out), &q); err != nil {
 			t.Fatalf("quote %v: %v\n%s", tt.args, err, out)
 		}
-		if q.Total != tt.total {
+		if q.Total != cr(tt.total) {
 			t.Errorf("quote %v total = %v; want %v", tt.args, q.Total, tt.total)
 		}
 	}
@@ -285,7 +286,7 @@ func startServe(t *testing.T, args ...string) *server {
 }
 
 // quoteTotal asks the server for a quote and returns its total.
-func (s *server) quoteTotal(t *testing.T, body string) float64 {
+func (s *server) quoteTotal(t *testing.T, body string) credit.Credits {
 	t.Helper()
 	resp, err := http.Post(s.base+"/v1/quotes", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -293,7 +294,7 @@ func (s *server) quoteTotal(t *testing.T, body string) float64 {
 	}
 	defer resp.Body.Close()
 	var q struct {
-		Total float64 `json:"total_credits"`
+		Total credit.Credits `json:"total_credits"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&q); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("POST /v1/quotes %s = %d, %v", body, resp.StatusCode, err)
@@ -305,7 +306,7 @@ func (s *server) quoteTotal(t *testing.T, body string) float64 {
 // SIGTERM does.
 func TestServe(t *testing.T) {
 	s := startServe(t)
-	if got := s.quoteTotal(t, `{"model":"Nano Banana 2","resolution":"4K"}`); got != 98 {
+	if got := s.quoteTotal(t, `{"model":"Nano Banana 2","resolution":"4K"}`); got != cr("98") {
 		t.Errorf("Nano Banana 2 4K total = %v; want 98 (the page's 4K price)", got)
 	}
 	if code := s.stop(); code != 0 {
@@ -324,18 +325,18 @@ func TestServeReloadsCatalogOnHangup(t *testing.T) {
 	s := startServe(t, "--catalog", path)
 	defer s.stop()
 	const fluxDev = `{"model":"flux-dev"}`
-	if got := s.quoteTotal(t, fluxDev); got != 5 {
+	if got := s.quoteTotal(t, fluxDev); got != cr("5") {
 		t.Fatalf("Flux Dev = %v; want 5 (the page)", got)
 	}
 	changed := strings.Replace(string(catalog.DefaultYAML()), "  - name: Flux Dev\n    kind: image\n    price: {per_image: 5}", "  - name: Flux Dev\n    kind: image\n    price: {per_image: 6}", 1)
 	writeFile(t, path, strings.Replace(changed, `version: "2026-11-24.seed"`, `version: "v2"`, 1))
 	hangup(t)
-	waitFor(t, func() bool { return s.quoteTotal(t, fluxDev) == 6 }, "the reloaded price 6")
+	waitFor(t, func() bool { return s.quoteTotal(t, fluxDev) == cr("6") }, "the reloaded price 6")
 
 	writeFile(t, path, "version: [broken\n")
 	hangup(t)
 	waitFor(t, func() bool { return strings.Contains(s.log.String(), "catalog reload refused") }, "the refusal in the log")
-	if got := s.quoteTotal(t, fluxDev); got != 6 {
+	if got := s.quoteTotal(t, fluxDev); got != cr("6") {
 		t.Errorf("after a broken reload Flux Dev = %v; want 6 (the running catalog stays)", got)
 	}
 }
@@ -389,8 +390,8 @@ func TestQuoteCheapest(t *testing.T) {
 	}
 	var qs struct {
 		Quotes []struct {
-			Model string  `json:"model"`
-			Total float64 `json:"total_credits"`
+			Model string         `json:"model"`
+			Total credit.Credits `json:"total_credits"`
 		} `json:"quotes"`
 	}
 	if err := json.Unmarshal([]byte(out), &qs); err != nil {
@@ -399,16 +400,25 @@ func TestQuoteCheapest(t *testing.T) {
 	// From the page: the models offering 2K and 16:9, by their per-image price.
 	want := []string{"imagineart-1.5", "dreamina-3.1", "seedream-v4", "seedream-v5-lite", "seedream-v4.5",
 		"imagineart-1.5-pro", "flux-2-pro", "flux-1.1-ultra", "nano-banana-2", "nano-banana-pro"}
-	wantTotals := []float64{15, 18, 18, 20, 24, 25, 28, 36, 73.5, 80}
+	wantTotals := []string{"15", "18", "18", "20", "24", "25", "28", "36", "73.5", "80"}
 	if len(qs.Quotes) != len(want) {
 		t.Fatalf("cheapest 2K 16:9 gave %d models; want %d: %s", len(qs.Quotes), len(want), out)
 	}
 	for i, q := range qs.Quotes {
-		if q.Model != want[i] || q.Total != wantTotals[i] {
+		if q.Model != want[i] || q.Total != cr(wantTotals[i]) {
 			t.Errorf("cheapest[%d] = %s %v; want %s %v", i, q.Model, q.Total, want[i], wantTotals[i])
 		}
 	}
 	if code, _, _ := run(t, "quote", "--cheapest", "--kind", "video"); code != exitInvalid {
 		t.Errorf("--kind video: exit %d; want %d", code, exitInvalid)
 	}
+}
+
+// cr reads an amount typed from the page ("73.5").
+func cr(s string) credit.Credits {
+	c, err := credit.ParseCredits(s)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -53,7 +53,7 @@ func (m Main) Run(ctx context.Context, args []string) int {
 	case errors.As(err, &ve):
 		fmt.Fprintln(m.Stderr, ve.Error())
 		return exitInvalid
-	case credit.ErrorCode(err) != credit.Internal:
+	case credit.ErrorCode(err) != credit.Internal && credit.ErrorCode(err) != credit.Unavailable:
 		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(credit.ErrorMessage(err)))
 		return exitInvalid
 	default:

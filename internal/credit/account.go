@@ -61,7 +61,7 @@ func (v *AccountView) due(now time.Time) bool {
 		}
 	}
 	for _, g := range v.Grants {
-		if g.ExpiredAt.IsZero() && !g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt) && g.Remaining != 0 {
+		if g.ExpiredAt.IsZero() && !g.ExpiresAt.IsZero() && !now.Before(g.ExpiresAt) {
 			return true
 		}
 	}

@@ -27,18 +27,19 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 	if err != nil {
 		return Generation{}, err
 	}
-	cat := l.catalog()
-	q, err := cat.Quote(s.Request)
-	if err != nil {
-		return Generation{}, err
-	}
-	var quoteJSON []byte
-	if s.QuoteJSON != nil {
-		quoteJSON = s.QuoteJSON(q)
-	} else {
-		quoteJSON, _ = json.Marshal(q)
-	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
+		// Priced inside the transaction, after the idempotency check: a retry
+		// gets its first answer even if the catalog changed in between.
+		q, err := l.catalog().Quote(s.Request)
+		if err != nil {
+			return Generation{}, err
+		}
+		var quoteJSON []byte
+		if s.QuoteJSON != nil {
+			quoteJSON = s.QuoteJSON(q)
+		} else {
+			quoteJSON, _ = json.Marshal(q)
+		}
 		if err := l.settle(tx, s.Account, now); err != nil {
 			return Generation{}, err
 		}

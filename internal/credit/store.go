@@ -54,8 +54,9 @@ type Tx interface {
 	AddPaidBack(id string, d Credits) error
 	// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
 	ExpireGrant(id string, at time.Time) error
-	// DueGrants returns up to limit live grants whose expiry is ≤ now and whose
-	// Remaining is not zero; with account "", across all accounts.
+	// DueGrants returns up to limit grants not yet marked expired whose expiry
+	// is ≤ now (spent ones too, so that every expired grant gets its ExpiredAt);
+	// with account "", across all accounts.
 	DueGrants(account string, now time.Time, limit int) ([]Grant, error)
 
 	// InsertHold stores a new hold with its allocations.

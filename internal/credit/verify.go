@@ -37,7 +37,9 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //   - holds: allocations sum to the amount; captured + released ≤ amount; an
 //     open hold has neither, a resolved one has both equal to the amount;
 //     the sum of open holds equals the account's Held;
-//   - generations: charged equals the hold's capture; refunded ≤ charged.
+//   - generations: charged equals the hold's capture; refunded ≤ charged;
+//   - charges: revenue equals the charges net of refunds, and every charge of
+//     a generation names its catalog version.
 func VerifySnapshot(s *Snapshot) []Violation {
 	var out []Violation
 	bad := func(inv, format string, args ...any) {
@@ -139,6 +141,24 @@ func VerifySnapshot(s *Snapshot) []Violation {
 		if openHeld[a.ID] != a.Held {
 			bad("holds", "account %s has %s held; its open holds sum to %s", a.ID, a.Held, openHeld[a.ID])
 		}
+	}
+	// Revenue is what was charged, net of refunds: the platform's revenue book
+	// folds to the sum of the charges the transactions record; and every
+	// charge of a generation names the catalog version it was priced with.
+	var charged, revenue Credits
+	for _, t := range s.Transactions {
+		charged += t.ChargedDelta
+		if t.Generation != "" && t.ChargedDelta != 0 && t.CatalogVersion == "" {
+			bad("charges", "transaction %d charges generation %s without a catalog version", t.ID, t.Generation)
+		}
+	}
+	for k, v := range folds {
+		if k.account == PlatformAccount && k.book == BookRevenue {
+			revenue += v
+		}
+	}
+	if charged != revenue {
+		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, charged)
 	}
 	for _, g := range s.Generations {
 		h := holds[g.Hold]

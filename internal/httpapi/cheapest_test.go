@@ -50,3 +50,18 @@ func TestZeroImagesRefused(t *testing.T) {
 		t.Errorf("flux-dev with images absent: total %v; want 5 (one image, the page)", body["total_credits"])
 	}
 }
+
+// TestUnknownQueryParameter: a misspelt filter is refused, never ignored.
+func TestUnknownQueryParameter(t *testing.T) {
+	_, ts := MustServer(t)
+	r := get(t, ts, "/v1/models?supports=2K")
+	if r.status < 400 || r.status > 499 {
+		t.Errorf("GET /v1/models?supports=2K = %d; want a 4xx problem", r.status)
+	}
+	body := wantOK(t, get(t, ts, "/v1/models?resolution=4K&aspect_ratio=21:9"))
+	// From the page: only Nano Banana 2 (98) and Nano Banana Pro (160) offer 4K and 21:9.
+	models := objects(t, body["models"], "models")
+	if len(models) != 2 || str(t, models[0]["id"], "id") != "nano-banana-2" || str(t, models[1]["id"], "id") != "nano-banana-pro" {
+		t.Errorf("GET /v1/models?resolution=4K&aspect_ratio=21:9 = %v; want nano-banana-2, nano-banana-pro", body["models"])
+	}
+}

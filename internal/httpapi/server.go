@@ -83,6 +83,8 @@ func NewServer(cfg Config) *Server {
 	hc.Info.Description = "Prices, holds and charges the credits of an AI image studio. Amounts are decimal credits with at most three decimals. Errors are RFC 9457 problems with a stable code.\n\n" + authDoc
 	hc.DocsPath = ""     // the docs renderer loads scripts from a CDN; the document itself is served
 	hc.CreateHooks = nil // no $schema links injected into response bodies
+	// A misspelt filter must not silently widen an answer (?supports=… lists nothing but is refused).
+	hc.RejectUnknownQueryParameters = true
 	hc.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[credit.Credits](), reflect.TypeFor[float64]())
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An API key: the admin key (TALLY_ADMIN_KEY), or a key made by `tally keys create` (tally_…)."},

@@ -94,11 +94,11 @@ func (t *tx) ExpireGrant(id string, at time.Time) error {
 	return t.affected("expire grant", res, err, unknownGrant(id))
 }
 
-// DueGrants returns up to limit live grants whose expiry is ≤ now and whose
-// Remaining is not zero, earliest expiry first; with account "", across all
-// accounts. A limit ≤ 0 means no limit.
+// DueGrants returns up to limit grants not yet marked expired whose expiry is
+// ≤ now (spent ones too, so each gets its ExpiredAt), earliest expiry first;
+// with account "", across all accounts. A limit ≤ 0 means no limit.
 func (t *tx) DueGrants(account string, now time.Time, limit int) ([]credit.Grant, error) {
-	const due = `expires_at IS NOT NULL AND expired_at IS NULL AND remaining != 0 AND expires_at <= ?`
+	const due = `expires_at IS NOT NULL AND expired_at IS NULL AND expires_at <= ?`
 	if account == "" {
 		return t.grants("read due grants", `SELECT `+grantColumns+` FROM grants
 			WHERE `+due+` ORDER BY expires_at, id LIMIT ?`, micros(now), sqlLimit(limit))

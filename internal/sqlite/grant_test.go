@@ -159,7 +159,7 @@ func TestDueGrants(t *testing.T) {
 		for _, g := range []credit.Grant{
 			{ID: "a1", Account: "acme", Remaining: 5, ExpiresAt: t0.Add(2 * h)},
 			{ID: "a2", Account: "acme", Remaining: 5, ExpiresAt: t0.Add(1 * h)},
-			{ID: "a3", Account: "acme", Remaining: 0, Held: 5, ExpiresAt: t0.Add(1 * h)}, // nothing left to expire
+			{ID: "a3", Account: "acme", Remaining: 0, Held: 5, ExpiresAt: t0.Add(1 * h)}, // nothing left, but due to be marked expired
 			{ID: "a4", Account: "acme", Remaining: 5},                                    // never expires
 			{ID: "a5", Account: "acme", Remaining: 5, ExpiresAt: t0.Add(5 * h)},          // not yet
 			{ID: "a6", Account: "acme", Remaining: 5, ExpiresAt: t0.Add(1 * h)},          // already expired, below
@@ -178,10 +178,10 @@ func TestDueGrants(t *testing.T) {
 		limit   int
 		want    []string
 	}{
-		{"acme", 100, []string{"a2", "a1"}},
-		{"", 100, []string{"a2", "a1", "b1"}},
-		{"", 2, []string{"a2", "a1"}},
-		{"", 0, []string{"a2", "a1", "b1"}},
+		{"acme", 100, []string{"a2", "a3", "a1"}},
+		{"", 100, []string{"a2", "a3", "a1", "b1"}},
+		{"", 2, []string{"a2", "a3"}},
+		{"", 0, []string{"a2", "a3", "a1", "b1"}},
 		{"bob", 100, []string{"b1"}},
 		{"nobody", 100, nil},
 	} {

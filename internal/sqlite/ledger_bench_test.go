@@ -45,10 +45,12 @@ func BenchmarkGenerationCycle(b *testing.B) {
 					acct := fmt.Sprintf("acct-%d", n.Add(1)%int64(accounts))
 					g, err := l.CreateGeneration(ctx, nil, credit.GenerationSpec{Account: acct, Request: credit.QuoteRequest{Model: "flux-dev", Images: 2}})
 					if err != nil {
-						b.Fatal(err)
+						b.Error(err)
+						return
 					}
 					if _, err := l.CompleteGeneration(ctx, nil, g.ID, 2); err != nil {
-						b.Fatal(err)
+						b.Error(err)
+						return
 					}
 				}
 			})

@@ -42,7 +42,7 @@ CREATE INDEX grants_consumption ON grants (account, priority, expires_at IS NULL
 -- Tx.DueGrants: live grants with something left, by expiry. A spent or expired
 -- grant leaves this index, so it stays as small as the work it finds.
 CREATE INDEX grants_due ON grants (expires_at, id)
-	WHERE expires_at IS NOT NULL AND expired_at IS NULL AND remaining != 0;
+	WHERE expires_at IS NOT NULL AND expired_at IS NULL;
 
 -- generations and holds name each other; both references are checked at
 -- commit, so either row may be inserted first.
