@@ -60,6 +60,11 @@ CREATE TABLE holds (
 	CHECK (captured + released <= amount)
 ) STRICT;
 
+-- The child keys of the deferred foreign keys between holds and generations:
+-- inserting either row makes SQLite look for the other side's children, which
+-- without these indexes is a scan of every hold or generation ever made.
+CREATE INDEX holds_generation ON holds (generation) WHERE generation IS NOT NULL;
+
 -- Tx.DueHolds across accounts, and Tx.OpenHolds (and DueHolds) of one account.
 -- Both are partial: resolved holds, nearly all of them, are in neither.
 CREATE INDEX holds_due ON holds (expires_at, id) WHERE status = 'open';
@@ -100,6 +105,8 @@ CREATE TABLE generations (
 	CHECK (images_delivered BETWEEN 0 AND images),
 	CHECK (refunded BETWEEN 0 AND charged)
 ) STRICT;
+
+CREATE INDEX generations_hold ON generations (hold_id);
 
 -- The journal: append-only. Each row touches one user account and carries
 -- that account's balances after it, so history needs no folding.
