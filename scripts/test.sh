@@ -4,9 +4,41 @@
 # through the module proxy on first use).
 #
 #   TALLY_FUZZTIME=10s   how long each fuzz target runs (0 skips fuzzing)
+#   TALLY_TEST_POSTGRES  a DSN for the PostgreSQL tests (each test creates and
+#                        drops its own database there). Unset, and PostgreSQL
+#                        answers on 127.0.0.1:5432, that one is used; unset
+#                        otherwise, the PostgreSQL tests skip (and fail under
+#                        CI=1 or TALLY_REQUIRE_POSTGRES=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
+
+# pg_up reports whether PostgreSQL accepts connections on 127.0.0.1:5432.
+pg_up() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h 127.0.0.1 -p 5432 -t 3
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}
+
+if [ -z "${TALLY_TEST_POSTGRES:-}" ]; then
+  if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    echo "== starting PostgreSQL"
+    for v in $(ls /etc/postgresql); do
+      pg_ctlcluster --skip-systemctl-redirect "$v" main start || true
+    done
+    for _ in 1 2 3 4 5 6 7 8 9 10; do pg_up && break; sleep 1; done
+  fi
+  if pg_up; then
+    export TALLY_TEST_POSTGRES='postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+  fi
+fi
+if [ -n "${TALLY_TEST_POSTGRES:-}" ]; then
+  echo "== PostgreSQL tests on TALLY_TEST_POSTGRES"
+else
+  echo "== TALLY_TEST_POSTGRES not set and no PostgreSQL on 127.0.0.1:5432: the PostgreSQL tests will skip"
+fi
 
 echo "== go vet, gofmt"
 go vet ./...

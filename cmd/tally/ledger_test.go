@@ -87,3 +87,13 @@ func TestVerifyNamesViolations(t *testing.T) {
 		t.Errorf("verify after corruption: exit %d, output:\n%s\nwant non-zero and an account_fold violation naming carol", code, out)
 	}
 }
+
+func TestStoreNameRedactsPassword(t *testing.T) {
+	f := storeFlags{db: "postgres://tally:s3cret@db.internal:5432/tally?sslmode=require"}
+	if got := f.name(); strings.Contains(got, "s3cret") || !strings.Contains(got, "db.internal") {
+		t.Errorf("name() = %q; want the URL without its password", got)
+	}
+	if f := (storeFlags{db: "./tally.db"}); f.name() != "./tally.db" {
+		t.Errorf("name() = %q; want the path as given", f.name())
+	}
+}

@@ -55,7 +55,7 @@ func (m Main) serveCmd() *cobra.Command {
 			swept := make(chan struct{})
 			go func() { sweep(sweepCtx, l, log, time.Second); close(swept) }()
 			defer func() { stopSweeping(); <-swept }()
-			log.Info("tally ledger", "db", sf.db)
+			log.Info("tally ledger", "db", sf.name())
 			return serve(ctx, addr, h, log)
 		},
 	}

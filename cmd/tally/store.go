@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres"
 	"github.com/tally-credits/tally/internal/sqlite"
 )
 
@@ -23,11 +26,15 @@ func (f *storeFlags) register(fs *pflag.FlagSet) {
 	if env := os.Getenv("TALLY_DB"); env != "" {
 		def = env
 	}
-	fs.StringVar(&f.db, "db", def, "the ledger: a SQLite file path (or $TALLY_DB)")
+	fs.StringVar(&f.db, "db", def, "the ledger: a SQLite file path, or a postgres:// URL (or $TALLY_DB)")
 }
 
-// open opens the store and applies its migrations.
+// open opens the store and applies its migrations: PostgreSQL for a
+// postgres:// or postgresql:// URL, else the SQLite file at that path.
 func (f *storeFlags) open(ctx context.Context) (credit.Store, error) {
+	if strings.HasPrefix(f.db, "postgres://") || strings.HasPrefix(f.db, "postgresql://") {
+		return postgres.Open(ctx, f.db)
+	}
 	return sqlite.Open(ctx, f.db)
 }
 
@@ -38,4 +45,12 @@ func (f *storeFlags) openLedger(ctx context.Context, c func() *credit.Catalog) (
 		return nil, nil, err
 	}
 	return credit.NewLedger(s, credit.LedgerConfig{Catalog: c}), s, nil
+}
+
+// name is the store as it may be printed: a URL's password is redacted.
+func (f *storeFlags) name() string {
+	if u, err := url.Parse(f.db); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return f.db
 }

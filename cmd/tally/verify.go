@@ -28,10 +28,10 @@ func (m Main) verifyCmd() *cobra.Command {
 				fmt.Fprintf(m.Stdout, "VIOLATION %s\n", v)
 			}
 			if len(vs) > 0 {
-				fmt.Fprintf(m.Stderr, "tally: verify found %d violation(s) in %s\n", len(vs), sf.db)
+				fmt.Fprintf(m.Stderr, "tally: verify found %d violation(s) in %s\n", len(vs), sf.name())
 				return silentError{exitInternal}
 			}
-			fmt.Fprintf(m.Stdout, "%s: every invariant holds\n", sf.db)
+			fmt.Fprintf(m.Stdout, "%s: every invariant holds\n", sf.name())
 			return nil
 		},
 	}
@@ -51,7 +51,7 @@ func (m Main) migrateCmd() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			fmt.Fprintf(m.Stdout, "%s: schema is up to date\n", sf.db)
+			fmt.Fprintf(m.Stdout, "%s: schema is up to date\n", sf.name())
 			return nil
 		},
 	}

@@ -1,0 +1,149 @@
+package postgres
+
+import (
+	"math"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
+	available_delta, held_delta, available_after, held_after, charged_delta, memo`
+
+// AppendTransaction appends x and its postings to the journal, in one
+// statement, and sets x.ID. It refuses (Internal) a transaction whose
+// postings do not sum to zero: the journal is append-only, so a wrong entry
+// could never be taken back. NotFound unknown_account, unknown_grant.
+func (t *tx) AppendTransaction(x *credit.Transaction) error {
+	var sum credit.Credits
+	for _, p := range x.Postings {
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return credit.Errorf(credit.Internal, "unbalanced", "postgres: append transaction: %s on %s: postings sum to %s, not 0", x.Kind, x.Account, sum)
+	}
+	if ok, err := t.lock(x.Account); err != nil {
+		return err
+	} else if !ok {
+		return unknownAccount(x.Account)
+	}
+	accounts := make([]string, len(x.Postings))
+	books := make([]string, len(x.Postings))
+	grants := make([]*string, len(x.Postings))
+	amounts := make([]int64, len(x.Postings))
+	for i, p := range x.Postings {
+		accounts[i], books[i], amounts[i] = p.Account, p.Book, int64(p.Amount)
+		if p.Grant != "" {
+			grants[i] = &p.Grant
+		}
+	}
+	var id int64
+	err := t.queryRow(`WITH x AS (
+			INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
+				available_delta, held_delta, available_after, held_after, charged_delta, memo)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			RETURNING id
+		), p AS (
+			INSERT INTO postings (tx_id, seq, account, book, grant_id, amount)
+			SELECT x.id, p.n - 1, p.account, p.book, p.grant_id, p.amount
+			FROM x, unnest($15::text[], $16::text[], $17::text[], $18::bigint[])
+				WITH ORDINALITY AS p (account, book, grant_id, amount, n)
+		)
+		SELECT id FROM x`,
+		x.Kind, x.Account, tstz(x.Time), x.Ref, x.Generation, x.Model, x.ModelKind, x.CatalogVersion,
+		x.AvailableDelta, x.HeldDelta, x.AvailableAfter, x.HeldAfter, x.ChargedDelta, x.Memo,
+		accounts, books, grants, amounts).Scan(&id)
+	switch {
+	case violates(err, foreignKeyViolation, "transactions_account_fkey"):
+		return t.expected(unknownAccount(x.Account))
+	case violates(err, foreignKeyViolation, "postings_grant_id_fkey"):
+		return t.expected(credit.Errorf(credit.NotFound, "unknown_grant", "%s transaction on %s: a posting names an unknown grant", x.Kind, x.Account))
+	case err != nil:
+		return t.fail("append transaction", err)
+	}
+	x.ID = id
+	return nil
+}
+
+// Entries returns an account's transactions with ID < before (0: from the
+// newest), newest first, at most limit (≤ 0: all), each with its postings.
+func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transaction, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	return t.transactions("read entries", `account = $1 AND id < $2`, `DESC LIMIT $3`, account, before, sqlLimit(limit))
+}
+
+// transactions returns the transactions that where selects, in id order (or
+// as order, appended to ORDER BY id, says), with their postings, in one query.
+func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transaction, error) {
+	var out []credit.Transaction
+	err := t.each(op, func(s scanner) error {
+		var x credit.Transaction
+		var accounts, books []string
+		var grants []*string
+		var amounts []int64
+		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
+			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo,
+			&accounts, &books, &grants, &amounts); err != nil {
+			return err
+		}
+		for i := range accounts {
+			p := credit.Posting{Account: accounts[i], Book: books[i], Amount: credit.Credits(amounts[i])}
+			if grants[i] != nil {
+				p.Grant = *grants[i]
+			}
+			x.Postings = append(x.Postings, p)
+		}
+		out = append(out, x)
+		return nil
+	}, `SELECT x.*, coalesce(p.accounts, '{}'), coalesce(p.books, '{}'), coalesce(p.grants, '{}'), coalesce(p.amounts, '{}')
+		FROM (SELECT `+transactionColumns+` FROM transactions WHERE `+where+` ORDER BY id `+order+`) AS x
+		LEFT JOIN LATERAL (
+			SELECT array_agg(account ORDER BY seq) AS accounts, array_agg(book ORDER BY seq) AS books,
+				array_agg(grant_id ORDER BY seq) AS grants, array_agg(amount ORDER BY seq) AS amounts
+			FROM postings WHERE tx_id = x.id
+		) AS p ON true
+		ORDER BY x.id `+firstWord(order), args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// firstWord returns the direction of an order suffix ("DESC LIMIT $3" →
+// "DESC").
+func firstWord(s string) string {
+	for i, r := range s {
+		if r == ' ' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// Usage sums ChargedDelta of an account's transactions in [from, to), and
+// counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
+// model and kind; rows are sorted by day, model, kind. Transactions that
+// charged nothing (grants, holds, releases, expiries) are in no row.
+func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
+	var out []credit.UsageRow
+	err := t.each("read usage", func(s scanner) error {
+		var r credit.UsageRow
+		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	}, `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, model, model_kind,
+			sum(charged_delta)::bigint, count(*) FILTER (WHERE charged_delta > 0)::bigint
+		FROM transactions
+		WHERE account = $1 AND time >= $2 AND time < $3 AND charged_delta != 0
+		GROUP BY day, model, model_kind
+		ORDER BY day, model, model_kind`,
+		account, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
