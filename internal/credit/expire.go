@@ -108,13 +108,25 @@ func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 		if err != nil || len(accounts) == 0 {
 			return n, err
 		}
+		settled := 0
 		for _, a := range accounts {
-			if _, err := update(ctx, l, nil, func(tx Tx, now time.Time) (struct{}, error) {
-				return struct{}{}, l.settle(tx, a, now)
-			}); err != nil {
+			done, err := update(ctx, l, nil, func(tx Tx, now time.Time) (bool, error) {
+				// Another node settling this account now: leave it to them.
+				if ok, err := tx.TryLockAccount(a); err != nil || !ok {
+					return false, err
+				}
+				return true, l.settle(tx, a, now)
+			})
+			if err != nil {
 				return n, err
 			}
-			n++
+			if done {
+				settled++
+			}
+		}
+		n += settled
+		if settled == 0 {
+			return n, nil // everything due is being settled elsewhere
 		}
 		if err := ctx.Err(); err != nil {
 			return n, err

@@ -101,6 +101,12 @@ type Tx interface {
 	// RevokeKey marks a key revoked at `at`. NotFound unknown_key.
 	RevokeKey(id string, at time.Time) error
 
+	// TryLockAccount claims an account for this transaction without waiting:
+	// false if another transaction (on any node) holds it. The expiry sweeper
+	// uses it so that nodes settling in parallel never do the same work; a
+	// store with a single writer always returns true.
+	TryLockAccount(account string) (bool, error)
+
 	// Snapshot returns everything, for Verify. It is meant for audits, not for
 	// the request path.
 	Snapshot() (*Snapshot, error)
@@ -113,4 +119,26 @@ type Snapshot struct {
 	Holds        []Hold
 	Generations  []Generation
 	Transactions []Transaction // in ID order, with postings
+}
+
+// CatalogRecord is one published catalog version, as stored.
+type CatalogRecord struct {
+	Version     string
+	EffectiveAt time.Time
+	PublishedAt time.Time
+	YAML        []byte // the file as published; it is validated again on load
+}
+
+// CatalogStore keeps the published catalogs in the database, so that every
+// node prices alike. Both stores implement it.
+type CatalogStore interface {
+	// PublishCatalog stores a new version and wakes every node's watcher.
+	// Conflict catalog_exists if the version was published before.
+	PublishCatalog(ctx context.Context, r CatalogRecord) error
+	// Catalogs returns every published version, oldest first.
+	Catalogs(ctx context.Context) ([]CatalogRecord, error)
+	// WatchCatalogs calls fn after each publish (on any node) until ctx ends;
+	// within a second of the publish. PostgreSQL uses LISTEN/NOTIFY; SQLite
+	// polls. fn runs on one goroutine.
+	WatchCatalogs(ctx context.Context, fn func()) error
 }

@@ -242,6 +242,24 @@ func (t *tx) lock(account string) (bool, error) {
 	return true, nil
 }
 
+// TryLockAccount claims an account's row without waiting (SKIP LOCKED): false
+// when another transaction, on this node or another, holds it, or when the
+// account does not exist.
+func (t *tx) TryLockAccount(account string) (bool, error) {
+	if t.readOnly || t.locked[account] {
+		return true, nil
+	}
+	var one int
+	err := t.queryRow(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED`, account).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, t.fail("try to lock account", err)
+	}
+	t.locked[account] = true
+	return true, nil
+}
+
 // lockOwner locks the account of a grant, hold or generation (table) before a
 // write to it, if this transaction has not already. It reports whether the
 // row exists.
