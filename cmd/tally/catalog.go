@@ -16,9 +16,9 @@ import (
 func (m Main) catalogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Validate, show and compare price catalogs",
+		Short: "Validate, show, compare and publish price catalogs",
 	}
-	cmd.AddCommand(m.catalogValidateCmd(), m.catalogShowCmd(), m.catalogDiffCmd())
+	cmd.AddCommand(m.catalogValidateCmd(), m.catalogShowCmd(), m.catalogDiffCmd(), m.catalogPublishCmd(), m.catalogHistoryCmd())
 	return cmd
 }
 

@@ -39,7 +39,18 @@ func (m Main) serveCmd() *cobra.Command {
 			}
 			defer store.Close()
 			adminKey := os.Getenv("TALLY_ADMIN_KEY")
-			h := httpapi.NewServer(httpapi.Config{Catalog: c, AdminKey: adminKey, Version: version, Log: log})
+			// Both stores keep the published catalogs: every node on one
+			// database prices with the version in use there, and falls back
+			// to --catalog or the built-in one while none is in effect.
+			catalogs, _ := store.(credit.CatalogStore)
+			h := httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log})
+			if catalogs != nil {
+				stop, err := followCatalogs(ctx, catalogs, h, log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog})
 			h.SetLedger(l)
 			if adminKey == "" {

@@ -42,6 +42,9 @@ type Config struct {
 	// nil the server is pricing-only: the ledger routes are not registered
 	// (SetLedger can add them before serving).
 	Ledger *credit.Ledger
+	// Catalogs, if set, serves the published catalog history: GET
+	// /v1/catalog/versions and /v1/catalog/diff are registered only then.
+	Catalogs credit.CatalogStore
 	// AdminKey is the admin API key from TALLY_ADMIN_KEY, compared in
 	// constant time; "" disables it (stored keys still work).
 	AdminKey string
@@ -57,6 +60,7 @@ type Server struct {
 	log      *slog.Logger
 	catalog  atomic.Pointer[credit.Catalog]
 	ledger   *credit.Ledger // set before serving, never after
+	catalogs credit.CatalogStore
 	adminKey string
 	api      huma.API
 	handler  http.Handler
@@ -75,7 +79,7 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{log: log, adminKey: cfg.AdminKey}
+	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs}
 	s.catalog.Store(cfg.Catalog)
 
 	mux := http.NewServeMux()
@@ -92,6 +96,9 @@ func NewServer(cfg Config) *Server {
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authenticate)
 	s.routes()
+	if cfg.Catalogs != nil {
+		s.catalogRoutes()
+	}
 	if cfg.Ledger != nil {
 		s.SetLedger(cfg.Ledger)
 	}

@@ -1,0 +1,113 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// CatalogVersions is the published catalog history: GET
+// /v1/catalog/versions and `tally catalog history --json`.
+type CatalogVersions struct {
+	InUse    string           `json:"in_use" doc:"The version this node prices with now. It may be a --catalog file's or the built-in catalog's, absent from versions, while the database has no version in effect."`
+	Versions []CatalogVersion `json:"versions" doc:"Every published version, oldest published first."`
+}
+
+// CatalogVersion is one published catalog.
+type CatalogVersion struct {
+	Version     string    `json:"version"`
+	EffectiveAt time.Time `json:"effective_at" doc:"When it takes over, if it is the newest published by then."`
+	PublishedAt time.Time `json:"published_at"`
+}
+
+// NewCatalogVersions returns the history of records with inUse as the version in use.
+func NewCatalogVersions(inUse string, records []credit.CatalogRecord) *CatalogVersions {
+	out := &CatalogVersions{InUse: inUse, Versions: make([]CatalogVersion, 0, len(records))}
+	for _, r := range records {
+		out.Versions = append(out.Versions, CatalogVersion{Version: r.Version, EffectiveAt: r.EffectiveAt, PublishedAt: r.PublishedAt})
+	}
+	return out
+}
+
+// CatalogDiff is what changed between two catalog versions.
+type CatalogDiff struct {
+	From    string           `json:"from"`
+	To      string           `json:"to"`
+	Changes []catalog.Change `json:"changes" doc:"Models added and removed, prices up and down, tiers, scales and aspect ratios added or removed, settings changed; model by model."`
+}
+
+// catalogRoutes registers the catalog history routes, served from the store's
+// published catalogs. Like GET /v1/catalog, they are public.
+func (s *Server) catalogRoutes() {
+	huma.Register(s.api, huma.Operation{
+		OperationID: "list-catalog-versions",
+		Method:      http.MethodGet,
+		Path:        "/v1/catalog/versions",
+		Summary:     "List the published catalog versions and the one in use",
+		Tags:        []string{"Pricing"},
+		Errors:      []int{503},
+	}, func(ctx context.Context, _ *struct{}) (*struct{ Body *CatalogVersions }, error) {
+		records, err := s.catalogs.Catalogs(ctx)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body *CatalogVersions }{NewCatalogVersions(s.Catalog().Version, records)}, nil
+	})
+
+	huma.Register(s.api, huma.Operation{
+		OperationID: "diff-catalog-versions",
+		Method:      http.MethodGet,
+		Path:        "/v1/catalog/diff",
+		Summary:     "What changed between two catalog versions",
+		Description: "from and to are published versions, or the version this node prices with (which may be its --catalog file's or the built-in one). 404 unknown_catalog_version for any other.",
+		Tags:        []string{"Pricing"},
+		Errors:      []int{404, 422, 503},
+	}, func(ctx context.Context, in *struct {
+		From string `query:"from" required:"true" doc:"The older version."`
+		To   string `query:"to" required:"true" doc:"The newer version."`
+	}) (*struct{ Body *CatalogDiff }, error) {
+		records, err := s.catalogs.Catalogs(ctx)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		from, err := s.catalogVersion(records, in.From)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		to, err := s.catalogVersion(records, in.To)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		changes := catalog.Diff(from, to)
+		if changes == nil {
+			changes = []catalog.Change{}
+		}
+		return &struct{ Body *CatalogDiff }{&CatalogDiff{From: from.Version, To: to.Version, Changes: changes}}, nil
+	})
+}
+
+// catalogVersion finds a version among the published records, or as the
+// catalog in use.
+func (s *Server) catalogVersion(records []credit.CatalogRecord, version string) (*credit.Catalog, error) {
+	for _, r := range records {
+		if r.Version != version {
+			continue
+		}
+		c, err := catalog.Parse(r.YAML)
+		if err != nil {
+			// Published by another build, and refused by this one: every
+			// node skips it; say so rather than hide it.
+			return nil, credit.Errorf(credit.Invalid, "invalid_catalog", "catalog version %q is published but does not validate on this node", version)
+		}
+		return c, nil
+	}
+	if c := s.Catalog(); c != nil && c.Version == version {
+		return c, nil
+	}
+	return nil, credit.Errorf(credit.NotFound, "unknown_catalog_version", "unknown catalog version %q", version)
+}
