@@ -15,6 +15,7 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -53,6 +54,9 @@ type Config struct {
 	// Log receives internal errors; nil discards them.
 	Log *slog.Logger
 }
+
+// ReadyTimeout bounds how long /readyz waits for the store to answer.
+const ReadyTimeout = 2 * time.Second
 
 // Server serves the API. It is safe for concurrent use; the catalog in use can
 // be swapped while serving and every request prices against one whole version.
@@ -159,7 +163,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.ledger != nil {
-		if err := s.ledger.Store().Ping(r.Context()); err != nil {
+		// A database that does not answer must fail the probe within the
+		// probe's own timeout, not hang it: a load balancer waiting on a
+		// stuck check keeps sending traffic to this node.
+		ctx, cancel := context.WithTimeout(r.Context(), ReadyTimeout)
+		defer cancel()
+		if err := s.ledger.Store().Ping(ctx); err != nil {
 			s.log.Warn("readyz: store ping failed", "err", err)
 			writeProblem(w, newProblem(http.StatusServiceUnavailable, "not_ready", "the store cannot serve", nil))
 			return

@@ -73,6 +73,11 @@ var _ credit.Store = (*DB)(nil)
 // fails (Unavailable) rather than holding a request and a connection forever.
 const DefaultStatementTimeout = "30s"
 
+// DefaultConnectTimeout bounds a new connection unless the DSN sets
+// connect_timeout: while the server is unreachable, requests and /readyz fail
+// within it instead of waiting for the kernel's TCP timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // MaxAttempts bounds how many times Update runs fn when PostgreSQL reports a
 // serialization failure or a deadlock.
 const MaxAttempts = 5
@@ -95,6 +100,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	params := cfg.ConnConfig.RuntimeParams
 	if _, ok := params["statement_timeout"]; !ok && !strings.Contains(params["options"], "statement_timeout") {
 		params["statement_timeout"] = DefaultStatementTimeout
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

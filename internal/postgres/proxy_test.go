@@ -19,16 +19,18 @@ import (
 // Proxy is a TCP proxy in front of the test's PostgreSQL, to simulate an
 // outage without touching the server, which other tests share: Cut closes
 // every connection through it and refuses new ones (accepted and closed at
-// once, as a server that went away looks to a client), Restore lets them
-// through again.
+// once, as a server that went away looks to a client), Stall closes them and
+// leaves new ones hanging unanswered (a server behind a black hole), Restore
+// lets them through again.
 type Proxy struct {
 	tb     testing.TB
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	cut   bool
-	conns map[net.Conn]struct{}
+	mu      sync.Mutex
+	cut     bool
+	stalled map[net.Conn]struct{} // non-nil while stalling: connections held unanswered
+	conns   map[net.Conn]struct{}
 	wg    sync.WaitGroup
 
 	// dropCommits is how many more COMMITs to let through to the server
@@ -94,11 +96,27 @@ func (p *Proxy) Cut() {
 	}
 }
 
-// Restore lets connections through again.
+// Stall closes every open connection and accepts new ones without ever
+// answering them, until Restore.
+func (p *Proxy) Stall() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stalled = map[net.Conn]struct{}{}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// Restore lets connections through again (closing those held by Stall, so
+// their clients reconnect).
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
+	for c := range p.stalled {
+		c.Close()
+	}
+	p.stalled = nil
 }
 
 // DropCommitAnswers makes the next n COMMITs reach the server, which
@@ -131,6 +149,7 @@ var commitMessage = []byte("Q\x00\x00\x00\x0bcommit\x00")
 // Close stops the proxy and closes every connection.
 func (p *Proxy) Close() {
 	p.ln.Close()
+	p.Restore()
 	p.Cut()
 	p.wg.Wait()
 }
@@ -157,6 +176,13 @@ func (p *Proxy) forward(client net.Conn) {
 	p.mu.Lock()
 	if p.cut {
 		p.mu.Unlock()
+		client.Close()
+		return
+	}
+	if p.stalled != nil {
+		p.stalled[client] = struct{}{}
+		p.mu.Unlock()
+		_, _ = io.Copy(io.Discard, client) // until the client gives up or Restore
 		client.Close()
 		return
 	}
