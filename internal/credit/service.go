@@ -18,6 +18,7 @@ const MaxHoldTTL = 24 * time.Hour
 // Reserve is the only balance check, made atomically with the reservation.
 type Ledger struct {
 	store   Store
+	group   *group
 	now     func() time.Time
 	catalog func() *Catalog
 	holdTTL time.Duration
@@ -31,11 +32,14 @@ type LedgerConfig struct {
 	Catalog func() *Catalog
 	// HoldTTL is the default hold TTL (DefaultHoldTTL).
 	HoldTTL time.Duration
+	// MaxBatch bounds the writes one group commit takes (DefaultMaxBatch);
+	// 1 gives every write a transaction of its own.
+	MaxBatch int
 }
 
 // NewLedger returns a ledger on store.
 func NewLedger(store Store, cfg LedgerConfig) *Ledger {
-	l := &Ledger{store: store, now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL}
+	l := &Ledger{store: store, group: newGroup(store, cfg.MaxBatch), now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -51,14 +55,15 @@ func (l *Ledger) Store() Store { return l.store }
 // Now returns the ledger's clock reading, UTC, at the store's precision (µs).
 func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
 
-// update runs fn in one store transaction, at most once per idempotency key: a
+// update runs fn as one write of the group commit (its own savepoint of a
+// batch's transaction), at most once per idempotency key: a
 // retry with the same key and request returns the first answer (decoded from
 // the stored JSON) and changes nothing; the same key with another request is a
 // Conflict (idempotency_conflict). Refusals are not recorded, so a refused
 // request writes nothing and may be retried.
 func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
 	var out T
-	err := l.store.Update(ctx, func(tx Tx) error {
+	err := l.group.update(ctx, func(tx Tx) error {
 		now := l.Now()
 		if idem != nil && idem.Key != "" {
 			rec, err := tx.Idempotency(idem.Scope, idem.Key)

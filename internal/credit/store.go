@@ -14,11 +14,40 @@ type Store interface {
 	// Transactions on one account are serialized. If fn returns an error, the
 	// transaction rolls back and Update returns that error.
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateBatch runs ops in one read-write transaction, in order, each in a
+	// savepoint of its own, and commits once: group commit. An op that fails
+	// (its Fn returns an error, or a Tx method fails) has its writes rolled
+	// back to its savepoint and its error in Err, and the others go on, as
+	// if each had been its own Update. An op whose Ctx is done before it
+	// starts is not run. UpdateBatch returns an error only when the whole
+	// batch failed (begin, commit, or a store failure that may have undone
+	// earlier ops): then nothing committed and every op is failed with it.
+	// Once UpdateBatch returns nil, every op whose Err is nil is durable.
+	UpdateBatch(ctx context.Context, ops []*Op) error
+	// Writers is how many write transactions the store can usefully run at
+	// once: 1 for a single-writer store, more for a server database.
+	Writers() int
 	// View runs fn against a consistent read-only snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the store can serve (for /readyz).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// Op is one write of a batch (Store.UpdateBatch).
+type Op struct {
+	// Ctx is the request's context: the op is skipped if it is done before
+	// the op starts. Once started, an op runs to its end (with the store's
+	// own timeouts), since interrupting one statement may abort the whole
+	// transaction and with it the batch.
+	Ctx context.Context
+	// Fn does the op's work, as the fn of Store.Update.
+	Fn func(Tx) error
+	// Err is the op's outcome, set by UpdateBatch.
+	Err error
+	// Panic holds what Fn panicked with, if it did; the op's writes were
+	// rolled back and the caller should panic again with it.
+	Panic any
 }
 
 // Tx is one store transaction. Methods return *Error values: NotFound (reason

@@ -53,6 +53,7 @@ func BenchmarkGenerationCycle(b *testing.B) {
 			})
 			b.Run("cycle", func(b *testing.B) {
 				b.ReportAllocs()
+				b.SetParallelism(16) // 32 clients on 2 cores: enough company for group commit
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
 						acct := fmt.Sprint("acct-", n.Add(1)%int64(accounts))

@@ -36,6 +36,8 @@ type DB struct {
 	path   string
 	writer *sql.DB // one connection; transactions BEGIN IMMEDIATE
 	reader *sql.DB // query_only connections for View
+	// Prepared statements of each pool.
+	wstmts, rstmts *statements
 }
 
 // Open opens (creating it if needed) the SQLite file at path and brings its
@@ -68,6 +70,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.reader.SetMaxIdleConns(Readers)
 	db.reader.SetConnMaxLifetime(0)
 	db.reader.SetConnMaxIdleTime(0)
+	db.wstmts, db.rstmts = newStatements(db.writer), newStatements(db.reader)
 	if err := db.reader.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, storeError(ctx, "open "+abs, err)
@@ -101,6 +104,10 @@ func (db *DB) Path() string { return db.path }
 // into the database file.
 func (db *DB) Close() error {
 	var errs []error
+	if db.wstmts != nil {
+		db.wstmts.close()
+		db.rstmts.close()
+	}
 	if db.reader != nil {
 		if err := db.reader.Close(); err != nil {
 			errs = append(errs, storeError(context.Background(), "close", err))
@@ -131,21 +138,22 @@ func (db *DB) Ping(ctx context.Context) error {
 // part or all of the transaction on its own, and committing the rest would
 // break the ledger's invariants. Update returns that first failure.
 func (db *DB) Update(ctx context.Context, fn func(credit.Tx) error) error {
-	return db.run(ctx, db.writer, false, fn)
+	return db.run(ctx, db.writer, db.wstmts, false, fn)
 }
 
 // View runs fn in one read-only transaction on a consistent snapshot. The Tx's
 // write methods return Internal.
 func (db *DB) View(ctx context.Context, fn func(credit.Tx) error) error {
-	return db.run(ctx, db.reader, true, fn)
+	return db.run(ctx, db.reader, db.rstmts, true, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(credit.Tx) error) (err error) {
+func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *statements, readOnly bool, fn func(credit.Tx) error) (err error) {
+	defer stmts.prepare(ctx) // after the transaction has given its connection back
 	stx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return storeError(ctx, "begin", err)
 	}
-	t := &tx{ctx: ctx, stx: stx, readOnly: readOnly}
+	t := &tx{ctx: ctx, stx: stx, stmts: stmts, readOnly: readOnly}
 	committed := false
 	defer func() {
 		if committed {
@@ -175,6 +183,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, readOnly bool, fn func(cred
 type tx struct {
 	ctx      context.Context
 	stx      *sql.Tx
+	stmts    *statements // the pool's prepared statements
 	readOnly bool
 	// broken is the first Internal or Unavailable failure, or the failure of
 	// a method that had already written part of its work: the transaction
@@ -194,14 +203,23 @@ func (t *tx) halfDone(err error) error {
 }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if st := t.stmts.get(query); st != nil {
+		return t.stx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
 	return t.stx.ExecContext(t.ctx, query, args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmts.get(query); st != nil {
+		return t.stx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
 	return t.stx.QueryContext(t.ctx, query, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmts.get(query); st != nil {
+		return t.stx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
 	return t.stx.QueryRowContext(t.ctx, query, args...)
 }
 

@@ -44,11 +44,33 @@ func init() {
 
 // Run runs the conformance suite. open returns a fresh, empty store for one
 // subtest and arranges (with t.Cleanup) for it to be closed.
+//
+// The ledger group-commits its writes (credit.DefaultMaxBatch): the concurrency
+// tests and the simulation run that way, and again as BatchOfOne on the store
+// forced to one write per transaction, so that batching changes no outcome.
 func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Flows", func(t *testing.T) { runFlows(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
 	t.Run("Simulation", func(t *testing.T) { runSimulation(t, open) })
 	t.Run("Properties", func(t *testing.T) { runProperties(t, open) })
+	t.Run("Batch", func(t *testing.T) { runBatch(t, open) })
+	one := func(t *testing.T) credit.Store { return batchOfOne{open(t)} }
+	t.Run("BatchOfOne", func(t *testing.T) {
+		t.Run("Flows", func(t *testing.T) { runFlows(t, one) })
+		t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, one) })
+		t.Run("Simulation", func(t *testing.T) { runSimulation(t, one) })
+	})
+}
+
+// batchOfOne is a store whose group commits hold one write each: every write
+// is a transaction of its own, as without group commit.
+type batchOfOne struct{ credit.Store }
+
+func (s batchOfOne) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
+	for _, op := range ops {
+		_ = s.Store.UpdateBatch(ctx, []*credit.Op{op}) // the failure is in op.Err
+	}
+	return nil
 }
 
 // t0 is where every test clock starts: the seed catalog's effective day,

@@ -1,0 +1,68 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// Writers is 1: SQLite has one writer at a time, so batches run one after
+// the other and a batch is as large as the queue that formed behind the last.
+func (db *DB) Writers() int { return 1 }
+
+// UpdateBatch runs ops in one write transaction, each in a savepoint, and
+// commits once (see credit.Store): one fsync of the WAL for the whole batch.
+//
+// An op's statements run without its context's cancellation: SQLite answers
+// an interrupted write inside a transaction by rolling back the transaction,
+// which would take the batch's other ops with it. An op whose context is done
+// before it starts is skipped instead.
+//
+// A Tx method that failed with Unavailable (a full disk, an I/O error, a
+// read-only file) fails the batch: after those SQLite may have rolled back the
+// whole transaction on its own. Any other failure rolls back to the op's
+// savepoint; a savepoint that cannot be rolled back to fails the batch too.
+func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
+	bctx := context.WithoutCancel(ctx)
+	defer db.wstmts.prepare(ctx) // after the transaction has given its connection back
+	stx, err := db.writer.BeginTx(bctx, nil)
+	if err != nil {
+		return credit.FailBatch(ops, storeError(ctx, "begin", err))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = stx.Rollback()
+		}
+	}()
+	for _, op := range ops {
+		if err := op.Ctx.Err(); err != nil {
+			op.Err = storeError(op.Ctx, "begin", err)
+			continue
+		}
+		if _, err := stx.ExecContext(bctx, `SAVEPOINT op`); err != nil {
+			return credit.FailBatch(ops, storeError(ctx, "savepoint", err))
+		}
+		t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, stmts: db.wstmts}
+		credit.RunOp(op, t)
+		if op.Err == nil && op.Panic == nil && t.broken != nil {
+			op.Err = t.broken
+		}
+		if op.Err != nil || op.Panic != nil {
+			if t.broken != nil && credit.ErrorCode(t.broken) == credit.Unavailable {
+				return credit.FailBatch(ops, t.broken)
+			}
+			if _, err := stx.ExecContext(bctx, `ROLLBACK TO op`); err != nil {
+				return credit.FailBatch(ops, storeError(ctx, "rollback to savepoint", err))
+			}
+		}
+		if _, err := stx.ExecContext(bctx, `RELEASE op`); err != nil {
+			return credit.FailBatch(ops, storeError(ctx, "release savepoint", err))
+		}
+	}
+	if err := stx.Commit(); err != nil {
+		return credit.FailBatch(ops, storeError(ctx, "commit", err))
+	}
+	committed = true
+	return nil
+}
