@@ -31,7 +31,7 @@ type Proxy struct {
 	cut     bool
 	stalled map[net.Conn]struct{} // non-nil while stalling: connections held unanswered
 	conns   map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	wg      sync.WaitGroup
 
 	// dropCommits is how many more COMMITs to let through to the server
 	// while closing the client's connection before it hears the answer.
