@@ -75,3 +75,39 @@ func BenchmarkGenerationCycle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGroupCommitLatency measures what group commit costs a lone
+// client, the light-load case where no batch forms: one generation cycle at a
+// time, with batching on (DefaultMaxBatch) and forced to one write per
+// transaction. The difference is the queue's hand-off to the committer
+// goroutine; BENCHMARKS.md states it.
+func BenchmarkGroupCommitLatency(b *testing.B) {
+	for _, batch := range []int{credit.DefaultMaxBatch, 1} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) {
+			ctx := context.Background()
+			db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			cat := catalog.Default()
+			l := credit.NewLedger(db, credit.LedgerConfig{Catalog: func() *credit.Catalog { return cat }, MaxBatch: batch})
+			if _, err := l.CreateAccount(ctx, nil, "solo", 0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.AddGrant(ctx, nil, "solo", credit.GrantSpec{Credits: credit.Whole(1_000_000_000), Source: credit.SourceTopup}); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				g, err := l.CreateGeneration(ctx, nil, credit.GenerationSpec{Account: "solo", Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.CompleteGeneration(ctx, nil, g.ID, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -88,6 +88,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)") // fsync the WAL at every commit: never lose an acknowledged write
 	q.Add("_pragma", "foreign_keys(ON)")
+	// Temporary files in memory: the savepoint of every write in a group
+	// commit keeps its undo pages in a sub-journal, which otherwise is a
+	// temporary file written with a syscall per page. It needs no
+	// durability: a crash rolls back the whole transaction from the WAL.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	if readOnly {
 		q.Set("_query_only", "1") // applied after every other pragma
 	} else {
