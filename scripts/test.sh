@@ -9,6 +9,11 @@
 #                        answers on 127.0.0.1:5432, that one is used; unset
 #                        otherwise, the PostgreSQL tests skip (and fail under
 #                        CI=1 or TALLY_REQUIRE_POSTGRES=1).
+#   TALLY_CHROMIUM       the browser for the console's browser tests (default:
+#                        chromium on PATH, installed here with apt-get when
+#                        missing and run as root); without one they skip, and
+#                        fail under TALLY_REQUIRE_BROWSER=1.
+#   TALLY_SCREENSHOTS    a folder to keep the browser tests' screenshots in.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
@@ -38,6 +43,19 @@ if [ -n "${TALLY_TEST_POSTGRES:-}" ]; then
   echo "== PostgreSQL tests on TALLY_TEST_POSTGRES"
 else
   echo "== TALLY_TEST_POSTGRES not set and no PostgreSQL on 127.0.0.1:5432: the PostgreSQL tests will skip"
+fi
+
+# The console's browser tests drive Debian's Chromium: install it when it is
+# missing and this shell may (root, apt-get).
+if [ -z "${TALLY_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing Chromium for the console's browser tests"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }; then
+      echo "== could not install Chromium: the browser tests will skip (and fail under TALLY_REQUIRE_BROWSER=1)"
+    fi
+  else
+    echo "== no Chromium and no root apt-get to install it: the console's browser tests will skip"
+  fi
 fi
 
 echo "== go vet, gofmt"

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/console"
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
 )
@@ -24,7 +25,7 @@ func (m Main) serveCmd() *cobra.Command {
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the HTTP API (POST /v1/quotes, GET /v1/models, /openapi.json, …)",
+		Short: "Serve the HTTP API (POST /v1/quotes, GET /v1/models, /openapi.json, …) and the web console at /",
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -43,7 +44,11 @@ func (m Main) serveCmd() *cobra.Command {
 			// database prices with the version in use there, and falls back
 			// to --catalog or the built-in one while none is in effect.
 			catalogs, _ := store.(credit.CatalogStore)
-			h := httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log})
+			// The console prices with the server's catalog, asked per request,
+			// so a reload or a publish shows on the next page.
+			var h *httpapi.Server
+			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
+			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui})
 			if catalogs != nil {
 				stop, err := followCatalogs(ctx, catalogs, h, log)
 				if err != nil {

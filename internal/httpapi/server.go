@@ -53,6 +53,10 @@ type Config struct {
 	Version string
 	// Log receives internal errors; nil discards them.
 	Log *slog.Logger
+	// Console, if set, serves every path outside the API (/v1/…,
+	// /openapi.json, /healthz, /readyz, /metrics) that no route matched: the
+	// web console. Unset, those paths answer the 404 problem.
+	Console http.Handler
 }
 
 // ReadyTimeout bounds how long /readyz waits for the store to answer.
@@ -112,7 +116,13 @@ func NewServer(cfg Config) *Server {
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { noRoute(mux, w, r) })
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Console != nil && !apiPath(r.URL.Path) {
+			cfg.Console.ServeHTTP(w, r)
+			return
+		}
+		noRoute(mux, w, r)
+	})
 	s.handler = s.recoverPanics(normalizeContentType(mux))
 	return s
 }
@@ -195,6 +205,16 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
+// apiPath reports whether path belongs to the API, whose unmatched requests
+// answer problems, rather than to the console.
+func apiPath(path string) bool {
+	switch path {
+	case "/v1", "/openapi.json", "/healthz", "/readyz", "/metrics":
+		return true
+	}
+	return strings.HasPrefix(path, "/v1/")
+}
+
 // noRoute answers a request no route matched: 405 with Allow when the path
 // exists for other methods, 404 otherwise, both as problems.
 func noRoute(mux *http.ServeMux, w http.ResponseWriter, r *http.Request) {
@@ -238,6 +258,7 @@ func (s *Server) fail(err error) error {
 }
 
 func (s *Server) routes() {
+	s.whoamiRoutes()
 	huma.Register(s.api, secure(huma.Operation{
 		OperationID:  "create-quote",
 		Method:       http.MethodPost,

@@ -1,0 +1,330 @@
+// Account: balances, grants, open holds, paged history, usage by model and
+// day (an SVG drawn here from the API's sums), and CSV export. An account key
+// sees its own account only: the console does not even ask for another.
+'use strict';
+
+(function () {
+  const T = window.tally;
+  const $ = (id) => document.getElementById(id);
+  const who = T.session.who();
+  const PAGE = 20;
+
+  function signInLink(text) {
+    return T.el('a', { href: '/login?next=' + encodeURIComponent(location.pathname) }, text || 'Sign in');
+  }
+
+  // /accounts: choose an account.
+  const chooser = $('account-form');
+  if (chooser) {
+    const msg = $('account-msg');
+    if (who && who.scope === 'account') {
+      location.replace('/accounts/' + encodeURIComponent(who.account));
+      return;
+    }
+    if (!who) msg.replaceChildren(signInLink(), ' with an API key to read accounts.');
+    $('account-id').value = T.session.account();
+    chooser.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const id = $('account-id').value.trim();
+      if (!id) return;
+      T.session.setAccount(id);
+      location.assign('/accounts/' + encodeURIComponent(id));
+    });
+    return;
+  }
+
+  const page = $('account-page');
+  if (!page) return;
+  const id = page.dataset.account;
+  const base = '/v1/accounts/' + encodeURIComponent(id);
+  const msg = $('account-msg');
+  const names = {};
+  document.querySelectorAll('#model-names option').forEach((o) => { names[o.value] = o.textContent; });
+  const modelName = (m) => names[m] || m;
+
+  if (!who) {
+    msg.replaceChildren(signInLink(), ' with an API key to see this account.');
+    return;
+  }
+  if (!T.session.mayRead(id)) {
+    msg.classList.add('msg-bad');
+    msg.replaceChildren('This key reads account ', T.el('b', null, who.account), ' only. ',
+      T.el('a', { href: '/accounts/' + encodeURIComponent(who.account) }, 'Open ' + who.account));
+    return;
+  }
+  T.session.setAccount(id);
+  T.renderAuth();
+
+  const signed = (n) => (n > 0 ? '+' : '') + T.credits(n);
+  const deltaClass = (n) => (n > 0 ? 'num delta-pos' : n < 0 ? 'num delta-neg' : 'num');
+  function emptyRow(table, cols, text) {
+    table.tBodies[0].replaceChildren(T.el('tr', null, T.el('td', { class: 'empty', colspan: String(cols) }, text)));
+  }
+
+  async function loadAccount() {
+    const a = await T.api(base);
+    $('a-available').textContent = T.credits(a.available_credits);
+    $('a-held').textContent = T.credits(a.held_credits);
+    $('a-holds-count').textContent = T.plural(a.open_holds.length, 'open hold', 'open holds');
+    const od = $('a-overdraft-card');
+    od.hidden = !a.overdraft_credits;
+    if (a.overdraft_credits) {
+      $('a-overdraft').textContent = T.credits(a.overdraft_credits);
+      $('a-overdraft-used').textContent = T.credits(a.overdraft_used_credits) + ' used';
+    }
+
+    const grants = $('grants');
+    if (!a.grants.length) emptyRow(grants, 6, 'No grants yet.');
+    else {
+      grants.tBodies[0].replaceChildren(...a.grants.map((g) => T.el('tr', null,
+        T.el('th', { scope: 'row', 'data-label': 'Source' }, T.el('span', { class: 'badge' }, g.source)),
+        T.el('td', { class: 'num', 'data-label': 'Granted' }, T.credits(g.granted_credits)),
+        T.el('td', { class: 'num', 'data-label': 'Remaining' }, T.credits(g.remaining_credits)),
+        T.el('td', { class: 'num', 'data-label': 'Held' }, T.credits(g.held_credits)),
+        T.el('td', { 'data-label': 'Expires' }, g.expired_at ? 'expired ' + T.time(g.expired_at) : g.expires_at ? T.time(g.expires_at) : 'never'),
+        T.el('td', { 'data-label': 'Memo' }, g.memo || ''))));
+    }
+
+    const holds = $('holds');
+    if (!a.open_holds.length) emptyRow(holds, 5, 'No open holds.');
+    else {
+      holds.tBodies[0].replaceChildren(...a.open_holds.map((h) => T.el('tr', null,
+        T.el('th', { scope: 'row', 'data-label': 'Hold' }, T.el('code', null, h.id)),
+        T.el('td', { 'data-label': 'Generation' }, h.generation ? T.el('code', null, h.generation) : 'generic'),
+        T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(h.credits)),
+        T.el('td', { 'data-label': 'Created' }, T.time(h.created_at)),
+        T.el('td', { 'data-label': 'Expires' }, T.time(h.expires_at)))));
+    }
+  }
+
+  // History: cursor paging. cursors[i] is the cursor of page i ('' = newest).
+  const cursors = [''];
+  let pageIndex = 0;
+  let nextCursor = '';
+  const kindLabel = { grant: 'Grant', hold: 'Hold', capture: 'Charge', release: 'Release', expire: 'Expiry', refund: 'Refund' };
+
+  async function loadEntries() {
+    const q = new URLSearchParams({ limit: String(PAGE) });
+    if (cursors[pageIndex]) q.set('cursor', cursors[pageIndex]);
+    const page = await T.api(base + '/entries?' + q.toString());
+    nextCursor = page.next_cursor || '';
+    const table = $('entries');
+    if (!page.entries.length) emptyRow(table, 6, 'No entries yet.');
+    else {
+      table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', null,
+        T.el('td', { 'data-label': 'Time' }, T.el('time', { datetime: e.time }, T.time(e.time))),
+        T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref)),
+        T.el('td', { 'data-label': 'Model' }, e.model ? modelName(e.model) : ''),
+        T.el('td', { class: deltaClass(e.available_delta), 'data-label': 'Available' }, signed(e.available_delta)),
+        T.el('td', { class: deltaClass(e.held_delta), 'data-label': 'Held' }, signed(e.held_delta)),
+        T.el('td', { class: 'num', 'data-label': 'Balance after' }, T.credits(e.available_after) + (e.held_after ? ' (' + T.credits(e.held_after) + ' held)' : '')))));
+    }
+    $('page-label').textContent = 'Page ' + (pageIndex + 1);
+    $('page-newer').disabled = pageIndex === 0;
+    $('page-older').disabled = !nextCursor;
+  }
+
+  $('page-older').addEventListener('click', () => {
+    if (!nextCursor) return;
+    cursors[pageIndex + 1] = nextCursor;
+    pageIndex++;
+    loadEntries().catch(fail);
+  });
+  $('page-newer').addEventListener('click', () => {
+    if (pageIndex === 0) return;
+    pageIndex--;
+    loadEntries().catch(fail);
+  });
+
+  // Usage: the window's days, each split by model. The API sums by one
+  // dimension at a time, so the chart asks by day, then by model for each
+  // day that had charges. Every number shown is the API's.
+  const DAY = 86400000;
+  const palette = ['#8b7bff', '#4fc3f7', '#5fd08f', '#f3c15a', '#ff8a8a', '#f48fb1', '#80cbc4', '#ce93d8', '#ffab91', '#aed581'];
+  const iso = (ms) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  let usage = null;
+
+  function usageWindow() {
+    const days = Number($('usage-window').value);
+    const now = new Date();
+    const end = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    return { days: days, from: end - days * DAY, to: end };
+  }
+
+  async function loadUsage() {
+    const w = usageWindow();
+    const range = 'from=' + encodeURIComponent(iso(w.from)) + '&to=' + encodeURIComponent(iso(w.to));
+    const [byDay, byModel] = await Promise.all([
+      T.api(base + '/usage?group_by=day&' + range),
+      T.api(base + '/usage?group_by=model&' + range),
+    ]);
+    const active = byDay.groups.filter((g) => g.count > 0 || g.charged_credits !== 0);
+    const perDay = await Promise.all(active.map((g) => {
+      const from = Date.parse(g.key + 'T00:00:00Z');
+      return T.api(base + '/usage?group_by=model&from=' + encodeURIComponent(iso(from)) + '&to=' + encodeURIComponent(iso(from + DAY)))
+        .then((u) => [g.key, g, u.groups]);
+    }));
+    usage = { window: w, days: new Map(perDay.map(([k, g, groups]) => [k, { total: g, models: groups }])), models: byModel.groups };
+    drawUsage();
+    renderUsageTable();
+  }
+
+  function colors() {
+    const order = usage.models.slice().sort((a, b) => b.charged_credits - a.charged_credits).map((g) => g.key);
+    const m = new Map();
+    order.forEach((k, i) => m.set(k, palette[i % palette.length]));
+    return m;
+  }
+
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs, ...children) {
+    const e = document.createElementNS(SVG, tag);
+    for (const k of Object.keys(attrs || {})) e.setAttribute(k, attrs[k]);
+    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  }
+
+  // niceMax rounds the tallest bar up to an axis top whose quarters are
+  // round numbers (240 for 223: ticks at 60, 120, 180, 240).
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (v <= m * p) return m * p;
+    return 10 * p;
+  }
+
+  function drawUsage() {
+    const box = $('usage-chart');
+    const legend = $('usage-legend');
+    const w = usage.window;
+    if (!usage.days.size) {
+      box.replaceChildren(T.el('p', { class: 'empty' }, 'No charges in the last ' + w.days + ' days.'));
+      legend.replaceChildren();
+      return;
+    }
+    const col = colors();
+    const width = Math.max(300, box.clientWidth - 24);
+    const height = 220;
+    const pad = { l: 44, r: 8, t: 10, b: 26 };
+    const plotW = width - pad.l - pad.r;
+    const plotH = height - pad.t - pad.b;
+    let top = 0;
+    for (const d of usage.days.values()) top = Math.max(top, d.total.charged_credits);
+    top = niceMax(top);
+    const y = (v) => pad.t + plotH - (Math.max(0, v) / top) * plotH;
+    const slot = plotW / w.days;
+    const barW = Math.max(2, Math.min(28, slot * 0.7));
+    const chart = svg('svg', {
+      viewBox: '0 0 ' + width + ' ' + height, width: String(width), height: String(height), role: 'img',
+      'aria-label': 'Credits charged per day over the last ' + w.days + ' days, stacked by model',
+    });
+    for (let i = 0; i <= 4; i++) {
+      const v = (top * i) / 4;
+      chart.append(svg('line', { class: i ? 'gridline' : 'axis', x1: pad.l, x2: width - pad.r, y1: y(v), y2: y(v) }),
+        svg('text', { x: pad.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, T.credits(v)));
+    }
+    const every = Math.ceil(w.days / Math.max(1, Math.floor(plotW / 44)));
+    for (let i = 0; i < w.days; i++) {
+      const day = new Date(w.from + i * DAY).toISOString().slice(0, 10);
+      const x = pad.l + i * slot + (slot - barW) / 2;
+      if ((w.days - 1 - i) % every === 0) { // today always has its label
+        const last = i === w.days - 1; // kept inside the chart's right edge
+        chart.append(svg('text', { x: last ? x + barW : x + barW / 2, y: height - 8, 'text-anchor': last ? 'end' : 'middle' }, day.slice(5)));
+      }
+      const d = usage.days.get(day);
+      if (!d) continue;
+      let base = 0;
+      const g = svg('g', { 'data-day': day });
+      for (const m of d.models) {
+        if (m.charged_credits <= 0) continue;
+        const y0 = y(base);
+        const y1 = y(base + m.charged_credits);
+        base += m.charged_credits;
+        g.append(svg('rect', { x: x, y: y1, width: barW, height: Math.max(1, y0 - y1), rx: 2, fill: col.get(m.key) || palette[0], 'data-model': m.key },
+          svg('title', {}, day + ' \u00b7 ' + modelName(m.key) + ': ' + T.credits(m.charged_credits) + ' credits (' + T.plural(m.count, 'charge', 'charges') + ')')));
+      }
+      g.append(svg('title', {}, day + ': ' + T.credits(d.total.charged_credits) + ' credits'));
+      chart.append(g);
+    }
+    box.replaceChildren(chart);
+    legend.replaceChildren(...usage.models.map((m) => T.el('span', null,
+      svg('svg', { width: '10', height: '10', 'aria-hidden': 'true' }, svg('rect', { width: '10', height: '10', rx: '3', fill: col.get(m.key) })),
+      modelName(m.key))));
+  }
+
+  function renderUsageTable() {
+    const table = $('usage-table');
+    table.hidden = !usage.models.length;
+    table.tBodies[0].replaceChildren(...usage.models.map((m) => T.el('tr', null,
+      T.el('th', { scope: 'row', 'data-label': 'Model' }, modelName(m.key)),
+      T.el('td', { class: 'num', 'data-label': 'Charges' }, String(m.count)),
+      T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(m.charged_credits)))));
+  }
+
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (usage) drawUsage(); }, 150);
+  });
+  $('usage-window').addEventListener('change', () => loadUsage().catch(fail));
+
+  // CSV export: the API's CSV, every page of it, saved through a Blob.
+  const fileId = id.replace(/[^A-Za-z0-9._-]+/g, '_');
+  async function exportEntries(btn) {
+    btn.disabled = true;
+    try {
+      let cursor = '';
+      let out = '';
+      for (let n = 0; n < 1000; n++) {
+        const q = new URLSearchParams({ limit: '1000' });
+        if (cursor) q.set('cursor', cursor);
+        const r = await T.api(base + '/entries?' + q.toString(), { csv: true });
+        let text = await r.text();
+        if (out) text = text.slice(text.indexOf('\n') + 1); // one header row
+        out += text;
+        cursor = r.headers.get('Next-Cursor') || '';
+        if (!cursor) break;
+      }
+      T.download(new Blob([out], { type: 'text/csv' }), 'tally-' + fileId + '-history.csv');
+    } catch (e) {
+      fail(e);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+  async function exportUsage(btn) {
+    btn.disabled = true;
+    try {
+      const w = usageWindow();
+      const r = await T.api(base + '/usage?group_by=day&from=' + encodeURIComponent(iso(w.from)) + '&to=' + encodeURIComponent(iso(w.to)), { csv: true });
+      T.download(new Blob([await r.text()], { type: 'text/csv' }), 'tally-' + fileId + '-usage-' + w.days + 'd.csv');
+    } catch (e) {
+      fail(e);
+    } finally {
+      btn.disabled = false;
+    }
+  }
+  $('csv-entries').addEventListener('click', (e) => exportEntries(e.currentTarget));
+  $('csv-usage').addEventListener('click', (e) => exportUsage(e.currentTarget));
+
+  function fail(e) {
+    if (e.code === 'unknown_account') T.setMessage(msg, 'There is no account \u201c' + id + '\u201d.', 'bad');
+    else T.setMessage(msg, e.message, 'bad');
+  }
+
+  (async function () {
+    try {
+      await loadAccount();
+    } catch (e) {
+      fail(e);
+      return;
+    }
+    $('account-body').hidden = false;
+    $('account-actions').hidden = false;
+    try {
+      await Promise.all([loadEntries(), loadUsage()]);
+    } catch (e) {
+      fail(e);
+    }
+  })();
+})();

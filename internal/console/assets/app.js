@@ -1,0 +1,266 @@
+// tally console: what every page shares. The session (the API key, kept in
+// sessionStorage and sent only as a Bearer header), the API client, number and
+// time formatting, the header's sign-in state, and tooltips.
+//
+// No price is computed here or in any page script: totals come from
+// POST /v1/quotes, balances from the ledger. The scripts only display numbers.
+'use strict';
+
+(function () {
+  document.documentElement.classList.add('js');
+
+  const KEY = 'tally.key';
+  const WHO = 'tally.who';
+  const ACCOUNT = 'tally.account';
+  const store = window.sessionStorage;
+
+  const session = {
+    key() { return store.getItem(KEY) || ''; },
+    who() {
+      try { return JSON.parse(store.getItem(WHO) || 'null'); } catch (_) { return null; }
+    },
+    signIn(key, who) {
+      store.setItem(KEY, key);
+      store.setItem(WHO, JSON.stringify(who));
+      if (who.scope === 'account') store.setItem(ACCOUNT, who.account);
+    },
+    signOut() { store.clear(); },
+    // account is the account the console works on: an account key's own,
+    // or the one an admin or service key last chose.
+    account() {
+      const who = session.who();
+      if (who && who.scope === 'account') return who.account;
+      return store.getItem(ACCOUNT) || '';
+    },
+    setAccount(id) {
+      const who = session.who();
+      if (who && who.scope === 'account') return; // pinned to its own
+      if (id) store.setItem(ACCOUNT, id); else store.removeItem(ACCOUNT);
+    },
+    // mayRead says whether the signed-in key may read the account: an
+    // account key reads its own only, and the console never asks for more.
+    mayRead(id) {
+      const who = session.who();
+      if (!who) return false;
+      return who.scope !== 'account' || who.account === id;
+    },
+    mayWrite() {
+      const who = session.who();
+      return !!who && (who.scope === 'admin' || who.scope === 'service');
+    },
+  };
+
+  // ApiError is a refused request: its status and RFC 9457 problem.
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && (problem.detail || problem.title)) || ('HTTP ' + status));
+      this.status = status;
+      this.problem = problem || {};
+      this.code = this.problem.code || '';
+    }
+  }
+
+  // uuid returns a random UUID for Idempotency-Key. crypto.randomUUID needs a
+  // secure context; getRandomValues does not, so the console also works on
+  // plain HTTP from another host.
+  function uuid() {
+    if (window.crypto.randomUUID && window.isSecureContext) return window.crypto.randomUUID();
+    const b = window.crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
+  }
+
+  // api calls the JSON API. opts: method, body (JSON), key (instead of the
+  // session's), idempotent (adds an Idempotency-Key), csv (answers the
+  // Response, for text/csv).
+  async function api(path, opts) {
+    opts = opts || {};
+    const headers = { Accept: opts.csv ? 'text/csv' : 'application/json' };
+    const key = opts.key !== undefined ? opts.key : session.key();
+    if (key) headers.Authorization = 'Bearer ' + key;
+    if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (opts.idempotent) headers['Idempotency-Key'] = uuid();
+    let r;
+    try {
+      r = await fetch(path, {
+        method: opts.method || 'GET',
+        headers: headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+    } catch (e) {
+      throw new ApiError(0, { detail: 'The server cannot be reached. Check the connection and try again.' });
+    }
+    if (!r.ok) {
+      let problem = null;
+      try { problem = await r.json(); } catch (_) { /* not JSON */ }
+      if (r.status === 401 && opts.key === undefined && key) {
+        // The key was revoked or expired: sign out rather than retry forever.
+        session.signOut();
+        renderAuth();
+      }
+      throw new ApiError(r.status, problem);
+    }
+    if (opts.csv) return r;
+    return r.json();
+  }
+
+  const numberFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
+  // credits formats an amount the API returned; it does no arithmetic.
+  function credits(n) {
+    if (n === null || n === undefined || n === '') return '–';
+    return numberFormat.format(n);
+  }
+  function plural(n, one, many) { return numberFormat.format(n) + ' ' + (n === 1 ? one : many); }
+
+  const timeFormat = new Intl.DateTimeFormat('en-GB', {
+    year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short',
+  });
+  function time(s) {
+    if (!s) return '';
+    const d = new Date(s);
+    return isNaN(d) ? s : timeFormat.format(d);
+  }
+
+  // el builds an element: el('td', {class: 'num'}, 'text', child…). Text is
+  // always set as text, never parsed as HTML.
+  function el(tag, attrs) {
+    const e = document.createElement(tag);
+    if (attrs) {
+      for (const k of Object.keys(attrs)) {
+        const v = attrs[k];
+        if (v === false || v === null || v === undefined) continue;
+        if (k === 'class') e.className = v;
+        else if (k === 'text') e.textContent = v;
+        else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+        else e.setAttribute(k, v === true ? '' : v);
+      }
+    }
+    for (let i = 2; i < arguments.length; i++) {
+      const c = arguments[i];
+      if (c === null || c === undefined || c === false || c === '') continue;
+      e.append(c instanceof Node ? c : String(c));
+    }
+    return e;
+  }
+
+  function setMessage(node, text, kind) {
+    if (!node) return;
+    node.textContent = text || '';
+    node.classList.toggle('msg-bad', kind === 'bad');
+    node.classList.toggle('msg-good', kind === 'good');
+  }
+
+  // download saves a Blob as a file through a temporary link.
+  function download(blob, name) {
+    const url = URL.createObjectURL(blob);
+    const a = el('a', { href: url, download: name });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  // The header: who is signed in, and where Account leads.
+  function renderAuth() {
+    const box = document.getElementById('auth');
+    if (!box) return;
+    const who = session.who();
+    box.replaceChildren();
+    const nav = document.getElementById('nav-account');
+    const account = session.account();
+    if (nav) nav.setAttribute('href', account ? '/accounts/' + encodeURIComponent(account) : '/accounts');
+    if (!who) {
+      const next = location.pathname === '/login' ? '/' : location.pathname + location.search;
+      box.append(el('a', { class: 'btn btn-ghost btn-sm', href: '/login?next=' + encodeURIComponent(next), id: 'signin' }, 'Sign in'));
+      return;
+    }
+    const label = who.scope === 'account'
+      ? el('span', { class: 'who', id: 'who' }, 'Account key · ', el('b', null, who.account))
+      : el('span', { class: 'who', id: 'who' }, el('b', null, who.scope === 'admin' ? 'Admin' : 'Service'), ' key');
+    box.append(label, el('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm', id: 'signout',
+      onclick: () => { session.signOut(); location.assign('/'); },
+    }, 'Sign out'));
+  }
+
+  // Tooltips: every control with aria-describedby naming a role=tooltip
+  // element opens it on hover (of its .tipwrap) and on focus, keeps it open
+  // while the pointer is over it, and closes it on Escape, on leaving, and
+  // on scroll. The tooltip is placed within the viewport.
+  const openTips = new Set();
+  function place(tip, anchor) {
+    const r = anchor.getBoundingClientRect();
+    const gap = 8;
+    const vw = document.documentElement.clientWidth;
+    const vh = window.innerHeight;
+    tip.style.left = '0px';
+    tip.style.top = '0px';
+    const w = tip.offsetWidth;
+    const h = tip.offsetHeight;
+    const left = Math.max(gap, Math.min(r.left, vw - w - gap));
+    const preferUp = tip.classList.contains('tip-up');
+    const below = r.bottom + 6;
+    const above = r.top - 6 - h;
+    let top = preferUp ? above : below;
+    if (preferUp && above < gap && below + h <= vh) top = below;
+    if (!preferUp && below + h > vh - gap && above >= gap) top = above;
+    tip.style.left = left + 'px';
+    tip.style.top = Math.max(gap, top) + 'px';
+  }
+  function show(tip, anchor) {
+    clearTimeout(tip._hide);
+    for (const t of openTips) if (t !== tip) hide(t);
+    tip.setAttribute('data-open', '');
+    openTips.add(tip);
+    place(tip, anchor);
+  }
+  function hide(tip) {
+    clearTimeout(tip._hide);
+    tip.removeAttribute('data-open');
+    openTips.delete(tip);
+  }
+  function setupTip(anchor) {
+    if (anchor._tip) return;
+    const ids = (anchor.getAttribute('aria-describedby') || '').split(/\s+/);
+    const tip = ids.map((id) => document.getElementById(id)).find((t) => t && t.getAttribute('role') === 'tooltip');
+    if (!tip) return;
+    anchor._tip = tip;
+    const host = anchor.closest('.tipwrap') || anchor;
+    const box = host.querySelector('label') || anchor;
+    let hovered = false;
+    host.addEventListener('mouseenter', () => { hovered = true; show(tip, box); });
+    host.addEventListener('mouseleave', () => {
+      hovered = false;
+      if (document.activeElement === anchor) return;
+      tip._hide = setTimeout(() => hide(tip), 120);
+    });
+    anchor.addEventListener('focus', () => show(tip, box));
+    anchor.addEventListener('blur', () => { if (!hovered) hide(tip); });
+  }
+  function setupTips(root) {
+    (root || document).querySelectorAll('[aria-describedby]').forEach(setupTip);
+  }
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') for (const t of Array.from(openTips)) hide(t);
+  });
+  window.addEventListener('scroll', () => { for (const t of Array.from(openTips)) hide(t); }, { passive: true });
+  window.addEventListener('resize', () => { for (const t of Array.from(openTips)) hide(t); });
+
+  // refresh re-places a tooltip whose content changed while open.
+  function refreshTip(tip) {
+    if (!tip.hasAttribute('data-open')) return;
+    const anchor = document.querySelector('[aria-describedby~="' + tip.id + '"]');
+    if (anchor) place(tip, (anchor.closest('.tipwrap') || anchor).querySelector('label') || anchor);
+  }
+
+  window.tally = {
+    session, api, ApiError, uuid, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
+  };
+
+  renderAuth();
+  setupTips();
+})();

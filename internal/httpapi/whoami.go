@@ -1,0 +1,36 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// WhoAmI says what the presented API key may do: its scope and, for an
+// account key, the one account it may read. The web console asks it once at
+// login, so that it offers an account key its own account and no other.
+type WhoAmI struct {
+	Key     string       `json:"key" doc:"The key's id; admin for the TALLY_ADMIN_KEY." example:"01jz3q8v5c2w0e9kz4t3b1n6ma"`
+	Scope   credit.Scope `json:"scope" enum:"admin,service,account" doc:"admin: everything; service: price, hold and charge for any account; account: read one account."`
+	Account string       `json:"account,omitempty" doc:"Only for an account key: the account it may read." example:"user_42"`
+}
+
+func (s *Server) whoamiRoutes() {
+	huma.Register(s.api, secure(huma.Operation{
+		OperationID: "whoami",
+		Method:      http.MethodGet,
+		Path:        "/v1/whoami",
+		Summary:     "Who the API key is: its scope, and for an account key its account",
+		Description: "Answers for any valid key, whatever its scope; 401 without one. Reveals nothing the key's holder could not learn by trying.",
+		Tags:        []string{"Auth"},
+	}, accessRead), func(ctx context.Context, _ *struct{}) (*struct{ Body WhoAmI }, error) {
+		c, err := s.callerOf(ctx, requestOf(ctx))
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body WhoAmI }{WhoAmI{Key: c.ID, Scope: c.Scope, Account: c.Account}}, nil
+	})
+}
