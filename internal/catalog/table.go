@@ -12,23 +12,7 @@ import (
 
 // PriceText is the page's "Credits (per image)" cell: "15", or per tier with
 // equal prices grouped, "80 (1K/2K), 160 (4K)"; for upscalers the base cost.
-func PriceText(m *credit.Model) string {
-	if m.Price.Kind != credit.PerImageByResolution {
-		return m.BaseCredits().String()
-	}
-	var parts []string
-	for i := 0; i < len(m.Resolutions); {
-		p := m.Price.ByResolution[m.Resolutions[i]]
-		tiers := []string{m.Resolutions[i].String()}
-		j := i + 1
-		for ; j < len(m.Resolutions) && m.Price.ByResolution[m.Resolutions[j]] == p; j++ {
-			tiers = append(tiers, m.Resolutions[j].String())
-		}
-		parts = append(parts, p.String()+" ("+strings.Join(tiers, "/")+")")
-		i = j
-	}
-	return strings.Join(parts, ", ")
-}
+func PriceText(m *credit.Model) string { return strings.Join(m.PriceLines(), ", ") }
 
 // ScalesText is the page's "Supported scales" cell: "2×, 3×, 4×".
 func ScalesText(m *credit.Model) string {

@@ -78,7 +78,7 @@ func newModelView(c *credit.Catalog, m *credit.Model) modelView {
 		v.Tiers = append(v.Tiers, tierView{Resolution: r.String(), Credits: p.String()})
 	}
 	v.From = len(distinct) > 1
-	v.PriceLines = priceLines(m)
+	v.PriceLines = m.PriceLines()
 	for _, s := range m.Price.Scales {
 		sv := scaleView{Times: s.Times, Label: strconv.Itoa(s.Times) + "×"}
 		if m.Price.Kind == credit.PerMegapixel {
@@ -104,26 +104,6 @@ func newModelView(c *credit.Catalog, m *credit.Model) modelView {
 		v.From = len(m.Price.Scales) > 1
 	}
 	return v
-}
-
-// priceLines is the page's "Credits (per image)" cell, one line per price:
-// "15"; per tier with equal prices grouped, "80 (1K/2K)" then "160 (4K)".
-func priceLines(m *credit.Model) []string {
-	if m.Price.Kind != credit.PerImageByResolution {
-		return []string{m.BaseCredits().String()}
-	}
-	var out []string
-	for i := 0; i < len(m.Resolutions); {
-		p := m.Price.ByResolution[m.Resolutions[i]]
-		tiers := []string{m.Resolutions[i].String()}
-		j := i + 1
-		for ; j < len(m.Resolutions) && m.Price.ByResolution[m.Resolutions[j]] == p; j++ {
-			tiers = append(tiers, m.Resolutions[j].String())
-		}
-		out = append(out, p.String()+" ("+strings.Join(tiers, "/")+")")
-		i = j
-	}
-	return out
 }
 
 // ScalesText is the Pricing page's "Supported scales" cell: "2×, 3×, 4×".

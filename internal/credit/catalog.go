@@ -222,6 +222,27 @@ func (m *Model) BaseCredits() Credits {
 	return 0
 }
 
+// PriceLines is the page's "Credits (per image)" cell, one line per price:
+// "15"; per tier with equal prices grouped, "80 (1K/2K)" then "160 (4K)"; for
+// upscalers the base cost.
+func (m *Model) PriceLines() []string {
+	if m.Price.Kind != PerImageByResolution {
+		return []string{m.BaseCredits().String()}
+	}
+	var out []string
+	for i := 0; i < len(m.Resolutions); {
+		p := m.Price.ByResolution[m.Resolutions[i]]
+		tiers := []string{m.Resolutions[i].String()}
+		j := i + 1
+		for ; j < len(m.Resolutions) && m.Price.ByResolution[m.Resolutions[j]] == p; j++ {
+			tiers = append(tiers, m.Resolutions[j].String())
+		}
+		out = append(out, p.String()+" ("+strings.Join(tiers, "/")+")")
+		i = j
+	}
+	return out
+}
+
 // CapText is the resolution column as the page prints it.
 func (m *Model) CapText() string {
 	switch m.Cap {
