@@ -21,7 +21,7 @@ import (
 )
 
 func (m Main) serveCmd() *cobra.Command {
-	var addr, catalogFile string
+	var addr, catalogFile, pprofAddr string
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -72,10 +72,16 @@ func (m Main) serveCmd() *cobra.Command {
 			go func() { sweep(sweepCtx, l, log, time.Second); close(swept) }()
 			defer func() { stopSweeping(); <-swept }()
 			log.Info("tally ledger", "db", sf.name())
+			if pprofAddr != "" {
+				if err := servePprof(ctx, pprofAddr, log); err != nil {
+					return err
+				}
+			}
 			return serve(ctx, addr, h, log)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles at http://ADDR/debug/pprof/ (a loopback host:port only, e.g. 127.0.0.1:6060)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	sf.register(cmd.Flags())
 	return cmd

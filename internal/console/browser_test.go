@@ -315,6 +315,25 @@ func (p *tab) waitContains(sel string, want ...string) string {
 	})
 }
 
+// waitCount waits until sel matches n elements: rows arrive from the API
+// after the page's own labels change.
+func (p *tab) waitCount(sel string, n int) {
+	p.t.Helper()
+	js := fmt.Sprintf(`document.querySelectorAll(%q).length`, sel)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := p.eval(js)
+		if got == float64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Errorf("%s: %s matches %v elements; want %d", p.name, sel, got, n)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (p *tab) click(sel string) {
 	p.t.Helper()
 	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
@@ -609,9 +628,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// Usage: one charge of 223 on Nano Banana 2 today.
 		p.waitContains("#usage-table tbody", "Nano Banana 2", "223")
-		if n := p.eval(`document.querySelectorAll('#usage-chart svg rect[data-model="nano-banana-2"]').length`); n != float64(1) {
-			t.Errorf("usage chart has %v bars for nano-banana-2; want 1", n)
-		}
+		p.waitCount(`#usage-chart svg rect[data-model="nano-banana-2"]`, 1)
 		today := time.Now().UTC().Format("2006-01-02")
 		if got := p.eval(`(() => { const t = document.querySelector('#usage-chart svg rect[data-model="nano-banana-2"] title'); return t ? t.textContent : ""; })()`); got != today+" · Nano Banana 2: 223 credits (1 charge)" {
 			t.Errorf("usage bar title = %v", got)
@@ -667,14 +684,10 @@ func TestBrowser(t *testing.T) {
 		p.waitEqual("#a-available", "74")
 		// Its history pages by 20: 25 entries are 20, then 5.
 		p.waitEqual("#page-label", "Page 1")
-		if n := p.eval(`document.querySelectorAll("#entries tbody tr").length`); n != float64(20) {
-			t.Errorf("history page 1 has %v rows; want 20", n)
-		}
+		p.waitCount("#entries tbody tr", 20)
 		p.click("#page-older")
 		p.waitEqual("#page-label", "Page 2")
-		if n := p.eval(`document.querySelectorAll("#entries tbody tr").length`); n != float64(5) {
-			t.Errorf("history page 2 has %v rows; want 5", n)
-		}
+		p.waitCount("#entries tbody tr", 5)
 		p.waitContains("#entries tbody", "+50") // the oldest: the first grant
 		if d := p.eval(`document.getElementById("page-older").disabled`); d != true {
 			t.Error("Older is offered on the last page")
