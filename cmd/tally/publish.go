@@ -44,7 +44,7 @@ func (m Main) catalogPublishCmd() *cobra.Command {
 			}
 			defer closeStore()
 			now := time.Now()
-			err = cs.PublishCatalog(ctx, credit.CatalogRecord{Version: c.Version, EffectiveAt: c.EffectiveAt, PublishedAt: now, YAML: data})
+			err = cs.PublishCatalog(ctx, credit.CatalogRecord{Version: c.Version, EffectiveAt: c.EffectiveAt, PublishedAt: now, YAML: data, PublishedBy: credit.ActorOf(ctx)})
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,7 +38,7 @@ func (m Main) Run(ctx context.Context, args []string) int {
 	root := m.root()
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(credit.WithActor(ctx, cliActor()))
 	var (
 		sil silentError
 		ve  *catalog.ValidationError
@@ -86,6 +88,7 @@ func (m Main) root() *cobra.Command {
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd(), m.accountCmd(), m.keysCmd(), m.verifyCmd(), m.migrateCmd())
+	root.AddCommand(m.benchCmd())
 	return root
 }
 
@@ -95,4 +98,16 @@ func loadCatalog(path string) (*credit.Catalog, error) {
 		return catalog.Default(), nil
 	}
 	return catalog.LoadFile(path)
+}
+
+// cliActor names the command line's user in the audit log: "cli:NAME", from
+// the operating system's account.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	if n := os.Getenv("USER"); n != "" {
+		return "cli:" + n
+	}
+	return "cli"
 }

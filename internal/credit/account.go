@@ -34,6 +34,12 @@ func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string
 		if err := tx.InsertAccount(a, g); err != nil {
 			return Account{}, err
 		}
+		detail := struct {
+			Overdraft Credits `json:"overdraft"`
+		}{overdraft}
+		if err := audit(ctx, tx, now, AuditAccountCreate, id, detail); err != nil {
+			return Account{}, err
+		}
 		return a, nil
 	})
 }

@@ -84,6 +84,17 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		if _, err := e.commit(tx, nil); err != nil {
 			return Grant{}, err
 		}
+		detail := struct {
+			Grant     string    `json:"grant"`
+			Credits   Credits   `json:"credits"`
+			Source    Source    `json:"source"`
+			Priority  int       `json:"priority,omitempty"`
+			ExpiresAt time.Time `json:"expires_at,omitzero"`
+			Memo      string    `json:"memo,omitempty"`
+		}{g.ID, s.Credits, s.Source, s.Priority, g.ExpiresAt, s.Memo}
+		if err := audit(ctx, tx, now, AuditGrantCreate, account, detail); err != nil {
+			return Grant{}, err
+		}
 		return tx.Grant(g.ID)
 	})
 }

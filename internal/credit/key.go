@@ -59,6 +59,15 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 		if err := tx.InsertKey(k); err != nil {
 			return keyAndToken{}, err
 		}
+		detail := struct {
+			Scope     Scope     `json:"scope"`
+			Account   string    `json:"account,omitempty"`
+			Name      string    `json:"name,omitempty"`
+			ExpiresAt time.Time `json:"expires_at,omitzero"`
+		}{k.Scope, k.Account, k.Name, k.ExpiresAt}
+		if err := audit(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
+			return keyAndToken{}, err
+		}
 		return keyAndToken{k, token}, nil
 	})
 	return kt.Key, kt.Token, err
@@ -110,7 +119,10 @@ func (l *Ledger) Keys(ctx context.Context) ([]Key, error) {
 // RevokeKey revokes a key at once. NotFound unknown_key.
 func (l *Ledger) RevokeKey(ctx context.Context, id string) error {
 	_, err := update(ctx, l, nil, func(tx Tx, now time.Time) (struct{}, error) {
-		return struct{}{}, tx.RevokeKey(id, now)
+		if err := tx.RevokeKey(id, now); err != nil {
+			return struct{}{}, err
+		}
+		return struct{}{}, audit(ctx, tx, now, AuditKeyRevoke, id, struct{}{})
 	})
 	return err
 }

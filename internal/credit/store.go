@@ -130,6 +130,12 @@ type Tx interface {
 	// RevokeKey marks a key revoked at `at`. NotFound unknown_key.
 	RevokeKey(id string, at time.Time) error
 
+	// AppendAudit appends e to the audit log and sets e.ID.
+	AppendAudit(e *AuditEntry) error
+	// AuditLog returns up to limit audit entries with ID < before (0: from
+	// the newest), newest first.
+	AuditLog(before int64, limit int) ([]AuditEntry, error)
+
 	// TryLockAccount claims an account for this transaction without waiting:
 	// false if another transaction (on any node) holds it. The expiry sweeper
 	// uses it so that nodes settling in parallel never do the same work; a
@@ -156,6 +162,9 @@ type CatalogRecord struct {
 	EffectiveAt time.Time
 	PublishedAt time.Time
 	YAML        []byte // the file as published; it is validated again on load
+	// PublishedBy is the actor (see WithActor) that published it; the store
+	// records the publish in the audit log in the same transaction.
+	PublishedBy string
 }
 
 // CatalogStore keeps the published catalogs in the database, so that every

@@ -149,6 +149,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 			s.writeAuthError(ctx, err)
 			return
 		}
+		// The ledger records the key id in the audit log of admin actions.
+		ctx = huma.WithContext(ctx, credit.WithActor(ctx.Context(), c.ID))
 	}
 	next(huma.WithValue(ctx, requestKey{}, req))
 }

@@ -38,6 +38,7 @@ var ledgerRoutes = []struct {
 	{"POST", "/v1/holds/{hold}/capture", "", "write", 200, ""},
 	{"POST", "/v1/holds/{hold}/release", "", "write", 200, ""},
 	{"GET", "/v1/holds/{hold}", "", "read", 200, "unknown_hold"},
+	{"GET", "/v1/audit", "", "admin", 200, ""},
 }
 
 func TestAuth(t *testing.T) {

@@ -23,6 +23,7 @@ func (s *Server) ledgerRoutes() {
 	s.generationRoutes()
 	s.holdRoutes()
 	s.historyRoutes()
+	s.auditRoutes()
 }
 
 // register is huma.Register for a ledger route, secured for a. Inputs that

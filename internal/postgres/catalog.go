@@ -57,6 +57,11 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	case err != nil:
 		return storeError(ctx, "publish catalog", err)
 	}
+	a := credit.PublishAudit(r)
+	if _, err := ptx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
+		a.At, a.Actor, a.Action, a.Target, a.Detail); err != nil {
+		return storeError(ctx, "publish catalog", err)
+	}
 	if _, err := ptx.Exec(ctx, `SELECT pg_notify($1, $2)`, catalogChannel, r.Version); err != nil {
 		return storeError(ctx, "publish catalog", err)
 	}

@@ -32,13 +32,26 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	if r.PublishedAt.IsZero() {
 		r.PublishedAt = time.Now()
 	}
-	_, err := db.writer.ExecContext(ctx,
+	stx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return storeError(ctx, "publish catalog", err)
+	}
+	defer stx.Rollback()
+	_, err = stx.ExecContext(ctx,
 		`INSERT INTO catalogs (version, effective_at, published_at, yaml) VALUES (?, ?, ?, ?)`,
 		r.Version, r.EffectiveAt.UnixMicro(), r.PublishedAt.UnixMicro(), append([]byte{}, r.YAML...))
 	switch {
 	case isDuplicate(err):
 		return catalogExists(r.Version)
 	case err != nil:
+		return storeError(ctx, "publish catalog", err)
+	}
+	a := credit.PublishAudit(r)
+	if _, err := stx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
+		a.At.UnixMicro(), a.Actor, a.Action, a.Target, a.Detail); err != nil {
+		return storeError(ctx, "publish catalog", err)
+	}
+	if err := stx.Commit(); err != nil {
 		return storeError(ctx, "publish catalog", err)
 	}
 	return nil

@@ -50,10 +50,12 @@ func catalogsPublishAndList(t *testing.T, open func(t *testing.T) (a, b credit.C
 		if i%2 == 1 {
 			pub = b
 		}
+		r.PublishedBy = "cli:publisher"
 		if err := pub.PublishCatalog(ctx, r); err != nil {
 			t.Fatalf("PublishCatalog(%s) = %v", r.Version, err)
 		}
 	}
+	publishAudited(t, a, "b-2", "a-1", "c-3")
 	for _, s := range []credit.CatalogStore{a, b} {
 		got, err := s.Catalogs(ctx)
 		if err != nil {
@@ -68,6 +70,33 @@ func catalogsPublishAndList(t *testing.T, open func(t *testing.T) (a, b credit.C
 				t.Errorf("Catalogs()[%d] = %s effective %v published %v yaml %q; want %s effective %v published %v yaml %q",
 					i, g.Version, g.EffectiveAt, g.PublishedAt, g.YAML, w.Version, w.EffectiveAt, w.PublishedAt, w.YAML)
 			}
+		}
+	}
+}
+
+// publishAudited checks that each publish left an audit entry, when the
+// catalog store is also the ledger's store.
+func publishAudited(t *testing.T, s credit.CatalogStore, versions ...string) {
+	t.Helper()
+	st, ok := s.(credit.Store)
+	if !ok {
+		return
+	}
+	var log []credit.AuditEntry
+	if err := st.View(context.Background(), func(tx credit.Tx) error {
+		var err error
+		log, err = tx.AuditLog(0, 100)
+		return err
+	}); err != nil {
+		t.Fatalf("AuditLog = %v", err)
+	}
+	if len(log) != len(versions) {
+		t.Fatalf("audit log has %d entries; want one per publish (%d)", len(log), len(versions))
+	}
+	for i, v := range versions {
+		e := log[len(log)-1-i] // the log is newest first
+		if e.Action != credit.AuditCatalogPublish || e.Target != v || e.Actor != "cli:publisher" {
+			t.Errorf("audit entry for publish %d = %s %s by %s; want catalog.publish %s by cli:publisher", i, e.Action, e.Target, e.Actor, v)
 		}
 	}
 }

@@ -34,6 +34,7 @@ func flowList() []flow {
 		{name: "AlreadyResolved", fn: flowAlreadyResolved},
 		{name: "GenericHolds", fn: flowGenericHolds},
 		{name: "BadHolds", fn: flowBadHolds},
+		{name: "Audit", fn: flowAudit},
 	}, expiryFlows(), historyFlows())
 }
 

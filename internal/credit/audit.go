@@ -1,0 +1,90 @@
+package credit
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// AuditEntry is one admin action in the audit log: who did what to which
+// account, key or catalog, and when. It is written in the transaction of the
+// action itself, so the log has an entry for every action that happened and
+// for none that did not (a refused or replayed request writes none). Like the
+// journal, the log is append-only.
+type AuditEntry struct {
+	ID     int64 // assigned by the store, increasing
+	At     time.Time
+	Actor  string // the API key id that did it; "admin" for TALLY_ADMIN_KEY; "cli:USER" for the command line
+	Action string // one of the Audit… actions
+	Target string // the account id, key id or catalog version acted on
+	Detail []byte // JSON: the action's parameters (never a secret)
+}
+
+// The audited actions.
+const (
+	AuditAccountCreate  = "account.create"
+	AuditGrantCreate    = "grant.create" // grants and adjustments
+	AuditKeyCreate      = "key.create"
+	AuditKeyRevoke      = "key.revoke"
+	AuditCatalogPublish = "catalog.publish"
+)
+
+// MaxAuditPage bounds one page of the audit log.
+const MaxAuditPage = 500
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying the identity that acts through it: the key
+// id of an API request, "cli:USER" for the command line. The ledger records it
+// in the audit log of every admin action.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorOf returns the actor WithActor put in ctx, "unknown" when none did
+// (a bug in the caller, but the action is still recorded).
+func ActorOf(ctx context.Context) string {
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		return a
+	}
+	return "unknown"
+}
+
+// audit appends an entry for an action done in tx.
+func audit(ctx context.Context, tx Tx, at time.Time, action, target string, detail any) error {
+	d, err := json.Marshal(detail)
+	if err != nil {
+		return Errorf(Internal, "encode", "ledger: encode audit detail: %v", err)
+	}
+	return tx.AppendAudit(&AuditEntry{At: at, Actor: ActorOf(ctx), Action: action, Target: target, Detail: d})
+}
+
+// Audit returns the audit log, newest first: up to limit entries with ID <
+// before (0: from the newest). Invalid when limit is not 1 to MaxAuditPage.
+func (l *Ledger) Audit(ctx context.Context, before int64, limit int) ([]AuditEntry, error) {
+	if limit < 1 || limit > MaxAuditPage {
+		return nil, Errorf(Invalid, "invalid_limit", "limit must be 1 to %d, not %d", MaxAuditPage, limit)
+	}
+	if before < 0 {
+		return nil, Errorf(Invalid, "invalid_cursor", "the cursor must not be negative")
+	}
+	return view(ctx, l, func(tx Tx, _ time.Time) ([]AuditEntry, error) { return tx.AuditLog(before, limit) })
+}
+
+// PublishAudit is the audit entry of publishing r, which the store appends in
+// the transaction that stores r.
+func PublishAudit(r CatalogRecord) AuditEntry {
+	sum := sha256.Sum256(r.YAML)
+	d, _ := json.Marshal(struct {
+		EffectiveAt time.Time `json:"effective_at"`
+		Bytes       int       `json:"bytes"`
+		SHA256      string    `json:"sha256"`
+	}{r.EffectiveAt.UTC(), len(r.YAML), hex.EncodeToString(sum[:])})
+	actor := r.PublishedBy
+	if actor == "" {
+		actor = "unknown"
+	}
+	return AuditEntry{At: r.PublishedAt.UTC().Truncate(time.Microsecond), Actor: actor, Action: AuditCatalogPublish, Target: r.Version, Detail: d}
+}
