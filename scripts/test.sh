@@ -4,6 +4,7 @@
 # through the module proxy on first use).
 #
 #   TALLY_FUZZTIME=10s   how long each fuzz target runs (0 skips fuzzing)
+#   TALLY_RACE=1         run the suite under the race detector (0: without)
 #   TALLY_TEST_POSTGRES  a DSN for the PostgreSQL tests (each test creates and
 #                        drops its own database there). Unset, and PostgreSQL
 #                        answers on 127.0.0.1:5432, that one is used; unset
@@ -66,8 +67,18 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 
-echo "== go test"
-go test -count=1 ./...
+echo "== staticcheck"
+go tool staticcheck ./...
+
+# The whole suite runs once, under the race detector (TALLY_RACE=0 runs it
+# without, about three times faster).
+if [ "${TALLY_RACE:-1}" != "0" ]; then
+  echo "== go test -race"
+  go test -race -count=1 ./...
+else
+  echo "== go test"
+  go test -count=1 ./...
+fi
 
 fuzztime=${TALLY_FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then

@@ -8,13 +8,6 @@ import (
 
 const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at`
 
-func scanHold(s scanner) (credit.Hold, error) {
-	var h credit.Hold
-	err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
-		timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt})
-	return h, err
-}
-
 func unknownHold(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_hold", "unknown hold %q", id)
 }
