@@ -22,6 +22,7 @@ import (
 
 func (m Main) serveCmd() *cobra.Command {
 	var addr, catalogFile, pprofAddr string
+	limits := httpapi.DefaultRateLimit
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -48,7 +49,10 @@ func (m Main) serveCmd() *cobra.Command {
 			// so a reload or a publish shows on the next page.
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
-			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui})
+			if limits.PerKey < 0 || limits.PerIP < 0 {
+				return credit.Errorf(credit.Invalid, "invalid_rate", "--rate-key and --rate-ip are requests per second: 0 (no limit) or more")
+			}
+			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits})
 			if catalogs != nil {
 				stop, err := followCatalogs(ctx, catalogs, h, log)
 				if err != nil {
@@ -81,6 +85,8 @@ func (m Main) serveCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	cmd.Flags().Float64Var(&limits.PerKey, "rate-key", limits.PerKey, "requests per second each API key may make, in bursts of twice that (0: no limit); beyond it 429 with Retry-After")
+	cmd.Flags().Float64Var(&limits.PerIP, "rate-ip", limits.PerIP, "requests per second each client address may make without a valid key (public quotes, refused keys; 0: no limit)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles at http://ADDR/debug/pprof/ (a loopback host:port only, e.g. 127.0.0.1:6060)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	sf.register(cmd.Flags())

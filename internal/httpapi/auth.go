@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -135,23 +136,47 @@ func requestOf(ctx context.Context) *request {
 // only) depends on what the request names, so the handlers check it.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	a, _ := ctx.Operation().Metadata[accessKey].(access)
+	now := time.Now()
+	byIP := func() bool { // charges the client's address; false once it wrote a 429
+		if ok, wait := s.ipLimits.allow(clientIP(ctx.RemoteAddr()), now); !ok {
+			s.writeAuthError(ctx, tooMany(wait))
+			return false
+		}
+		return true
+	}
 	if a == accessPublic {
-		next(ctx)
+		if byIP() {
+			next(ctx)
+		}
 		return
 	}
 	req := &request{method: ctx.Method(), path: ctx.URL().Path, authorization: ctx.Header("Authorization")}
-	if a != accessOptional {
-		c, err := s.callerOf(ctx.Context(), req)
-		if err == nil {
-			err = permit(c, a)
+	if a == accessOptional {
+		// A quote may name an account, and then its handler authenticates
+		// the key; the address pays for it here.
+		if byIP() {
+			next(huma.WithValue(ctx, requestKey{}, req))
 		}
-		if err != nil {
-			s.writeAuthError(ctx, err)
-			return
-		}
-		// The ledger records the key id in the audit log of admin actions.
-		ctx = huma.WithContext(ctx, credit.WithActor(ctx.Context(), c.ID))
+		return
 	}
+	c, err := s.callerOf(ctx.Context(), req)
+	if err != nil {
+		// A refused key is charged to the address: that bounds guessing.
+		if byIP() {
+			s.writeAuthError(ctx, err)
+		}
+		return
+	}
+	if ok, wait := s.keyLimits.allow(c.ID, now); !ok {
+		s.writeAuthError(ctx, tooMany(wait))
+		return
+	}
+	if err := permit(c, a); err != nil {
+		s.writeAuthError(ctx, err)
+		return
+	}
+	// The ledger records the key id in the audit log of admin actions.
+	ctx = huma.WithContext(ctx, credit.WithActor(ctx.Context(), c.ID))
 	next(huma.WithValue(ctx, requestKey{}, req))
 }
 
@@ -234,6 +259,9 @@ func (p *authProblem) Unwrap() error { return p.Problem }
 func (s *Server) writeAuthError(ctx huma.Context, err error) {
 	if ap, ok := err.(*authProblem); ok {
 		ctx.SetHeader("WWW-Authenticate", ap.challenge)
+	}
+	if rp, ok := err.(*rateProblem); ok {
+		ctx.SetHeader("Retry-After", rp.retryAfter)
 	}
 	p := ProblemFor(err, s.log)
 	_ = huma.WriteErr(s.api, ctx, p.Status, p.Detail, p)

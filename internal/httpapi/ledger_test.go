@@ -66,13 +66,21 @@ func MustLedgerServer(tb testing.TB) *Env {
 // MustLedgerServerWith is MustLedgerServer with another catalog.
 func MustLedgerServerWith(tb testing.TB, cat *credit.Catalog) *Env {
 	tb.Helper()
+	return mustLedgerServer(tb, httpapi.Config{Catalog: cat})
+}
+
+// mustLedgerServer serves a ledger on a fresh SQLite file with cfg (its
+// AdminKey and Version are set here).
+func mustLedgerServer(tb testing.TB, cfg httpapi.Config) *Env {
+	tb.Helper()
+	cfg.AdminKey, cfg.Version = adminKey, "test"
 	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tally.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	clock := &Clock{now: start}
-	srv := httpapi.NewServer(httpapi.Config{Catalog: cat, AdminKey: adminKey, Version: "test"})
+	srv := httpapi.NewServer(cfg)
 	ledger := credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now})
 	srv.SetLedger(ledger)
 	ts := httptest.NewServer(srv)

@@ -53,6 +53,10 @@ type Config struct {
 	Version string
 	// Log receives internal errors; nil discards them.
 	Log *slog.Logger
+	// RateLimit bounds each caller's request rate (429 with Retry-After
+	// beyond it); the zero value sets no limit. tally serve uses
+	// DefaultRateLimit unless told otherwise.
+	RateLimit RateLimit
 	// Console, if set, serves every path outside the API (/v1/…,
 	// /openapi.json, /healthz, /readyz, /metrics) that no route matched: the
 	// web console. Unset, those paths answer the 404 problem.
@@ -68,6 +72,8 @@ type Server struct {
 	log      *slog.Logger
 	catalog  atomic.Pointer[credit.Catalog]
 	ledger   *credit.Ledger // set before serving, never after
+	// Token buckets per API key and per client address (nil: no limit).
+	keyLimits, ipLimits *limiters
 	catalogs credit.CatalogStore
 	adminKey string
 	api      huma.API
@@ -87,7 +93,8 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs}
+	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs,
+		keyLimits: newLimiters(cfg.RateLimit.PerKey), ipLimits: newLimiters(cfg.RateLimit.PerIP)}
 	s.catalog.Store(cfg.Catalog)
 
 	mux := http.NewServeMux()
