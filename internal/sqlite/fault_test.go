@@ -141,4 +141,3 @@ func TestReadOnlyFile(t *testing.T) {
 		t.Errorf("Open(read-only file) = %v; want Unavailable", err)
 	}
 }
-
