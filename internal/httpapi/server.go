@@ -69,16 +69,16 @@ const ReadyTimeout = 2 * time.Second
 // Server serves the API. It is safe for concurrent use; the catalog in use can
 // be swapped while serving and every request prices against one whole version.
 type Server struct {
-	log     *slog.Logger
-	catalog atomic.Pointer[credit.Catalog]
-	ledger  *credit.Ledger // set before serving, never after
+	log      *slog.Logger
+	catalog  atomic.Pointer[credit.Catalog]
+	ledger   *credit.Ledger // set before serving, never after
+	catalogs credit.CatalogStore
+	adminKey string
+	api      huma.API
+	handler  http.Handler
+	serving  atomic.Bool
 	// Token buckets per API key and per client address (nil: no limit).
 	keyLimits, ipLimits *limiters
-	catalogs            credit.CatalogStore
-	adminKey            string
-	api                 huma.API
-	handler             http.Handler
-	serving             atomic.Bool
 }
 
 // New returns a pricing-only server pricing with c: NewServer without a
