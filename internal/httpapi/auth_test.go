@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
@@ -58,6 +59,13 @@ func TestAuth(t *testing.T) {
 	if err := e.Ledger.RevokeKey(t.Context(), revoked); err != nil {
 		t.Fatal(err)
 	}
+	// An admin key that expires in a second, read a second later.
+	_, expired, err := e.Ledger.CreateKey(t.Context(), credit.KeySpec{Scope: credit.ScopeAdmin, Name: "short-lived", ExpiresAt: e.Clock.Now().Add(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys["expired"] = expired
+	e.Clock.Add(time.Second)
 	n := 0
 	fixture := func() *strings.Replacer {
 		gen := e.Generation(`{"account":"alice","model":"flux-dev"}`)
@@ -68,14 +76,14 @@ func TestAuth(t *testing.T) {
 		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n))
 	}
 	for _, rt := range ledgerRoutes {
-		for _, who := range []string{"none", "bad", "revoked", "own", "other", "service", "admin"} {
+		for _, who := range []string{"none", "bad", "revoked", "expired", "own", "other", "service", "admin"} {
 			t.Run(rt.method+" "+rt.path+"/"+who, func(t *testing.T) {
 				f := fixture()
 				path, body := f.Replace(rt.path), f.Replace(rt.body)
 				r := e.Do(rt.method, path, keys[who], body)
 				allowed := who == "admin" || (who == "service" && rt.access != "admin") || (who == "own" && rt.access == "read")
 				switch {
-				case who == "none" || who == "bad" || who == "revoked":
+				case who == "none" || who == "bad" || who == "revoked" || who == "expired":
 					wantProblem(t, r, http.StatusUnauthorized, "unauthorized")
 					if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 						t.Errorf("WWW-Authenticate = %q; want a Bearer challenge", got)
