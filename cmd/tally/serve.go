@@ -166,18 +166,31 @@ const shutdownGrace = 15 * time.Second
 
 // serve runs h on addr until ctx ends, then shuts down gracefully: the listener
 // closes at once, in-flight requests finish (up to shutdownGrace).
+// connLimits bound what one client connection may take from the server: a
+// client that sends its headers slowly, trickles its body, reads its answer
+// slowly or keeps an idle connection open is cut off, and headers are capped
+// (bodies are capped at httpapi.MaxBodyBytes per route).
+type connLimits struct {
+	readHeader, read, write, idle time.Duration
+	headerBytes                   int
+}
+
+// serveLimits are tally serve's connection limits (tests shorten them).
+var serveLimits = connLimits{readHeader: 5 * time.Second, read: 30 * time.Second, write: 30 * time.Second, idle: 120 * time.Second, headerBytes: 64 << 10}
+
 func serve(ctx context.Context, addr string, h *httpapi.Server, log *slog.Logger) error {
+	limits := serveLimits
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: limits.readHeader,
+		ReadTimeout:       limits.read,
+		WriteTimeout:      limits.write,
+		IdleTimeout:       limits.idle,
+		MaxHeaderBytes:    limits.headerBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("tally serving", "addr", "http://"+ln.Addr().String(), "catalog", h.Catalog().Version, "version", version)
