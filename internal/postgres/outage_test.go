@@ -174,9 +174,15 @@ func TestOutageLosesNoAcknowledgedWrite(t *testing.T) {
 	cutsDone := make(chan struct{})
 	go func() {
 		defer close(cutsDone)
-		for _, pause := range []time.Duration{300 * time.Millisecond, 700 * time.Millisecond} {
+		for round, pause := range []time.Duration{300 * time.Millisecond, 700 * time.Millisecond} {
 			proxy.DropCommitAnswers(lostAnswers)
 			time.Sleep(pause)
+			// Group commit makes few COMMITs under a light load (a slow
+			// machine, the race detector): wait for this round's losses
+			// before the cut, rather than for a fixed time.
+			for wait := time.Now().Add(20 * time.Second); proxy.DroppedCommits() < (round+1)*lostAnswers && time.Now().Before(wait); {
+				time.Sleep(10 * time.Millisecond)
+			}
 			proxy.Cut()
 			time.Sleep(time.Second)
 			proxy.Restore()
