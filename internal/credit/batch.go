@@ -5,9 +5,10 @@ import (
 	"sync"
 )
 
-// DefaultMaxBatch bounds how many writes one group commit takes. Past a few
-// dozen the fsync is already shared thinly; a bound keeps one batch's
-// transaction, and the wait of the requests queued behind it, short.
+// DefaultMaxBatch bounds how many writes one group commit takes on a store
+// that batches (SQLite). Past a few dozen the fsync is already shared
+// thinly; a bound keeps one batch's transaction, and the wait of the
+// requests queued behind it, short.
 const DefaultMaxBatch = 64
 
 // group is the ledger's group commit. Writes queue; up to Store.Writers
@@ -34,7 +35,7 @@ type group struct {
 
 func newGroup(store Store, max int) *group {
 	if max <= 0 {
-		max = DefaultMaxBatch
+		max = max1(store.MaxBatch())
 	}
 	return &group{store: store, max: max, writers: max1(store.Writers()), done: map[*Op]chan struct{}{}}
 }

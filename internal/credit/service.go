@@ -32,8 +32,8 @@ type LedgerConfig struct {
 	Catalog func() *Catalog
 	// HoldTTL is the default hold TTL (DefaultHoldTTL).
 	HoldTTL time.Duration
-	// MaxBatch bounds the writes one group commit takes (DefaultMaxBatch);
-	// 1 gives every write a transaction of its own.
+	// MaxBatch bounds the writes one group commit takes (default: the
+	// store's MaxBatch); 1 gives every write a transaction of its own.
 	MaxBatch int
 }
 

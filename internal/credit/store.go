@@ -27,6 +27,12 @@ type Store interface {
 	// Writers is how many write transactions the store can usefully run at
 	// once: 1 for a single-writer store, more for a server database.
 	Writers() int
+	// MaxBatch is how many writes one of those transactions should take by
+	// default: many where a commit costs an fsync of its own (SQLite), 1
+	// where the server already shares fsyncs among concurrent commits and a
+	// batch's row locks would only make batches wait on each other
+	// (PostgreSQL). LedgerConfig.MaxBatch overrides it.
+	MaxBatch() int
 	// View runs fn against a consistent read-only snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the store can serve (for /readyz).

@@ -10,6 +10,10 @@ import (
 // the other and a batch is as large as the queue that formed behind the last.
 func (db *DB) Writers() int { return 1 }
 
+// MaxBatch is credit.DefaultMaxBatch: every commit costs an fsync of the WAL,
+// which a batch shares.
+func (db *DB) MaxBatch() int { return credit.DefaultMaxBatch }
+
 // UpdateBatch runs ops in one write transaction, each in a savepoint, and
 // commits once (see credit.Store): one fsync of the WAL for the whole batch.
 //

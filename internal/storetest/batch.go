@@ -135,6 +135,8 @@ func (s *countingStore) UpdateBatch(ctx context.Context, ops []*credit.Op) error
 func batchLedger(t *testing.T, open func(t *testing.T) credit.Store) {
 	cs := &countingStore{Store: open(t)}
 	e := newEnv(t, func(*testing.T) credit.Store { return cs })
+	// Batches of up to 64 whatever the store's default (PostgreSQL's is 1).
+	e.ledger = credit.NewLedger(cs, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return seedCatalog() }, MaxBatch: credit.DefaultMaxBatch})
 	const clients, each = 32, 8
 	for i := range clients {
 		id := accountName(i)

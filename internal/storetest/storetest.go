@@ -45,9 +45,10 @@ func init() {
 // Run runs the conformance suite. open returns a fresh, empty store for one
 // subtest and arranges (with t.Cleanup) for it to be closed.
 //
-// The ledger group-commits its writes (credit.DefaultMaxBatch): the concurrency
-// tests and the simulation run that way, and again as BatchOfOne on the store
-// forced to one write per transaction, so that batching changes no outcome.
+// The ledger group-commits its writes (batches of up to credit.DefaultMaxBatch
+// here, on every store): the flows, the concurrency tests and the simulation
+// run that way, and again as BatchOfOne on the store forced to one write per
+// transaction, so that batching changes no outcome.
 func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Flows", func(t *testing.T) { runFlows(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
@@ -138,7 +139,10 @@ func newEnvCatalog(t *testing.T, open func(t *testing.T) credit.Store, cat *cred
 	t.Helper()
 	store := open(t)
 	e := &env{t: t, ctx: context.Background(), store: store, clock: &Clock{now: t0}}
-	e.ledger = credit.NewLedger(store, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }})
+	// Batching on, whatever the store's default (PostgreSQL's is 1), so that
+	// every store's batch path runs the whole suite; BatchOfOne runs it
+	// again forced to one write per transaction.
+	e.ledger = credit.NewLedger(store, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }, MaxBatch: credit.DefaultMaxBatch})
 	// Registered after open's Close, so it runs before it.
 	t.Cleanup(func() { e.verify() })
 	return e
