@@ -80,6 +80,10 @@ else
   go test -count=1 ./...
 fi
 
+# tally bench works and prints sane numbers (a smoke run: CI asserts no time).
+echo "== tally bench --quick"
+go run ./cmd/tally bench --quick
+
 fuzztime=${TALLY_FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then
   echo "== fuzz ($fuzztime per target)"

@@ -88,6 +88,7 @@ func (m Main) root() *cobra.Command {
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd(), m.accountCmd(), m.keysCmd(), m.verifyCmd(), m.migrateCmd())
+	root.AddCommand(m.benchCmd())
 	root.AddCommand(m.backupCmd(), m.restoreCmd())
 	return root
 }
