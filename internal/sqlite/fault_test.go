@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -119,25 +120,42 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
-// TestReadOnlyFile: a database file tally may not write is refused at start
-// with a clear Unavailable error, rather than serving and failing each write.
+// TestReadOnlyFile: on a database file tally may not write, every write is
+// refused as Unavailable (503 over HTTP) saying the database is read-only,
+// and nothing is written; reads still work.
+// As root, file permissions do not stop writes, so the file is made immutable
+// with chattr +i instead (skipped where chattr is not available).
 func TestReadOnlyFile(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("running as root: file permissions do not stop root from writing, so a read-only file cannot be made here")
-	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tally.db")
 	db := MustOpenPath(t, path)
 	db.Close()
-	if err := os.Chmod(path, 0o444); err != nil {
-		t.Fatal(err)
+	if os.Geteuid() == 0 {
+		if out, err := exec.Command("chattr", "+i", path).CombinedOutput(); err != nil {
+			t.Skipf("running as root without a working chattr (%v: %s): cannot make a read-only file here", err, out)
+		}
+		defer exec.Command("chattr", "-i", path).Run()
+	} else {
+		if err := os.Chmod(path, 0o444); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
+	ro, err := tsqlite.Open(context.Background(), path)
+	if err != nil {
+		if credit.ErrorCode(err) != credit.Unavailable {
+			t.Errorf("Open(read-only file) = %v; want Unavailable", err)
+		}
+		return
 	}
-	defer os.Chmod(dir, 0o755)
-	_, err := tsqlite.Open(context.Background(), path)
-	if credit.ErrorCode(err) != credit.Unavailable {
-		t.Errorf("Open(read-only file) = %v; want Unavailable", err)
+	defer ro.Close()
+	// SQLite opened it read-only: every write must be refused as
+	// Unavailable, saying so, with nothing written.
+	l := credit.NewLedger(ro, credit.LedgerConfig{})
+	_, err = l.CreateAccount(context.Background(), nil, "acme", 0)
+	if credit.ErrorCode(err) != credit.Unavailable || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("a write on a read-only file = %v; want Unavailable saying the database is read-only", err)
+	}
+	if _, err := l.Account(context.Background(), "acme"); credit.ErrorCode(err) != credit.NotFound {
+		t.Errorf("Account(acme) after the refused write = %v; want NotFound", err)
 	}
 }
