@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -80,7 +79,7 @@ const (
 // next to pgbench on the same server (BENCHMARKS.md).
 func BenchmarkTwoNodes(b *testing.B) {
 	base := benchPostgresDSN(b)
-	bin := benchBuildTally(b)
+	bin := buildTally(b)
 	for _, sub := range []struct {
 		accounts int
 		random   bool
@@ -430,22 +429,6 @@ func benchDatabase(tb testing.TB, dsn string) (string, func()) {
 	}
 	u.Path = "/" + name
 	return u.String(), drop
-}
-
-// benchBuildTally builds this package's binary into a temporary directory.
-func benchBuildTally(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "tally")
-	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOFLAGS=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // benchNode is a `tally serve` subprocess.

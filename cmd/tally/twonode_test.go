@@ -85,7 +85,7 @@ func freshDatabase(t *testing.T) string {
 }
 
 // buildTally builds this package's binary into a temporary directory.
-func buildTally(t *testing.T) string {
+func buildTally(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "tally")
 	cmd := exec.Command("go", "build", "-buildvcs=false", "-o", bin, ".")
