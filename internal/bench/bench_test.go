@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -77,5 +79,45 @@ func TestRSSSlope(t *testing.T) {
 	}
 	if got, n := rssSlope(growing[:2]); got != 0 || n != 2 {
 		t.Errorf("slope of 2 samples = %v (%d); want 0: no trend", got, n)
+	}
+}
+
+// TestRunCountsMinOpsOnASlowMachine: an operation slower than the whole
+// window (a loaded CI machine, the race detector) still gets MinOps counted,
+// closed and open loop, and the report says the window was stretched; a
+// hopeless one ends at MaxExtend instead of running forever.
+func TestRunCountsMinOpsOnASlowMachine(t *testing.T) {
+	slow := Scenario{Name: "slow", Op: func(ctx context.Context, _ int) (int, error) {
+		select {
+		case <-time.After(60 * time.Millisecond):
+			return 0, nil
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}}
+	for _, o := range []Options{
+		{Clients: 2, Duration: 10 * time.Millisecond, Warmup: 30 * time.Millisecond, MinOps: 5},
+		{Clients: 2, Duration: 10 * time.Millisecond, Warmup: 30 * time.Millisecond, MinOps: 5, Rate: 40},
+	} {
+		r, err := Run(context.Background(), slow, o)
+		if err != nil {
+			t.Fatalf("rate %v: %v", o.Rate, err)
+		}
+		if r.Ops < 5 || r.Throughput <= 0 || r.P50 < 60*time.Millisecond {
+			t.Errorf("rate %v: %d ops, %.1f ops/s, p50 %v; want at least 5 ops of at least 60ms", o.Rate, r.Ops, r.Throughput, r.P50)
+		}
+		if len(r.Notes) == 0 || !strings.Contains(r.Notes[0], "stayed open") {
+			t.Errorf("rate %v: notes %q; want one saying the window was stretched", o.Rate, r.Notes)
+		}
+	}
+
+	began := time.Now()
+	r, err := Run(context.Background(), slow, Options{Duration: 10 * time.Millisecond, MinOps: 1_000_000, MaxExtend: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 10 ms + 200 ms of starts, and the last one's 60 ms: well under 2 s.
+	if el := time.Since(began); el > 2*time.Second || r.Ops < 1 {
+		t.Errorf("MaxExtend 200ms: the run took %v and counted %d ops; want it bounded, and some ops", el, r.Ops)
 	}
 }

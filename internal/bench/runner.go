@@ -49,6 +49,15 @@ type Options struct {
 	// they come due. 0 is a closed loop: each client runs its next operation
 	// as soon as its last one returned.
 	Rate float64
+	// MinOps is how many operations the window must count: on a machine too
+	// slow (or too loaded, or under the race detector) to finish MinOps in
+	// Duration, the window stays open until it has, for at most MaxExtend
+	// more. Without it a short run on a slow machine measures nothing, or
+	// one operation, and its numbers are noise. Default 10; negative: none.
+	MinOps int
+	// MaxExtend bounds that extension (default max(10 × Duration, 30 s)),
+	// so that a run always ends.
+	MaxExtend time.Duration
 	// Progress, if set, gets a progress line every second ("\r" updates).
 	Progress io.Writer
 }
@@ -129,6 +138,12 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 	if o.Clients < 1 {
 		o.Clients = 1
 	}
+	if o.MinOps == 0 {
+		o.MinOps = 10
+	}
+	if o.MaxExtend <= 0 {
+		o.MaxExtend = max(10*o.Duration, 30*time.Second)
+	}
 	kinds := max(1, len(s.Kinds))
 	res := Result{Name: s.Name, Clients: o.Clients, Rate: o.Rate}
 
@@ -150,9 +165,22 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 	start := time.Now()
 	measureFrom := start.Add(o.Warmup)
 	measureTo := measureFrom.Add(o.Duration)
+	hardStop := measureTo.Add(o.MaxExtend)
 	clients := make([]*client, o.Clients)
 	for i := range clients {
 		clients[i] = &client{hists: make([]histogram, kinds)}
+	}
+	// over says whether an operation starting at t is past the window: past
+	// Duration with MinOps counted, or past the extension's bound.
+	var (
+		counted  atomic.Int64
+		extended atomic.Bool // an operation started past Duration
+	)
+	over := func(t time.Time) bool {
+		if t.Before(measureTo) {
+			return false
+		}
+		return counted.Load() >= int64(o.MinOps) || !t.Before(hardStop)
 	}
 
 	// Open loop: a dispatcher hands out the due times.
@@ -164,8 +192,11 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 			defer close(due)
 			for k := int64(0); ; k++ {
 				at := start.Add(time.Duration(k) * interval)
-				if !at.Before(measureTo) {
+				if over(at) {
 					return
+				}
+				if !at.Before(measureTo) {
+					extended.Store(true)
 				}
 				if d := time.Until(at); d > 0 {
 					select {
@@ -199,8 +230,11 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 					began = at
 				} else {
 					began = time.Now()
-					if !began.Before(measureTo) {
+					if over(began) {
 						return
+					}
+					if !began.Before(measureTo) {
+						extended.Store(true)
 					}
 				}
 				kind, err := s.Op(ctx, c)
@@ -221,6 +255,7 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 				cl.hists[kind].record(end.Sub(began))
 				cl.lastEnd = end
 				cl.done.Add(1)
+				counted.Add(1)
 			}
 		}()
 	}
@@ -253,7 +288,7 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 				}
 				continue
 			case now := <-tick.C:
-				if measuring && now.Before(measureTo) {
+				if measuring {
 					if rss := currentRSS(); rss > 0 {
 						samples = append(samples, rssSample{now, rss})
 					}
@@ -299,6 +334,9 @@ func Run(ctx context.Context, s Scenario, o Options) (Result, error) {
 		return res, errors.New(s.Name + ": no operation completed in the measured window")
 	}
 	res.Seconds = last.Sub(measureFrom).Seconds()
+	if extended.Load() {
+		res.Notes = append(res.Notes, fmt.Sprintf("the window stayed open %.1f s past its %.1f s to count %d operations (a slow or loaded machine)", last.Sub(measureTo).Seconds(), o.Duration.Seconds(), min(res.Ops, int64(o.MinOps))))
+	}
 	res.Throughput = float64(res.Ops) / res.Seconds
 	res.P50, res.P99, res.P999, res.Max = all.quantile(0.50), all.quantile(0.99), all.quantile(0.999), all.max
 	if mallocsFrom > 0 && ms.Mallocs >= mallocsFrom {
