@@ -173,7 +173,7 @@ func Restore(ctx context.Context, backup, target string, opt RestoreOptions) (Ba
 			return BackupInfo{}, err
 		}
 	}
-	info, err := contents(ctx, db.reader, op, target)
+	info, err := contents(ctx, db.cur.Load().reader, op, target) // a private opening: never reopened
 	if err != nil {
 		db.Close()
 		return BackupInfo{}, err

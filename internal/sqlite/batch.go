@@ -28,10 +28,12 @@ func (db *DB) MaxBatch() int { return credit.DefaultMaxBatch }
 // savepoint; a savepoint that cannot be rolled back to fails the batch too.
 func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 	bctx := context.WithoutCancel(ctx)
-	defer db.wstmts.prepare(ctx) // after the transaction has given its connection back
-	stx, err := db.writer.BeginTx(bctx, nil)
+	p := db.acquire(true)
+	defer p.release()
+	defer p.wstmts.prepare(ctx) // after the transaction has given its connection back
+	stx, err := p.writer.BeginTx(bctx, nil)
 	if err != nil {
-		return credit.FailBatch(ops, storeError(ctx, "begin", err))
+		return credit.FailBatch(ops, p.writeError(ctx, "begin", err))
 	}
 	committed := false
 	defer func() {
@@ -45,9 +47,9 @@ func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 			continue
 		}
 		if _, err := stx.ExecContext(bctx, `SAVEPOINT op`); err != nil {
-			return credit.FailBatch(ops, storeError(ctx, "savepoint", err))
+			return credit.FailBatch(ops, p.writeError(ctx, "savepoint", err))
 		}
-		t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, stmts: db.wstmts}
+		t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, p: p, stmts: p.wstmts}
 		credit.RunOp(op, t)
 		if op.Err == nil && op.Panic == nil && t.broken != nil {
 			op.Err = t.broken
@@ -57,15 +59,15 @@ func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 				return credit.FailBatch(ops, t.broken)
 			}
 			if _, err := stx.ExecContext(bctx, `ROLLBACK TO op`); err != nil {
-				return credit.FailBatch(ops, storeError(ctx, "rollback to savepoint", err))
+				return credit.FailBatch(ops, p.writeError(ctx, "rollback to savepoint", err))
 			}
 		}
 		if _, err := stx.ExecContext(bctx, `RELEASE op`); err != nil {
-			return credit.FailBatch(ops, storeError(ctx, "release savepoint", err))
+			return credit.FailBatch(ops, p.writeError(ctx, "release savepoint", err))
 		}
 	}
 	if err := stx.Commit(); err != nil {
-		return credit.FailBatch(ops, storeError(ctx, "commit", err))
+		return credit.FailBatch(ops, p.writeError(ctx, "commit", err))
 	}
 	committed = true
 	return nil

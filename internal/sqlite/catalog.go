@@ -32,9 +32,11 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	if r.PublishedAt.IsZero() {
 		r.PublishedAt = time.Now()
 	}
-	stx, err := db.writer.BeginTx(ctx, nil)
+	p := db.acquire(true)
+	defer p.release()
+	stx, err := p.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return storeError(ctx, "publish catalog", err)
+		return p.writeError(ctx, "publish catalog", err)
 	}
 	defer stx.Rollback()
 	_, err = stx.ExecContext(ctx,
@@ -44,15 +46,15 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	case isDuplicate(err):
 		return catalogExists(r.Version)
 	case err != nil:
-		return storeError(ctx, "publish catalog", err)
+		return p.writeError(ctx, "publish catalog", err)
 	}
 	a := credit.PublishAudit(r)
 	if _, err := stx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
 		a.At.UnixMicro(), a.Actor, a.Action, a.Target, a.Detail); err != nil {
-		return storeError(ctx, "publish catalog", err)
+		return p.writeError(ctx, "publish catalog", err)
 	}
 	if err := stx.Commit(); err != nil {
-		return storeError(ctx, "publish catalog", err)
+		return p.writeError(ctx, "publish catalog", err)
 	}
 	return nil
 }
@@ -63,7 +65,9 @@ func catalogExists(version string) *credit.Error {
 
 // Catalogs returns every published version, oldest (first published) first.
 func (db *DB) Catalogs(ctx context.Context) ([]credit.CatalogRecord, error) {
-	rows, err := db.reader.QueryContext(ctx, `SELECT version, effective_at, published_at, yaml FROM catalogs ORDER BY seq`)
+	p := db.acquire(false)
+	defer p.release()
+	rows, err := p.reader.QueryContext(ctx, `SELECT version, effective_at, published_at, yaml FROM catalogs ORDER BY seq`)
 	if err != nil {
 		return nil, storeError(ctx, "read catalogs", err)
 	}
@@ -93,7 +97,9 @@ func (db *DB) WatchCatalogs(ctx context.Context, fn func()) error {
 	defer t.Stop()
 	for {
 		var seq int64
-		err := db.reader.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM catalogs`).Scan(&seq)
+		p := db.acquire(false)
+		err := p.reader.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM catalogs`).Scan(&seq)
+		p.release()
 		if err == nil && seq != last {
 			last = seq
 			fn()

@@ -4,8 +4,8 @@ import "database/sql"
 
 // Writer and Reader give the black-box tests and benchmarks the two pools, to
 // read pragmas and to measure the raw commit rate of the same file.
-func (db *DB) Writer() *sql.DB { return db.writer }
-func (db *DB) Reader() *sql.DB { return db.reader }
+func (db *DB) Writer() *sql.DB { return db.cur.Load().writer }
+func (db *DB) Reader() *sql.DB { return db.cur.Load().reader }
 
 // StoreError is storeError, to test the translation of real driver errors.
 var StoreError = storeError

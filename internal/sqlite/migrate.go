@@ -66,20 +66,22 @@ func (db *DB) Migrate(ctx context.Context) error {
 	}
 	// BEGIN IMMEDIATE (the writer's mode): two processes opening the same
 	// new file do not both apply a migration.
-	stx, err := db.writer.BeginTx(ctx, nil)
+	p := db.acquire(true)
+	defer p.release()
+	stx, err := p.writer.BeginTx(ctx, nil)
 	if err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	defer stx.Rollback()
 	if _, err := stx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at INTEGER NOT NULL
 	) STRICT`); err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	var current int
 	if err := stx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	if latest := ms[len(ms)-1].version; current > latest {
 		return credit.Errorf(credit.Internal, "schema_too_new",
@@ -88,18 +90,18 @@ func (db *DB) Migrate(ctx context.Context) error {
 	applied := map[int]bool{}
 	rows, err := stx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
-			return storeError(ctx, "migrate", err)
+			return p.writeError(ctx, "migrate", err)
 		}
 		applied[v] = true
 	}
 	if err := rows.Err(); err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	rows.Close()
 	for _, m := range ms {
@@ -107,15 +109,15 @@ func (db *DB) Migrate(ctx context.Context) error {
 			continue
 		}
 		if _, err := stx.ExecContext(ctx, m.sql); err != nil {
-			return storeError(ctx, "migrate "+m.name, err)
+			return p.writeError(ctx, "migrate "+m.name, err)
 		}
 		if _, err := stx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 			m.version, time.Now().UnixMicro()); err != nil {
-			return storeError(ctx, "migrate "+m.name, err)
+			return p.writeError(ctx, "migrate "+m.name, err)
 		}
 	}
 	if err := stx.Commit(); err != nil {
-		return storeError(ctx, "migrate", err)
+		return p.writeError(ctx, "migrate", err)
 	}
 	return nil
 }

@@ -31,12 +31,14 @@ func (db *DB) SeedHistory(ctx context.Context, account string, cycles int, from,
 	if err != nil {
 		return 0, err
 	}
-	stx, err := db.writer.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock first
+	p := db.acquire(true)
+	defer p.release()
+	stx, err := p.writer.BeginTx(ctx, nil) // BEGIN IMMEDIATE: the write lock first
 	if err != nil {
-		return 0, storeError(ctx, "seed: begin", err)
+		return 0, p.writeError(ctx, "seed: begin", err)
 	}
 	defer stx.Rollback()
-	fail := func(err error) (int, error) { return 0, storeError(ctx, "seed", err) }
+	fail := func(err error) (int, error) { return 0, p.writeError(ctx, "seed", err) }
 
 	var available, held int64
 	err = stx.QueryRowContext(ctx, `SELECT available, held FROM accounts WHERE id = ?`, account).Scan(&available, &held)
@@ -180,7 +182,7 @@ func (db *DB) SeedHistory(ctx context.Context, account string, cycles int, from,
 		return fail(err)
 	}
 	if err := stx.Commit(); err != nil {
-		return 0, storeError(ctx, "seed: commit", err)
+		return 0, p.writeError(ctx, "seed: commit", err)
 	}
 	return 1 + 2*plan.Cycles, nil
 }

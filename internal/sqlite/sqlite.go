@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -33,11 +35,12 @@ const Readers = 4
 
 // DB is the ledger in one SQLite file. It is safe for concurrent use.
 type DB struct {
-	path   string
-	writer *sql.DB // one connection; transactions BEGIN IMMEDIATE
-	reader *sql.DB // query_only connections for View
-	// Prepared statements of each pool.
-	wstmts, rstmts *statements
+	path string
+	cur  atomic.Pointer[pools] // the current opening of the file
+	// reopenMu serializes reopen; retiring counts old openings not yet
+	// closed (Close waits for them).
+	reopenMu sync.Mutex
+	retiring sync.WaitGroup
 }
 
 // Open opens (creating it if needed) the SQLite file at path and brings its
@@ -48,31 +51,20 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, credit.Errorf(credit.Invalid, "invalid_path", "sqlite: open %s: %v", path, err)
 	}
-	db := &DB{path: abs}
-	if db.writer, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
+	p, err := openPools(abs)
+	if err != nil {
 		return nil, storeError(ctx, "open "+abs, err)
 	}
-	db.writer.SetMaxOpenConns(1)
-	db.writer.SetMaxIdleConns(1)
-	db.writer.SetConnMaxLifetime(0)
-	db.writer.SetConnMaxIdleTime(0)
+	db := &DB{path: abs}
+	db.cur.Store(p)
 	// The writer's first connection creates the file and turns on WAL before
 	// any reader opens it; Migrate then makes the schema.
 	if err := db.Migrate(ctx); err != nil {
-		db.writer.Close()
+		p.close()
 		return nil, err
 	}
-	if db.reader, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
-		db.writer.Close()
-		return nil, storeError(ctx, "open "+abs, err)
-	}
-	db.reader.SetMaxOpenConns(Readers)
-	db.reader.SetMaxIdleConns(Readers)
-	db.reader.SetConnMaxLifetime(0)
-	db.reader.SetConnMaxIdleTime(0)
-	db.wstmts, db.rstmts = newStatements(db.writer), newStatements(db.reader)
-	if err := db.reader.PingContext(ctx); err != nil {
-		db.Close()
+	if err := p.reader.PingContext(ctx); err != nil {
+		p.close()
 		return nil, storeError(ctx, "open "+abs, err)
 	}
 	return db, nil
@@ -105,30 +97,25 @@ func dsn(path string, readOnly bool) string {
 // Path returns the absolute path of the database file.
 func (db *DB) Path() string { return db.path }
 
-// Close closes both pools. The last connection to close checkpoints the WAL
-// into the database file.
+// Close closes both pools, once any opening being retired is closed. The
+// last connection to close checkpoints the WAL into the database file.
 func (db *DB) Close() error {
-	var errs []error
-	if db.wstmts != nil {
-		db.wstmts.close()
-		db.rstmts.close()
+	db.reopenMu.Lock() // no reopen after this
+	defer db.reopenMu.Unlock()
+	db.retiring.Wait()
+	if err := db.cur.Load().close(); err != nil {
+		return storeError(context.Background(), "close", err)
 	}
-	if db.reader != nil {
-		if err := db.reader.Close(); err != nil {
-			errs = append(errs, storeError(context.Background(), "close", err))
-		}
-	}
-	if err := db.writer.Close(); err != nil {
-		errs = append(errs, storeError(context.Background(), "close", err))
-	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // Ping reports whether the store can serve: a reader reads the schema from
 // the file. It does not queue behind the writer, so a busy ledger is ready.
 func (db *DB) Ping(ctx context.Context) error {
+	p := db.acquire(false)
+	defer p.release()
 	var n int
-	if err := db.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+	if err := p.reader.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
 		return storeError(ctx, "ping", err)
 	}
 	return nil
@@ -137,28 +124,37 @@ func (db *DB) Ping(ctx context.Context) error {
 // Update runs fn in one write transaction (see credit.Store). Updates run one
 // at a time, in the order they take the write lock.
 //
+// A write that finds the file read-only fails Unavailable; the next one,
+// once the fault is cleared, succeeds on a new opening (see pools).
+//
 // A transaction in which a Tx method failed with Internal or Unavailable, or
 // failed after doing part of its work, is never committed, even if fn ignores
 // that error and returns nil: after such a failure SQLite may have rolled back
 // part or all of the transaction on its own, and committing the rest would
 // break the ledger's invariants. Update returns that first failure.
 func (db *DB) Update(ctx context.Context, fn func(credit.Tx) error) error {
-	return db.run(ctx, db.writer, db.wstmts, false, fn)
+	return db.run(ctx, false, fn)
 }
 
 // View runs fn in one read-only transaction on a consistent snapshot. The Tx's
 // write methods return Internal.
 func (db *DB) View(ctx context.Context, fn func(credit.Tx) error) error {
-	return db.run(ctx, db.reader, db.rstmts, true, fn)
+	return db.run(ctx, true, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *statements, readOnly bool, fn func(credit.Tx) error) (err error) {
+func (db *DB) run(ctx context.Context, readOnly bool, fn func(credit.Tx) error) (err error) {
+	p := db.acquire(!readOnly)
+	defer p.release()
+	pool, stmts := p.writer, p.wstmts
+	if readOnly {
+		pool, stmts = p.reader, p.rstmts
+	}
 	defer stmts.prepare(ctx) // after the transaction has given its connection back
 	stx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
-		return storeError(ctx, "begin", err)
+		return p.writeError(ctx, "begin", err)
 	}
-	t := &tx{ctx: ctx, stx: stx, stmts: stmts, readOnly: readOnly}
+	t := &tx{ctx: ctx, stx: stx, p: p, stmts: stmts, readOnly: readOnly}
 	committed := false
 	defer func() {
 		if committed {
@@ -177,7 +173,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *statements, readOnly
 		return nil // the deferred Rollback ends the read
 	}
 	if err := stx.Commit(); err != nil {
-		return storeError(ctx, "commit", err)
+		return p.writeError(ctx, "commit", err)
 	}
 	committed = true
 	return nil
@@ -188,6 +184,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *statements, readOnly
 type tx struct {
 	ctx      context.Context
 	stx      *sql.Tx
+	p        *pools      // the opening it runs on
 	stmts    *statements // the pool's prepared statements
 	readOnly bool
 	// broken is the first Internal or Unavailable failure, or the failure of
@@ -232,6 +229,9 @@ func (t *tx) queryRow(query string, args ...any) *sql.Row {
 // transaction broken if the error is not one of the ledger's expected answers.
 func (t *tx) fail(op string, err error) error {
 	e := storeError(t.ctx, op, err)
+	if !t.readOnly {
+		t.p.noteWrite(err)
+	}
 	if t.readOnly && e.Code == credit.Unavailable && sqliteCode(err)&0xff == sqlite3.SQLITE_READONLY {
 		// A write in View is a bug, not an outage.
 		e = credit.Errorf(credit.Internal, "store_error", "sqlite: %s: a write in a read-only transaction", op)
