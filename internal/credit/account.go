@@ -20,10 +20,15 @@ type AccountView struct {
 func overdraftGrantID(account string) string { return "ovd_" + account }
 
 // CreateAccount opens an account with the given overdraft limit (0: none).
-// Conflict account_exists if the id is taken.
+// Conflict account_exists if the id is taken; Invalid reserved_account_id for
+// PlatformAccount, whose books are the platform's: a user's wallet of that
+// name would mix its postings with revenue and issued credits.
 func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string, overdraft Credits) (Account, error) {
 	if err := checkAccountID(id); err != nil {
 		return Account{}, err
+	}
+	if id == PlatformAccount {
+		return Account{}, Errorf(Invalid, "reserved_account_id", "the account id %q is reserved for the platform's books", id)
 	}
 	if overdraft < 0 || overdraft > MaxCredits {
 		return Account{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)

@@ -61,6 +61,7 @@ func TestLedgerBadInput(t *testing.T) {
 		{"AccountExists", "POST", "/v1/accounts", `{"id":"alice"}`, 409, "account_exists"},
 		{"AccountIDSpace", "POST", "/v1/accounts", `{"id":"a b"}`, 422, "invalid_account_id"},
 		{"AccountIDEmpty", "POST", "/v1/accounts", `{"id":""}`, 422, "invalid_account_id"},
+		{"AccountIDPlatform", "POST", "/v1/accounts", `{"id":"platform"}`, 422, "reserved_account_id"},
 		{"NegativeOverdraft", "POST", "/v1/accounts", `{"id":"zed","overdraft_credits":-1}`, 422, "invalid_amount"},
 
 		{"NegativeHold", "POST", "/v1/accounts/alice/holds", `{"credits":-1}`, 422, "invalid_amount"},

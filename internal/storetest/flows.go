@@ -78,6 +78,7 @@ func flowCreateAccount(t *testing.T, e *env) {
 			{"", 0, "invalid_account_id"},
 			{"has space", 0, "invalid_account_id"},
 			{"tab\tin", 0, "invalid_account_id"},
+			{credit.PlatformAccount, 0, "reserved_account_id"}, // the platform's books
 			{"ok", -1, "invalid_amount"},
 			{"ok", credit.MaxCredits + 1, "invalid_amount"},
 		} {
