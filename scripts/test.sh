@@ -87,12 +87,28 @@ go run ./cmd/tally bench --quick
 fuzztime=${TALLY_FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then
   echo "== fuzz ($fuzztime per target)"
+  # Go 1.26's fuzz coordinator can fail a run that found nothing with a bare
+  # "context deadline exceeded" when -fuzztime ends while a worker is busy
+  # (golang/go#75804, fixed in Go 1.27). That one signature, with no failing
+  # input written, is reported and not counted; any other failure fails.
+  # New inputs are minimized for at most 2 s (default 60 s), which keeps the
+  # workers off that window most of the time.
+  out=$(mktemp)
+  trap 'rm -f "$out"' EXIT
   # Every func FuzzX in a _test.go file, with its package directory.
-  grep -rl --include='*_test.go' '^func Fuzz' . | sort | while read -r file; do
+  for file in $(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do
     dir=$(dirname "$file")
     for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | sed 's/^func //'); do
       echo "-- $dir $target"
-      go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$dir"
+      if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$dir" 2>&1 | tee "$out"; then
+        continue
+      fi
+      if grep -q '^    context deadline exceeded$' "$out" && ! grep -q 'Failing input written' "$out" &&
+        [ "$(grep -c '^--- FAIL' "$out")" = 1 ] && ! grep -q 'panic:' "$out"; then
+        echo "-- $target: Go's fuzztime race (golang/go#75804) at the deadline, no failing input: not counted"
+        continue
+      fi
+      exit 1
     done
   done
 fi
