@@ -27,4 +27,7 @@
 //  7. Expiry: a grant's remainder leaves by a journal entry to the platform's
 //     expired book at its expiry time; credits of a hold that return to an
 //     expired grant go to that book too.
+//  8. Usage is the journal's: a store's daily usage rollup (DailyUsage), which
+//     answers usage queries, equals the journal's charges summed by account,
+//     UTC day, model and kind; it is written in the transaction of each charge.
 package credit

@@ -211,6 +211,36 @@ type UsageRow struct {
 	Count   int     // charges
 }
 
+// DailyUsage is one row of a store's usage rollup: what one account was
+// charged on one UTC day for one model and kind. Stores keep the rollup in
+// the transaction that appends each charge or refund, so that a usage query
+// reads a row per day instead of every entry of its window; Verify checks it
+// against the journal.
+type DailyUsage struct {
+	Account string
+	UsageRow
+}
+
+// WholeDays splits a usage window [from, to) at UTC midnights: [dayFrom,
+// dayTo) is the whole days inside it, which a store answers from its daily
+// rollup, and [from, dayFrom) and [dayTo, to) are the partial days at its
+// ends, which it answers from the journal. With no whole day inside,
+// dayFrom = dayTo = to: the journal answers all of [from, to).
+func WholeDays(from, to time.Time) (dayFrom, dayTo time.Time) {
+	const day = 24 * time.Hour
+	// Truncate counts from the zero time, a UTC midnight, and Go's days
+	// have no leap seconds: these are UTC midnights.
+	dayFrom = from.Truncate(day)
+	if dayFrom.Before(from) {
+		dayFrom = dayFrom.Add(day)
+	}
+	dayTo = to.Truncate(day)
+	if !dayFrom.Before(dayTo) {
+		return to, to
+	}
+	return dayFrom.UTC(), dayTo.UTC()
+}
+
 // Scope of an API key.
 type Scope string
 

@@ -119,7 +119,9 @@ type Tx interface {
 	// newest), newest first, at most limit, each with its postings.
 	Entries(account string, before int64, limit int) ([]Transaction, error)
 	// Usage sums ChargedDelta of an account's transactions in [from, to) by
-	// day, model and kind.
+	// day, model and kind, and counts the charges among them (ChargedDelta >
+	// 0). A store may answer the whole days of the window (see WholeDays)
+	// from a daily rollup.
 	Usage(account string, from, to time.Time) ([]UsageRow, error)
 
 	// Idempotency returns the record for (scope, key), or nil if there is none.
@@ -160,6 +162,7 @@ type Snapshot struct {
 	Holds        []Hold
 	Generations  []Generation
 	Transactions []Transaction // in ID order, with postings
+	Usage        []DailyUsage  // the usage rollup, in any order
 }
 
 // CatalogRecord is one published catalog version, as stored.

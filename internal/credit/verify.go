@@ -1,8 +1,10 @@
 package credit
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -39,7 +41,9 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //     the sum of open holds equals the account's Held;
 //   - generations: charged equals the hold's capture; refunded ≤ charged;
 //   - charges: revenue equals the charges net of refunds, and every charge of
-//     a generation names its catalog version.
+//     a generation names its catalog version;
+//   - usage_rollup: the store's daily usage rollup equals the journal's
+//     charges summed by account, UTC day, model and kind.
 func VerifySnapshot(s *Snapshot) []Violation {
 	var out []Violation
 	bad := func(inv, format string, args ...any) {
@@ -160,6 +164,7 @@ func VerifySnapshot(s *Snapshot) []Violation {
 	if charged != revenue {
 		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, charged)
 	}
+	verifyUsage(s, bad)
 	for _, g := range s.Generations {
 		h := holds[g.Hold]
 		if h == nil {
@@ -177,4 +182,43 @@ func VerifySnapshot(s *Snapshot) []Violation {
 		}
 	}
 	return out
+}
+
+// verifyUsage checks the usage_rollup invariant (see VerifySnapshot).
+func verifyUsage(s *Snapshot, bad func(inv, format string, args ...any)) {
+	type day struct{ account, day, model, kind string }
+	want := map[day]UsageRow{}
+	for _, t := range s.Transactions {
+		if t.ChargedDelta == 0 {
+			continue
+		}
+		k := day{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind)}
+		r := want[k]
+		r.Charged += t.ChargedDelta
+		if t.ChargedDelta > 0 {
+			r.Count++
+		}
+		want[k] = r
+	}
+	for _, u := range s.Usage {
+		k := day{u.Account, u.Day, u.Model, u.Kind}
+		w := want[k]
+		if w.Charged != u.Charged || w.Count != u.Count {
+			bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s in %d charges; the journal %s in %d",
+				k.account, k.day, k.model, k.kind, u.Charged, u.Count, w.Charged, w.Count)
+		}
+		delete(want, k)
+	}
+	missing := make([]day, 0, len(want))
+	for k := range want {
+		missing = append(missing, k)
+	}
+	slices.SortFunc(missing, func(a, b day) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day), cmp.Compare(a.model, b.model), cmp.Compare(a.kind, b.kind))
+	})
+	for _, k := range missing {
+		w := want[k]
+		bad("usage_rollup", "%s on %s (model %q, kind %q): the journal charges %s in %d charges; the rollup has no row",
+			k.account, k.day, k.model, k.kind, w.Charged, w.Count)
+	}
 }

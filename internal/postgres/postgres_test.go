@@ -13,6 +13,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/postgres"
+	"github.com/tally-credits/tally/internal/storetest"
 )
 
 // testDSN returns the DSN of the PostgreSQL the tests use, from
@@ -125,4 +126,16 @@ func wantError(tb testing.TB, what string, err error, code, reason string) {
 	if got := credit.ErrorReason(err); reason != "" && got != reason {
 		tb.Errorf("%s reason = %q (%v); want %q", what, got, err, reason)
 	}
+}
+
+// TestMigrateBackfillsUsageRollup: see storetest.RunUsageBackfill.
+func TestMigrateBackfillsUsageRollup(t *testing.T) {
+	db := MustOpenDB(t)
+	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
+		_, err := db.Pool().Exec(ctx, `DROP TRIGGER transactions_usage_daily ON transactions;
+			DROP FUNCTION usage_daily_add();
+			DROP TABLE usage_daily;
+			DELETE FROM schema_migrations WHERE version = 4;`)
+		return err
+	}, db.Migrate)
 }

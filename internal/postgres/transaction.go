@@ -125,8 +125,11 @@ func firstWord(s string) string {
 // Usage sums ChargedDelta of an account's transactions in [from, to), and
 // counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
 // model and kind; rows are sorted by day, model, kind. Transactions that
-// charged nothing (grants, holds, releases, expiries) are in no row.
+// charged nothing (grants, holds, releases, expiries) are in no row. Whole
+// days come from the usage_daily rollup, the partial days at the ends from
+// the journal (credit.WholeDays).
 func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
+	dayFrom, dayTo := credit.WholeDays(from, to)
 	var out []credit.UsageRow
 	err := t.each("read usage", func(s scanner) error {
 		var r credit.UsageRow
@@ -135,13 +138,23 @@ func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, model, model_kind,
-			sum(charged_delta)::bigint, count(*) FILTER (WHERE charged_delta > 0)::bigint
-		FROM transactions
-		WHERE account = $1 AND time >= $2 AND time < $3 AND charged_delta != 0
+	}, `SELECT to_char(day, 'YYYY-MM-DD'), model, model_kind, sum(charged)::bigint, sum(charges)::bigint
+		FROM (
+			SELECT (time AT TIME ZONE 'UTC')::date AS day, model, model_kind, charged_delta AS charged,
+				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END AS charges
+			FROM transactions WHERE account = $1 AND time >= $2 AND time < $3 AND charged_delta <> 0
+			UNION ALL
+			SELECT (time AT TIME ZONE 'UTC')::date, model, model_kind, charged_delta,
+				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END
+			FROM transactions WHERE account = $1 AND time >= $4 AND time < $5 AND charged_delta <> 0
+			UNION ALL
+			SELECT day, model, model_kind, charged, charges
+			FROM usage_daily WHERE account = $1 AND day >= $6::date AND day < $7::date
+		) u
 		GROUP BY day, model, model_kind
 		ORDER BY day, model, model_kind`,
-		account, from.UTC(), to.UTC())
+		account, from.UTC(), dayFrom, dayTo, to.UTC(),
+		dayFrom.Format(time.DateOnly), dayTo.Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}

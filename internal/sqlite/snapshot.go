@@ -45,5 +45,14 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if s.Transactions, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
 		return nil, err
 	}
+	err = t.each("snapshot usage", func(r scanner) error {
+		var u credit.DailyUsage
+		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count)
+		s.Usage = append(s.Usage, u)
+		return err
+	}, `SELECT account, strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, charged, charges FROM usage_daily`)
+	if err != nil {
+		return nil, err
+	}
 	return s, nil
 }

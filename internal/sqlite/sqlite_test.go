@@ -16,6 +16,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/credit"
 	tsqlite "github.com/tally-credits/tally/internal/sqlite"
+	"github.com/tally-credits/tally/internal/storetest"
 )
 
 // t0 is a time with microseconds, the store's precision.
@@ -452,4 +453,21 @@ func TestOpen_CantOpen(t *testing.T) {
 		db.Close()
 	}
 	wantError(t, "Open(a path in a missing directory)", err, credit.Unavailable, "store_unavailable")
+}
+
+// TestMigrateBackfillsUsageRollup: see storetest.RunUsageBackfill.
+func TestMigrateBackfillsUsageRollup(t *testing.T) {
+	db := MustOpenDB(t)
+	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
+		for _, q := range []string{
+			`DROP TRIGGER transactions_usage_daily`,
+			`DROP TABLE usage_daily`,
+			`DELETE FROM schema_migrations WHERE version = 4`,
+		} {
+			if _, err := db.Writer().ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		return nil
+	}, db.Migrate)
 }

@@ -105,8 +105,11 @@ func (t *tx) transactions(op, query, postingsWhere string, args ...any) ([]credi
 // Usage sums ChargedDelta of an account's transactions in [from, to), and
 // counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
 // model and kind; rows are sorted by day, model, kind. Transactions that
-// charged nothing (grants, holds, releases, expiries) are in no row.
+// charged nothing (grants, holds, releases, expiries) are in no row. Whole
+// days come from the usage_daily rollup, the partial days at the ends from
+// the journal (credit.WholeDays).
 func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
+	dayFrom, dayTo := credit.WholeDays(from, to)
 	var out []credit.UsageRow
 	err := t.each("read usage", func(s scanner) error {
 		var r credit.UsageRow
@@ -115,13 +118,21 @@ func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT strftime('%Y-%m-%d', time / 1000000, 'unixepoch') AS day, model, model_kind,
-			sum(charged_delta), sum(charged_delta > 0)
-		FROM transactions
-		WHERE account = ? AND time >= ? AND time < ? AND charged_delta != 0
+	}, `SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, sum(charged), sum(charges)
+		FROM (
+			SELECT time / 86400000000 AS day, model, model_kind, charged_delta AS charged, charged_delta > 0 AS charges
+			FROM transactions WHERE account = ?1 AND time >= ?2 AND time < ?3 AND charged_delta != 0
+			UNION ALL
+			SELECT time / 86400000000, model, model_kind, charged_delta, charged_delta > 0
+			FROM transactions WHERE account = ?1 AND time >= ?4 AND time < ?5 AND charged_delta != 0
+			UNION ALL
+			SELECT day, model, model_kind, charged, charges
+			FROM usage_daily WHERE account = ?1 AND day >= ?6 AND day < ?7
+		)
 		GROUP BY day, model, model_kind
 		ORDER BY day, model, model_kind`,
-		account, from.UnixMicro(), to.UnixMicro())
+		account, from.UnixMicro(), dayFrom.UnixMicro(), dayTo.UnixMicro(), to.UnixMicro(),
+		dayFrom.Unix()/86400, dayTo.Unix()/86400)
 	if err != nil {
 		return nil, err
 	}

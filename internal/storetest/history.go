@@ -289,6 +289,17 @@ func flowUsage(t *testing.T, e *env) {
 	// Day 2 alone: the refund nets against nothing charged that day.
 	check(credit.ByModel, day2, day3, []row{{"flux-dev", credit.Whole(15)}, {"nano-banana-2", credit.Whole(-5)}}, nil)
 
+	// Windows that start or end inside a day: a store may answer the whole
+	// days from a rollup and the partial ends from the journal; the answer
+	// is the same. Day 1's charges are at 10:00, day 2's at 09:00.
+	after10 := day1.Add(10*time.Hour + time.Microsecond)
+	check(credit.ByDay, after10, day3, []row{{"2026-11-25", credit.Whole(10)}}, nil) // a partial day 1, a whole day 2
+	check(credit.ByDay, day1.Add(10*time.Hour), day2.Add(9*time.Hour), []row{{"2026-11-24", cr("131.5")}}, nil)
+	check(credit.ByDay, day1.Add(10*time.Hour), day2.Add(9*time.Hour+time.Microsecond), []row{{"2026-11-24", cr("131.5")}, {"2026-11-25", credit.Whole(10)}}, []int{4, 1})
+	check(credit.ByModel, day2.Add(8*time.Hour), day2.Add(10*time.Hour), []row{{"flux-dev", credit.Whole(15)}, {"nano-banana-2", credit.Whole(-5)}}, []int{1, 0})
+	check(credit.ByModel, day1.Add(-36*time.Hour), day3.Add(36*time.Hour), []row{{"flux-dev", cr("25")}, {"nano-banana-2", cr("68.5")}, {"other", credit.Whole(7)}, {"topaz", credit.Whole(41)}}, []int{2, 1, 1, 1})
+	check(credit.ByModel, day1.Add(-36*time.Hour), day1.Add(10*time.Hour), nil, nil) // just before the first charge
+
 	_, err := e.ledger.Usage(e.ctx, "a", day1, day3, "hour")
 	wantErr(t, "Usage(by hour)", err, credit.Invalid, "invalid_group_by")
 	_, err = e.ledger.Usage(e.ctx, "a", day2, day1, credit.ByDay)
