@@ -30,22 +30,50 @@ func (db *DB) MaxBatch() int { return 1 }
 // writes share one lock acquisition and one commit.
 //
 // A failed op is rolled back to its savepoint, which also gives back the row
-// locks it took, so the transaction's record of its locks is put back too. A
-// deadlock or a serialization failure in any op runs the whole batch again (up
-// to MaxAttempts times, with jitter): two batches that lock the same accounts
-// in different orders deadlock, and PostgreSQL picks one to go again. A lost
-// connection or a timeout (Unavailable) fails the batch.
+// locks it took, so the transaction's record of its locks is put back too.
+//
+// Two batches that lock the same accounts in opposite orders deadlock, and
+// PostgreSQL picks one to fail with 40P01. Running that batch whole again
+// walks into the same cycle (under load every attempt did, and the writes
+// failed), so the failed batch's ops run instead one transaction each, in
+// order, each retried on a deadlock or a serialization failure (up to
+// MaxAttempts times, with jitter): a transaction that locks one account
+// closes no cycle, so they get through. Then each op succeeds or fails on
+// its own, as if it had been its own Update, and UpdateBatch returns nil.
+// A lost connection or a timeout (Unavailable) fails the batch.
 //
 // An op's statements run without its context's cancellation: pgx answers a
 // canceled query by closing the connection, which would take the batch with
 // it. statement_timeout bounds them instead. An op whose context is done before
 // it starts is skipped.
 func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
-	for attempt := 1; ; attempt++ {
-		err, retry := db.runBatch(ctx, ops)
-		if !retry || attempt == MaxAttempts {
+	if len(ops) == 1 {
+		return db.updateAlone(ctx, ops[0], 1)
+	}
+	err, retry := db.runBatch(ctx, ops)
+	if !retry {
+		if err != nil {
+			return credit.FailBatch(ops, err)
+		}
+		return nil
+	}
+	for _, op := range ops {
+		// The op's own Err says how it went; nothing else failed with it.
+		_ = db.updateAlone(ctx, op, 2)
+	}
+	return nil
+}
+
+// updateAlone runs op in a transaction of its own, retrying a deadlock or a
+// serialization failure; attempt is the number of the first try. It returns
+// op's failure if the transaction failed, with op.Err set to it.
+func (db *DB) updateAlone(ctx context.Context, op *credit.Op, attempt int) error {
+	one := []*credit.Op{op}
+	for ; ; attempt++ {
+		err, retry := db.runBatch(ctx, one)
+		if !retry || attempt >= MaxAttempts {
 			if err != nil {
-				return credit.FailBatch(ops, err)
+				return credit.FailBatch(one, err)
 			}
 			return nil
 		}
