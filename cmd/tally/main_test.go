@@ -422,3 +422,22 @@ func cr(s string) credit.Credits {
 	}
 	return c
 }
+
+// TestServeRefusesBadFlags: a refused serve command line exits with the
+// invalid-input code and one line, and opens nothing: no database file.
+func TestServeRefusesBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--rate-key", "-1"},
+		{"--rate-ip", "-5"},
+		{"--idempotency-retention", "-1h"},
+	} {
+		db := filepath.Join(t.TempDir(), "tally.db")
+		code, _, stderr := run(t, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", db}, args...)...)
+		if code != exitInvalid || !strings.HasPrefix(stderr, "tally: ") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Errorf("tally serve %s: exit %d, stderr %q; want exit %d and one line", strings.Join(args, " "), code, stderr, exitInvalid)
+		}
+		if _, err := os.Stat(db); !os.IsNotExist(err) {
+			t.Errorf("tally serve %s left %s behind (%v); want nothing opened", strings.Join(args, " "), db, err)
+		}
+	}
+}

@@ -23,6 +23,7 @@ import (
 func (m Main) serveCmd() *cobra.Command {
 	var addr, catalogFile, pprofAddr string
 	limits := httpapi.DefaultRateLimit
+	idemRetention := credit.DefaultIdempotencyRetention
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -30,6 +31,13 @@ func (m Main) serveCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			// Flags first: a refused command line opens (and creates) nothing.
+			if limits.PerKey < 0 || limits.PerIP < 0 {
+				return credit.Errorf(credit.Invalid, "invalid_rate", "--rate-key and --rate-ip are requests per second: 0 (no limit) or more")
+			}
+			if idemRetention < 0 {
+				return credit.Errorf(credit.Invalid, "invalid_flags", "--idempotency-retention is a duration: 0 (keep forever) or more")
+			}
 			c, err := loadCatalog(catalogFile)
 			if err != nil {
 				return err
@@ -49,9 +57,6 @@ func (m Main) serveCmd() *cobra.Command {
 			// so a reload or a publish shows on the next page.
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
-			if limits.PerKey < 0 || limits.PerIP < 0 {
-				return credit.Errorf(credit.Invalid, "invalid_rate", "--rate-key and --rate-ip are requests per second: 0 (no limit) or more")
-			}
 			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits})
 			if catalogs != nil {
 				stop, err := followCatalogs(ctx, catalogs, h, log)
@@ -60,7 +65,7 @@ func (m Main) serveCmd() *cobra.Command {
 				}
 				defer stop()
 			}
-			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog})
+			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention})
 			h.SetLedger(l)
 			if adminKey == "" {
 				if err := m.bootstrapAdminKey(ctx, l); err != nil {
@@ -87,6 +92,7 @@ func (m Main) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	cmd.Flags().Float64Var(&limits.PerKey, "rate-key", limits.PerKey, "requests per second each API key may make, in bursts of twice that (0: no limit); beyond it 429 with Retry-After")
 	cmd.Flags().Float64Var(&limits.PerIP, "rate-ip", limits.PerIP, "requests per second each client address may make without a valid key (public quotes, refused keys; 0: no limit)")
+	cmd.Flags().DurationVar(&idemRetention, "idempotency-retention", idemRetention, "how long an Idempotency-Key is remembered (its answer kept, a retry answered from it); older records are deleted and the key is new again (0: forever)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles at http://ADDR/debug/pprof/ (a loopback host:port only, e.g. 127.0.0.1:6060)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	sf.register(cmd.Flags())
@@ -141,12 +147,18 @@ func (m Main) bootstrapAdminKey(ctx context.Context, l *credit.Ledger) error {
 	return nil
 }
 
+// pruneEvery is how often the sweeper deletes idempotency records past their
+// retention: the retention is days, so a minute late is nothing.
+const pruneEvery = time.Minute
+
 // sweep expires holds past their TTL and grants past their expiry, every
-// interval, until ctx ends. Every ledger operation also settles its account
+// interval, and deletes idempotency records past their retention, every
+// pruneEvery, until ctx ends. Every ledger operation also settles its account
 // first, so the sweeper is about timeliness of the books, not correctness.
 func sweep(ctx context.Context, l *credit.Ledger, log *slog.Logger, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -157,6 +169,15 @@ func sweep(ctx context.Context, l *credit.Ledger, log *slog.Logger, interval tim
 			log.Warn("expiry sweep failed; retrying", "err", err)
 		} else if n > 0 {
 			log.Info("expiry sweep", "accounts", n)
+		}
+		if time.Since(pruned) < pruneEvery {
+			continue
+		}
+		pruned = time.Now()
+		if n, err := l.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("idempotency prune failed; retrying", "err", err)
+		} else if n > 0 {
+			log.Info("idempotency prune", "records", n)
 		}
 	}
 }

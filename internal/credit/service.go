@@ -22,6 +22,8 @@ type Ledger struct {
 	now     func() time.Time
 	catalog func() *Catalog
 	holdTTL time.Duration
+	// idemRetention is how long idempotency records are kept (0: forever).
+	idemRetention time.Duration
 }
 
 // LedgerConfig configures a Ledger. Zero fields take defaults.
@@ -35,11 +37,15 @@ type LedgerConfig struct {
 	// MaxBatch bounds the writes one group commit takes (default: the
 	// store's MaxBatch); 1 gives every write a transaction of its own.
 	MaxBatch int
+	// IdempotencyRetention is how long an Idempotency-Key's record, and so
+	// its exactly-once guarantee, is kept before PruneIdempotency deletes it
+	// (0: forever). A key sent again after that is a new request.
+	IdempotencyRetention time.Duration
 }
 
 // NewLedger returns a ledger on store.
 func NewLedger(store Store, cfg LedgerConfig) *Ledger {
-	l := &Ledger{store: store, group: newGroup(store, cfg.MaxBatch), now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL}
+	l := &Ledger{store: store, group: newGroup(store, cfg.MaxBatch), now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL, idemRetention: cfg.IdempotencyRetention}
 	if l.now == nil {
 		l.now = time.Now
 	}

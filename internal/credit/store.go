@@ -128,6 +128,11 @@ type Tx interface {
 	Idempotency(scope, key string) (*IdempotencyRecord, error)
 	// PutIdempotency stores a record. Conflict idempotency_conflict if one exists.
 	PutIdempotency(r IdempotencyRecord) error
+	// PruneIdempotency deletes at most limit records created before before,
+	// oldest or any (not necessarily in order), and returns how many it
+	// deleted. On a store shared by nodes, records another node is deleting
+	// are skipped, not waited for.
+	PruneIdempotency(before time.Time, limit int) (int, error)
 
 	// InsertKey stores an API key.
 	InsertKey(k Key) error

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"errors"
+	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
 )
@@ -31,4 +32,19 @@ func (t *tx) PutIdempotency(r credit.IdempotencyRecord) error {
 		return t.fail("write idempotency record", err)
 	}
 	return nil
+}
+
+// PruneIdempotency deletes at most limit records created before before (see
+// credit.Tx), by the created_at index.
+func (t *tx) PruneIdempotency(before time.Time, limit int) (int, error) {
+	res, err := t.exec(`DELETE FROM idempotency WHERE rowid IN
+		(SELECT rowid FROM idempotency WHERE created_at < ? LIMIT ?)`, micros(before), limit)
+	if err != nil {
+		return 0, t.fail("prune idempotency records", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.halfDone(t.fail("prune idempotency records", err))
+	}
+	return int(n), nil
 }

@@ -14,6 +14,7 @@ func historyFlows() []flow {
 		{name: "Idempotency", fn: flowIdempotency},
 		{name: "IdempotencyConflict", fn: flowIdempotencyConflict},
 		{name: "IdempotencyRefusalNotRecorded", fn: flowIdempotencyRefusal},
+		{name: "IdempotencyRetention", fn: flowIdempotencyRetention},
 		{name: "Entries", fn: flowEntries},
 		{name: "Usage", fn: flowUsage},
 		{name: "Keys", fn: flowKeys},
@@ -133,6 +134,48 @@ func flowIdempotencyConflict(t *testing.T, e *env) {
 		wantErr(t, "CreateHold(same key, other hash)", err, credit.Conflict, "idempotency_conflict")
 	})
 	e.balances("a", credit.Whole(50), 0)
+}
+
+// flowIdempotencyRetention: PruneIdempotency deletes the records older than
+// the retention and only those: a key within it is still answered from its
+// record (nothing done twice); a key past it is a new request, as the
+// retention documents. With no retention nothing is ever deleted.
+func flowIdempotencyRetention(t *testing.T, e *env) {
+	e.account("a", 0)
+	grant := func(l *credit.Ledger, key string) credit.Grant {
+		t.Helper()
+		g, err := l.AddGrant(e.ctx, idem(key, "h-"+key), "a", credit.GrantSpec{Credits: credit.Whole(10), Source: credit.SourceTopup})
+		if err != nil {
+			t.Fatalf("AddGrant(%s) = %v", key, err)
+		}
+		return g
+	}
+	day := 24 * time.Hour
+	keeping := credit.NewLedger(e.store, credit.LedgerConfig{Now: e.clock.Now, IdempotencyRetention: day})
+	forever := credit.NewLedger(e.store, credit.LedgerConfig{Now: e.clock.Now})
+
+	old := grant(keeping, "old")       // t0
+	e.clock.Add(23 * time.Hour)        // t0 + 23 h
+	recent := grant(keeping, "recent") // 10 + 10
+	e.clock.Add(2 * time.Hour)         // t0 + 25 h: "old" is past a day, "recent" is not
+
+	if n, err := forever.PruneIdempotency(e.ctx); err != nil || n != 0 {
+		t.Errorf("PruneIdempotency with no retention = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := keeping.PruneIdempotency(e.ctx); err != nil || n != 1 {
+		t.Fatalf("PruneIdempotency(1 day) at t0 + 25 h = %d, %v; want 1 (the record of t0)", n, err)
+	}
+	if n, err := keeping.PruneIdempotency(e.ctx); err != nil || n != 0 {
+		t.Errorf("PruneIdempotency again = %d, %v; want 0", n, err)
+	}
+	if g := grant(keeping, "recent"); g.ID != recent.ID {
+		t.Errorf("a retry within the retention made grant %s; want the first answer, %s", g.ID, recent.ID)
+	}
+	e.balances("a", credit.Whole(20), 0)
+	if g := grant(keeping, "old"); g.ID == old.ID {
+		t.Errorf("a key sent again after its record was pruned answered %s from a record that should be gone", g.ID)
+	}
+	e.balances("a", credit.Whole(30), 0) // a new request: 10 more
 }
 
 // flowIdempotencyRefusal: refusals are not recorded, so a refused request may
