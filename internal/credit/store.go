@@ -155,9 +155,16 @@ type Tx interface {
 	// store with a single writer always returns true.
 	TryLockAccount(account string) (bool, error)
 
-	// Snapshot returns everything, for Verify. It is meant for audits, not for
+	// Snapshot returns everything. It is meant for audits and tests, not for
 	// the request path.
 	Snapshot() (*Snapshot, error)
+	// SnapshotState is Snapshot without the journal (Transactions is nil),
+	// and EachTransaction calls fn with every transaction of the journal, in
+	// ID order, each with its postings, reading them as it goes and keeping
+	// none: Verify reads a journal of any length in memory that does not
+	// grow with it. An error from fn ends it and is returned.
+	SnapshotState() (*Snapshot, error)
+	EachTransaction(fn func(*Transaction) error) error
 }
 
 // Snapshot is the whole ledger, as Verify reads it.

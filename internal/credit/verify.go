@@ -17,13 +17,21 @@ type Violation struct {
 func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 
 // Verify checks every invariant of the ledger on a consistent snapshot of the
-// store. An empty result means the ledger is sound.
+// store. An empty result means the ledger is sound. The journal, by far the
+// largest part, is streamed through the checks, never held: memory grows with
+// accounts, grants, holds and generations, not with the entries.
 func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
-	snap, err := view(ctx, l, func(tx Tx, _ time.Time) (*Snapshot, error) { return tx.Snapshot() })
-	if err != nil {
-		return nil, err
-	}
-	return VerifySnapshot(snap), nil
+	return view(ctx, l, func(tx Tx, _ time.Time) ([]Violation, error) {
+		s, err := tx.SnapshotState()
+		if err != nil {
+			return nil, err
+		}
+		v := newVerifier()
+		if err := tx.EachTransaction(func(t *Transaction) error { v.transaction(t); return nil }); err != nil {
+			return nil, err
+		}
+		return v.finish(s), nil
+	})
 }
 
 // VerifySnapshot checks the invariants of doc.go on a snapshot:
@@ -45,45 +53,91 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //   - usage_rollup: the store's daily usage rollup equals the journal's
 //     charges summed by account, UTC day, model and kind.
 func VerifySnapshot(s *Snapshot) []Violation {
-	var out []Violation
-	bad := func(inv, format string, args ...any) {
-		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
+	v := newVerifier()
+	for i := range s.Transactions {
+		v.transaction(&s.Transactions[i])
 	}
-	type key struct{ account, book, grant string }
-	folds := map[key]Credits{}
-	type running struct{ avail, held Credits }
-	run := map[string]*running{}
-	for _, t := range s.Transactions {
-		var sum Credits
-		for _, p := range t.Postings {
-			sum += p.Amount
-			folds[key{p.Account, p.Book, p.Grant}] += p.Amount
-		}
-		if len(t.Postings) == 0 {
-			bad("zero_sum", "transaction %d (%s) has no postings", t.ID, t.Kind)
-		}
-		if sum != 0 {
-			bad("zero_sum", "transaction %d (%s on %s) postings sum to %s", t.ID, t.Kind, t.Account, sum)
-		}
-		r := run[t.Account]
-		if r == nil {
-			r = &running{}
-			run[t.Account] = r
-		}
-		r.avail += t.AvailableDelta
-		r.held += t.HeldDelta
-		if r.avail != t.AvailableAfter || r.held != t.HeldAfter {
-			bad("account_fold", "transaction %d on %s records balances %s/%s after it; the journal folds to %s/%s",
-				t.ID, t.Account, t.AvailableAfter, t.HeldAfter, r.avail, r.held)
-		}
+	return v.finish(s)
+}
+
+// verifier checks the invariants in two passes: transaction folds the
+// journal, one entry at a time in ID order, into sums by book, by account and
+// by usage day (and checks what one entry alone can break); finish checks the
+// rest of the snapshot against those sums.
+type verifier struct {
+	out     []Violation
+	folds   map[foldKey]Credits
+	run     map[string]*running
+	charged Credits // net of refunds, over the whole journal
+	usage   map[usageKey]UsageRow
+}
+
+type foldKey struct{ account, book, grant string }
+
+type running struct{ avail, held Credits }
+
+type usageKey struct{ account, day, model, kind string }
+
+func newVerifier() *verifier {
+	return &verifier{folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}}
+}
+
+func (v *verifier) bad(inv, format string, args ...any) {
+	v.out = append(v.out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
+}
+
+// transaction folds one journal entry; entries come in ID order.
+func (v *verifier) transaction(t *Transaction) {
+	var sum Credits
+	for _, p := range t.Postings {
+		sum += p.Amount
+		v.folds[foldKey{p.Account, p.Book, p.Grant}] += p.Amount
 	}
+	if len(t.Postings) == 0 {
+		v.bad("zero_sum", "transaction %d (%s) has no postings", t.ID, t.Kind)
+	}
+	if sum != 0 {
+		v.bad("zero_sum", "transaction %d (%s on %s) postings sum to %s", t.ID, t.Kind, t.Account, sum)
+	}
+	r := v.run[t.Account]
+	if r == nil {
+		r = &running{}
+		v.run[t.Account] = r
+	}
+	r.avail += t.AvailableDelta
+	r.held += t.HeldDelta
+	if r.avail != t.AvailableAfter || r.held != t.HeldAfter {
+		v.bad("account_fold", "transaction %d on %s records balances %s/%s after it; the journal folds to %s/%s",
+			t.ID, t.Account, t.AvailableAfter, t.HeldAfter, r.avail, r.held)
+	}
+	// Revenue is what was charged, net of refunds (checked in finish); every
+	// charge of a generation names the catalog version it was priced with.
+	v.charged += t.ChargedDelta
+	if t.Generation != "" && t.ChargedDelta != 0 && t.CatalogVersion == "" {
+		v.bad("charges", "transaction %d charges generation %s without a catalog version", t.ID, t.Generation)
+	}
+	if t.ChargedDelta != 0 {
+		k := usageKey{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind)}
+		u := v.usage[k]
+		u.Charged += t.ChargedDelta
+		if t.ChargedDelta > 0 {
+			u.Count++
+		}
+		v.usage[k] = u
+	}
+}
+
+// finish checks s (its Transactions are not read: transaction has folded
+// them) against the journal's sums, and returns every violation found.
+func (v *verifier) finish(s *Snapshot) []Violation {
+	bad, folds, run := v.bad, v.folds, v.run
 	type sums struct{ remaining, held Credits }
 	byAccount := map[string]*sums{}
 	for _, g := range s.Grants {
-		if got := folds[key{g.Account, BookAvailable, g.ID}]; got != g.Remaining {
+		if got := folds[foldKey{g.Account, BookAvailable, g.ID}]; got != g.Remaining {
 			bad("grant_fold", "grant %s of %s has %s remaining; its postings sum to %s", g.ID, g.Account, g.Remaining, got)
 		}
-		if got := folds[key{g.Account, BookHeld, g.ID}]; got != g.Held {
+		if got := folds[foldKey{g.Account, BookHeld, g.ID}]; got != g.Held {
 			bad("grant_fold", "grant %s of %s has %s held; its postings sum to %s", g.ID, g.Account, g.Held, got)
 		}
 		if g.Remaining < 0 && g.Source != SourceOverdraft {
@@ -147,24 +201,17 @@ func VerifySnapshot(s *Snapshot) []Violation {
 		}
 	}
 	// Revenue is what was charged, net of refunds: the platform's revenue book
-	// folds to the sum of the charges the transactions record; and every
-	// charge of a generation names the catalog version it was priced with.
-	var charged, revenue Credits
-	for _, t := range s.Transactions {
-		charged += t.ChargedDelta
-		if t.Generation != "" && t.ChargedDelta != 0 && t.CatalogVersion == "" {
-			bad("charges", "transaction %d charges generation %s without a catalog version", t.ID, t.Generation)
-		}
-	}
-	for k, v := range folds {
+	// folds to the sum of the charges the transactions record.
+	var revenue Credits
+	for k, amount := range folds {
 		if k.account == PlatformAccount && k.book == BookRevenue {
-			revenue += v
+			revenue += amount
 		}
 	}
-	if charged != revenue {
-		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, charged)
+	if v.charged != revenue {
+		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, v.charged)
 	}
-	verifyUsage(s, bad)
+	v.verifyUsage(s.Usage)
 	for _, g := range s.Generations {
 		h := holds[g.Hold]
 		if h == nil {
@@ -181,44 +228,32 @@ func VerifySnapshot(s *Snapshot) []Violation {
 			bad("generations", "generation %s is %s but its hold is %s", g.ID, g.Status, h.Status)
 		}
 	}
-	return out
+	return v.out
 }
 
-// verifyUsage checks the usage_rollup invariant (see VerifySnapshot).
-func verifyUsage(s *Snapshot, bad func(inv, format string, args ...any)) {
-	type day struct{ account, day, model, kind string }
-	want := map[day]UsageRow{}
-	for _, t := range s.Transactions {
-		if t.ChargedDelta == 0 {
-			continue
-		}
-		k := day{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind)}
-		r := want[k]
-		r.Charged += t.ChargedDelta
-		if t.ChargedDelta > 0 {
-			r.Count++
-		}
-		want[k] = r
-	}
-	for _, u := range s.Usage {
-		k := day{u.Account, u.Day, u.Model, u.Kind}
+// verifyUsage checks the usage_rollup invariant (see VerifySnapshot): the
+// store's rollup rows against the journal's charges folded by transaction.
+func (v *verifier) verifyUsage(rollup []DailyUsage) {
+	want := v.usage
+	for _, u := range rollup {
+		k := usageKey{u.Account, u.Day, u.Model, u.Kind}
 		w := want[k]
 		if w.Charged != u.Charged || w.Count != u.Count {
-			bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s in %d charges; the journal %s in %d",
+			v.bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s in %d charges; the journal %s in %d",
 				k.account, k.day, k.model, k.kind, u.Charged, u.Count, w.Charged, w.Count)
 		}
 		delete(want, k)
 	}
-	missing := make([]day, 0, len(want))
+	missing := make([]usageKey, 0, len(want))
 	for k := range want {
 		missing = append(missing, k)
 	}
-	slices.SortFunc(missing, func(a, b day) int {
+	slices.SortFunc(missing, func(a, b usageKey) int {
 		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day), cmp.Compare(a.model, b.model), cmp.Compare(a.kind, b.kind))
 	})
 	for _, k := range missing {
 		w := want[k]
-		bad("usage_rollup", "%s on %s (model %q, kind %q): the journal charges %s in %d charges; the rollup has no row",
+		v.bad("usage_rollup", "%s on %s (model %q, kind %q): the journal charges %s in %d charges; the rollup has no row",
 			k.account, k.day, k.model, k.kind, w.Charged, w.Count)
 	}
 }

@@ -10,6 +10,18 @@ import (
 // REPEATABLE READ transaction), it is one consistent snapshot that takes no
 // locks and holds up no writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
+	s, err := t.SnapshotState()
+	if err != nil {
+		return nil, err
+	}
+	if s.Transactions, err = t.transactions("snapshot journal", `true`, ``); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SnapshotState is Snapshot without the journal (see credit.Tx).
+func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
 		a, err := scanAccount(r)
@@ -31,9 +43,6 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 		return err
 	}, `SELECT `+generationColumns+` FROM generations ORDER BY created_at, id`)
 	if err != nil {
-		return nil, err
-	}
-	if s.Transactions, err = t.transactions("snapshot journal", `true`, ``); err != nil {
 		return nil, err
 	}
 	err = t.each("snapshot usage", func(r scanner) error {

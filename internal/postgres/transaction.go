@@ -78,7 +78,26 @@ func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transact
 // as order, appended to ORDER BY id, says), with their postings, in one query.
 func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transaction, error) {
 	var out []credit.Transaction
-	err := t.each(op, func(s scanner) error {
+	err := t.eachTransaction(op, where, order, func(x *credit.Transaction) error {
+		out = append(out, *x)
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachTransaction streams the journal in ID order with its postings (see
+// credit.Tx); pgx reads the rows from the connection as they are scanned.
+func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
+	return t.eachTransaction("read journal", `true`, ``, fn)
+}
+
+// eachTransaction calls fn with each transaction a where and order select,
+// with its postings, in that order.
+func (t *tx) eachTransaction(op, where, order string, fn func(*credit.Transaction) error, args ...any) error {
+	return t.each(op, func(s scanner) error {
 		var x credit.Transaction
 		var accounts, books []string
 		var grants []*string
@@ -95,8 +114,7 @@ func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transa
 			}
 			x.Postings = append(x.Postings, p)
 		}
-		out = append(out, x)
-		return nil
+		return fn(&x)
 	}, `SELECT x.*, coalesce(p.accounts, '{}'), coalesce(p.books, '{}'), coalesce(p.grants, '{}'), coalesce(p.amounts, '{}')
 		FROM (SELECT `+transactionColumns+` FROM transactions WHERE `+where+` ORDER BY id `+order+`) AS x
 		LEFT JOIN LATERAL (
@@ -105,10 +123,6 @@ func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transa
 			FROM postings WHERE tx_id = x.id
 		) AS p ON true
 		ORDER BY x.id `+firstWord(order), args...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // firstWord returns the direction of an order suffix ("DESC LIMIT $3" →

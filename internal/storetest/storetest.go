@@ -22,6 +22,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -148,7 +149,9 @@ func newEnvCatalog(t *testing.T, open func(t *testing.T) credit.Store, cat *cred
 	return e
 }
 
-// verify reports every violation ledger.Verify finds.
+// verify reports every violation ledger.Verify finds, and checks that
+// Verify's streamed journal (Tx.EachTransaction) is the snapshot's, entry for
+// entry, and finds what VerifySnapshot finds.
 func (e *env) verify() {
 	e.t.Helper()
 	vs, err := e.ledger.Verify(e.ctx)
@@ -158,6 +161,22 @@ func (e *env) verify() {
 	}
 	for _, v := range vs {
 		e.t.Errorf("Verify: %s", v)
+	}
+	snap := e.snapshot()
+	var streamed []credit.Transaction
+	err = e.store.View(e.ctx, func(tx credit.Tx) error {
+		return tx.EachTransaction(func(t *credit.Transaction) error {
+			streamed = append(streamed, *t)
+			return nil
+		})
+	})
+	if err != nil {
+		e.t.Errorf("EachTransaction: %v", err)
+	} else if !reflect.DeepEqual(streamed, snap.Transactions) {
+		e.t.Errorf("EachTransaction streamed %d transactions unlike the snapshot's %d", len(streamed), len(snap.Transactions))
+	}
+	if got := credit.VerifySnapshot(snap); !reflect.DeepEqual(got, vs) {
+		e.t.Errorf("VerifySnapshot = %v; Verify (streamed) = %v", got, vs)
 	}
 }
 
