@@ -1,7 +1,9 @@
 package credit
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"time"
 )
 
@@ -158,16 +160,23 @@ type Tx interface {
 	// Snapshot returns everything. It is meant for audits and tests, not for
 	// the request path.
 	Snapshot() (*Snapshot, error)
-	// SnapshotState is Snapshot without the journal (Transactions is nil),
-	// and EachTransaction calls fn with every transaction of the journal, in
-	// ID order, each with its postings, reading them as it goes and keeping
-	// none: Verify reads a journal of any length in memory that does not
-	// grow with it. An error from fn ends it and is returned.
+	// SnapshotState is the part of Snapshot that Verify keeps in memory:
+	// accounts, grants and the usage rollup (Holds, Generations and
+	// Transactions are nil). EachHold (with allocations), EachGeneration and
+	// EachTransaction (in ID order, with postings) stream the rest, reading
+	// as they go and keeping none: Verify reads a ledger of any history in
+	// memory that grows with its accounts and grants, not with its entries.
+	// Holds and generations come in no particular order. An error from fn
+	// ends a stream and is returned.
 	SnapshotState() (*Snapshot, error)
+	EachHold(fn func(*Hold) error) error
+	EachGeneration(fn func(*Generation) error) error
 	EachTransaction(fn func(*Transaction) error) error
 }
 
-// Snapshot is the whole ledger, as Verify reads it.
+// Snapshot is the whole ledger: accounts by ID, grants by account in
+// consumption order, holds and generations by creation then ID, the journal
+// in ID order. Verify reads the same, streamed (see Tx.SnapshotState).
 type Snapshot struct {
 	Accounts     []Account
 	Grants       []Grant
@@ -200,4 +209,21 @@ type CatalogStore interface {
 	// within a second of the publish. PostgreSQL uses LISTEN/NOTIFY; SQLite
 	// polls. fn runs on one goroutine.
 	WatchCatalogs(ctx context.Context, fn func()) error
+}
+
+// CollectHoldsAndGenerations reads every hold and generation through tx's
+// streams, each sorted as Snapshot documents (by creation, then ID): the
+// stores build Snapshot from the same streams Verify reads.
+func CollectHoldsAndGenerations(tx Tx) ([]Hold, []Generation, error) {
+	var holds []Hold
+	if err := tx.EachHold(func(h *Hold) error { holds = append(holds, *h); return nil }); err != nil {
+		return nil, nil, err
+	}
+	var gens []Generation
+	if err := tx.EachGeneration(func(g *Generation) error { gens = append(gens, *g); return nil }); err != nil {
+		return nil, nil, err
+	}
+	slices.SortFunc(holds, func(a, b Hold) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	slices.SortFunc(gens, func(a, b Generation) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	return holds, gens, nil
 }

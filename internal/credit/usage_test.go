@@ -1,6 +1,7 @@
 package credit
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,46 @@ func TestVerifyUsageRollup(t *testing.T) {
 		if len(v) != 1 || !strings.Contains(v[0], tc.want) {
 			t.Errorf("%s: usage_rollup violations %q; want one naming %q", name, v, tc.want)
 		}
+	}
+}
+
+// TestVerifyHoldsAndGenerations: the hold and generation checks, which
+// Verify runs on streams, name each kind of break.
+func TestVerifyHoldsAndGenerations(t *testing.T) {
+	alloc := func(amount, captured Credits) []Allocation {
+		return []Allocation{{Grant: "g1", Amount: amount, Captured: captured}}
+	}
+	s := &Snapshot{
+		Accounts: []Account{{ID: "a", Held: Whole(5)}},
+		Holds: []Hold{
+			{ID: "h-open", Account: "a", Amount: Whole(7), Status: HoldOpen, Allocations: alloc(Whole(7), 0)},                                 // a held 5, open holds 7
+			{ID: "h-short", Account: "a", Amount: Whole(4), Captured: Whole(4), Status: HoldCaptured, Allocations: alloc(Whole(3), Whole(3))}, // allocates 3 of 4
+			{ID: "h-ok", Account: "a", Amount: Whole(2), Captured: Whole(2), Status: HoldCaptured, Allocations: alloc(Whole(2), Whole(2))},
+		},
+		Generations: []Generation{
+			{ID: "gen-orphan", Account: "a", Hold: "h-none", Status: GenerationCompleted},
+			{ID: "gen-overcharged", Account: "a", Hold: "h-ok", Status: GenerationCompleted, Charged: Whole(3)},
+			{ID: "gen-stale", Account: "a", Hold: "h-ok", Status: GenerationHeld, Charged: Whole(2)},
+		},
+	}
+	var got []string
+	for _, v := range VerifySnapshot(s) {
+		if v.Invariant == "holds" || v.Invariant == "generations" {
+			got = append(got, v.String())
+		}
+	}
+	for _, want := range []string{
+		"holds: hold h-short of a allocates 3 of its 4",
+		"holds: account a has 5 held; its open holds sum to 7",
+		"generations: generation gen-orphan has no hold h-none",
+		"generations: generation gen-overcharged charged 3; its hold captured 2",
+		"generations: generation gen-stale is held but its hold is resolved",
+	} {
+		if !slices.Contains(got, want) {
+			t.Errorf("VerifySnapshot lacks %q; it found:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != 5 {
+		t.Errorf("VerifySnapshot found %d hold and generation violations; want 5:\n%s", len(got), strings.Join(got, "\n"))
 	}
 }

@@ -27,6 +27,13 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 			return nil, err
 		}
 		v := newVerifier()
+		// Holds before generations: a generation is checked against its hold.
+		if err := tx.EachHold(func(h *Hold) error { v.hold(h); return nil }); err != nil {
+			return nil, err
+		}
+		if err := tx.EachGeneration(func(g *Generation) error { v.generation(g); return nil }); err != nil {
+			return nil, err
+		}
 		if err := tx.EachTransaction(func(t *Transaction) error { v.transaction(t); return nil }); err != nil {
 			return nil, err
 		}
@@ -54,22 +61,38 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //     charges summed by account, UTC day, model and kind.
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
+	for i := range s.Holds {
+		v.hold(&s.Holds[i])
+	}
+	for i := range s.Generations {
+		v.generation(&s.Generations[i])
+	}
 	for i := range s.Transactions {
 		v.transaction(&s.Transactions[i])
 	}
 	return v.finish(s)
 }
 
-// verifier checks the invariants in two passes: transaction folds the
-// journal, one entry at a time in ID order, into sums by book, by account and
-// by usage day (and checks what one entry alone can break); finish checks the
-// rest of the snapshot against those sums.
+// verifier checks the invariants as the ledger streams past: hold and
+// generation check each one and keep only what later checks need (a hold's
+// capture and status, open holds by account); transaction folds the journal,
+// one entry at a time in ID order, into sums by book, by account and by usage
+// day (and checks what one entry alone can break); finish checks accounts,
+// grants and the usage rollup against those sums.
 type verifier struct {
-	out     []Violation
-	folds   map[foldKey]Credits
-	run     map[string]*running
-	charged Credits // net of refunds, over the whole journal
-	usage   map[usageKey]UsageRow
+	out      []Violation
+	holds    map[string]holdState // every hold seen, by ID
+	openHeld map[string]Credits   // open holds' amounts by account
+	folds    map[foldKey]Credits
+	run      map[string]*running
+	charged  Credits // net of refunds, over the whole journal
+	usage    map[usageKey]UsageRow
+}
+
+// holdState is what a generation's check needs of its hold.
+type holdState struct {
+	captured Credits
+	open     bool
 }
 
 type foldKey struct{ account, book, grant string }
@@ -79,7 +102,54 @@ type running struct{ avail, held Credits }
 type usageKey struct{ account, day, model, kind string }
 
 func newVerifier() *verifier {
-	return &verifier{folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}}
+	return &verifier{holds: map[string]holdState{}, openHeld: map[string]Credits{},
+		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}}
+}
+
+// hold checks one hold; holds come before generations.
+func (v *verifier) hold(h *Hold) {
+	var alloc Credits
+	for _, a := range h.Allocations {
+		alloc += a.Amount
+		if a.Captured > a.Amount || a.Refunded > a.Captured {
+			v.bad("holds", "hold %s allocation on %s: amount %s, captured %s, refunded %s", h.ID, a.Grant, a.Amount, a.Captured, a.Refunded)
+		}
+	}
+	if alloc != h.Amount {
+		v.bad("holds", "hold %s of %s allocates %s of its %s", h.ID, h.Account, alloc, h.Amount)
+	}
+	switch {
+	case h.Status == HoldOpen && (h.Captured != 0 || h.Released != 0 || !h.ResolvedAt.IsZero()):
+		v.bad("holds", "open hold %s has captured %s, released %s", h.ID, h.Captured, h.Released)
+	case h.Status != HoldOpen && h.Captured+h.Released != h.Amount:
+		v.bad("holds", "%s hold %s: captured %s + released %s ≠ amount %s", h.Status, h.ID, h.Captured, h.Released, h.Amount)
+	}
+	if h.Status == HoldOpen {
+		v.openHeld[h.Account] += h.Amount
+	}
+	v.holds[h.ID] = holdState{captured: h.Captured, open: h.Status == HoldOpen}
+}
+
+// generation checks one generation against its hold.
+func (v *verifier) generation(g *Generation) {
+	h, ok := v.holds[g.Hold]
+	if !ok {
+		v.bad("generations", "generation %s has no hold %s", g.ID, g.Hold)
+		return
+	}
+	if g.Charged != h.captured {
+		v.bad("generations", "generation %s charged %s; its hold captured %s", g.ID, g.Charged, h.captured)
+	}
+	if g.Refunded > g.Charged || g.Refunded < 0 {
+		v.bad("generations", "generation %s refunded %s of %s charged", g.ID, g.Refunded, g.Charged)
+	}
+	if (g.Status == GenerationHeld) != h.open {
+		status := "resolved"
+		if h.open {
+			status = "open"
+		}
+		v.bad("generations", "generation %s is %s but its hold is %s", g.ID, g.Status, status)
+	}
 }
 
 func (v *verifier) bad(inv, format string, args ...any) {
@@ -127,8 +197,9 @@ func (v *verifier) transaction(t *Transaction) {
 	}
 }
 
-// finish checks s (its Transactions are not read: transaction has folded
-// them) against the journal's sums, and returns every violation found.
+// finish checks s's accounts, grants and usage rollup (its holds,
+// generations and transactions are not read: hold, generation and
+// transaction have seen them) against the sums, and returns every violation.
 func (v *verifier) finish(s *Snapshot) []Violation {
 	bad, folds, run := v.bad, v.folds, v.run
 	type sums struct{ remaining, held Credits }
@@ -157,31 +228,6 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 		a.remaining += g.Remaining
 		a.held += g.Held
 	}
-	openHeld := map[string]Credits{}
-	holds := map[string]*Hold{}
-	for i := range s.Holds {
-		h := &s.Holds[i]
-		holds[h.ID] = h
-		var alloc Credits
-		for _, a := range h.Allocations {
-			alloc += a.Amount
-			if a.Captured > a.Amount || a.Refunded > a.Captured {
-				bad("holds", "hold %s allocation on %s: amount %s, captured %s, refunded %s", h.ID, a.Grant, a.Amount, a.Captured, a.Refunded)
-			}
-		}
-		if alloc != h.Amount {
-			bad("holds", "hold %s of %s allocates %s of its %s", h.ID, h.Account, alloc, h.Amount)
-		}
-		switch {
-		case h.Status == HoldOpen && (h.Captured != 0 || h.Released != 0 || !h.ResolvedAt.IsZero()):
-			bad("holds", "open hold %s has captured %s, released %s", h.ID, h.Captured, h.Released)
-		case h.Status != HoldOpen && h.Captured+h.Released != h.Amount:
-			bad("holds", "%s hold %s: captured %s + released %s ≠ amount %s", h.Status, h.ID, h.Captured, h.Released, h.Amount)
-		}
-		if h.Status == HoldOpen {
-			openHeld[h.Account] += h.Amount
-		}
-	}
 	for _, a := range s.Accounts {
 		g := byAccount[a.ID]
 		if g == nil {
@@ -196,8 +242,8 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 		if a.Available < -a.Overdraft {
 			bad("overdraft", "account %s has %s available, below its overdraft limit of %s", a.ID, a.Available, a.Overdraft)
 		}
-		if openHeld[a.ID] != a.Held {
-			bad("holds", "account %s has %s held; its open holds sum to %s", a.ID, a.Held, openHeld[a.ID])
+		if v.openHeld[a.ID] != a.Held {
+			bad("holds", "account %s has %s held; its open holds sum to %s", a.ID, a.Held, v.openHeld[a.ID])
 		}
 	}
 	// Revenue is what was charged, net of refunds: the platform's revenue book
@@ -212,22 +258,6 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, v.charged)
 	}
 	v.verifyUsage(s.Usage)
-	for _, g := range s.Generations {
-		h := holds[g.Hold]
-		if h == nil {
-			bad("generations", "generation %s has no hold %s", g.ID, g.Hold)
-			continue
-		}
-		if g.Charged != h.Captured {
-			bad("generations", "generation %s charged %s; its hold captured %s", g.ID, g.Charged, h.Captured)
-		}
-		if g.Refunded > g.Charged || g.Refunded < 0 {
-			bad("generations", "generation %s refunded %s of %s charged", g.ID, g.Refunded, g.Charged)
-		}
-		if (g.Status == GenerationHeld) != (h.Status == HoldOpen) {
-			bad("generations", "generation %s is %s but its hold is %s", g.ID, g.Status, h.Status)
-		}
-	}
 	return v.out
 }
 

@@ -133,7 +133,22 @@ func (t *tx) DueHolds(account string, now time.Time, limit int) ([]credit.Hold, 
 // come as arrays aggregated per hold.
 func (t *tx) holds(op, where, order, limit string, args ...any) ([]credit.Hold, error) {
 	var out []credit.Hold
-	err := t.each(op, func(s scanner) error {
+	err := t.eachHold(op, where, order, limit, func(h *credit.Hold) error {
+		// The write path locks by owner (see tx.owner).
+		t.owner[h.ID] = h.Account
+		out = append(out, *h)
+		return nil
+	}, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachHold calls fn with each hold a where, order and limit select, with its
+// allocations, in that order.
+func (t *tx) eachHold(op, where, order, limit string, fn func(*credit.Hold) error, args ...any) error {
+	return t.each(op, func(s scanner) error {
 		var h credit.Hold
 		var grants []string
 		var amounts, captured, refunded []int64
@@ -146,9 +161,7 @@ func (t *tx) holds(op, where, order, limit string, args ...any) ([]credit.Hold, 
 			h.Allocations = append(h.Allocations, credit.Allocation{Grant: grants[i],
 				Amount: credit.Credits(amounts[i]), Captured: credit.Credits(captured[i]), Refunded: credit.Credits(refunded[i])})
 		}
-		t.owner[h.ID] = h.Account
-		out = append(out, h)
-		return nil
+		return fn(&h)
 	}, `SELECT h.id, h.account, h.generation, h.amount, h.captured, h.released, h.status, h.expires_at, h.created_at, h.resolved_at,
 			coalesce(a.grants, '{}'), coalesce(a.amounts, '{}'), coalesce(a.captured, '{}'), coalesce(a.refunded, '{}')
 		FROM (SELECT `+holdColumns+` FROM holds WHERE `+where+` ORDER BY `+order+` `+limit+`) AS h
@@ -158,8 +171,4 @@ func (t *tx) holds(op, where, order, limit string, args ...any) ([]credit.Hold, 
 			FROM hold_allocations WHERE hold_id = h.id
 		) AS a ON true
 		ORDER BY `+order, args...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }

@@ -14,13 +14,16 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Holds, s.Generations, err = credit.CollectHoldsAndGenerations(t); err != nil {
+		return nil, err
+	}
 	if s.Transactions, err = t.transactions("snapshot journal", `true`, ``); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// SnapshotState is Snapshot without the journal (see credit.Tx).
+// SnapshotState is accounts, grants and the usage rollup (see credit.Tx).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -34,17 +37,6 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	if s.Grants, err = t.grants("snapshot grants", `SELECT `+grantColumns+` FROM grants ORDER BY account, `+consumptionOrder); err != nil {
 		return nil, err
 	}
-	if s.Holds, err = t.holds("snapshot holds", `true`, `created_at, id`, ``); err != nil {
-		return nil, err
-	}
-	err = t.each("snapshot generations", func(r scanner) error {
-		g, err := scanGeneration(r)
-		s.Generations = append(s.Generations, g)
-		return err
-	}, `SELECT `+generationColumns+` FROM generations ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
 	err = t.each("snapshot usage", func(r scanner) error {
 		var u credit.DailyUsage
 		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count)
@@ -55,4 +47,20 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// EachHold streams every hold with its allocations, by ID (see credit.Tx).
+func (t *tx) EachHold(fn func(*credit.Hold) error) error {
+	return t.eachHold("read holds", `true`, `id`, ``, fn)
+}
+
+// EachGeneration streams every generation, by ID (see credit.Tx).
+func (t *tx) EachGeneration(fn func(*credit.Generation) error) error {
+	return t.each("read generations", func(s scanner) error {
+		g, err := scanGeneration(s)
+		if err != nil {
+			return err
+		}
+		return fn(&g)
+	}, `SELECT `+generationColumns+` FROM generations ORDER BY id`)
 }

@@ -135,18 +135,3 @@ func (t *tx) holds(op, clause string, args ...any) ([]credit.Hold, error) {
 	}
 	return out, nil
 }
-
-// allocations returns every hold's allocations, for Snapshot.
-func (t *tx) allocations() (map[string][]credit.Allocation, error) {
-	out := map[string][]credit.Allocation{}
-	err := t.each("read allocations", func(s scanner) error {
-		var id string
-		var a credit.Allocation
-		if err := s.Scan(&id, &a.Grant, &a.Amount, &a.Captured, &a.Refunded); err != nil {
-			return err
-		}
-		out[id] = append(out[id], a)
-		return nil
-	}, `SELECT hold_id, grant_id, amount, captured, refunded FROM hold_allocations ORDER BY hold_id, seq`)
-	return out, err
-}

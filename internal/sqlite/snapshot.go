@@ -13,13 +13,16 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.Holds, s.Generations, err = credit.CollectHoldsAndGenerations(t); err != nil {
+		return nil, err
+	}
 	if s.Transactions, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// SnapshotState is Snapshot without the journal (see credit.Tx).
+// SnapshotState is accounts, grants and the usage rollup (see credit.Tx).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -31,27 +34,6 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 		return nil, err
 	}
 	if s.Grants, err = t.grants("snapshot grants", `SELECT `+grantColumns+` FROM grants ORDER BY account, `+consumptionOrder); err != nil {
-		return nil, err
-	}
-	allocs, err := t.allocations()
-	if err != nil {
-		return nil, err
-	}
-	err = t.each("snapshot holds", func(r scanner) error {
-		h, err := scanHold(r)
-		h.Allocations = allocs[h.ID]
-		s.Holds = append(s.Holds, h)
-		return err
-	}, `SELECT `+holdColumns+` FROM holds ORDER BY created_at, id`)
-	if err != nil {
-		return nil, err
-	}
-	err = t.each("snapshot generations", func(r scanner) error {
-		g, err := scanGeneration(r)
-		s.Generations = append(s.Generations, g)
-		return err
-	}, `SELECT `+generationColumns+` FROM generations ORDER BY created_at, id`)
-	if err != nil {
 		return nil, err
 	}
 	err = t.each("snapshot usage", func(r scanner) error {
@@ -104,4 +86,53 @@ func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
 		return fn(cur)
 	}
 	return nil
+}
+
+// EachHold streams every hold with its allocations, by ID (see credit.Tx).
+func (t *tx) EachHold(fn func(*credit.Hold) error) error {
+	var cur *credit.Hold
+	err := t.each("read holds", func(s scanner) error {
+		var h credit.Hold
+		var grant string
+		var amount, captured, refunded *int64
+		if err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
+			timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt},
+			textColumn{&grant}, &amount, &captured, &refunded); err != nil {
+			return err
+		}
+		if cur == nil || cur.ID != h.ID {
+			if cur != nil {
+				if err := fn(cur); err != nil {
+					return err
+				}
+			}
+			cur = &h
+		}
+		if amount != nil && captured != nil && refunded != nil { // NULLs: a hold without allocations
+			cur.Allocations = append(cur.Allocations, credit.Allocation{Grant: grant,
+				Amount: credit.Credits(*amount), Captured: credit.Credits(*captured), Refunded: credit.Credits(*refunded)})
+		}
+		return nil
+	}, `SELECT h.id, h.account, h.generation, h.amount, h.captured, h.released, h.status, h.expires_at, h.created_at, h.resolved_at,
+			a.grant_id, a.amount, a.captured, a.refunded
+		FROM holds h LEFT JOIN hold_allocations a ON a.hold_id = h.id
+		ORDER BY h.id, a.seq`)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		return fn(cur)
+	}
+	return nil
+}
+
+// EachGeneration streams every generation, by ID (see credit.Tx).
+func (t *tx) EachGeneration(fn func(*credit.Generation) error) error {
+	return t.each("read generations", func(s scanner) error {
+		g, err := scanGeneration(s)
+		if err != nil {
+			return err
+		}
+		return fn(&g)
+	}, `SELECT `+generationColumns+` FROM generations ORDER BY id`)
 }
