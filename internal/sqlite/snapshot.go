@@ -52,7 +52,7 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 // credit.Tx): one query joining each transaction to its postings, rows
 // grouped by transaction as they come.
 func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
-	var cur *credit.Transaction
+	g := grouper[credit.Transaction, int64]{fn: fn}
 	err := t.each("read journal", func(s scanner) error {
 		var x credit.Transaction
 		var account, book, grant string
@@ -62,18 +62,11 @@ func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
 			textColumn{&account}, textColumn{&book}, textColumn{&grant}, &amount); err != nil {
 			return err
 		}
-		if cur == nil || cur.ID != x.ID {
-			if cur != nil {
-				if err := fn(cur); err != nil {
-					return err
-				}
-			}
-			cur = &x
-		}
-		if amount != nil { // a transaction without postings has one row of NULLs
+		cur, err := g.row(x.ID, &x)
+		if err == nil && amount != nil { // a transaction without postings has one row of NULLs
 			cur.Postings = append(cur.Postings, credit.Posting{Account: account, Book: book, Grant: grant, Amount: credit.Credits(*amount)})
 		}
-		return nil
+		return err
 	}, `SELECT t.id, t.kind, t.account, t.time, t.ref, t.generation, t.model, t.model_kind, t.catalog_version,
 			t.available_delta, t.held_delta, t.available_after, t.held_after, t.charged_delta, t.memo,
 			p.account, p.book, p.grant_id, p.amount
@@ -82,15 +75,12 @@ func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
 	if err != nil {
 		return err
 	}
-	if cur != nil {
-		return fn(cur)
-	}
-	return nil
+	return g.flush()
 }
 
 // EachHold streams every hold with its allocations, by ID (see credit.Tx).
 func (t *tx) EachHold(fn func(*credit.Hold) error) error {
-	var cur *credit.Hold
+	g := grouper[credit.Hold, string]{fn: fn}
 	err := t.each("read holds", func(s scanner) error {
 		var h credit.Hold
 		var grant string
@@ -100,19 +90,12 @@ func (t *tx) EachHold(fn func(*credit.Hold) error) error {
 			textColumn{&grant}, &amount, &captured, &refunded); err != nil {
 			return err
 		}
-		if cur == nil || cur.ID != h.ID {
-			if cur != nil {
-				if err := fn(cur); err != nil {
-					return err
-				}
-			}
-			cur = &h
-		}
-		if amount != nil && captured != nil && refunded != nil { // NULLs: a hold without allocations
+		cur, err := g.row(h.ID, &h)
+		if err == nil && amount != nil && captured != nil && refunded != nil { // NULLs: a hold without allocations
 			cur.Allocations = append(cur.Allocations, credit.Allocation{Grant: grant,
 				Amount: credit.Credits(*amount), Captured: credit.Credits(*captured), Refunded: credit.Credits(*refunded)})
 		}
-		return nil
+		return err
 	}, `SELECT h.id, h.account, h.generation, h.amount, h.captured, h.released, h.status, h.expires_at, h.created_at, h.resolved_at,
 			a.grant_id, a.amount, a.captured, a.refunded
 		FROM holds h LEFT JOIN hold_allocations a ON a.hold_id = h.id
@@ -120,10 +103,7 @@ func (t *tx) EachHold(fn func(*credit.Hold) error) error {
 	if err != nil {
 		return err
 	}
-	if cur != nil {
-		return fn(cur)
-	}
-	return nil
+	return g.flush()
 }
 
 // EachGeneration streams every generation, by ID (see credit.Tx).
@@ -135,4 +115,35 @@ func (t *tx) EachGeneration(fn func(*credit.Generation) error) error {
 		}
 		return fn(&g)
 	}, `SELECT `+generationColumns+` FROM generations ORDER BY id`)
+}
+
+// grouper turns the rows of a parent LEFT JOIN its children, ordered by the
+// parent's key (a transaction and its postings, a hold and its allocations),
+// into one parent at a time: row returns the parent a row's child belongs to,
+// handing the previous parent to fn when a new key begins; flush hands on the
+// last.
+type grouper[T any, K comparable] struct {
+	fn  func(*T) error
+	cur *T
+	key K
+}
+
+func (g *grouper[T, K]) row(key K, parent *T) (*T, error) {
+	if g.cur != nil && g.key == key {
+		return g.cur, nil
+	}
+	if err := g.flush(); err != nil {
+		return nil, err
+	}
+	g.cur, g.key = parent, key
+	return parent, nil
+}
+
+func (g *grouper[T, K]) flush() error {
+	if g.cur == nil {
+		return nil
+	}
+	cur := g.cur
+	g.cur = nil
+	return g.fn(cur)
 }
