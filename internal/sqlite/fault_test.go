@@ -131,25 +131,11 @@ func TestDiskFull(t *testing.T) {
 // with chattr +i instead (skipped where chattr is not available).
 func TestReadOnlyFile(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "tally.db")
-	db := MustOpenPath(t, path)
-	if _, err := credit.NewLedger(db, credit.LedgerConfig{}).CreateAccount(ctx, nil, "before", 0); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	protect, clear := readOnly(t, path)
-	protect()
-	defer clear()
-
-	ro, err := tsqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatalf("Open(read-only file) = %v; want it opened for reading", err)
-	}
-	defer ro.Close()
+	ro, clear := openReadOnly(t, "before")
 	// SQLite opened it read-only: every write must be refused as
 	// Unavailable, saying so, with nothing written.
 	l := credit.NewLedger(ro, credit.LedgerConfig{})
+	var err error
 	for range 3 {
 		_, err = l.CreateAccount(ctx, nil, "acme", 0)
 		if credit.ErrorCode(err) != credit.Unavailable || !strings.Contains(err.Error(), "read-only") {
@@ -193,6 +179,29 @@ func TestReadOnlyFile(t *testing.T) {
 	}
 }
 
+// openReadOnly makes a database file holding one account, makes the file
+// read-only (see readOnly) and opens it; clear makes it writable again. Both
+// are undone when the test ends.
+func openReadOnly(t *testing.T, account string) (ro *tsqlite.DB, clear func()) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tally.db")
+	db := MustOpenPath(t, path)
+	if _, err := credit.NewLedger(db, credit.LedgerConfig{}).CreateAccount(ctx, nil, account, 0); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	protect, clear := readOnly(t, path)
+	protect()
+	t.Cleanup(clear)
+	ro, err := tsqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open(read-only file) = %v; want it opened for reading", err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	return ro, clear
+}
+
 // readOnly returns functions that make the file at path read-only to this
 // process and writable again: chattr +i as root (whom permissions do not
 // stop; skips the test without a working chattr), chmod 0444 otherwise.
@@ -227,20 +236,7 @@ func readOnly(t *testing.T, path string) (protect, clear func()) {
 // from a closed pool or statement); every write answered nil is there.
 func TestReadOnlyRecoversUnderLoad(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "tally.db")
-	db := MustOpenPath(t, path)
-	if _, err := credit.NewLedger(db, credit.LedgerConfig{}).CreateAccount(ctx, nil, "acme", 0); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	protect, clear := readOnly(t, path)
-	protect()
-	defer clear()
-	ro, err := tsqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
+	ro, clear := openReadOnly(t, "acme")
 	l := credit.NewLedger(ro, credit.LedgerConfig{})
 
 	var (
