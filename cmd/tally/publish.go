@@ -21,12 +21,19 @@ const timeLayout = time.RFC3339
 
 func (m Main) catalogPublishCmd() *cobra.Command {
 	var sf storeFlags
+	var dryRun, force bool
 	cmd := &cobra.Command{
 		Use:   "publish FILE",
 		Short: "Validate a catalog file and publish it to the database: every node switches to it within a second",
 		Long: "Validates the whole file (every mistake is listed and nothing is written), refuses a version already\n" +
-			"published, and stores it. Every `tally serve` on the database prices with it within a second of\n" +
-			"its effective_at (at once if that has passed). Every charge records the version it was priced with.",
+			"published (or the built-in catalog's), and stores it. Every `tally serve` on the database prices with\n" +
+			"it within a second of its effective_at (at once if that has passed). Every charge records the version\n" +
+			"it was priced with.\n\n" +
+			"A catalog effective earlier than the one in use (or than one scheduled to take over later) is refused\n" +
+			"without --force: the newest publish in effect wins, so it would roll every price back at once.\n" +
+			"--dry-run runs every check and prints what would change against the catalog in use, writing nothing.",
+		Example: `  tally catalog publish prices.yaml --dry-run --db tally.db
+  tally catalog publish prices.yaml --db tally.db`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -43,7 +50,29 @@ func (m Main) catalogPublishCmd() *cobra.Command {
 				return err
 			}
 			defer closeStore()
+			records, err := cs.Catalogs(ctx)
+			if err != nil {
+				return err
+			}
 			now := time.Now()
+			good := parsable(records)
+			if err := catalog.CheckPublish(good, c, now, force); err != nil {
+				return err
+			}
+			if dryRun {
+				cur := catalog.Current(good, now)
+				old, err := catalog.Parse(cur.YAML)
+				if err != nil {
+					return err
+				}
+				changes := catalog.Diff(old, c)
+				fmt.Fprintf(m.Stdout, "dry run: %s is valid and may be published (effective %s); nothing was written\n", c.Version, c.EffectiveAt.Format(timeLayout))
+				fmt.Fprintf(m.Stdout, "catalog %s (in use) → %s: %d change(s)\n", old.Version, c.Version, len(changes))
+				for _, ch := range changes {
+					fmt.Fprintf(m.Stdout, "  %s\n", ch)
+				}
+				return nil
+			}
 			err = cs.PublishCatalog(ctx, credit.CatalogRecord{Version: c.Version, EffectiveAt: c.EffectiveAt, PublishedAt: now, YAML: data, PublishedBy: credit.ActorOf(ctx)})
 			if err != nil {
 				return err
@@ -58,6 +87,8 @@ func (m Main) catalogPublishCmd() *cobra.Command {
 		},
 	}
 	sf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and print the changes against the catalog in use; write nothing")
+	cmd.Flags().BoolVar(&force, "force", false, "publish a catalog effective earlier than the one in use (rolls prices back)")
 	return cmd
 }
 
@@ -66,7 +97,7 @@ func (m Main) catalogHistoryCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "history",
-		Short: "List the published catalog versions, marking the one in use",
+		Short: "List the catalog versions (the built-in one and every published one), marking the one in use",
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -79,31 +110,30 @@ func (m Main) catalogHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			inUse, _ := catalog.InUse(parsable(records), time.Now())
+			// The version a node without a --catalog file prices with now.
+			inUse := catalog.Current(parsable(records), time.Now())
 			out := httpapi.NewCatalogVersions(inUse.Version, records)
 			if asJSON {
 				writeJSON(m.Stdout, out)
 				return nil
 			}
-			if len(records) == 0 {
-				fmt.Fprintln(m.Stdout, "no catalog published; nodes use their --catalog file or the built-in catalog")
-				return nil
-			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "\tVERSION\tEFFECTIVE\tPUBLISHED")
-			for _, r := range records {
-				mark := ""
-				if r.Version == inUse.Version {
+			for _, v := range out.Versions {
+				mark, published := "", "built in"
+				if v.Version == inUse.Version {
 					mark = "*"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, r.Version, r.EffectiveAt.Format(timeLayout), r.PublishedAt.Format(timeLayout))
+				if v.PublishedAt != nil {
+					published = v.PublishedAt.Format(timeLayout)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", mark, v.Version, v.EffectiveAt.Format(timeLayout), published)
 			}
 			tw.Flush()
-			if inUse.Version == "" {
-				fmt.Fprintln(m.Stdout, "none in effect yet; nodes use their --catalog file or the built-in catalog")
-			} else {
-				fmt.Fprintln(m.Stdout, "* in use")
+			if len(records) == 0 {
+				fmt.Fprintln(m.Stdout, "no catalog published yet")
 			}
+			fmt.Fprintln(m.Stdout, "* in use (a node started with --catalog FILE uses that file while no published version is in effect)")
 			return nil
 		},
 	}

@@ -121,8 +121,9 @@ func TestCatalogPublishTwoNodes(t *testing.T) {
 		} `json:"versions"`
 	}
 	n1.getJSON(t, "/v1/catalog/versions", &versions)
-	if versions.InUse != "2026-12-01.flux6" || len(versions.Versions) != 1 {
-		t.Errorf("GET /v1/catalog/versions on node 1 = %+v; want in_use 2026-12-01.flux6, one version", versions)
+	// The built-in catalog stays listed, first: the charges before the publish name it.
+	if versions.InUse != "2026-12-01.flux6" || len(versions.Versions) != 2 || versions.Versions[0].Version != "2026-11-24.seed" {
+		t.Errorf("GET /v1/catalog/versions on node 1 = %+v; want in_use 2026-12-01.flux6, the built-in version and it", versions)
 	}
 }
 
@@ -308,4 +309,79 @@ func publishTestPostgres(t *testing.T) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// historyVersions returns the versions tally catalog history --json lists,
+// and the one in use.
+func historyVersions(t *testing.T, db string) (inUse string, versions []string) {
+	t.Helper()
+	code, out, errOut := run(t, "catalog", "history", "--db", db, "--json")
+	var h struct {
+		InUse    string `json:"in_use"`
+		Versions []struct {
+			Version string `json:"version"`
+		} `json:"versions"`
+	}
+	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil {
+		t.Fatalf("catalog history --json: exit %d, %v, %s %s", code, err, errOut, out)
+	}
+	for _, v := range h.Versions {
+		versions = append(versions, v.Version)
+	}
+	return h.InUse, versions
+}
+
+// TestCatalogPublishGuards: --dry-run checks and shows the diff against the
+// catalog in use and writes nothing; a catalog effective before the one in
+// use is refused without --force; the built-in catalog stays a version.
+func TestCatalogPublishGuards(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "tally.db")
+	if code, _, errOut := run(t, "migrate", "--db", db); code != 0 {
+		t.Fatal(errOut)
+	}
+	flux6 := fluxSix(t)
+	code, out, errOut := run(t, "catalog", "publish", flux6, "--db", db, "--dry-run")
+	// Flux Dev 5 → 6 against the built-in catalog in use: +1.
+	if code != 0 || !strings.Contains(out, "nothing was written") || !strings.Contains(out, "2026-11-24.seed (in use) → 2026-12-01.flux6: 1 change(s)") ||
+		!strings.Contains(out, "flux-dev 1K: 5 → 6 (+1)") {
+		t.Errorf("publish --dry-run: exit %d, stdout:\n%s\nstderr %q; want the one change, nothing written", code, out, errOut)
+	}
+	if inUse, versions := historyVersions(t, db); inUse != "2026-11-24.seed" || strings.Join(versions, " ") != "2026-11-24.seed" {
+		t.Errorf("after a dry run: in use %s, versions %v; want only the built-in 2026-11-24.seed", inUse, versions)
+	}
+	if code, _, errOut := run(t, "catalog", "publish", flux6, "--db", db); code != 0 {
+		t.Fatalf("publish: exit %d: %s", code, errOut)
+	}
+
+	// A catalog effective 2026-11-01, before 2026-12-01.flux6's 2026-11-24.
+	older := filepath.Join(t.TempDir(), "older.yaml")
+	text := strings.Replace(string(catalog.DefaultYAML()), `version: "2026-11-24.seed"`, `version: "2026-11-01.old"`, 1)
+	writeFile(t, older, strings.Replace(text, `effective_at: "2026-11-24T00:00:00Z"`, `effective_at: "2026-11-01T00:00:00Z"`, 1))
+	for _, extra := range [][]string{nil, {"--dry-run"}} {
+		code, out, errOut := run(t, append([]string{"catalog", "publish", older, "--db", db}, extra...)...)
+		if code != exitInvalid || out != "" || strings.Count(errOut, "\n") != 1 ||
+			!strings.Contains(errOut, "before 2026-12-01.flux6") || !strings.Contains(errOut, "--force") {
+			t.Errorf("publish of an older catalog %v: exit %d, stdout %q, stderr %q; want exit 2, one line naming the version in use and --force", extra, code, out, errOut)
+		}
+	}
+	if inUse, versions := historyVersions(t, db); inUse != "2026-12-01.flux6" || len(versions) != 2 {
+		t.Errorf("after the refusals: in use %s, versions %v; want 2026-12-01.flux6, two versions", inUse, versions)
+	}
+	// The built-in catalog's version is taken.
+	builtIn := filepath.Join(t.TempDir(), "seed.yaml")
+	writeFile(t, builtIn, string(catalog.DefaultYAML()))
+	if code, _, errOut := run(t, "catalog", "publish", builtIn, "--db", db, "--force"); code != exitInvalid || !strings.Contains(errOut, "built-in catalog") {
+		t.Errorf("publish of the built-in version: exit %d, stderr %q; want exit 2, the built-in catalog's", code, errOut)
+	}
+	// --force rolls back on purpose: the newest publish wins.
+	if code, _, errOut := run(t, "catalog", "publish", older, "--db", db, "--force"); code != 0 {
+		t.Fatalf("publish --force: exit %d: %s", code, errOut)
+	}
+	if inUse, versions := historyVersions(t, db); inUse != "2026-11-01.old" || strings.Join(versions, " ") != "2026-11-24.seed 2026-12-01.flux6 2026-11-01.old" {
+		t.Errorf("after --force: in use %s, versions %v; want 2026-11-01.old in use, the built-in listed first", inUse, versions)
+	}
+	code, out, _ = run(t, "catalog", "history", "--db", db)
+	if code != 0 || !strings.Contains(out, "2026-11-24.seed   2026-11-24T00:00:00Z  built in") || !strings.Contains(out, "*  2026-11-01.old") {
+		t.Errorf("catalog history:\n%s\nwant the built-in version listed, 2026-11-01.old marked in use", out)
+	}
 }

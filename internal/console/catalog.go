@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
 )
 
@@ -50,6 +51,9 @@ func (c *console) catalog(w http.ResponseWriter, r *http.Request) {
 			c.log.Warn("console: listing catalog versions", "err", err)
 			v.Error = "The published versions cannot be listed right now: " + credit.ErrorMessage(err)
 		}
+		// The same list as GET /v1/catalog/versions: the built-in catalog
+		// stays a version after the first publish.
+		records = catalog.Versions(records)
 	}
 	now := time.Now()
 	for i := len(records) - 1; i >= 0; i-- {

@@ -411,6 +411,39 @@ func TestCatalogPage(t *testing.T) {
 			t.Errorf("diff form defaults: from %s to %s", from, to)
 		}
 	})
+	t.Run("BuiltInAfterPublish", func(t *testing.T) {
+		// Only 2026-12-01.b is published and in use: the built-in catalog,
+		// which the charges before it name, is still listed and comparable.
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "tally.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		v2 := []byte(strings.NewReplacer(`version: "2026-11-24.seed"`, `version: "2026-12-01.b"`,
+			`effective_at: "2026-11-24T00:00:00Z"`, `effective_at: "2026-12-01T09:30:00Z"`).Replace(string(catalog.DefaultYAML())))
+		inUse, err := catalog.Parse(v2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.PublishCatalog(ctx, credit.CatalogRecord{Version: inUse.Version, EffectiveAt: inUse.EffectiveAt, PublishedAt: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC), YAML: v2}); err != nil {
+			t.Fatal(err)
+		}
+		h := console.New(console.Config{Catalog: func() *credit.Catalog { return inUse }, Catalogs: db})
+		p := get(t, h, http.MethodGet, "/catalog")
+		body := text(p.body)
+		for _, want := range []string{
+			"2026-12-01.b 2026-12-01 09:30 UTC 2026-11-30 08:00 UTC in use",
+			"2026-11-24.seed 2026-11-24 00:00 UTC built in superseded",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("catalog page lacks %q:\n%s", want, body)
+			}
+		}
+		if from := between(t, p.body, "from", "</select>"); !strings.Contains(from, `<option value="2026-11-24.seed" selected>`) {
+			t.Errorf("diff form from = %s; want the built-in version selected", from)
+		}
+	})
 }
 
 func TestAssets(t *testing.T) {

@@ -14,22 +14,30 @@ import (
 // CatalogVersions is the published catalog history: GET
 // /v1/catalog/versions and `tally catalog history --json`.
 type CatalogVersions struct {
-	InUse    string           `json:"in_use" doc:"The version this node prices with now. It may be a --catalog file's or the built-in catalog's, absent from versions, while the database has no version in effect."`
-	Versions []CatalogVersion `json:"versions" doc:"Every published version, oldest published first."`
+	InUse    string           `json:"in_use" doc:"The version this node prices with now. It may be a --catalog file's, absent from versions, while the database has no version in effect."`
+	Versions []CatalogVersion `json:"versions" doc:"The built-in catalog first (charges priced before the first publish name it), then every published version, oldest published first."`
 }
 
-// CatalogVersion is one published catalog.
+// CatalogVersion is one catalog version: the built-in one or a published one.
 type CatalogVersion struct {
-	Version     string    `json:"version"`
-	EffectiveAt time.Time `json:"effective_at" doc:"When it takes over, if it is the newest published by then."`
-	PublishedAt time.Time `json:"published_at"`
+	Version     string     `json:"version"`
+	EffectiveAt time.Time  `json:"effective_at" doc:"When it takes over, if it is the newest published by then."`
+	PublishedAt *time.Time `json:"published_at,omitempty" doc:"Absent for the built-in catalog, which is never published."`
+	BuiltIn     bool       `json:"built_in,omitempty" doc:"The catalog built into tally: in use while no published version is in effect (and no --catalog file replaces it)."`
 }
 
-// NewCatalogVersions returns the history of records with inUse as the version in use.
+// NewCatalogVersions returns the history of records, the built-in catalog
+// listed first, with inUse as the version in use.
 func NewCatalogVersions(inUse string, records []credit.CatalogRecord) *CatalogVersions {
-	out := &CatalogVersions{InUse: inUse, Versions: make([]CatalogVersion, 0, len(records))}
-	for _, r := range records {
-		out.Versions = append(out.Versions, CatalogVersion{Version: r.Version, EffectiveAt: r.EffectiveAt, PublishedAt: r.PublishedAt})
+	all := catalog.Versions(records)
+	out := &CatalogVersions{InUse: inUse, Versions: make([]CatalogVersion, 0, len(all))}
+	for _, r := range all {
+		v := CatalogVersion{Version: r.Version, EffectiveAt: r.EffectiveAt.UTC(), BuiltIn: r.PublishedAt.IsZero()}
+		if !v.BuiltIn {
+			at := r.PublishedAt.UTC()
+			v.PublishedAt = &at
+		}
+		out.Versions = append(out.Versions, v)
 	}
 	return out
 }
@@ -64,7 +72,7 @@ func (s *Server) catalogRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/catalog/diff",
 		Summary:     "What changed between two catalog versions",
-		Description: "from and to are published versions, or the version this node prices with (which may be its --catalog file's or the built-in one). 404 unknown_catalog_version for any other.",
+		Description: "from and to are versions listed by GET /v1/catalog/versions (the built-in catalog's included), or the version this node prices with (which may be its --catalog file's). 404 unknown_catalog_version for any other.",
 		Tags:        []string{"Pricing"},
 		Errors:      []int{404, 422, 503},
 	}, func(ctx context.Context, in *struct {
@@ -91,10 +99,10 @@ func (s *Server) catalogRoutes() {
 	})
 }
 
-// catalogVersion finds a version among the published records, or as the
-// catalog in use.
+// catalogVersion finds a version among the built-in and published ones, or
+// as the catalog in use.
 func (s *Server) catalogVersion(records []credit.CatalogRecord, version string) (*credit.Catalog, error) {
-	for _, r := range records {
+	for _, r := range catalog.Versions(records) {
 		if r.Version != version {
 			continue
 		}

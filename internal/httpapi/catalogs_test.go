@@ -20,6 +20,14 @@ import (
 // are published.
 func mustCatalogServer(t *testing.T) *httptest.Server {
 	t.Helper()
+	return mustCatalogServerOn(t, "")
+}
+
+// mustCatalogServerOn is mustCatalogServer pricing with the published
+// version inUse, as a node does once its follower has switched ("" for the
+// built-in catalog).
+func mustCatalogServerOn(t *testing.T, inUse string) *httptest.Server {
+	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tally.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,17 +45,21 @@ func mustCatalogServer(t *testing.T) *httptest.Server {
 	}
 	v3 := strings.Replace(strings.Replace(seed, fluxEntry, "", 1), `version: "2026-11-24.seed"`, `version: "v3"`, 1)
 	published := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	running := catalog.Default()
 	for i, text := range []string{v2, v3} {
 		c, err := catalog.Parse([]byte(text))
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.Version == inUse {
+			running = c
 		}
 		r := credit.CatalogRecord{Version: c.Version, EffectiveAt: c.EffectiveAt, PublishedAt: published.Add(time.Duration(i) * time.Hour), YAML: []byte(text)}
 		if err := db.PublishCatalog(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.NewServer(httpapi.Config{Catalog: catalog.Default(), Catalogs: db, Version: "test"})
+	srv := httpapi.NewServer(httpapi.Config{Catalog: running, Catalogs: db, Version: "test"})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return ts
@@ -64,19 +76,50 @@ func TestCatalogVersions(t *testing.T) {
 	if got["in_use"] != "2026-11-24.seed" {
 		t.Errorf("in_use = %v; want 2026-11-24.seed", got["in_use"])
 	}
+	checkVersionList(t, got)
+}
+
+// checkVersionList requires the built-in catalog first (never published),
+// then v2 and v3 as published.
+func checkVersionList(t *testing.T, got map[string]any) {
+	t.Helper()
 	vs, _ := got["versions"].([]any)
-	if len(vs) != 2 {
-		t.Fatalf("versions = %v; want v2 and v3", got["versions"])
+	if len(vs) != 3 {
+		t.Fatalf("versions = %v; want the built-in 2026-11-24.seed, v2 and v3", got["versions"])
 	}
-	want := []struct{ version, effective, published string }{
-		{"v2", "2026-11-24T00:00:00Z", "2026-12-01T09:00:00Z"},
-		{"v3", "2026-11-24T00:00:00Z", "2026-12-01T10:00:00Z"},
+	want := []struct {
+		version, effective string
+		published          any // nil: absent
+		builtIn            any
+	}{
+		{"2026-11-24.seed", "2026-11-24T00:00:00Z", nil, true},
+		{"v2", "2026-11-24T00:00:00Z", "2026-12-01T09:00:00Z", nil},
+		{"v3", "2026-11-24T00:00:00Z", "2026-12-01T10:00:00Z", nil},
 	}
 	for i, w := range want {
 		v := vs[i].(map[string]any)
-		if v["version"] != w.version || v["effective_at"] != w.effective || v["published_at"] != w.published {
-			t.Errorf("versions[%d] = %v; want %s effective %s published %s", i, v, w.version, w.effective, w.published)
+		if v["version"] != w.version || v["effective_at"] != w.effective || v["published_at"] != w.published || v["built_in"] != w.builtIn {
+			t.Errorf("versions[%d] = %v; want %s effective %s published %v built_in %v", i, v, w.version, w.effective, w.published, w.builtIn)
 		}
+	}
+}
+
+// TestCatalogVersionsKeepBuiltIn: once a published version is in use, the
+// built-in catalog is still listed, and still a version the diff accepts, since
+// the charges made before the publish name it.
+func TestCatalogVersionsKeepBuiltIn(t *testing.T) {
+	ts := mustCatalogServerOn(t, "v3")
+	r := get(t, ts, "/v1/catalog/versions")
+	got := object(t, r.body)
+	if r.status != http.StatusOK || got["in_use"] != "v3" {
+		t.Fatalf("GET /v1/catalog/versions = %d %s; want 200, in_use v3", r.status, r.body)
+	}
+	checkVersionList(t, got)
+	r = get(t, ts, "/v1/catalog/diff?from=2026-11-24.seed&to=v3")
+	changes, _ := object(t, r.body)["changes"].([]any)
+	// v3 is the seed without Flux Dev: one change, the model removed.
+	if r.status != http.StatusOK || len(changes) != 1 || changes[0].(map[string]any)["kind"] != "model_removed" {
+		t.Errorf("diff seed → v3 while v3 is in use = %d %s; want 200, one model_removed", r.status, r.body)
 	}
 }
 
