@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,7 +42,7 @@ func (m Main) backupCmd() *cobra.Command {
 			taken := time.Now().UTC()
 			info, err := sqlite.BackupFile(cmd.Context(), sf.db, args[0], sqlite.BackupOptions{Overwrite: force})
 			if err != nil {
-				return forceHint(err)
+				return forceHint(sf.noLedger(err))
 			}
 			if asJSON {
 				writeJSON(m.Stdout, backupJSON{
@@ -104,12 +103,6 @@ func (m Main) restoreCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "replace the ledger if it exists")
 	sf.register(cmd.Flags())
 	return cmd
-}
-
-// isPostgres reports whether db names a PostgreSQL database rather than a
-// SQLite file (as storeFlags.open decides).
-func isPostgres(db string) bool {
-	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
 // forceHint tells the operator how to replace a file that exists.

@@ -183,7 +183,7 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 func TestRestoreRefusesUnverifiedBackup(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "tally.db")
-	for _, args := range [][]string{{"account", "create", "carol"}, {"account", "grant", "carol", "10"}} {
+	for _, args := range [][]string{{"migrate"}, {"account", "create", "carol"}, {"account", "grant", "carol", "10"}} {
 		if code, _, errOut := run(t, append(args, "--db", db)...); code != 0 {
 			t.Fatalf("%v: %s", args, errOut)
 		}

@@ -89,7 +89,8 @@ against a server started in process on 127.0.0.1:0 over the same store.`,
 				defer os.RemoveAll(dir)
 				sf.db = filepath.Join(dir, "bench.db")
 			}
-			store, err := sf.open(ctx)
+			// The bench fills the store it is given: it makes one if needed.
+			store, err := sf.create(ctx)
 			if err != nil {
 				return err
 			}

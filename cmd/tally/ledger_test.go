@@ -69,7 +69,7 @@ func TestAccountCommands(t *testing.T) {
 // verify must exit non-zero and name the broken invariant.
 func TestVerifyNamesViolations(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "tally.db")
-	for _, args := range [][]string{{"account", "create", "carol"}, {"account", "grant", "carol", "10"}} {
+	for _, args := range [][]string{{"migrate"}, {"account", "create", "carol"}, {"account", "grant", "carol", "10"}} {
 		if code, _, errOut := run(t, append(args, "--db", db)...); code != 0 {
 			t.Fatalf("%v: %s", args, errOut)
 		}

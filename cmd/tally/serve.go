@@ -43,7 +43,7 @@ func (m Main) serveCmd() *cobra.Command {
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(m.Stderr, nil))
-			store, err := sf.open(ctx)
+			store, err := sf.create(ctx)
 			if err != nil {
 				return err
 			}

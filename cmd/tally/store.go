@@ -5,7 +5,10 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/pflag"
 
 	"github.com/tally-credits/tally/internal/credit"
@@ -19,6 +22,7 @@ const defaultDB = "./tally.db"
 // storeFlags are the flags of every command that opens the ledger.
 type storeFlags struct {
 	db string
+	fs *pflag.FlagSet
 }
 
 func (f *storeFlags) register(fs *pflag.FlagSet) {
@@ -26,19 +30,90 @@ func (f *storeFlags) register(fs *pflag.FlagSet) {
 	if env := os.Getenv("TALLY_DB"); env != "" {
 		def = env
 	}
+	f.fs = fs
 	fs.StringVar(&f.db, "db", def, "the ledger: a SQLite file path, or a postgres:// URL (or $TALLY_DB)")
 }
 
-// open opens the store and applies its migrations: PostgreSQL for a
-// postgres:// or postgresql:// URL, else the SQLite file at that path.
-func (f *storeFlags) open(ctx context.Context) (credit.Store, error) {
-	if strings.HasPrefix(f.db, "postgres://") || strings.HasPrefix(f.db, "postgresql://") {
+// given reports whether the ledger was named, by --db or $TALLY_DB, rather
+// than left at the default.
+func (f *storeFlags) given() bool {
+	return os.Getenv("TALLY_DB") != "" || (f.fs != nil && f.fs.Changed("db"))
+}
+
+// create opens the store, creating the ledger and its schema if there is
+// none: for the commands that set a ledger up (serve, migrate).
+func (f *storeFlags) create(ctx context.Context) (credit.Store, error) {
+	if isPostgres(f.db) {
 		return postgres.Open(ctx, f.db)
 	}
 	return sqlite.Open(ctx, f.db)
 }
 
-// openLedger opens the store and a ledger on it that prices with c.
+// open opens an existing ledger (bringing its schema up to date). Every
+// command but serve and migrate opens with it: a missing SQLite file, or a
+// PostgreSQL database without tally's schema, is refused with a line that
+// names it and --db, and nothing is created. Otherwise a mistyped path would
+// become a new, empty ledger that no server reads (and a key made there
+// would be a key nothing accepts).
+func (f *storeFlags) open(ctx context.Context) (credit.Store, error) {
+	if isPostgres(f.db) {
+		if err := f.checkPostgresSchema(ctx); err != nil {
+			return nil, err
+		}
+		return postgres.Open(ctx, f.db)
+	}
+	s, err := sqlite.OpenExisting(ctx, f.db)
+	if err != nil {
+		return nil, f.noLedger(err)
+	}
+	return s, nil
+}
+
+// noLedger rewrites the store's refusal of a missing or foreign file into
+// one line that says what to do.
+func (f *storeFlags) noLedger(err error) error {
+	switch r := credit.ErrorReason(err); r {
+	case "no_ledger", "no_database":
+		return credit.Errorf(credit.Invalid, "no_ledger",
+			"no ledger at %s (give --db PATH, or run tally serve or tally migrate to create one)", f.name())
+	case "not_a_ledger", "not_a_database", "corrupt_database":
+		return credit.Errorf(credit.Invalid, r, "%s is not a tally ledger (give --db the path of one, or run tally serve or tally migrate with a new path to create one)", f.name())
+	}
+	return err
+}
+
+// checkPostgresSchema refuses a PostgreSQL database in which tally's schema
+// was never made, rather than let postgres.Open create it there: one short
+// connection of its own, before the store's pool.
+func (f *storeFlags) checkPostgresSchema(ctx context.Context) error {
+	cfg, err := pgxpool.ParseConfig(f.db)
+	if err != nil {
+		// The parse error may quote the URL, password included: not shown.
+		return credit.Errorf(credit.Invalid, "invalid_dsn", "--db: the database URL is not valid")
+	}
+	cc := cfg.ConnConfig
+	if cc.ConnectTimeout == 0 {
+		cc.ConnectTimeout = postgres.DefaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, cc.ConnectTimeout+10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return credit.Errorf(credit.Unavailable, "store_unavailable", "postgres: cannot connect to %s: %v", f.name(), err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&ok); err != nil {
+		return credit.Errorf(credit.Unavailable, "store_unavailable", "postgres: %s: %v", f.name(), err)
+	}
+	if !ok {
+		return credit.Errorf(credit.Invalid, "no_ledger",
+			"no ledger in %s: the database has no tally schema (give --db the URL of a ledger, or run tally serve or tally migrate to create one)", f.name())
+	}
+	return nil
+}
+
+// openLedger opens the existing store and a ledger on it that prices with c.
 func (f *storeFlags) openLedger(ctx context.Context, c func() *credit.Catalog) (*credit.Ledger, credit.Store, error) {
 	s, err := f.open(ctx)
 	if err != nil {
@@ -53,4 +128,10 @@ func (f *storeFlags) name() string {
 		return u.Redacted()
 	}
 	return f.db
+}
+
+// isPostgres reports whether db names a PostgreSQL database rather than a
+// SQLite file.
+func isPostgres(db string) bool {
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }

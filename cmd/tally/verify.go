@@ -46,7 +46,7 @@ func (m Main) migrateCmd() *cobra.Command {
 		Short: "Create or upgrade the ledger's schema (serve does this on start too)",
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := sf.open(cmd.Context())
+			s, err := sf.create(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -44,9 +44,10 @@ type pools struct {
 }
 
 // openPools opens the two pools on the file at path (absolute). It does not
-// connect: the first transaction of each pool does.
-func openPools(path string) (*pools, error) {
-	w, err := sql.Open("sqlite", dsn(path, false))
+// connect: the first transaction of each pool does. With existing, a
+// connection fails rather than create the file.
+func openPools(path string, existing bool) (*pools, error) {
+	w, err := sql.Open("sqlite", dsn(path, false, existing))
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func openPools(path string) (*pools, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err := sql.Open("sqlite", dsn(path, true, existing))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -122,7 +123,7 @@ func (db *DB) reopen(old *pools) *pools {
 	if time.Since(old.opened) < reopenEvery {
 		return old
 	}
-	p, err := openPools(db.path)
+	p, err := openPools(db.path, db.existing)
 	if err != nil {
 		return old
 	}

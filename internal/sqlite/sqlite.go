@@ -36,7 +36,10 @@ const Readers = 4
 // DB is the ledger in one SQLite file. It is safe for concurrent use.
 type DB struct {
 	path string
-	cur  atomic.Pointer[pools] // the current opening of the file
+	// existing says the file must not be created: set by OpenExisting, and
+	// kept for every later opening (a reopen after a fault).
+	existing bool
+	cur      atomic.Pointer[pools] // the current opening of the file
 	// reopenMu serializes reopen; retiring counts old openings not yet
 	// closed (Close waits for them).
 	reopenMu sync.Mutex
@@ -47,18 +50,37 @@ type DB struct {
 // schema up to date. The file is in WAL mode with synchronous=FULL: once
 // Update returns nil, its commit survives a crash or a power loss.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, false)
+}
+
+// OpenExisting is Open for a ledger that must already be there: it never
+// creates a file. A path with no file is refused (Invalid, "no_ledger"), and
+// so is a file that is not a tally ledger (Invalid, "not_a_database",
+// "corrupt_database" or "not_a_ledger"), without writing to it: a mistyped
+// path must not become a new, empty ledger that no server reads. A ledger at an older schema is
+// brought up to date, as Open does.
+func OpenExisting(ctx context.Context, path string) (*DB, error) {
+	return open(ctx, path, true)
+}
+
+func open(ctx context.Context, path string, existing bool) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, credit.Errorf(credit.Invalid, "invalid_path", "sqlite: open %s: %v", path, err)
 	}
-	p, err := openPools(abs)
+	if existing {
+		if err := checkExisting(ctx, abs); err != nil {
+			return nil, err
+		}
+	}
+	p, err := openPools(abs, existing)
 	if err != nil {
 		return nil, storeError(ctx, "open "+abs, err)
 	}
-	db := &DB{path: abs}
+	db := &DB{path: abs, existing: existing}
 	db.cur.Store(p)
-	// The writer's first connection creates the file and turns on WAL before
-	// any reader opens it; Migrate then makes the schema.
+	// The writer's first connection creates the file (unless existing) and
+	// turns on WAL before any reader opens it; Migrate then makes the schema.
 	if err := db.Migrate(ctx); err != nil {
 		p.close()
 		return nil, err
@@ -70,12 +92,30 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// checkExisting refuses path unless it is a SQLite file with tally's schema.
+// It reads on a read-only connection of its own, with no pragma, so that a
+// file it refuses is left as it was.
+func checkExisting(ctx context.Context, path string) error {
+	if err := checkSource("open", path, "no_ledger", "ledger"); err != nil {
+		return err
+	}
+	c, err := sql.Open("sqlite", fileURI(path, "mode", "ro", "_pragma", "busy_timeout(10000)"))
+	if err != nil {
+		return storeError(ctx, "open "+path, err)
+	}
+	defer c.Close()
+	return checkLedger(ctx, c, "open", path)
+}
+
 // dsn returns the data source name of a pool on the file at path (absolute).
 // The pragmas are in the DSN, so every connection the pool opens, not only the
 // first, gets them: busy_timeout first (the driver applies it before the rest),
 // so that opening a connection waits for a lock rather than failing.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, readOnly, existing bool) string {
 	q := url.Values{}
+	if existing {
+		q.Set("mode", "rw") // SQLite opens the file or fails; it never creates it
+	}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(FULL)") // fsync the WAL at every commit: never lose an acknowledged write
