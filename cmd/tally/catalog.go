@@ -40,14 +40,16 @@ func (m Main) catalogValidateCmd() *cobra.Command {
 }
 
 func (m Main) catalogShowCmd() *cobra.Command {
-	var file string
+	var prices priceFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show",
-		Short: "Print the catalog as the studio page's tables",
-		Args:  cobra.ExactArgs(0),
-		RunE: func(_ *cobra.Command, _ []string) error {
-			c, err := loadCatalog(file)
+		Short: "Print the catalog in use as the studio page's tables",
+		Long: "Prints the catalog tally serve would price with: the one in use in the ledger (--db, $TALLY_DB, or\n" +
+			"./tally.db if it exists), else the --catalog file, else the built-in catalog.",
+		Args: cobra.ExactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := prices.load(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -59,7 +61,7 @@ func (m Main) catalogShowCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&file, "catalog", "", "price catalog YAML file (default: the built-in catalog)")
+	prices.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the catalog as GET /v1/catalog does")
 	return cmd
 }

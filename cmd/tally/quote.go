@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,14 +19,14 @@ import (
 
 func (m Main) quoteCmd() *cobra.Command {
 	var (
-		req         httpapi.QuoteRequest
-		input       string
-		inputFile   string
-		catalogFile string
-		asJSON      bool
-		cheapest    bool
-		kind        string
-		images      int
+		req       httpapi.QuoteRequest
+		input     string
+		inputFile string
+		prices    priceFlags
+		asJSON    bool
+		cheapest  bool
+		kind      string
+		images    int
 	)
 	cmd := &cobra.Command{
 		Use:   "quote --model ID [flags]",
@@ -38,9 +39,9 @@ func (m Main) quoteCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req.Images = &images
 			if cheapest {
-				return m.cheapest(req, input, kind, catalogFile, asJSON)
+				return m.cheapest(cmd.Context(), req, input, kind, &prices, asJSON)
 			}
-			q, err := quote(req, input, inputFile, catalogFile)
+			q, err := quote(cmd.Context(), req, input, inputFile, &prices)
 			if err != nil {
 				if asJSON {
 					writeJSON(m.Stdout, httpapi.ProblemFor(err, nil))
@@ -67,7 +68,7 @@ func (m Main) quoteCmd() *cobra.Command {
 	f.IntVar(&req.Scale, "scale", 0, "upscale factor, e.g. 2 (upscale models)")
 	f.StringVar(&input, "input", "", "upscale input size WxH, e.g. 1920x1080")
 	f.StringVar(&inputFile, "input-file", "", "upscale input image (PNG, JPEG, GIF, WebP); its header gives the size")
-	f.StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog)")
+	prices.register(f)
 	f.BoolVar(&cheapest, "cheapest", false, "instead of one model, list every model that accepts these settings, cheapest first")
 	f.StringVar(&kind, "kind", "", "with --cheapest: only image, personalize, style_reference or upscale models")
 	f.BoolVar(&asJSON, "json", false, "print the SPEC §2 quote JSON (or the problem JSON on error)")
@@ -75,8 +76,8 @@ func (m Main) quoteCmd() *cobra.Command {
 }
 
 // cheapest prints every model that accepts the settings, cheapest first.
-func (m Main) cheapest(req httpapi.QuoteRequest, input, kind, catalogFile string, asJSON bool) error {
-	c, err := loadCatalog(catalogFile)
+func (m Main) cheapest(ctx context.Context, req httpapi.QuoteRequest, input, kind string, prices *priceFlags, asJSON bool) error {
+	c, err := prices.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -120,11 +121,11 @@ func exitCodeOf(err error) int {
 }
 
 // quote prices one request from the command line's flags.
-func quote(req httpapi.QuoteRequest, input, inputFile, catalogFile string) (credit.Quote, error) {
+func quote(ctx context.Context, req httpapi.QuoteRequest, input, inputFile string, prices *priceFlags) (credit.Quote, error) {
 	if req.Model == "" {
 		return credit.Quote{}, credit.Errorf(credit.Invalid, "missing_model", "--model is required: a model id or display name")
 	}
-	c, err := loadCatalog(catalogFile)
+	c, err := prices.load(ctx)
 	if err != nil {
 		return credit.Quote{}, err
 	}

@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/user"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
@@ -99,6 +101,51 @@ func loadCatalog(path string) (*credit.Catalog, error) {
 		return catalog.Default(), nil
 	}
 	return catalog.LoadFile(path)
+}
+
+// priceFlags choose the catalog that `tally quote` and `tally catalog show`
+// price with, by the rule `tally serve` follows, so that the command line and
+// the API answer alike: the catalog in use in the ledger (the newest
+// published version whose effective_at has come), else the --catalog file,
+// else the built-in catalog.
+//
+// The ledger is the one --db or $TALLY_DB names (it must exist), or else
+// ./tally.db if there is one and no --catalog was given: a price lookup needs
+// no ledger, and a --catalog file alone is priced as is, e.g. to try a draft
+// before publishing it.
+type priceFlags struct {
+	file string
+	sf   storeFlags
+}
+
+func (p *priceFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&p.file, "catalog", "", "price catalog YAML file (default: the built-in catalog); with --db, used only while the ledger has no published catalog in effect")
+	p.sf.register(fs)
+	fs.Lookup("db").Usage = "price with the catalog in use in this ledger, a SQLite file or a postgres:// URL (or $TALLY_DB; default ./tally.db if it exists and no --catalog is given)"
+}
+
+// load returns the catalog to price with now.
+func (p *priceFlags) load(ctx context.Context) (*credit.Catalog, error) {
+	ledger := p.sf.given()
+	if !ledger && p.file == "" {
+		fi, err := os.Stat(p.sf.db)
+		ledger = err == nil && fi.Mode().IsRegular()
+	}
+	if ledger {
+		cs, closeStore, err := p.sf.openCatalogs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer closeStore()
+		records, err := cs.Catalogs(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if r, ok := catalog.InUse(parsable(records), time.Now()); ok {
+			return catalog.Parse(r.YAML)
+		}
+	}
+	return loadCatalog(p.file)
 }
 
 // cliActor names the command line's user in the audit log: "cli:NAME", from
