@@ -10,6 +10,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/httpapi"
 )
 
 // The account commands work on the store directly (SQLite with the server
@@ -65,21 +66,15 @@ func (m Main) accountGrantCmd() *cobra.Command {
 				return err
 			}
 			spec := credit.GrantSpec{Credits: amount, Source: credit.Source(source), Priority: priority, Memo: memo}
+			f := cmd.Flags()
+			if spec.ExpiresAt, err = expiryFlags(time.Now(), f.Changed("expires"), expires, f.Changed("expires-in"), expiresIn); err != nil {
+				return err
+			}
 			l, s, err := sf.openLedger(cmd.Context(), catalog.Default)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			switch {
-			case expires != "" && expiresIn != 0:
-				return credit.Errorf(credit.Invalid, "invalid_expiry", "give --expires or --expires-in, not both")
-			case expires != "":
-				if spec.ExpiresAt, err = time.Parse(time.RFC3339, expires); err != nil {
-					return credit.Errorf(credit.Invalid, "invalid_expiry", "--expires %q is not an RFC 3339 time", expires)
-				}
-			case expiresIn != 0:
-				spec.ExpiresAt = l.Now().Add(expiresIn)
-			}
 			g, err := l.AddGrant(cmd.Context(), nil, args[0], spec)
 			if err != nil {
 				return err
@@ -98,6 +93,32 @@ func (m Main) accountGrantCmd() *cobra.Command {
 	return cmd
 }
 
+// expiryFlags reads --expires and --expires-in. A flag given is always a
+// time given: 0001-01-01T00:00:00Z is that (past) time and --expires-in 0 is
+// now, both refused as not in the future, never read as "never expires"
+// (which is what leaving both out means). The zero time returned means never.
+func expiryFlags(now time.Time, givenAt bool, at string, givenIn bool, in time.Duration) (time.Time, error) {
+	switch {
+	case givenAt && givenIn:
+		return time.Time{}, credit.Errorf(credit.Invalid, "invalid_flags", "--expires and --expires-in: give one, not both")
+	case givenAt:
+		t, err := time.Parse(time.RFC3339, at)
+		if err != nil {
+			return time.Time{}, credit.Errorf(credit.Invalid, "invalid_expiry", "--expires %q is not an RFC 3339 time", at)
+		}
+		if !t.After(now) {
+			return time.Time{}, credit.Errorf(credit.Invalid, "invalid_expiry", "--expires %s is not in the future (leave --expires out for a grant that never expires)", at)
+		}
+		return t, nil
+	case givenIn:
+		if in <= 0 {
+			return time.Time{}, credit.Errorf(credit.Invalid, "invalid_expiry_in", "--expires-in %s is not more than 0 (leave it out for a grant that never expires)", in)
+		}
+		return now.Add(in), nil
+	}
+	return time.Time{}, nil
+}
+
 func expiryText(t time.Time) string {
 	if t.IsZero() {
 		return "never expires"
@@ -107,6 +128,7 @@ func expiryText(t time.Time) string {
 
 func (m Main) accountShowCmd() *cobra.Command {
 	var sf storeFlags
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show an account's balances, grants and open holds",
@@ -121,11 +143,16 @@ func (m Main) accountShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				writeJSON(m.Stdout, httpapi.NewAccount(v))
+				return nil
+			}
 			printAccount(m.Stdout, v)
 			return nil
 		},
 	}
 	sf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the account as GET /v1/accounts/{id} does")
 	return cmd
 }
 
@@ -155,15 +182,27 @@ func printAccount(w io.Writer, v credit.AccountView) {
 	}
 }
 
+// historyJSON is what `tally account history --json` prints: the page of
+// GET /v1/accounts/{id}/entries, with the --before value of the next page
+// in place of the API's opaque cursor.
+type historyJSON struct {
+	httpapi.Entries
+	NextBefore int64 `json:"next_before,omitempty"`
+}
+
 func (m Main) accountHistoryCmd() *cobra.Command {
 	var sf storeFlags
 	var limit int
 	var before int64
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "history ID",
-		Short: "Show an account's journal, newest first",
+		Short: "Show an account's journal, newest first, with what each entry charged",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if before < 0 {
+				return credit.Errorf(credit.Invalid, "invalid_cursor", "--before %d is not an entry id", before)
+			}
 			l, s, err := sf.openLedger(cmd.Context(), catalog.Default)
 			if err != nil {
 				return err
@@ -173,22 +212,39 @@ func (m Main) accountHistoryCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var next int64
+			if len(entries) == limit {
+				next = entries[len(entries)-1].ID
+			}
+			if asJSON {
+				out := historyJSON{Entries: httpapi.Entries{Account: args[0], Entries: make([]httpapi.Entry, len(entries))}, NextBefore: next}
+				for i, t := range entries {
+					out.Entries.Entries[i] = httpapi.NewEntry(t)
+				}
+				writeJSON(m.Stdout, out)
+				return nil
+			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ENTRY\tTIME\tKIND\tAVAILABLE Δ\tHELD Δ\tAVAILABLE\tHELD\tREF\tMODEL")
+			fmt.Fprintln(tw, "ENTRY\tTIME\tKIND\tAVAILABLE Δ\tHELD Δ\tCHARGED\tAVAILABLE\tHELD\tREF\tMODEL\tCATALOG")
 			for _, t := range entries {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Time.Format(time.RFC3339), t.Kind,
-					signed(t.AvailableDelta), signed(t.HeldDelta), t.AvailableAfter, t.HeldAfter, t.Ref, t.Model)
+				charged := ""
+				if t.ChargedDelta != 0 {
+					charged = t.ChargedDelta.String()
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Time.Format(time.RFC3339), t.Kind,
+					signed(t.AvailableDelta), signed(t.HeldDelta), charged, t.AvailableAfter, t.HeldAfter, t.Ref, t.Model, t.CatalogVersion)
 			}
 			tw.Flush()
-			if len(entries) == limit {
-				fmt.Fprintf(m.Stdout, "more: --before %d\n", entries[len(entries)-1].ID)
+			if next > 0 {
+				fmt.Fprintf(m.Stdout, "more: --before %d\n", next)
 			}
 			return nil
 		},
 	}
 	sf.register(cmd.Flags())
-	cmd.Flags().IntVar(&limit, "limit", 50, "entries per page (at most 1000)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "entries per page (1 to 1000)")
 	cmd.Flags().Int64Var(&before, "before", 0, "show entries older than this entry id")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the page as GET /v1/accounts/{id}/entries does (next_before for the next page)")
 	return cmd
 }
 

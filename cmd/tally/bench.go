@@ -27,7 +27,7 @@ func (m Main) benchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure throughput and latency against baselines measured in the same run (issue 6)",
+		Short: "Measure throughput and latency against baselines measured in the same run",
 		Long: `bench runs the scenarios in process on a ledger store and over HTTP, and reports
 each one's throughput, p50/p99/p999 latency and peak RSS next to a baseline
 measured in the same run with the same clients: the JSON of a quote's answer

@@ -26,13 +26,19 @@ func (m Main) keysCreateCmd() *cobra.Command {
 		Short: "Create a key and print its secret once",
 		Args:  cobra.ExactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// --expires-in 0 or less is a key expired at birth, not one that
+			// never expires (that is leaving the flag out).
+			givenIn := cmd.Flags().Changed("expires-in")
+			if givenIn && expiresIn <= 0 {
+				return credit.Errorf(credit.Invalid, "invalid_expiry_in", "--expires-in %s is not more than 0 (leave it out for a key that never expires)", expiresIn)
+			}
 			l, s, err := sf.openLedger(cmd.Context(), catalog.Default)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			spec := credit.KeySpec{Scope: credit.Scope(scope), Account: account, Name: name}
-			if expiresIn != 0 {
+			if givenIn {
 				spec.ExpiresAt = l.Now().Add(expiresIn)
 			}
 			k, token, err := l.CreateKey(cmd.Context(), spec)
@@ -53,8 +59,22 @@ func (m Main) keysCreateCmd() *cobra.Command {
 	return cmd
 }
 
+// keyJSON is one key as `tally keys list --json` prints it: never its
+// secret (tally keeps only its hash).
+type keyJSON struct {
+	ID        string     `json:"id"`
+	Scope     string     `json:"scope"`
+	Account   string     `json:"account,omitempty"`
+	Name      string     `json:"name,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	State     string     `json:"state" enum:"valid,expired,revoked"`
+}
+
 func (m Main) keysListCmd() *cobra.Command {
 	var sf storeFlags
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List keys (never their secrets)",
@@ -69,25 +89,54 @@ func (m Main) keysListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			now := l.Now()
+			state := func(k credit.Key) string {
+				switch {
+				case !k.RevokedAt.IsZero():
+					return "revoked"
+				case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+					return "expired"
+				}
+				return "valid"
+			}
+			if asJSON {
+				out := make([]keyJSON, len(keys))
+				for i, k := range keys {
+					out[i] = keyJSON{ID: k.ID, Scope: string(k.Scope), Account: k.Account, Name: k.Name, CreatedAt: k.CreatedAt.UTC(),
+						ExpiresAt: optTime(k.ExpiresAt), RevokedAt: optTime(k.RevokedAt), State: state(k)}
+				}
+				writeJSON(m.Stdout, out)
+				return nil
+			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tSCOPE\tACCOUNT\tNAME\tCREATED\tSTATE")
 			for _, k := range keys {
-				state := "valid"
+				st := state(k)
 				switch {
-				case !k.RevokedAt.IsZero():
-					state = "revoked " + k.RevokedAt.Format(time.RFC3339)
-				case !k.ExpiresAt.IsZero() && !l.Now().Before(k.ExpiresAt):
-					state = "expired " + k.ExpiresAt.Format(time.RFC3339)
+				case st == "revoked":
+					st += " " + k.RevokedAt.Format(time.RFC3339)
+				case st == "expired":
+					st += " " + k.ExpiresAt.Format(time.RFC3339)
 				case !k.ExpiresAt.IsZero():
-					state = "valid until " + k.ExpiresAt.Format(time.RFC3339)
+					st = "valid until " + k.ExpiresAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, k.Account, k.Name, k.CreatedAt.Format(time.RFC3339), state)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, k.Account, k.Name, k.CreatedAt.Format(time.RFC3339), st)
 			}
 			return tw.Flush()
 		},
 	}
 	sf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the keys as JSON")
 	return cmd
+}
+
+// optTime is t in UTC, or nil for the zero time (never).
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func (m Main) keysRevokeCmd() *cobra.Command {

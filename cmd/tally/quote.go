@@ -31,6 +31,9 @@ func (m Main) quoteCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "quote --model ID [flags]",
 		Short: "Price a generation, exactly as POST /v1/quotes does",
+		Long: "Prices one generation with the catalog tally serve would use: the one in use in the ledger (--db,\n" +
+			"$TALLY_DB, or ./tally.db if it exists), else the --catalog file, else the built-in catalog.\n" +
+			"No ledger is needed: without one, the built-in or --catalog file prices.",
 		Example: `  tally quote --model "Nano Banana 2" --resolution 2K
   tally quote --model nano-banana-pro --resolution 4K --aspect 16:9 --images 3 --json
   tally quote --model topaz --scale 2 --input 1920x1080
@@ -45,7 +48,7 @@ func (m Main) quoteCmd() *cobra.Command {
 			if err != nil {
 				if asJSON {
 					writeJSON(m.Stdout, httpapi.ProblemFor(err, nil))
-					fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(credit.ErrorMessage(err)))
+					fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(refusal(cmd.CommandPath(), err)))
 					return silentError{exitCodeOf(err)}
 				}
 				return err
@@ -71,7 +74,7 @@ func (m Main) quoteCmd() *cobra.Command {
 	prices.register(f)
 	f.BoolVar(&cheapest, "cheapest", false, "instead of one model, list every model that accepts these settings, cheapest first")
 	f.StringVar(&kind, "kind", "", "with --cheapest: only image, personalize, style_reference or upscale models")
-	f.BoolVar(&asJSON, "json", false, "print the SPEC §2 quote JSON (or the problem JSON on error)")
+	f.BoolVar(&asJSON, "json", false, "print the quote as POST /v1/quotes returns it (or the problem JSON on error)")
 	return cmd
 }
 

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -17,8 +19,85 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// version is the build's version; release builds set it with -ldflags.
-var version = "dev"
+// releaseVersion is set by release builds (-ldflags "-X
+// main.releaseVersion=v1.2.3"); other builds take their version from the
+// module's build info.
+var releaseVersion string
+
+// version is the build's version, as tally version, the server's logs and
+// its headers name it.
+var version = readBuildInfo().Version
+
+// buildInfo is what `tally version` prints: which source this binary was
+// built from, so that a report names an exact revision.
+type buildInfo struct {
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"`
+	Time     string `json:"time,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
+	Go       string `json:"go"`
+}
+
+// readBuildInfo reads the version the Go toolchain stamped into the binary:
+// the module version (a tag, or a pseudo-version from the commit), and the
+// version control revision, its time and whether the tree had changes.
+func readBuildInfo() buildInfo {
+	b := buildInfo{Version: "devel", Go: runtime.Version()}
+	bi, ok := debug.ReadBuildInfo()
+	if ok {
+		if v := bi.Main.Version; v != "" && v != "(devel)" {
+			b.Version = v
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Revision = s.Value
+			case "vcs.time":
+				b.Time = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
+		}
+		if b.Version == "devel" && b.Revision != "" {
+			b.Version += "+" + b.Revision[:min(12, len(b.Revision))]
+			if b.Modified {
+				b.Version += "-dirty"
+			}
+		}
+	}
+	if releaseVersion != "" {
+		b.Version = releaseVersion
+	}
+	return b
+}
+
+func (m Main) versionCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the version, source revision and Go version this binary was built from",
+		Args:  cobra.ExactArgs(0),
+		RunE: func(*cobra.Command, []string) error {
+			b := readBuildInfo()
+			if asJSON {
+				writeJSON(m.Stdout, b)
+				return nil
+			}
+			fmt.Fprintf(m.Stdout, "tally %s\n", b.Version)
+			if b.Revision != "" {
+				mod := ""
+				if b.Modified {
+					mod = ", with uncommitted changes"
+				}
+				fmt.Fprintf(m.Stdout, "revision %s (%s)%s\n", b.Revision, b.Time, mod)
+			}
+			fmt.Fprintf(m.Stdout, "built with %s\n", b.Go)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the build information as JSON")
+	return cmd
+}
 
 // Exit codes. Scripts can tell a refused request from a broken tally.
 const (
@@ -40,7 +119,8 @@ func (m Main) Run(ctx context.Context, args []string) int {
 	root := m.root()
 	root.PersistentPreRun = func(*cobra.Command, []string) { started = true }
 	root.SetArgs(args)
-	err := root.ExecuteContext(credit.WithActor(ctx, cliActor()))
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return flagError(err) })
+	cmd, err := root.ExecuteContextC(credit.WithActor(ctx, cliActor()))
 	var (
 		sil silentError
 		ve  *catalog.ValidationError
@@ -58,7 +138,7 @@ func (m Main) Run(ctx context.Context, args []string) int {
 		fmt.Fprintln(m.Stderr, ve.Error())
 		return exitInvalid
 	case credit.ErrorCode(err) != credit.Internal && credit.ErrorCode(err) != credit.Unavailable:
-		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(credit.ErrorMessage(err)))
+		fmt.Fprintf(m.Stderr, "tally: %s\n", oneLine(refusal(cmd.CommandPath(), err)))
 		return exitInvalid
 	default:
 		// The operator runs the CLI: an internal error's detail is theirs to see.
@@ -83,15 +163,12 @@ func (m Main) root() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		CompletionOptions: cobra.CompletionOptions{
-			DisableDefaultCmd: true,
-		},
 	}
 	root.SetOut(m.Stdout)
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd(), m.accountCmd(), m.keysCmd(), m.verifyCmd(), m.migrateCmd())
 	root.AddCommand(m.benchCmd())
-	root.AddCommand(m.backupCmd(), m.restoreCmd())
+	root.AddCommand(m.backupCmd(), m.restoreCmd(), m.versionCmd())
 	return root
 }
 

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// fix is what the command line says about a refused value: the flag (or
+// argument) to change and, when the domain error lists no allowed values,
+// what it accepts.
+type fix struct {
+	flag    string
+	accepts string
+}
+
+// refusalFixes maps a refusal's reason (the API's problem code) to the flag
+// that fixes it: the one place where the domain's words become the command
+// line's. A key "COMMAND PATH/reason" overrides the reason for one command,
+// where the same reason comes from another flag there.
+var refusalFixes = map[string]fix{
+	"missing_model":            {"--model", "a model id or display name (tally catalog show lists them)"},
+	"unknown_model":            {"--model", ""},
+	"unsupported_operation":    {"--op", ""},
+	"unsupported_resolution":   {"--resolution", ""},
+	"unsupported_aspect_ratio": {"--aspect", ""},
+	"invalid_image_count":      {"--images", ""},
+	"unsupported_scale":        {"--scale", ""},
+	"invalid_input_size":       {"--input", "WxH, each side 1 to 16384 pixels, e.g. 1920x1080"},
+	"invalid_input_image":      {"--input-file", "a PNG, JPEG, GIF or WebP image"},
+	"unsupported_option":       {"--enhance", "image models only"},
+	"unknown_kind":             {"--kind", ""},
+	"unknown_source":           {"--source", ""},
+	"invalid_scope":            {"--scope", ""},
+	"invalid_key":              {"--account", "with --scope account only, and then required"},
+	"invalid_expiry":           {"--expires", "an RFC 3339 time in the future, e.g. 2027-01-31T00:00:00Z"},
+	"invalid_priority":         {"--priority", "0 or more (lower is used first)"},
+	"invalid_memo":             {"--memo", "at most 1000 bytes"},
+	"invalid_expiry_in":        {"--expires-in", "a duration more than 0, e.g. 720h"},
+	"invalid_limit":            {"--limit", "1 to 1000"},
+	"invalid_cursor":           {"--before", "an entry id that account history printed"},
+	"invalid_amount":           {"CREDITS", "more than 0, at most three decimals, e.g. 12.5"},
+	"invalid_account_id":       {"ID", "1 to 128 visible characters, no spaces"},
+	"reserved_account_id":      {"ID", "any id but platform"},
+
+	"tally account create/invalid_amount": {"--overdraft", "0 or more credits, at most three decimals"},
+	"tally keys create/invalid_expiry":    {"--expires-in", "a duration more than 0, e.g. 2160h"},
+}
+
+// refusal is the one line the command line prints for a refused request:
+// the flag to change, the reason, and what is allowed.
+func refusal(cmdPath string, err error) string {
+	msg := credit.ErrorMessage(err)
+	reason := credit.ErrorReason(err)
+	f, ok := refusalFixes[cmdPath+"/"+reason]
+	if !ok {
+		f, ok = refusalFixes[reason]
+	}
+	if !ok {
+		return msg
+	}
+	if !strings.Contains(msg, f.flag) {
+		msg = f.flag + ": " + msg
+	}
+	var e *credit.Error
+	switch {
+	case errors.As(err, &e) && len(e.Allowed) > 0:
+		msg += "; allowed: " + strings.Join(e.Allowed, ", ")
+	case f.accepts != "":
+		msg += "; allowed: " + f.accepts
+	}
+	return msg
+}
+
+// flagError rewrites pflag's refusal of a value that does not parse ("invalid
+// argument "x" for "--priority" flag: strconv.ParseInt: …") into one line
+// naming the flag and the form it takes.
+func flagError(err error) error {
+	var iv *pflag.InvalidValueError
+	if !errors.As(err, &iv) {
+		return err
+	}
+	fl := iv.GetFlag()
+	form := map[string]string{
+		"int":      "a whole number, e.g. 2",
+		"int64":    "a whole number, e.g. 2",
+		"float64":  "a number, e.g. 2000",
+		"duration": "a duration with a unit, e.g. 720h, 90m or 30s",
+		"bool":     "true or false",
+	}[fl.Value.Type()]
+	if form == "" {
+		return err
+	}
+	return credit.Errorf(credit.Invalid, "invalid_flag", "--%s %q: allowed: %s", fl.Name, iv.GetValue(), form)
+}
