@@ -136,10 +136,10 @@ func TestJSONAndCharged(t *testing.T) {
 	var h struct {
 		Account string `json:"account"`
 		Entries []struct {
-			Kind    string `json:"kind"`
+			Kind    string      `json:"kind"`
 			Charged json.Number `json:"charged_delta"`
-			Model   string `json:"model"`
-			Version string `json:"catalog_version"`
+			Model   string      `json:"model"`
+			Version string      `json:"catalog_version"`
 		} `json:"entries"`
 	}
 	if err := json.Unmarshal([]byte(out), &h); code != 0 || err != nil || h.Account != "alice" || len(h.Entries) != 3 {
