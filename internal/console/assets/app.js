@@ -108,6 +108,25 @@
     return r.json();
   }
 
+  // localPath is where the console may go for a return address taken from
+  // a URL (/login?next=…): the path, query and fragment of a URL on this
+  // origin, or / for anything else. The URL parser decides, as the browser
+  // will when it navigates: it drops tabs and newlines, reads \ as /, and
+  // resolves dot segments, so /\t/host and /.//host are //host, another
+  // origin once given to location. A path that still starts with //, or
+  // whose decoded form has a backslash or a control character, goes to /.
+  function localPath(next) {
+    let u;
+    try { u = new URL(String(next), location.origin); } catch (_) { return '/'; }
+    if (u.origin !== location.origin) return '/';
+    let decoded;
+    try { decoded = decodeURIComponent(u.pathname); } catch (_) { return '/'; }
+    for (const p of [u.pathname, decoded]) {
+      if (!p.startsWith('/') || p.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(p)) return '/';
+    }
+    return u.pathname + u.search + u.hash;
+  }
+
   const numberFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
   // credits formats an amount the API returned; it does no arithmetic.
   function credits(n) {
@@ -258,7 +277,7 @@
   }
 
   window.tally = {
-    session, api, ApiError, uuid, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
+    session, api, ApiError, uuid, localPath, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
   };
 
   renderAuth();
