@@ -207,9 +207,11 @@
   }
 
   // Tooltips: every control with aria-describedby naming a role=tooltip
-  // element opens it on hover (of its .tipwrap) and on focus, keeps it open
-  // while the pointer is over it, and closes it on Escape, on leaving, and
-  // on scroll. The tooltip is placed within the viewport.
+  // element opens it on hover (of its .tipwrap) and on focus, and closes it
+  // on Escape, when the pointer leaves its control (unless the control has
+  // the focus), and on scroll. The tooltip is placed within the viewport
+  // and takes no pointer events (console.css): it often lies over the next
+  // card, which must get the pointer and the click.
   const openTips = new Set();
   function place(tip, anchor) {
     const r = anchor.getBoundingClientRect();
