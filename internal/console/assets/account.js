@@ -109,14 +109,19 @@
     const page = await T.api(base + '/entries?' + q.toString());
     nextCursor = page.next_cursor || '';
     const table = $('entries');
-    if (!page.entries.length) emptyRow(table, 6, 'No entries yet.');
+    if (!page.entries.length) emptyRow(table, 8, 'No entries yet.');
     else {
+      // Charged is what the entry charged the account: positive for a
+      // charge, negative for a refund, a dash for an entry that charges
+      // nothing (a hold moves credits, it does not charge them).
       table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', null,
         T.el('td', { 'data-label': 'Time' }, T.el('time', { datetime: e.time }, T.time(e.time))),
         T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref)),
         T.el('td', { 'data-label': 'Model' }, e.model ? modelName(e.model) : ''),
+        T.el('td', { 'data-label': 'Catalog' }, e.catalog_version ? T.el('code', { class: 'version' }, e.catalog_version) : ''),
         T.el('td', { class: deltaClass(e.available_delta), 'data-label': 'Available' }, signed(e.available_delta)),
         T.el('td', { class: deltaClass(e.held_delta), 'data-label': 'Held' }, signed(e.held_delta)),
+        T.el('td', { class: 'num', 'data-label': 'Charged' }, e.charged_delta ? T.credits(e.charged_delta) : T.credits(null)),
         T.el('td', { class: 'num', 'data-label': 'Balance after' }, T.credits(e.available_after) + (e.held_after ? ' (' + T.credits(e.held_after) + ' held)' : '')))));
     }
     $('page-label').textContent = 'Page ' + (pageIndex + 1);
