@@ -229,12 +229,16 @@ func safeNext(next string) string {
 }
 
 func (c *console) accounts(w http.ResponseWriter, r *http.Request) {
-	// The account form, submitted without JavaScript.
-	if id := strings.TrimSpace(r.URL.Query().Get("id")); id != "" {
+	// The account form, submitted without JavaScript. A URL path cannot
+	// carry the ids . and .. (browsers resolve them as dot segments, even
+	// percent-encoded: /accounts/.. is /), so those stay on the form, whose
+	// script asks the API about them and shows its answer.
+	id := strings.TrimSpace(r.URL.Query().Get("id"))
+	if id != "" && id != "." && id != ".." {
 		http.Redirect(w, r, "/accounts/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Script: "account.js"})
+	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Script: "account.js", Page: id})
 }
 
 // accountView is the Account page's frame; the script fills it from the

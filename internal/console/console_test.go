@@ -473,4 +473,12 @@ func TestLoginNext(t *testing.T) {
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/accounts/user%2042" {
 		t.Errorf("GET /accounts?id=user+42 = %d Location %q", p.status, p.header.Get("Location"))
 	}
+	// A path cannot carry . or .. (/accounts/.. is /): the form stays,
+	// with the id, for its script to ask the API about it.
+	for _, id := range []string{".", ".."} {
+		p := get(t, h, http.MethodGet, "/accounts?id="+id)
+		if p.status != http.StatusOK || !strings.Contains(p.body, `id="account-id"`) || !strings.Contains(p.body, `value="`+id+`"`) {
+			t.Errorf("GET /accounts?id=%s = %d Location %q; want the account form with the id", id, p.status, p.header.Get("Location"))
+		}
+	}
 }

@@ -127,6 +127,37 @@
     return u.pathname + u.search + u.hash;
   }
 
+  // A URL path cannot carry the account ids . and ..: browsers read them,
+  // even percent-encoded, as "this folder" and "the parent", so
+  // /accounts/.. is /. The console never puts them in a path.
+  const pathless = (id) => id === '.' || id === '..';
+
+  // accountHref is the console page of an account; an id a path cannot
+  // carry leads to the account form, which says what the API makes of it.
+  function accountHref(id) {
+    return pathless(id) ? '/accounts?id=' + encodeURIComponent(id) : '/accounts/' + encodeURIComponent(id);
+  }
+
+  // checkAccount asks the API for an account before the console goes to
+  // it: it answers the account, or throws the API's refusal (an id the API
+  // does not take, an account it does not know or this key may not read).
+  // An id a path cannot carry is asked in a quote's body instead, where
+  // nothing rewrites it.
+  async function checkAccount(id) {
+    if (!pathless(id)) return api('/v1/accounts/' + encodeURIComponent(id));
+    const list = await api('/v1/models');
+    await api('/v1/quotes', { method: 'POST', body: { model: list.models[0].id, account: id } });
+    // The API knows the account, but no address of this console reaches it.
+    throw new ApiError(0, { detail: 'The account \u201c' + id + '\u201d cannot be opened here: a web address cannot carry that id.' });
+  }
+
+  // accountRefusal is what the console says when the API refuses an
+  // account id: an unknown account in its own words, anything else (an id
+  // the API does not take) in the API's.
+  function accountRefusal(e, id) {
+    return e.code === 'unknown_account' ? 'There is no account \u201c' + id + '\u201d.' : e.message;
+  }
+
   const numberFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
   // credits formats an amount the API returned; it does no arithmetic.
   function credits(n) {
@@ -191,7 +222,7 @@
     box.replaceChildren();
     const nav = document.getElementById('nav-account');
     const account = session.account();
-    if (nav) nav.setAttribute('href', account ? '/accounts/' + encodeURIComponent(account) : '/accounts');
+    if (nav) nav.setAttribute('href', account ? accountHref(account) : '/accounts');
     if (!who) {
       const next = location.pathname === '/login' ? '/' : location.pathname + location.search;
       box.append(el('a', { class: 'btn btn-ghost btn-sm', href: '/login?next=' + encodeURIComponent(next), id: 'signin' }, 'Sign in'));
@@ -279,7 +310,7 @@
   }
 
   window.tally = {
-    session, api, ApiError, uuid, localPath, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
+    session, api, ApiError, uuid, localPath, accountHref, checkAccount, accountRefusal, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
   };
 
   renderAuth();

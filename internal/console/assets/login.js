@@ -31,7 +31,7 @@
       T.session.signOut();
       T.session.signIn(key, me);
       let dest = next;
-      if (me.scope === 'account' && /^\/accounts([/?#]|$)/.test(dest)) dest = '/accounts/' + encodeURIComponent(me.account);
+      if (me.scope === 'account' && /^\/accounts([/?#]|$)/.test(dest)) dest = T.accountHref(me.account);
       location.assign(dest);
     } catch (err) {
       T.setMessage(msg, err.status === 401 ? 'That key is not valid: check it and try again.' : err.message, 'bad');
