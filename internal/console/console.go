@@ -202,21 +202,43 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	c.render(w, r, http.StatusOK, "login", layout{Title: "Sign in", Script: "login.js", Page: safeNext(r.URL.Query().Get("next"))})
 }
 
-// safeNext is a same-origin path to return to after login, or /.
+// safeNext is a same-origin path to return to after login, or /. It is
+// judged as a browser will read it, not as it looks: browsers drop tab, CR
+// and LF anywhere in a URL, read a backslash as a slash and resolve dot
+// segments, so /\t/host, /\\host and /.//host all lead to //host, another
+// origin. A path is kept only when it starts with one slash, has no
+// backslash, control character or dot segment, and its decoded form does
+// not start with two slashes either. The page script checks it again.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	u, err := url.Parse(next)
+	if err != nil || !strings.HasPrefix(next, "/") || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return "/"
+	}
+	unsafe := func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }
+	for _, p := range []string{next, u.Path} {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsFunc(p, unsafe) {
+			return "/"
+		}
+	}
+	for seg := range strings.SplitSeq(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return "/"
+		}
 	}
 	return next
 }
 
 func (c *console) accounts(w http.ResponseWriter, r *http.Request) {
-	// The account form, submitted without JavaScript.
-	if id := strings.TrimSpace(r.URL.Query().Get("id")); id != "" {
+	// The account form, submitted without JavaScript. A URL path cannot
+	// carry the ids . and .. (browsers resolve them as dot segments, even
+	// percent-encoded: /accounts/.. is /), so those stay on the form, whose
+	// script asks the API about them and shows its answer.
+	id := strings.TrimSpace(r.URL.Query().Get("id"))
+	if id != "" && id != "." && id != ".." {
 		http.Redirect(w, r, "/accounts/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Script: "account.js"})
+	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Script: "account.js", Page: id})
 }
 
 // accountView is the Account page's frame; the script fills it from the

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -481,16 +482,23 @@ func TestAssets(t *testing.T) {
 
 func TestLoginNext(t *testing.T) {
 	h := newConsole(catalog.Default())
-	for next, want := range map[string]string{
-		"/accounts/a": "/accounts/a",
-		"//evil.test": "/",
-		"/\\evil":     "/",
-		"https://x":   "/",
-		"":            "/",
-	} {
-		p := get(t, h, http.MethodGet, "/login?next="+urlQueryEscape(next))
+	want := map[string]string{
+		"/accounts/a":           "/accounts/a",
+		"/accounts/a?x=1#top":   "/accounts/a?x=1#top",
+		"/accounts/a%2Fb":       "/accounts/a%2Fb",
+		"/catalog?from=a&to=b":  "/catalog?from=a&amp;to=b",
+		"":                      "/",
+		"accounts":              "/",
+		"/\u3000/other.invalid": "/\u3000/other.invalid", // not dropped by browsers: a path here
+	}
+	for _, next := range hostileNext { // browser_login_test.go
+		want[next] = "/"
+	}
+	for next, want := range want {
+		p := get(t, h, http.MethodGet, "/login?next="+url.QueryEscape(next))
 		if !strings.Contains(p.body, `data-next="`+want+`"`) {
-			t.Errorf("login next=%q: want data-next %q", next, want)
+			i := strings.Index(p.body, "data-next=")
+			t.Errorf("login next=%q: %s; want data-next %q", next, p.body[i:i+min(60, len(p.body)-i)], want)
 		}
 	}
 	// The account form without JavaScript lands on the account's page.
@@ -498,9 +506,12 @@ func TestLoginNext(t *testing.T) {
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/accounts/user%2042" {
 		t.Errorf("GET /accounts?id=user+42 = %d Location %q", p.status, p.header.Get("Location"))
 	}
-}
-
-func urlQueryEscape(s string) string {
-	r := strings.NewReplacer("/", "%2F", "\\", "%5C", ":", "%3A")
-	return r.Replace(s)
+	// A path cannot carry . or .. (/accounts/.. is /): the form stays,
+	// with the id, for its script to ask the API about it.
+	for _, id := range []string{".", ".."} {
+		p := get(t, h, http.MethodGet, "/accounts?id="+id)
+		if p.status != http.StatusOK || !strings.Contains(p.body, `id="account-id"`) || !strings.Contains(p.body, `value="`+id+`"`) {
+			t.Errorf("GET /accounts?id=%s = %d Location %q; want the account form with the id", id, p.status, p.header.Get("Location"))
+		}
+	}
 }

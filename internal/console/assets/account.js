@@ -10,26 +10,44 @@
   const PAGE = 20;
 
   function signInLink(text) {
-    return T.el('a', { href: '/login?next=' + encodeURIComponent(location.pathname) }, text || 'Sign in');
+    return T.el('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, text || 'Sign in');
   }
 
-  // /accounts: choose an account.
+  // /accounts: choose an account. The id is asked of the API first: one it
+  // refuses is said here, not turned into an address that leads elsewhere.
   const chooser = $('account-form');
   if (chooser) {
     const msg = $('account-msg');
     if (who && who.scope === 'account') {
-      location.replace('/accounts/' + encodeURIComponent(who.account));
+      location.replace(T.accountHref(who.account));
       return;
     }
+    const input = $('account-id');
+    const given = input.value; // ?id=…, an id no page address can carry
     if (!who) msg.replaceChildren(signInLink(), ' with an API key to read accounts.');
-    $('account-id').value = T.session.account();
+    if (!given) input.value = T.session.account();
+    const open = async (id) => {
+      if (!who) {
+        location.assign(T.accountHref(id));
+        return;
+      }
+      T.setMessage(msg, '');
+      try {
+        await T.checkAccount(id);
+      } catch (e) {
+        T.setMessage(msg, T.accountRefusal(e, id), 'bad');
+        input.focus();
+        return;
+      }
+      T.session.setAccount(id);
+      location.assign(T.accountHref(id));
+    };
     chooser.addEventListener('submit', (e) => {
       e.preventDefault();
-      const id = $('account-id').value.trim();
-      if (!id) return;
-      T.session.setAccount(id);
-      location.assign('/accounts/' + encodeURIComponent(id));
+      const id = input.value.trim();
+      if (id) open(id);
     });
+    if (given && who) open(given);
     return;
   }
 
@@ -49,7 +67,7 @@
   if (!T.session.mayRead(id)) {
     msg.classList.add('msg-bad');
     msg.replaceChildren('This key reads account ', T.el('b', null, who.account), ' only. ',
-      T.el('a', { href: '/accounts/' + encodeURIComponent(who.account) }, 'Open ' + who.account));
+      T.el('a', { href: T.accountHref(who.account) }, 'Open ' + who.account));
     return;
   }
   T.session.setAccount(id);
@@ -109,14 +127,19 @@
     const page = await T.api(base + '/entries?' + q.toString());
     nextCursor = page.next_cursor || '';
     const table = $('entries');
-    if (!page.entries.length) emptyRow(table, 6, 'No entries yet.');
+    if (!page.entries.length) emptyRow(table, 8, 'No entries yet.');
     else {
+      // Charged is what the entry charged the account: positive for a
+      // charge, negative for a refund, a dash for an entry that charges
+      // nothing (a hold moves credits, it does not charge them).
       table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', null,
         T.el('td', { 'data-label': 'Time' }, T.el('time', { datetime: e.time }, T.time(e.time))),
         T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref)),
         T.el('td', { 'data-label': 'Model' }, e.model ? modelName(e.model) : ''),
+        T.el('td', { 'data-label': 'Catalog' }, e.catalog_version ? T.el('code', { class: 'version' }, e.catalog_version) : ''),
         T.el('td', { class: deltaClass(e.available_delta), 'data-label': 'Available' }, signed(e.available_delta)),
         T.el('td', { class: deltaClass(e.held_delta), 'data-label': 'Held' }, signed(e.held_delta)),
+        T.el('td', { class: 'num', 'data-label': 'Charged' }, e.charged_delta ? T.credits(e.charged_delta) : T.credits(null)),
         T.el('td', { class: 'num', 'data-label': 'Balance after' }, T.credits(e.available_after) + (e.held_after ? ' (' + T.credits(e.held_after) + ' held)' : '')))));
     }
     $('page-label').textContent = 'Page ' + (pageIndex + 1);
@@ -308,8 +331,7 @@
   $('csv-usage').addEventListener('click', (e) => exportUsage(e.currentTarget));
 
   function fail(e) {
-    if (e.code === 'unknown_account') T.setMessage(msg, 'There is no account \u201c' + id + '\u201d.', 'bad');
-    else T.setMessage(msg, e.message, 'bad');
+    T.setMessage(msg, T.accountRefusal(e, id), 'bad');
   }
 
   (async function () {

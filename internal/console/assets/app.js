@@ -108,6 +108,56 @@
     return r.json();
   }
 
+  // localPath is where the console may go for a return address taken from
+  // a URL (/login?next=…): the path, query and fragment of a URL on this
+  // origin, or / for anything else. The URL parser decides, as the browser
+  // will when it navigates: it drops tabs and newlines, reads \ as /, and
+  // resolves dot segments, so /\t/host and /.//host are //host, another
+  // origin once given to location. A path that still starts with //, or
+  // whose decoded form has a backslash or a control character, goes to /.
+  function localPath(next) {
+    let u;
+    try { u = new URL(String(next), location.origin); } catch (_) { return '/'; }
+    if (u.origin !== location.origin) return '/';
+    let decoded;
+    try { decoded = decodeURIComponent(u.pathname); } catch (_) { return '/'; }
+    for (const p of [u.pathname, decoded]) {
+      if (!p.startsWith('/') || p.startsWith('//') || /[\\\u0000-\u001f\u007f]/.test(p)) return '/';
+    }
+    return u.pathname + u.search + u.hash;
+  }
+
+  // A URL path cannot carry the account ids . and ..: browsers read them,
+  // even percent-encoded, as "this folder" and "the parent", so
+  // /accounts/.. is /. The console never puts them in a path.
+  const pathless = (id) => id === '.' || id === '..';
+
+  // accountHref is the console page of an account; an id a path cannot
+  // carry leads to the account form, which says what the API makes of it.
+  function accountHref(id) {
+    return pathless(id) ? '/accounts?id=' + encodeURIComponent(id) : '/accounts/' + encodeURIComponent(id);
+  }
+
+  // checkAccount asks the API for an account before the console goes to
+  // it: it answers the account, or throws the API's refusal (an id the API
+  // does not take, an account it does not know or this key may not read).
+  // An id a path cannot carry is asked in a quote's body instead, where
+  // nothing rewrites it.
+  async function checkAccount(id) {
+    if (!pathless(id)) return api('/v1/accounts/' + encodeURIComponent(id));
+    const list = await api('/v1/models');
+    await api('/v1/quotes', { method: 'POST', body: { model: list.models[0].id, account: id } });
+    // The API knows the account, but no address of this console reaches it.
+    throw new ApiError(0, { detail: 'The account \u201c' + id + '\u201d cannot be opened here: a web address cannot carry that id.' });
+  }
+
+  // accountRefusal is what the console says when the API refuses an
+  // account id: an unknown account in its own words, anything else (an id
+  // the API does not take) in the API's.
+  function accountRefusal(e, id) {
+    return e.code === 'unknown_account' ? 'There is no account \u201c' + id + '\u201d.' : e.message;
+  }
+
   const numberFormat = new Intl.NumberFormat('en-US', { maximumFractionDigits: 3 });
   // credits formats an amount the API returned; it does no arithmetic.
   function credits(n) {
@@ -172,7 +222,7 @@
     box.replaceChildren();
     const nav = document.getElementById('nav-account');
     const account = session.account();
-    if (nav) nav.setAttribute('href', account ? '/accounts/' + encodeURIComponent(account) : '/accounts');
+    if (nav) nav.setAttribute('href', account ? accountHref(account) : '/accounts');
     if (!who) {
       const next = location.pathname === '/login' ? '/' : location.pathname + location.search;
       box.append(el('a', { class: 'btn btn-ghost btn-sm', href: '/login?next=' + encodeURIComponent(next), id: 'signin' }, 'Sign in'));
@@ -188,9 +238,11 @@
   }
 
   // Tooltips: every control with aria-describedby naming a role=tooltip
-  // element opens it on hover (of its .tipwrap) and on focus, keeps it open
-  // while the pointer is over it, and closes it on Escape, on leaving, and
-  // on scroll. The tooltip is placed within the viewport.
+  // element opens it on hover (of its .tipwrap) and on focus, and closes it
+  // on Escape, when the pointer leaves its control (unless the control has
+  // the focus), and on scroll. The tooltip is placed within the viewport
+  // and takes no pointer events (console.css): it often lies over the next
+  // card, which must get the pointer and the click.
   const openTips = new Set();
   function place(tip, anchor) {
     const r = anchor.getBoundingClientRect();
@@ -258,7 +310,7 @@
   }
 
   window.tally = {
-    session, api, ApiError, uuid, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
+    session, api, ApiError, uuid, localPath, accountHref, checkAccount, accountRefusal, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
   };
 
   renderAuth();

@@ -141,7 +141,7 @@
     if (stale) {
       T.setMessage(createMsg, '');
       createMsg.replaceChildren('Catalog ' + q.catalog_version + ' is now in use. ',
-        T.el('a', { href: location.pathname + location.search }, 'Reload'), ' to see its model list.');
+        T.el('a', { href: location.href }, 'Reload'), ' to see its model list.');
     }
   }
 
@@ -182,7 +182,7 @@
     } catch (e) {
       if (mine !== seq) return;
       renderBreakdown(null, e.message);
-      if (e.code === 'unknown_account') T.setMessage(walletMsg, 'There is no account \u201c' + account + '\u201d.', 'bad');
+      if (e.code === 'unknown_account' || e.code === 'invalid_account_id') T.setMessage(walletMsg, T.accountRefusal(e, account), 'bad');
     }
   }
 
@@ -217,22 +217,35 @@
     }
     T.setMessage(walletMsg, '');
     try {
-      const a = await T.api('/v1/accounts/' + encodeURIComponent(account));
+      const a = await T.checkAccount(account);
       $('balance').hidden = false;
       $('bal-available').textContent = T.credits(a.available_credits);
       $('bal-held').textContent = T.credits(a.held_credits);
-      walletMsg.replaceChildren(T.el('a', { href: '/accounts/' + encodeURIComponent(account) }, 'Open account ' + account));
+      walletMsg.replaceChildren(T.el('a', { href: T.accountHref(account) }, 'Open account ' + account));
     } catch (e) {
-      T.setMessage(walletMsg, e.code === 'unknown_account' ? 'There is no account \u201c' + account + '\u201d.' : e.message, 'bad');
+      T.setMessage(walletMsg, T.accountRefusal(e, account), 'bad');
     }
   }
+
 
   async function refresh() {
     await Promise.all([loadWallet(), requote()]);
   }
 
-  function useAccount() {
+  // useAccount works on the typed account once the API has it; an id it
+  // refuses is said, and the account in use stays as it was.
+  async function useAccount() {
     const id = f.account.value.trim();
+    if (id && T.session.who()) {
+      try {
+        await T.checkAccount(id);
+      } catch (e) {
+        $('balance').hidden = true;
+        $('bal-buys-line').hidden = true;
+        T.setMessage(walletMsg, T.accountRefusal(e, id), 'bad');
+        return;
+      }
+    }
     T.session.setAccount(id);
     T.renderAuth();
     refresh();

@@ -9,7 +9,10 @@
   if (!form) return;
   const input = document.getElementById('key');
   const msg = document.getElementById('login-msg');
-  const next = form.dataset.next || '/';
+  // Where to go after signing in: a path on this origin, parsed here again
+  // whatever the page says (a tab or a dot segment can turn a path into
+  // another host).
+  const next = T.localPath(form.dataset.next || '/');
   const who = T.session.who();
   if (who) {
     T.setMessage(msg, 'Signed in with ' + (who.scope === 'account' ? 'the account key of ' + who.account : 'a' + (who.scope === 'admin' ? 'n admin' : ' service') + ' key') + '. Another key replaces it.');
@@ -28,7 +31,7 @@
       T.session.signOut();
       T.session.signIn(key, me);
       let dest = next;
-      if (me.scope === 'account' && /^\/accounts(\/|$)/.test(dest)) dest = '/accounts/' + encodeURIComponent(me.account);
+      if (me.scope === 'account' && /^\/accounts([/?#]|$)/.test(dest)) dest = T.accountHref(me.account);
       location.assign(dest);
     } catch (err) {
       T.setMessage(msg, err.status === 401 ? 'That key is not valid: check it and try again.' : err.message, 'bad');
