@@ -234,23 +234,34 @@ func (s *Server) historyRoutes() {
 		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day. With Accept: text/csv, one row per group.",
 		Tags:        []string{"History"},
 	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,count; one row per group."), accessRead, func(ctx context.Context, in *struct {
-		ID      string    `path:"id" doc:"Account id."`
-		From    time.Time `query:"from" doc:"Start, inclusive (RFC 3339); default: 30 days before to."`
-		To      time.Time `query:"to" doc:"End, exclusive (RFC 3339); default: now, included (the next whole second). At most 400 days after from."`
-		GroupBy string    `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
-		Accept  string    `header:"Accept" doc:"text/csv for CSV."`
+		ID      string `path:"id" doc:"Account id."`
+		From    string `query:"from" doc:"Start, inclusive: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, that day's midnight UTC); absent: 30 days before to."`
+		To      string `query:"to" doc:"End, exclusive: RFC 3339 (2026-12-02T00:00:00Z) or a date (2026-12-02, that day's midnight UTC); absent: now, included (the next whole second). At most 400 days after from."`
+		GroupBy string `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
+		Accept  string `header:"Accept" doc:"text/csv for CSV."`
 	}) (*dataOutput, error) {
 		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
 			return nil, s.fail(err)
 		}
-		to, from := in.To, in.From
-		if to.IsZero() {
-			// The next whole second: includes what happened at now, and
-			// reads well in the answer.
-			to = s.ledger.Now().Truncate(time.Second).Add(time.Second)
+		// Read here rather than by huma, whose refusal of a time names a
+		// Go layout; a given time, Go's zero time included, is always used.
+		givenFrom, err := optTimeParam("from", in.From)
+		if err != nil {
+			return nil, s.fail(err)
 		}
-		if from.IsZero() {
-			from = to.Add(-UsageWindow)
+		givenTo, err := optTimeParam("to", in.To)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		// The next whole second: includes what happened at now, and reads
+		// well in the answer.
+		to := s.ledger.Now().Truncate(time.Second).Add(time.Second)
+		if givenTo != nil {
+			to = *givenTo
+		}
+		from := to.Add(-UsageWindow)
+		if givenFrom != nil {
+			from = *givenFrom
 		}
 		by := in.GroupBy
 		if by == "" {

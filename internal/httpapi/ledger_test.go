@@ -73,12 +73,18 @@ func MustLedgerServerWith(tb testing.TB, cat *credit.Catalog) *Env {
 // AdminKey and Version are set here).
 func mustLedgerServer(tb testing.TB, cfg httpapi.Config) *Env {
 	tb.Helper()
-	cfg.AdminKey, cfg.Version = adminKey, "test"
 	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tally.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	return serveLedger(tb, cfg, db)
+}
+
+// serveLedger serves a ledger on db with cfg (its AdminKey and Version set).
+func serveLedger(tb testing.TB, cfg httpapi.Config, db credit.Store) *Env {
+	tb.Helper()
+	cfg.AdminKey, cfg.Version = adminKey, "test"
 	clock := &Clock{now: start}
 	srv := httpapi.NewServer(cfg)
 	ledger := credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now})
