@@ -22,8 +22,8 @@ type Entry struct {
 	Kind           credit.TxKind  `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
 	Ref            string         `json:"ref" doc:"The grant, hold or generation it concerns."`
 	Generation     string         `json:"generation,omitempty"`
-	Model          string         `json:"model,omitempty" doc:"For charges and refunds of generations."`
-	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version a charge was priced with."`
+	Model          string         `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
+	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version the generation was priced with, on every entry of a generation."`
 	AvailableDelta credit.Credits `json:"available_delta"`
 	HeldDelta      credit.Credits `json:"held_delta"`
 	AvailableAfter credit.Credits `json:"available_after"`
