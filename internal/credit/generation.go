@@ -55,7 +55,7 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 		if err := tx.InsertGeneration(g); err != nil {
 			return Generation{}, err
 		}
-		if _, err := l.reserve(tx, &h, now); err != nil {
+		if _, err := l.reserve(tx, &h, &g, now); err != nil {
 			if ErrorCode(err) == InsufficientCredits {
 				return Generation{}, insufficient(err, q.TotalCredits)
 			}

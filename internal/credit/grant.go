@@ -10,9 +10,13 @@ import (
 type GrantSpec struct {
 	Credits   Credits
 	Source    Source
-	ExpiresAt time.Time // zero: never
-	Priority  int       // lower is used first; default 0
-	Memo      string
+	ExpiresAt time.Time // zero: never, unless Expires
+	// Expires says ExpiresAt was given, so that Go's zero time
+	// (0001-01-01T00:00:00Z) from a client is that time, long past and
+	// refused, rather than "never". A non-zero ExpiresAt expires either way.
+	Expires  bool
+	Priority int // lower is used first; default 0
+	Memo     string
 }
 
 // MaxPriority bounds a grant's priority; the overdraft grant sits above it.
@@ -43,7 +47,7 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Grant, error) {
 		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
-		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
+		if (s.Expires || !s.ExpiresAt.IsZero()) && !s.ExpiresAt.After(now) {
 			return Grant{}, Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", s.ExpiresAt.Format(time.RFC3339))
 		}
 		if _, err := tx.Account(account); err != nil {

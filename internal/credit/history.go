@@ -59,6 +59,11 @@ func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, 
 	if !from.Before(to) || to.Sub(from) > MaxUsageSpan {
 		return nil, Errorf(Invalid, "invalid_range", "from must be before to, at most %d days apart", int(MaxUsageSpan.Hours()/24))
 	}
+	// A UTC day before year 1 has no date the stores can name (PostgreSQL
+	// has no year 0): such a window is refused, not answered with an error.
+	if from.UTC().Year() < 1 {
+		return nil, Errorf(Invalid, "invalid_range", "a usage window starts at 0001-01-01T00:00:00Z or later, not at %s", from.UTC().Format(time.RFC3339Nano))
+	}
 	rows, err := view(ctx, l, func(tx Tx, _ time.Time) ([]UsageRow, error) {
 		if _, err := tx.Account(account); err != nil {
 			return nil, err

@@ -8,8 +8,9 @@ import (
 // reserve holds amount on an account: the store's atomic Reserve checks and
 // moves the balance in one step, then the amount is allocated across the
 // grants in consumption order (the overdraft grant last, which may go below
-// zero within the limit Reserve enforced).
-func (l *Ledger) reserve(tx Tx, h *Hold, now time.Time) (*Transaction, error) {
+// zero within the limit Reserve enforced). g is the generation the hold is
+// for, recorded on its entry; nil for a generic hold.
+func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Transaction, error) {
 	acct, err := tx.Reserve(h.Account, h.Amount)
 	if err != nil {
 		return nil, err
@@ -19,7 +20,9 @@ func (l *Ledger) reserve(tx Tx, h *Hold, now time.Time) (*Transaction, error) {
 		return nil, err
 	}
 	e := newEntry(TxHold, h.Account, h.ID, now)
-	e.t.Generation = h.Generation
+	if g != nil {
+		e.generation(*g)
+	}
 	rest := h.Amount
 	for _, g := range grants {
 		if rest == 0 {
@@ -75,7 +78,7 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		if err != nil {
 			return err
 		}
-		e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.Model, g.Kind, g.CatalogVersion
+		e.generation(g)
 	}
 	rest := capture
 	var returned Credits
@@ -168,7 +171,7 @@ func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account stri
 			return Hold{}, err
 		}
 		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-		if _, err := l.reserve(tx, &h, now); err != nil {
+		if _, err := l.reserve(tx, &h, nil, now); err != nil {
 			return Hold{}, err
 		}
 		return h, nil

@@ -14,6 +14,14 @@ func newEntry(kind TxKind, account, ref string, at time.Time) *entry {
 	return &entry{t: Transaction{Kind: kind, Account: account, Ref: ref, Time: at}}
 }
 
+// generation records on the entry the generation it concerns and what that
+// was priced with (model, kind, catalog version): every entry of a
+// generation — its hold, charge, release, expiry and refunds — says so, so
+// that history and CSV read alike for all of them.
+func (e *entry) generation(g Generation) {
+	e.t.Generation, e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.ID, g.Model, g.Kind, g.CatalogVersion
+}
+
 // post adds amount to a book. Zero amounts are dropped.
 func (e *entry) post(account, book, grant string, amount Credits) {
 	if amount == 0 {

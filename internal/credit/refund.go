@@ -49,7 +49,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			return Generation{}, err
 		}
 		e := newEntry(TxRefund, g.Account, g.ID, now)
-		e.t.Generation, e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.ID, g.Model, g.Kind, g.CatalogVersion
+		e.generation(g)
 		e.t.ChargedDelta = -amount
 		e.platform(BookRevenue, -amount)
 		rest := amount

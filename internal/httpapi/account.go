@@ -18,7 +18,7 @@ type Account struct {
 	OverdraftCredits     credit.Credits `json:"overdraft_credits" doc:"How far below zero available_credits may go."`
 	OverdraftUsedCredits credit.Credits `json:"overdraft_used_credits" doc:"How far below zero the account is."`
 	CreatedAt            time.Time      `json:"created_at"`
-	Grants               []Grant        `json:"grants" doc:"The grants, in consumption order (expiring first, then priority, then oldest); expired ones show expired_at."`
+	Grants               []Grant        `json:"grants" doc:"The grants, in consumption order (lowest priority first, then earliest expiry with non-expiring last, then oldest); expired ones show expired_at."`
 	OpenHolds            []Hold         `json:"open_holds" doc:"Holds not yet captured, released or expired, oldest first."`
 }
 
@@ -46,7 +46,7 @@ type Grant struct {
 	GrantedCredits   credit.Credits `json:"granted_credits"`
 	RemainingCredits credit.Credits `json:"remaining_credits" doc:"Spendable part."`
 	HeldCredits      credit.Credits `json:"held_credits" doc:"Part reserved by open holds."`
-	Priority         int            `json:"priority" doc:"Among grants with the same expiry, lower is used first."`
+	Priority         int            `json:"priority" doc:"Grants are used lowest priority first, then earliest expiry (non-expiring last), then oldest."`
 	ExpiresAt        *time.Time     `json:"expires_at,omitempty" doc:"When its remainder leaves the balance; absent: never."`
 	ExpiredAt        *time.Time     `json:"expired_at,omitempty" doc:"When its remainder left the balance."`
 	CreatedAt        time.Time      `json:"created_at"`
@@ -72,8 +72,8 @@ type AccountRequest struct {
 type GrantRequest struct {
 	Credits   Amount        `json:"credits"`
 	Source    credit.Source `json:"source" doc:"subscription, topup, promo, refund or adjustment."`
-	ExpiresAt *time.Time    `json:"expires_at,omitempty" doc:"When the remainder leaves the balance (RFC 3339, in the future); absent: never."`
-	Priority  int           `json:"priority,omitempty" doc:"Among grants with the same expiry, lower is used first; 0 to 1000000, default 0."`
+	ExpiresAt *Time         `json:"expires_at,omitempty" doc:"When the remainder leaves the balance, in the future: RFC 3339 (2027-01-01T00:00:00Z) or a date (2027-01-01, that day's midnight UTC); absent or null: never."`
+	Priority  int           `json:"priority,omitempty" doc:"Grants are used lowest priority first, whatever their expiry; among equal priorities, the earliest expiry first (non-expiring last), then the oldest. 0 to 1000000, default 0."`
 	Memo      string        `json:"memo,omitempty" doc:"Why, for support and finance; at most 1000 bytes."`
 }
 
@@ -151,7 +151,10 @@ func (s *Server) accountRoutes() {
 		}
 		spec := credit.GrantSpec{Credits: c, Source: in.Body.Source, Priority: in.Body.Priority, Memo: in.Body.Memo}
 		if in.Body.ExpiresAt != nil {
-			spec.ExpiresAt = *in.Body.ExpiresAt
+			if spec.ExpiresAt, err = in.Body.ExpiresAt.Time("expires_at"); err != nil {
+				return nil, s.fail(err)
+			}
+			spec.Expires = true
 		}
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {

@@ -79,7 +79,7 @@ func quoteJSON(q credit.Quote) []byte {
 // account to charge, and optionally the hold's TTL.
 type GenerationRequest struct {
 	QuoteRequest
-	HoldTTLSeconds int `json:"hold_ttl_seconds,omitempty" doc:"Seconds until the service releases the hold if the generation is neither completed nor failed: 1 to 86400; default 900 (15 minutes)."`
+	HoldTTLSeconds *int `json:"hold_ttl_seconds,omitempty" doc:"Seconds until the service releases the hold if the generation is neither completed nor failed: 1 to 86400; absent: 900 (15 minutes)."`
 }
 
 // CompleteRequest reports a delivery.

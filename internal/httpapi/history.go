@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/csv"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -24,8 +22,8 @@ type Entry struct {
 	Kind           credit.TxKind  `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
 	Ref            string         `json:"ref" doc:"The grant, hold or generation it concerns."`
 	Generation     string         `json:"generation,omitempty"`
-	Model          string         `json:"model,omitempty" doc:"For charges and refunds of generations."`
-	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version a charge was priced with."`
+	Model          string         `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
+	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version the generation was priced with, on every entry of a generation."`
 	AvailableDelta credit.Credits `json:"available_delta"`
 	HeldDelta      credit.Credits `json:"held_delta"`
 	AvailableAfter credit.Credits `json:"available_after"`
@@ -141,23 +139,12 @@ func jsonOutput(v any) (*dataOutput, error) {
 	return &dataOutput{ContentType: "application/json", Body: b}, nil
 }
 
-func csvOutput(header []string, rows [][]string) (*dataOutput, error) {
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.UseCRLF = true // RFC 4180
-	if err := w.Write(header); err != nil {
-		return nil, err
-	}
-	if err := w.WriteAll(rows); err != nil {
-		return nil, err
-	}
-	return &dataOutput{ContentType: "text/csv; charset=utf-8; header=present", Body: buf.Bytes()}, nil
-}
+// entryCSV is the CSV form of an entry: every field but the postings.
+var entryCSV = []csvColumn{{"id", true}, {"time", false}, {"kind", false}, {"ref", false}, {"generation", false},
+	{"model", false}, {"catalog_version", false}, {"available_delta", true}, {"held_delta", true},
+	{"available_after", true}, {"held_after", true}, {"charged_delta", true}, {"memo", false}}
 
-// entryCSVHeader is the CSV form of an entry: every field but the postings.
-var entryCSVHeader = []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version",
-	"available_delta", "held_delta", "available_after", "held_after", "charged_delta", "memo"}
-
+// csvRow is the entry's cells, in the order of entryCSV.
 func (e *Entry) csvRow() []string {
 	return []string{strconv.FormatInt(e.ID, 10), e.Time.Format(time.RFC3339Nano), string(e.Kind), e.Ref, e.Generation, e.Model,
 		e.CatalogVersion, e.AvailableDelta.String(), e.HeldDelta.String(), e.AvailableAfter.String(), e.HeldAfter.String(),
@@ -178,7 +165,7 @@ func (s *Server) historyRoutes() {
 		Summary:     "An account's journal, newest first",
 		Description: "Every change to the account's balances, one entry per transaction, with its double-entry postings. Paged: pass next_cursor as cursor for the next page. With Accept: text/csv, the same page as CSV without the postings (the next cursor is then in the Next-Cursor header).",
 		Tags:        []string{"History"},
-	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(entryCSVHeader, ",")+"; one row per entry."), accessRead, func(ctx context.Context, in *struct {
+	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(csvNames(entryCSV), ",")+"; one row per entry. Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR) start with a single quote."), accessRead, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Account id."`
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page; absent: the newest entries."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Entries per page."`
@@ -215,7 +202,7 @@ func (s *Server) historyRoutes() {
 			for i := range out.Entries {
 				rows[i] = out.Entries[i].csvRow()
 			}
-			o, err = csvOutput(entryCSVHeader, rows)
+			o, err = csvOutput(entryCSV, rows)
 		} else {
 			o, err = jsonOutput(out)
 		}
@@ -233,24 +220,35 @@ func (s *Server) historyRoutes() {
 		Summary:     "Where the credits went: charges by model, kind or day",
 		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day. With Accept: text/csv, one row per group.",
 		Tags:        []string{"History"},
-	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,count; one row per group."), accessRead, func(ctx context.Context, in *struct {
-		ID      string    `path:"id" doc:"Account id."`
-		From    time.Time `query:"from" doc:"Start, inclusive (RFC 3339); default: 30 days before to."`
-		To      time.Time `query:"to" doc:"End, exclusive (RFC 3339); default: now, included (the next whole second). At most 400 days after from."`
-		GroupBy string    `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
-		Accept  string    `header:"Accept" doc:"text/csv for CSV."`
+	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), accessRead, func(ctx context.Context, in *struct {
+		ID      string `path:"id" doc:"Account id."`
+		From    string `query:"from" doc:"Start, inclusive: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, that day's midnight UTC); absent: 30 days before to."`
+		To      string `query:"to" doc:"End, exclusive: RFC 3339 (2026-12-02T00:00:00Z) or a date (2026-12-02, that day's midnight UTC); absent: now, included (the next whole second). At most 400 days after from."`
+		GroupBy string `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
+		Accept  string `header:"Accept" doc:"text/csv for CSV."`
 	}) (*dataOutput, error) {
 		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
 			return nil, s.fail(err)
 		}
-		to, from := in.To, in.From
-		if to.IsZero() {
-			// The next whole second: includes what happened at now, and
-			// reads well in the answer.
-			to = s.ledger.Now().Truncate(time.Second).Add(time.Second)
+		// Read here rather than by huma, whose refusal of a time names a
+		// Go layout; a given time, Go's zero time included, is always used.
+		givenFrom, err := optTimeParam("from", in.From)
+		if err != nil {
+			return nil, s.fail(err)
 		}
-		if from.IsZero() {
-			from = to.Add(-UsageWindow)
+		givenTo, err := optTimeParam("to", in.To)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		// The next whole second: includes what happened at now, and reads
+		// well in the answer.
+		to := s.ledger.Now().Truncate(time.Second).Add(time.Second)
+		if givenTo != nil {
+			to = *givenTo
+		}
+		from := to.Add(-UsageWindow)
+		if givenFrom != nil {
+			from = *givenFrom
 		}
 		by := in.GroupBy
 		if by == "" {
@@ -270,7 +268,7 @@ func (s *Server) historyRoutes() {
 			for i, g := range out.Groups {
 				rows[i] = []string{g.Key, g.ChargedCredits.String(), strconv.Itoa(g.Count)}
 			}
-			o, err = csvOutput([]string{by, "charged_credits", "count"}, rows)
+			o, err = csvOutput([]csvColumn{{by, false}, {"charged_credits", true}, {"count", true}}, rows)
 		} else {
 			o, err = jsonOutput(out)
 		}

@@ -221,3 +221,58 @@ func parseCSV(tb testing.TB, b []byte) [][]string {
 	}
 	return recs
 }
+
+// TestGenerationEntries checks that every journal entry of a generation, its
+// hold included, names the generation, its model and the catalog version it
+// was priced with, in JSON and CSV, on both stores; a generic hold names
+// none.
+func TestGenerationEntries(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *Env) {
+		e.Account("ann", "", "200")
+		// Nano Banana 2 at 2K: 73.5 (page); complete, then refund it.
+		gen := e.Generation(`{"account":"ann","model":"nano-banana-2","resolution":"2K"}`)
+		e.Want(e.Do(http.MethodPost, "/v1/generations/"+gen+"/complete", adminKey, `{"images_delivered":1}`), http.StatusOK, "complete")
+		e.Want(e.Do(http.MethodPost, "/v1/generations/"+gen+"/refund", adminKey, ""), http.StatusOK, "refund")
+		// A failed one: hold and release.
+		failed := e.Generation(`{"account":"ann","model":"nano-banana-2"}`)
+		e.Want(e.Do(http.MethodPost, "/v1/generations/"+failed+"/fail", adminKey, ""), http.StatusOK, "fail")
+		e.Want(e.Do(http.MethodPost, "/v1/accounts/ann/holds", adminKey, `{"credits":3}`), http.StatusCreated, "generic hold")
+
+		type row struct{ kind, generation, model, version, avail, held, charged string }
+		const v = "2026-11-24.seed" // the built-in catalog's version
+		want := []row{              // newest first
+			{"hold", "", "", "", "-3", "3", "0"},
+			{"release", failed, "nano-banana-2", v, "49", "-49", "0"},
+			{"hold", failed, "nano-banana-2", v, "-49", "49", "0"},
+			{"refund", gen, "nano-banana-2", v, "73.5", "0", "-73.5"},
+			{"capture", gen, "nano-banana-2", v, "0", "-73.5", "73.5"},
+			{"hold", gen, "nano-banana-2", v, "-73.5", "73.5", "0"},
+			{"grant", "", "", "", "200", "0", "0"},
+		}
+
+		body := e.Want(e.Do(http.MethodGet, "/v1/accounts/ann/entries", adminKey, ""), http.StatusOK, "entries")
+		var got []row
+		for _, en := range objects(t, body["entries"], "entries") {
+			s := func(k string) string { v, _ := en[k].(string); return v }
+			got = append(got, row{s("kind"), s("generation"), s("model"), s("catalog_version"),
+				num(t, en["available_delta"], "available_delta"), num(t, en["held_delta"], "held_delta"), num(t, en["charged_delta"], "charged_delta")})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("JSON entries =\n%v\nwant\n%v", got, want)
+		}
+
+		r := e.Do(http.MethodGet, "/v1/accounts/ann/entries", adminKey, "", "Accept", "text/csv")
+		recs := parseCSV(t, r.body)
+		if wantHeader := []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "memo"}; !reflect.DeepEqual(recs[0], wantHeader) {
+			t.Fatalf("CSV header = %v; want %v", recs[0], wantHeader)
+		}
+		got = nil
+		for _, c := range recs[1:] {
+			got = append(got, row{c[2], c[4], c[5], c[6], c[7], c[8], c[11]})
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("CSV entries =\n%v\nwant\n%v", got, want)
+		}
+		e.Verify()
+	})
+}

@@ -50,7 +50,7 @@ func NewHold(h credit.Hold) *Hold {
 // HoldRequest reserves credits for a product other than image generation.
 type HoldRequest struct {
 	Credits    Amount `json:"credits"`
-	TTLSeconds int    `json:"ttl_seconds,omitempty" doc:"Seconds until the service releases the hold itself: 1 to 86400; default 900 (15 minutes)."`
+	TTLSeconds *int   `json:"ttl_seconds,omitempty" doc:"Seconds until the service releases the hold itself: 1 to 86400; absent: 900 (15 minutes)."`
 }
 
 // CaptureRequest charges all or part of a hold.

@@ -125,17 +125,17 @@ func optCredits(a *Amount) (*credit.Credits, error) {
 	return &c, nil
 }
 
-// seconds turns a TTL in seconds into a duration: 0 is the default, and
-// anything outside 1 s to credit.MaxHoldTTL is refused here, before it could
-// overflow a time.Duration.
-func seconds(n int, field string) (time.Duration, error) {
-	if n == 0 {
+// seconds turns an optional TTL in seconds into a duration: absent (nil) is
+// the default (0 to the ledger); a given one, 0 included, must be 1 s to
+// credit.MaxHoldTTL, checked here before it could overflow a time.Duration.
+func seconds(n *int, field string) (time.Duration, error) {
+	if n == nil {
 		return 0, nil
 	}
-	if n < 1 || n > int(credit.MaxHoldTTL/time.Second) {
-		return 0, credit.Errorf(credit.Invalid, "invalid_ttl", "%s must be 1 to %d seconds, not %d", field, int(credit.MaxHoldTTL/time.Second), n)
+	if *n < 1 || *n > int(credit.MaxHoldTTL/time.Second) {
+		return 0, credit.Errorf(credit.Invalid, "invalid_ttl", "%s must be 1 to %d seconds, not %d", field, int(credit.MaxHoldTTL/time.Second), *n)
 	}
-	return time.Duration(n) * time.Second, nil
+	return time.Duration(*n) * time.Second, nil
 }
 
 // missing is the one 404 for an account, generation or hold: the same

@@ -102,6 +102,7 @@ func NewServer(cfg Config) *Server {
 	hc.Info.Description = "Prices, holds and charges the credits of an AI image studio. Amounts are decimal credits with at most three decimals. Errors are RFC 9457 problems with a stable code.\n\n" + authDoc
 	hc.DocsPath = ""     // the docs renderer loads scripts from a CDN; the document itself is served
 	hc.CreateHooks = nil // no $schema links injected into response bodies
+	hc.Servers = servers
 	// A misspelt filter must not silently widen an answer (?supports=… lists nothing but is refused).
 	hc.RejectUnknownQueryParameters = true
 	hc.Components.Schemas.RegisterTypeAlias(reflect.TypeFor[credit.Credits](), reflect.TypeFor[float64]())
@@ -117,6 +118,8 @@ func NewServer(cfg Config) *Server {
 	if cfg.Ledger != nil {
 		s.SetLedger(cfg.Ledger)
 	}
+	s.documentProbes()
+	s.documentLimits()
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -155,6 +158,7 @@ func (s *Server) SetLedger(l *credit.Ledger) {
 		p.Post.Security = optionalBearer
 	}
 	s.ledgerRoutes()
+	s.documentLimits()
 }
 
 // ServeHTTP serves a request.
