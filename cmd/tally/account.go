@@ -70,6 +70,9 @@ func (m Main) accountGrantCmd() *cobra.Command {
 			if spec.ExpiresAt, err = expiryFlags(time.Now(), f.Changed("expires"), expires, f.Changed("expires-in"), expiresIn); err != nil {
 				return err
 			}
+			// A flag given is a time given: the ledger checks it against its
+			// own clock too, never reading Go's zero time as "never".
+			spec.Expires = f.Changed("expires") || f.Changed("expires-in")
 			l, s, err := sf.openLedger(cmd.Context(), catalog.Default)
 			if err != nil {
 				return err
