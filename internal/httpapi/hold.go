@@ -70,7 +70,7 @@ func (s *Server) holdRoutes() {
 		Errors:        []int{402},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           HoldRequest
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
@@ -102,7 +102,7 @@ func (s *Server) holdRoutes() {
 		Tags:        []string{"Holds"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *CaptureRequest
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
@@ -133,7 +133,7 @@ func (s *Server) holdRoutes() {
 		Tags:        []string{"Holds"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 	}) (*struct{ Body *Hold }, error) {
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
 		if err != nil {

@@ -73,12 +73,25 @@ func MustLedgerServerWith(tb testing.TB, cat *credit.Catalog) *Env {
 // AdminKey and Version are set here).
 func mustLedgerServer(tb testing.TB, cfg httpapi.Config) *Env {
 	tb.Helper()
-	cfg.AdminKey, cfg.Version = adminKey, "test"
+	return mustLedgerServerOn(tb, mustOpenSQLite(tb), cfg)
+}
+
+// mustOpenSQLite opens a store on a fresh SQLite file, closed when the test
+// ends.
+func mustOpenSQLite(tb testing.TB) credit.Store {
+	tb.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "tally.db"))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// mustLedgerServerOn is mustLedgerServer on the store db.
+func mustLedgerServerOn(tb testing.TB, db credit.Store, cfg httpapi.Config) *Env {
+	tb.Helper()
+	cfg.AdminKey, cfg.Version = adminKey, "test"
 	clock := &Clock{now: start}
 	srv := httpapi.NewServer(cfg)
 	ledger := credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now})

@@ -109,7 +109,7 @@ func NewServer(cfg Config) *Server {
 		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An API key: the admin key (TALLY_ADMIN_KEY), or a key made by `tally keys create` (tally_…)."},
 	}
 	s.api = humago.New(mux, hc)
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.checkPathID)
 	s.routes()
 	if cfg.Catalogs != nil {
 		s.catalogRoutes()
@@ -130,7 +130,7 @@ func NewServer(cfg Config) *Server {
 		}
 		noRoute(mux, w, r)
 	})
-	s.handler = s.recoverPanics(normalizeContentType(mux))
+	s.handler = s.recoverPanics(normalizeContentType(utf8Bodies(mux)))
 	return s
 }
 
