@@ -82,7 +82,7 @@ func (m Main) cheapest(req httpapi.QuoteRequest, input, kind, catalogFile string
 	}
 	cr := httpapi.CheapestRequest{
 		Kind: credit.Kind(kind), Operation: req.Operation, Resolution: req.Resolution, AspectRatio: req.AspectRatio,
-		Images: *req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
+		Images: req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
 	}
 	if input != "" {
 		w, h, ok := parseSize(input)
@@ -98,7 +98,10 @@ func (m Main) cheapest(req httpapi.QuoteRequest, input, kind, catalogFile string
 		e.Allowed = []string{"image", "personalize", "style_reference", "upscale"}
 		return e
 	}
-	qs := httpapi.Cheapest(c, cr)
+	qs, err := httpapi.Cheapest(c, cr)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		writeJSON(m.Stdout, qs)
 		return nil
@@ -135,7 +138,7 @@ func quote(req httpapi.QuoteRequest, input, inputFile, catalogFile string) (cred
 		}
 		req.InputWidth, req.InputHeight = w, h
 	}
-	dreq, err := req.Domain()
+	dreq, err := req.Domain(c)
 	if err != nil {
 		return credit.Quote{}, err
 	}

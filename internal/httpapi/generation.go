@@ -110,7 +110,7 @@ func (s *Server) generationRoutes() {
 		if in.Body.Account == "" {
 			return nil, s.fail(credit.Errorf(credit.Invalid, "invalid_account_id", "account is required: the account to hold the credits on"))
 		}
-		req, err := in.Body.Domain()
+		req, err := in.Body.Domain(s.Catalog())
 		if err != nil {
 			return nil, s.fail(err)
 		}

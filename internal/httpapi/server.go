@@ -281,11 +281,12 @@ func (s *Server) routes() {
 				return nil, s.fail(err)
 			}
 		}
-		req, err := in.Body.Domain()
+		c := s.Catalog()
+		req, err := in.Body.Domain(c)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		q, err := s.Catalog().Quote(req)
+		q, err := c.Quote(req)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -310,7 +311,11 @@ func (s *Server) routes() {
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Errors:       []int{400, 413, 415, 422},
 	}, func(ctx context.Context, in *struct{ Body CheapestRequest }) (*struct{ Body *Quotes }, error) {
-		return &struct{ Body *Quotes }{Cheapest(s.Catalog(), in.Body)}, nil
+		qs, err := Cheapest(s.Catalog(), in.Body)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body *Quotes }{qs}, nil
 	})
 
 	type modelList struct {
@@ -334,7 +339,11 @@ func (s *Server) routes() {
 			}
 			return out, nil
 		}
-		for _, q := range c.Cheapest(in.request(), in.Kind) {
+		req, err := in.request(c)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		for _, q := range c.Cheapest(req, in.Kind) {
 			m, err := c.Model(q.Model)
 			if err != nil {
 				return nil, s.fail(err)
