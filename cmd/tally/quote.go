@@ -86,7 +86,7 @@ func (m Main) cheapest(ctx context.Context, req httpapi.QuoteRequest, input, kin
 	}
 	cr := httpapi.CheapestRequest{
 		Kind: credit.Kind(kind), Operation: req.Operation, Resolution: req.Resolution, AspectRatio: req.AspectRatio,
-		Images: *req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
+		Images: req.Images, PromptEnhancer: req.PromptEnhancer, Scale: req.Scale,
 	}
 	if input != "" {
 		w, h, ok := parseSize(input)
@@ -102,7 +102,10 @@ func (m Main) cheapest(ctx context.Context, req httpapi.QuoteRequest, input, kin
 		e.Allowed = []string{"image", "personalize", "style_reference", "upscale"}
 		return e
 	}
-	qs := httpapi.Cheapest(c, cr)
+	qs, err := httpapi.Cheapest(c, cr)
+	if err != nil {
+		return err
+	}
 	if asJSON {
 		writeJSON(m.Stdout, qs)
 		return nil
@@ -139,7 +142,7 @@ func quote(ctx context.Context, req httpapi.QuoteRequest, input, inputFile strin
 		}
 		req.InputWidth, req.InputHeight = w, h
 	}
-	dreq, err := req.Domain()
+	dreq, err := req.Domain(c)
 	if err != nil {
 		return credit.Quote{}, err
 	}

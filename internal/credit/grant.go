@@ -42,8 +42,8 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 	if s.Priority < 0 || s.Priority > MaxPriority {
 		return Grant{}, Errorf(Invalid, "invalid_priority", "priority must be 0 to %d, not %d", MaxPriority, s.Priority)
 	}
-	if len(s.Memo) > 1000 {
-		return Grant{}, Errorf(Invalid, "invalid_memo", "a memo is at most 1000 bytes")
+	if err := checkMemo(s.Memo); err != nil {
+		return Grant{}, err
 	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Grant, error) {
 		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision

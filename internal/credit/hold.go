@@ -180,10 +180,13 @@ func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account stri
 
 // CaptureHold charges all (credits nil) or part of an open generic hold and
 // returns the rest. Conflict hold_expired or already_resolved; Invalid
-// over_capture.
+// over_capture, or invalid_amount for credits of 0 or less.
 func (l *Ledger) CaptureHold(ctx context.Context, idem *Idempotency, id string, credits *Credits) (Hold, error) {
-	if credits != nil && *credits < 0 {
-		return Hold{}, Errorf(Invalid, "invalid_amount", "a capture cannot be negative")
+	if credits != nil {
+		// Capturing nothing is a release: say release, not capture 0.
+		if err := checkAmount(*credits, "a capture"); err != nil {
+			return Hold{}, err
+		}
 	}
 	return l.finishHold(ctx, idem, id, func(h *Hold) Credits {
 		if credits == nil {

@@ -4,8 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"encoding/binary"
+	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
@@ -22,4 +25,49 @@ func NewID(prefix string, now time.Time) string {
 	sb.WriteByte('_')
 	sb.WriteString(idEncoding.EncodeToString(b[:]))
 	return sb.String()
+}
+
+// MaxAccountIDLength is the most characters (runes, not bytes) an account id
+// may have: 100 accented letters are as good an id as 100 ASCII ones.
+const MaxAccountIDLength = 128
+
+// CheckAccountID is the one definition of an account id, applied wherever an
+// id enters tally (the ledger's account creation and every operation naming
+// an account, the API's paths and bodies, the command line through the
+// ledger). An account id is valid UTF-8 of 1 to MaxAccountIDLength
+// characters, each a letter, mark, number, punctuation or symbol (Unicode
+// categories L, M, N, P, S): no spaces or separators (Z*), and no control,
+// format, private-use, surrogate or unassigned characters (C*). So two ids
+// that look the same are the same (no "alice" beside "alice" with a
+// zero-width space or a right-to-left override), and every id can be stored
+// by both stores and shown in a terminal. "." and ".." are refused too:
+// every client that normalises a URL path (the console, browsers, curl)
+// turns /v1/accounts/.. into another route, so such an account could
+// never be reached. Invalid invalid_account_id otherwise.
+func CheckAccountID(id string) error {
+	bad := func(why string) error {
+		return Errorf(Invalid, "invalid_account_id", "an account id is 1 to %d letters, digits, punctuation or symbols%s", MaxAccountIDLength, why)
+	}
+	switch {
+	case id == "":
+		return bad(", not empty")
+	case !utf8.ValidString(id):
+		return bad(": this one is not valid UTF-8")
+	case id == "." || id == "..":
+		return bad(`, and not "." or ".." (a URL path cannot name them)`)
+	case utf8.RuneCountInString(id) > MaxAccountIDLength:
+		return bad(fmt.Sprintf(": this one has %d characters", utf8.RuneCountInString(id)))
+	}
+	for _, r := range id {
+		if !visible(r) {
+			return bad(fmt.Sprintf(", without spaces, control or invisible characters: this one has %U", r))
+		}
+	}
+	return nil
+}
+
+// visible reports whether r is a letter, mark, number, punctuation or symbol:
+// a character that shows as itself.
+func visible(r rune) bool {
+	return unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S)
 }

@@ -3,7 +3,10 @@ package credit
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultHoldTTL is how long a hold waits for its capture or release before the
@@ -69,6 +72,13 @@ func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecon
 // request writes nothing and may be retried.
 func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
 	var out T
+	if idem != nil && idem.Key != "" {
+		// Checked before the store sees it: a key of bytes a store cannot
+		// hold must be refused alike by both, not fail inside one.
+		if err := CheckIdempotencyKey(idem.Key); err != nil {
+			return out, err
+		}
+	}
 	err := l.group.update(ctx, func(tx Tx) error {
 		now := l.Now()
 		if idem != nil && idem.Key != "" {
@@ -121,14 +131,62 @@ func checkAmount(c Credits, what string) error {
 	return nil
 }
 
-func checkAccountID(id string) error {
-	if id == "" || len(id) > 128 {
-		return Errorf(Invalid, "invalid_account_id", "an account id is 1 to 128 characters")
+// checkAccountID is CheckAccountID, for the ledger's operations.
+func checkAccountID(id string) error { return CheckAccountID(id) }
+
+// MaxIdempotencyKey is the longest Idempotency-Key accepted.
+const MaxIdempotencyKey = 255
+
+// CheckIdempotencyKey refuses an idempotency key that is not 1 to
+// MaxIdempotencyKey visible ASCII characters (! to ~): keys are made by
+// programs (UUIDs, request ids), and a key of other bytes (NUL, invalid
+// UTF-8, look-alike letters) is a client bug that no store should see.
+// Invalid invalid_idempotency_key.
+func CheckIdempotencyKey(key string) error {
+	bad := func(why string) error {
+		return Errorf(Invalid, "invalid_idempotency_key", "an Idempotency-Key is 1 to %d visible ASCII characters (! to ~, no spaces): %s", MaxIdempotencyKey, why)
 	}
-	for _, r := range id {
-		if r < 0x21 || r == 0x7f {
-			return Errorf(Invalid, "invalid_account_id", "an account id has no spaces or control characters")
+	if key == "" {
+		return bad("this one is empty")
+	}
+	if len(key) > MaxIdempotencyKey {
+		return bad(fmt.Sprintf("this one has %d", len(key)))
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < '!' || key[i] > '~' {
+			return bad(fmt.Sprintf("this one has the byte 0x%02x at %d", key[i], i))
 		}
 	}
 	return nil
+}
+
+// MaxMemo is the most bytes a grant's memo may have.
+const MaxMemo = 1000
+
+// checkMemo refuses a memo that no store can hold alike or no person can
+// read: more than MaxMemo bytes, invalid UTF-8, or control characters other
+// than tab and line breaks (PostgreSQL refuses NUL in text; SQLite would
+// keep it, so the two stores would disagree). Invalid invalid_memo.
+func checkMemo(memo string) error {
+	if len(memo) > MaxMemo {
+		return Errorf(Invalid, "invalid_memo", "a memo is at most %d bytes, not %d", MaxMemo, len(memo))
+	}
+	if why := badText(memo); why != "" {
+		return Errorf(Invalid, "invalid_memo", "a memo is text: %s", why)
+	}
+	return nil
+}
+
+// badText says why s is not printable text (valid UTF-8 without control
+// characters other than tab, CR and LF), or "" when it is.
+func badText(s string) string {
+	if !utf8.ValidString(s) {
+		return "it is not valid UTF-8"
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return fmt.Sprintf("it has the control character %U", r)
+		}
+	}
+	return ""
 }

@@ -88,7 +88,7 @@ func (s *Server) accountRoutes() {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{409},
 	}, accessAdmin, func(ctx context.Context, in *struct {
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           AccountRequest
 		RawBody        []byte
 	}) (*struct{ Body *Account }, error) {
@@ -141,7 +141,7 @@ func (s *Server) accountRoutes() {
 		DefaultStatus: http.StatusCreated,
 	}, accessAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           GrantRequest
 		RawBody        []byte
 	}) (*struct{ Body *Grant }, error) {

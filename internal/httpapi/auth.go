@@ -139,7 +139,7 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	now := time.Now()
 	byIP := func() bool { // charges the client's address; false once it wrote a 429
 		if ok, wait := s.ipLimits.allow(clientIP(ctx.RemoteAddr()), now); !ok {
-			s.writeAuthError(ctx, tooMany(wait))
+			s.writeError(ctx, tooMany(wait))
 			return false
 		}
 		return true
@@ -163,16 +163,16 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	if err != nil {
 		// A refused key is charged to the address: that bounds guessing.
 		if byIP() {
-			s.writeAuthError(ctx, err)
+			s.writeError(ctx, err)
 		}
 		return
 	}
 	if ok, wait := s.keyLimits.allow(c.ID, now); !ok {
-		s.writeAuthError(ctx, tooMany(wait))
+		s.writeError(ctx, tooMany(wait))
 		return
 	}
 	if err := permit(c, a); err != nil {
-		s.writeAuthError(ctx, err)
+		s.writeError(ctx, err)
 		return
 	}
 	// The ledger records the key id in the audit log of admin actions.
@@ -197,7 +197,7 @@ func (s *Server) callerOf(ctx context.Context, req *request) (*caller, error) {
 		c := adminCaller
 		req.caller = &c
 		return req.caller, nil
-	case s.ledger == nil:
+	case s.ledger == nil || !wellFormedToken(token):
 		return nil, unauthorized("the API key is not valid", true)
 	}
 	k, err := s.ledger.Authenticate(ctx, token)
@@ -208,6 +208,25 @@ func (s *Server) callerOf(ctx context.Context, req *request) (*caller, error) {
 	}
 	req.caller = &caller{ID: k.ID, Scope: k.Scope, Account: k.Account}
 	return req.caller, nil
+}
+
+// maxToken bounds a bearer token (a stored key's is 64 characters).
+const maxToken = 512
+
+// wellFormedToken reports whether token could be a stored key's: up to
+// maxToken visible ASCII characters. Anything else is refused as an invalid
+// key before the store sees it, so that bytes a store cannot hold (NUL,
+// invalid UTF-8) answer 401 on every store instead of failing inside one.
+func wellFormedToken(token string) bool {
+	if len(token) > maxToken {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		if token[i] < '!' || token[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 // permit refuses a caller out of scope for a route.
@@ -256,7 +275,9 @@ func (p *authProblem) GetHeaders() http.Header {
 // Unwrap lets ProblemFor find the problem.
 func (p *authProblem) Unwrap() error { return p.Problem }
 
-func (s *Server) writeAuthError(ctx huma.Context, err error) {
+// writeError writes err as a problem from a middleware, with the headers
+// its kind needs (a 401's challenge, a 429's Retry-After).
+func (s *Server) writeError(ctx huma.Context, err error) {
 	if ap, ok := err.(*authProblem); ok {
 		ctx.SetHeader("WWW-Authenticate", ap.challenge)
 	}
@@ -283,10 +304,14 @@ func (s *Server) readable(ctx context.Context, what, id, account string) error {
 }
 
 // canAfford checks that a quote may ask about account: the server has a
-// ledger, and the request's key may read the account.
+// ledger, the request's key may read the account, and it is an account id
+// (a body id outside the alphabet is refused as such, before the store).
 func (s *Server) canAfford(ctx context.Context, account string) error {
 	if s.ledger == nil {
 		return credit.Errorf(credit.Invalid, "no_ledger", "this server only prices: it has no accounts to check affordability against")
 	}
-	return s.readable(ctx, "account", account, account)
+	if err := s.readable(ctx, "account", account, account); err != nil {
+		return err
+	}
+	return credit.CheckAccountID(account)
 }

@@ -32,6 +32,11 @@ func FuzzQuoteRequest(f *testing.F) {
 		`{"model":"topaz","scale":3,"input_image":"R0lGODlhgALgAYAAAAAAAP///w=="}`,
 		`{"model":"recraft-v4","resolution":"2K"}`,
 		`{"model":"flux-dev","images":-1}`,
+		`{"model":"flux-dev","images":0}`,
+		`{"model":"flux-dev\u0000"}`,
+		"{\"model\":\"\xff\"}",
+		`{"model":"flux-dev","account":"a\u0000b"}`,
+		`{"model":"\u202eflux-dev"}`,
 		`{"model":"flux-dev","colour":"red"}`,
 		`{"model":"nano-banana-2","resolu`,
 		`[{"model":"flux-dev"}]`,
@@ -92,11 +97,17 @@ func FuzzQuoteRequest(f *testing.F) {
 }
 
 // FuzzLedgerRequest sends arbitrary bodies to the ledger's mutating routes
-// through the real handler and a real SQLite store. Whatever the body, the
-// answer is a 200/201 or a 4xx problem with a code, never a 5xx nor a panic,
-// and the ledger's invariants hold.
-func FuzzLedgerRequest(f *testing.F) {
-	root := MustLedgerServer(f)
+// through the real handler and a real SQLite store (FuzzLedgerRequestPostgres:
+// PostgreSQL). Whatever the body, the answer is a 200/201 or a 4xx problem
+// with a code, never a 5xx nor a panic, and the ledger's invariants hold.
+func FuzzLedgerRequest(f *testing.F) { fuzzLedgerRequest(f, mustOpenSQLite) }
+
+// FuzzLedgerRequestPostgres is FuzzLedgerRequest on a PostgreSQL database
+// (TALLY_TEST_POSTGRES), whose text type refuses bytes SQLite keeps.
+func FuzzLedgerRequestPostgres(f *testing.F) { fuzzLedgerRequest(f, mustOpenPostgres) }
+
+func fuzzLedgerRequest(f *testing.F, open func(testing.TB) credit.Store) {
+	root := mustLedgerServerOn(f, open(f), httpapi.Config{Catalog: catalog.Default()})
 	root.Account("fuzz", "10", "1000000")
 	routes := []string{"/v1/accounts", "/v1/accounts/fuzz/grants", "/v1/accounts/fuzz/holds", "/v1/generations", "/v1/holds/{hold}/capture", "/v1/generations/{gen}/complete", "/v1/generations/{done}/refund"}
 	for _, c := range []struct {
@@ -118,6 +129,19 @@ func FuzzLedgerRequest(f *testing.F) {
 		{5, `{"images_delivered":1}`},
 		{6, `{"credits":0.001}`},
 		{6, `null`},
+		// Bytes no store can hold, characters no id may have, zero amounts.
+		{0, `{"id":"a\u0000b"}`},
+		{0, "{\"id\":\"\xff\"}"},
+		{0, `{"id":"fuzz\u200b"}`},
+		{0, `{"id":"\u202efuzz"}`},
+		{0, `{"id":"."}`},
+		{1, `{"credits":5,"source":"topup","memo":"a\u0000b"}`},
+		{1, "{\"credits\":5,\"source\":\"topup\",\"memo\":\"\xc3\x28\"}"},
+		{2, `{"credits":0}`},
+		{3, `{"account":"a\u0000b","model":"flux-dev"}`},
+		{3, `{"account":"fuzz","model":"flux-dev","images":0}`},
+		{4, `{"credits":0}`},
+		{6, `{"credits":0}`},
 	} {
 		f.Add(c.route, []byte(c.body))
 	}

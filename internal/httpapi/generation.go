@@ -103,14 +103,14 @@ func (s *Server) generationRoutes() {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
 	}, accessWrite, func(ctx context.Context, in *struct {
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           GenerationRequest
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
 		if in.Body.Account == "" {
 			return nil, s.fail(credit.Errorf(credit.Invalid, "invalid_account_id", "account is required: the account to hold the credits on"))
 		}
-		req, err := in.Body.Domain()
+		req, err := in.Body.Domain(s.Catalog())
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -138,7 +138,7 @@ func (s *Server) generationRoutes() {
 		Tags:        []string{"Generations"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           CompleteRequest
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
@@ -162,7 +162,7 @@ func (s *Server) generationRoutes() {
 		Tags:        []string{"Generations"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 	}) (*struct{ Body *Generation }, error) {
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
 		if err != nil {
@@ -184,7 +184,7 @@ func (s *Server) generationRoutes() {
 		Tags:        []string{"Generations"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *RefundRequest
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {

@@ -55,7 +55,7 @@ type HoldRequest struct {
 
 // CaptureRequest charges all or part of a hold.
 type CaptureRequest struct {
-	Credits *Amount `json:"credits,omitempty" doc:"How much to charge; absent: all of it. The rest returns."`
+	Credits *Amount `json:"credits,omitempty" doc:"How much to charge, more than 0 (release the hold to charge nothing); absent: all of it. The rest returns."`
 }
 
 func (s *Server) holdRoutes() {
@@ -70,7 +70,7 @@ func (s *Server) holdRoutes() {
 		Errors:        []int{402},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           HoldRequest
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
@@ -98,11 +98,11 @@ func (s *Server) holdRoutes() {
 		Method:      http.MethodPost,
 		Path:        "/v1/holds/{id}/capture",
 		Summary:     "Charge a hold",
-		Description: "Charges all of an open hold, or part of it (credits), and returns the rest. 409 hold_expired when its TTL passed first, already_resolved when it was captured or released before, generation_hold for a generation's hold (complete or fail the generation instead); 422 over_capture for more than the hold.",
+		Description: "Charges all of an open hold, or part of it (credits), and returns the rest. 409 hold_expired when its TTL passed first, already_resolved when it was captured or released before, generation_hold for a generation's hold (complete or fail the generation instead); 422 over_capture for more than the hold, invalid_amount for 0 or less.",
 		Tags:        []string{"Holds"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *CaptureRequest
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
@@ -133,7 +133,7 @@ func (s *Server) holdRoutes() {
 		Tags:        []string{"Holds"},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
-		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. At most 255 characters."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 	}) (*struct{ Body *Hold }, error) {
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
 		if err != nil {

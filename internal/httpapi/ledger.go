@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -45,6 +46,10 @@ func register[I, O any](s *Server, op huma.Operation, a access, h func(context.C
 		op.MaxBodyBytes = MaxBodyBytes + 1 // huma refuses a body that reaches the limit
 	}
 	op.Errors = append(op.Errors, http.StatusNotFound)
+	if i := strings.Index(op.Path, "/{id}"); i >= 0 {
+		// "/v1/accounts/{id}/grants" names an account: see checkPathID.
+		op.Metadata[pathNounKey] = strings.TrimSuffix(op.Path[strings.LastIndex(op.Path[:i], "/")+1:i], "s")
+	}
 	if hasBody {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
@@ -58,20 +63,16 @@ func register[I, O any](s *Server, op huma.Operation, a access, h func(context.C
 	}
 }
 
-// MaxIdempotencyKey is the longest Idempotency-Key accepted. Every POST of
-// the ledger takes the header (struct tags cannot name a constant, so each
-// input repeats its doc text).
-const MaxIdempotencyKey = 255
-
 // idempotency returns the ledger's idempotency record for a request carrying
-// key ("" for none): scoped to the API key that sent it, and fingerprinted
+// key ("" for none; every POST of the ledger takes the header, and struct
+// tags cannot name a constant, so each input repeats its doc text): scoped to the API key that sent it, and fingerprinted
 // by the SHA-256 of its method, path and body bytes.
 func (s *Server) idempotency(ctx context.Context, key string, body []byte) (*credit.Idempotency, error) {
 	if key == "" {
 		return nil, nil
 	}
-	if len(key) > MaxIdempotencyKey {
-		return nil, credit.Errorf(credit.Invalid, "invalid_idempotency_key", "an Idempotency-Key is at most %d characters, not %d", MaxIdempotencyKey, len(key))
+	if err := credit.CheckIdempotencyKey(key); err != nil {
+		return nil, err
 	}
 	req := requestOf(ctx)
 	c, err := s.callerOf(ctx, req)
@@ -137,6 +138,10 @@ func seconds(n *int, field string) (time.Duration, error) {
 	}
 	return time.Duration(*n) * time.Second, nil
 }
+
+// pathNounKey is the huma.Operation.Metadata key of what a ledger route's
+// {id} names: account, generation or hold.
+const pathNounKey = "tally.noun"
 
 // missing is the one 404 for an account, generation or hold: the same
 // whether it does not exist or belongs to an account the key may not read.

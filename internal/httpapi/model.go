@@ -103,13 +103,14 @@ type ModelFilter struct {
 	Operation      string      `query:"operation" doc:"create, edit or upscale."`
 	Resolution     string      `query:"resolution" doc:"1K, 2K, 3K or 4K." example:"2K"`
 	AspectRatio    string      `query:"aspect_ratio" example:"16:9"`
-	Images         int         `query:"images" doc:"Images per generation."`
+	Images         int         `query:"images" doc:"Images per generation, at least 1; default 1 when absent."`
 	PromptEnhancer bool        `query:"prompt_enhancer"`
 	Scale          int         `query:"scale" doc:"Upscale factor."`
 	InputWidth     int         `query:"input_width" doc:"Upscale input width in pixels."`
 	InputHeight    int         `query:"input_height" doc:"Upscale input height in pixels."`
 
-	given bool // any of the above was in the query, even at its zero value
+	given       bool // any of the above was in the query, even at its zero value
+	imagesGiven bool // images was in the query: images=0 is refused, not read as absent
 }
 
 // modelFilterParams are the query parameters of a ModelFilter.
@@ -125,12 +126,20 @@ func (f *ModelFilter) Resolve(ctx huma.Context) []error {
 			f.given = true
 		}
 	}
+	f.imagesGiven = q.Has("images")
 	return nil
 }
 
-func (f *ModelFilter) request() credit.QuoteRequest {
-	return credit.QuoteRequest{
-		Operation: f.Operation, Resolution: f.Resolution, AspectRatio: f.AspectRatio, Images: f.Images,
-		PromptEnhancer: f.PromptEnhancer, Scale: f.Scale, InputWidth: f.InputWidth, InputHeight: f.InputHeight,
+// request returns the filter's settings, checked as every request's settings
+// are (images=0 is refused, not read as one image).
+func (f *ModelFilter) request(c *credit.Catalog) (credit.QuoteRequest, error) {
+	var n *int
+	if f.imagesGiven {
+		n = &f.Images
 	}
+	images, err := imageCount(c, "", n)
+	return credit.QuoteRequest{
+		Operation: f.Operation, Resolution: f.Resolution, AspectRatio: f.AspectRatio, Images: images,
+		PromptEnhancer: f.PromptEnhancer, Scale: f.Scale, InputWidth: f.InputWidth, InputHeight: f.InputHeight,
+	}, err
 }

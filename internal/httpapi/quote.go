@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"strconv"
+
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/imagesize"
 )
@@ -21,22 +23,18 @@ type QuoteRequest struct {
 	InputImage     []byte `json:"input_image,omitempty" doc:"The upscale input image (PNG, JPEG, GIF or WebP), base64; only its header is read, so its first 64 KiB are enough. When sent, its size is used and input_width/input_height must be absent or agree."`
 }
 
-// Domain turns the wire request into the engine's, reading the input image's
-// header when one is given: the file's own size is trusted, never the client's
-// numbers.
-func (r *QuoteRequest) Domain() (credit.QuoteRequest, error) {
+// Domain turns the wire request into the engine's, priced with catalog c,
+// reading the input image's header when one is given: the file's own size is
+// trusted, never the client's numbers.
+func (r *QuoteRequest) Domain(c *credit.Catalog) (credit.QuoteRequest, error) {
 	q := credit.QuoteRequest{
 		Model: r.Model, Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio,
 		PromptEnhancer: r.PromptEnhancer, Scale: r.Scale,
 		InputWidth: r.InputWidth, InputHeight: r.InputHeight,
 	}
-	if r.Images != nil {
-		// The engine reads 0 as "the default"; a client that says 0 means 0,
-		// which is no generation at all: refuse it rather than guess.
-		if *r.Images == 0 {
-			return q, credit.Errorf(credit.Invalid, "invalid_image_count", "images must be at least 1, not 0")
-		}
-		q.Images = *r.Images
+	var err error
+	if q.Images, err = imageCount(c, r.Model, r.Images); err != nil {
+		return q, err
 	}
 	if r.InputImage == nil {
 		return q, nil
@@ -50,6 +48,39 @@ func (r *QuoteRequest) Domain() (credit.QuoteRequest, error) {
 	}
 	q.InputWidth, q.InputHeight = size.Width, size.Height
 	return q, nil
+}
+
+// imageCount is the one reading of the image count of a request's settings,
+// for every place that takes them (quotes, cheapest quotes, the model filter,
+// generations, and the command line through them): absent (nil) means one,
+// which the engine reads from 0; an explicit count below 1 is refused, with
+// the counts the named model makes (or, naming none, any model of c) as
+// allowed, rather than read as the default. Counts above a model's maximum
+// are the engine's to refuse, for that model.
+func imageCount(c *credit.Catalog, model string, n *int) (int, error) {
+	if n == nil {
+		return 0, nil
+	}
+	if *n >= 1 {
+		return *n, nil
+	}
+	most := 1
+	if m, err := c.Model(model); err == nil {
+		if m.Kind != credit.KindUpscale {
+			most = m.MaxImages
+		}
+	} else {
+		for _, m := range c.Models {
+			if m.Kind != credit.KindUpscale {
+				most = max(most, m.MaxImages)
+			}
+		}
+	}
+	e := credit.Errorf(credit.Invalid, "invalid_image_count", "images must be at least 1, not %d (leave it out for one image)", *n)
+	for i := 1; i <= most; i++ {
+		e.Allowed = append(e.Allowed, strconv.Itoa(i))
+	}
+	return 0, e
 }
 
 // CheckInputAgrees refuses numbers that contradict the image they came with.
@@ -126,7 +157,7 @@ type CheapestRequest struct {
 	Operation      string      `json:"operation,omitempty"`
 	Resolution     string      `json:"resolution,omitempty" example:"2K"`
 	AspectRatio    string      `json:"aspect_ratio,omitempty" example:"16:9"`
-	Images         int         `json:"images,omitempty"`
+	Images         *int        `json:"images,omitempty" doc:"Images in this generation, at least 1; default 1 when absent."`
 	PromptEnhancer bool        `json:"prompt_enhancer,omitempty"`
 	Scale          int         `json:"scale,omitempty"`
 	InputWidth     int         `json:"input_width,omitempty"`
@@ -140,10 +171,16 @@ type Quotes struct {
 	Quotes         []Quote `json:"quotes"`
 }
 
-// Cheapest answers a CheapestRequest from catalog c.
-func Cheapest(c *credit.Catalog, r CheapestRequest) *Quotes {
+// Cheapest answers a CheapestRequest from catalog c. Settings no model could
+// accept (images: 0) are refused, as POST /v1/quotes refuses them, rather
+// than answered with an empty or a defaulted list.
+func Cheapest(c *credit.Catalog, r CheapestRequest) (*Quotes, error) {
+	images, err := imageCount(c, "", r.Images)
+	if err != nil {
+		return nil, err
+	}
 	qs := c.Cheapest(credit.QuoteRequest{
-		Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio, Images: r.Images,
+		Operation: r.Operation, Resolution: r.Resolution, AspectRatio: r.AspectRatio, Images: images,
 		PromptEnhancer: r.PromptEnhancer, Scale: r.Scale, InputWidth: r.InputWidth, InputHeight: r.InputHeight,
 	}, r.Kind)
 	if r.Limit > 0 && len(qs) > r.Limit {
@@ -153,5 +190,5 @@ func Cheapest(c *credit.Catalog, r CheapestRequest) *Quotes {
 	for i, q := range qs {
 		out.Quotes[i] = *NewQuote(q)
 	}
-	return out
+	return out, nil
 }

@@ -110,7 +110,7 @@ func NewServer(cfg Config) *Server {
 		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An API key: the admin key (TALLY_ADMIN_KEY), or a key made by `tally keys create` (tally_…)."},
 	}
 	s.api = humago.New(mux, hc)
-	s.api.UseMiddleware(s.authenticate)
+	s.api.UseMiddleware(s.authenticate, s.checkPathID)
 	s.routes()
 	if cfg.Catalogs != nil {
 		s.catalogRoutes()
@@ -133,7 +133,7 @@ func NewServer(cfg Config) *Server {
 		}
 		noRoute(mux, w, r)
 	})
-	s.handler = s.recoverPanics(normalizeContentType(mux))
+	s.handler = s.recoverPanics(normalizeContentType(utf8Bodies(mux)))
 	return s
 }
 
@@ -285,11 +285,12 @@ func (s *Server) routes() {
 				return nil, s.fail(err)
 			}
 		}
-		req, err := in.Body.Domain()
+		c := s.Catalog()
+		req, err := in.Body.Domain(c)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		q, err := s.Catalog().Quote(req)
+		q, err := c.Quote(req)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -314,7 +315,11 @@ func (s *Server) routes() {
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Errors:       []int{400, 413, 415, 422},
 	}, func(ctx context.Context, in *struct{ Body CheapestRequest }) (*struct{ Body *Quotes }, error) {
-		return &struct{ Body *Quotes }{Cheapest(s.Catalog(), in.Body)}, nil
+		qs, err := Cheapest(s.Catalog(), in.Body)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		return &struct{ Body *Quotes }{qs}, nil
 	})
 
 	type modelList struct {
@@ -338,7 +343,11 @@ func (s *Server) routes() {
 			}
 			return out, nil
 		}
-		for _, q := range c.Cheapest(in.request(), in.Kind) {
+		req, err := in.request(c)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		for _, q := range c.Cheapest(req, in.Kind) {
 			m, err := c.Model(q.Model)
 			if err != nil {
 				return nil, s.fail(err)

@@ -364,6 +364,15 @@ func storeError(ctx context.Context, op string, err error) *credit.Error {
 		return unavailable("the database is read-only")
 	case code == "40001", code == "40P01":
 		return unavailable("the transaction kept conflicting with others (" + code + "); retry")
+	case code == "22021", code == "22P05":
+		// character_not_in_repertoire (a NUL or invalid UTF-8 in text),
+		// untranslatable_character: the request's bytes, not the store, are
+		// at fault. The edge refuses such bytes first; this keeps one that
+		// slipped through a 4xx, as SQLite, which stores any bytes, answers.
+		return credit.Errorf(credit.Invalid, "invalid_text", "a value holds characters that cannot be stored (NUL or invalid UTF-8)")
+	case code == "54000":
+		// program_limit_exceeded: e.g. an index row too large for a value.
+		return credit.Errorf(credit.Invalid, "value_too_large", "a value is too large to be stored")
 	case code == "":
 		if isConnError(err) {
 			return unavailable("the database cannot be reached")

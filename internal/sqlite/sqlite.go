@@ -317,6 +317,10 @@ func storeError(ctx context.Context, op string, err error) *credit.Error {
 		return unavailable("the database file cannot be opened")
 	case sqlite3.SQLITE_INTERRUPT:
 		return credit.Errorf(credit.Unavailable, "canceled", "sqlite: %s: the request was canceled", op)
+	case sqlite3.SQLITE_TOOBIG:
+		// A string or blob over SQLite's limit: the request's value is at
+		// fault, as PostgreSQL's program_limit_exceeded says.
+		return credit.Errorf(credit.Invalid, "value_too_large", "a value is too large to be stored")
 	}
 	return credit.Errorf(credit.Internal, "store_error", "sqlite: %s: %v", op, err)
 }

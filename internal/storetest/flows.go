@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,14 +80,41 @@ func flowCreateAccount(t *testing.T, e *env) {
 			{"", 0, "invalid_account_id"},
 			{"has space", 0, "invalid_account_id"},
 			{"tab\tin", 0, "invalid_account_id"},
-			{credit.PlatformAccount, 0, "reserved_account_id"}, // the platform's books
+			// Bytes no id holds: refused alike by both stores, before either sees them.
+			{"a\x00b", 0, "invalid_account_id"},
+			{"\xff", 0, "invalid_account_id"},
+			{"\xc3\x28", 0, "invalid_account_id"},
+			// Invisible, control and bidi characters: "user_1" and a look-alike never coexist.
+			{"user_1\u0085", 0, "invalid_account_id"},
+			{"user_1\u009b", 0, "invalid_account_id"},
+			{"user\u00a01", 0, "invalid_account_id"},
+			{"user_1\u200b", 0, "invalid_account_id"},
+			{"user_1\u2028", 0, "invalid_account_id"},
+			{"\u202euser_1", 0, "invalid_account_id"},
+			{"\ufeffuser_1", 0, "invalid_account_id"},
+			{"user\u30001", 0, "invalid_account_id"},
+			{"\ue000", 0, "invalid_account_id"}, // private use
+			// A URL path cannot name them: no normalising client reaches them.
+			{".", 0, "invalid_account_id"},
+			{"..", 0, "invalid_account_id"},
+			{strings.Repeat("é", 129), 0, "invalid_account_id"}, // 129 characters
+			{credit.PlatformAccount, 0, "reserved_account_id"},  // the platform's books
 			{"ok", -1, "invalid_amount"},
 			{"ok", credit.MaxCredits + 1, "invalid_amount"},
 		} {
 			_, err := e.ledger.CreateAccount(e.ctx, nil, tc.id, tc.overdraft)
-			wantErr(t, "CreateAccount("+tc.id+")", err, credit.Invalid, tc.reason)
+			wantErr(t, fmt.Sprintf("CreateAccount(%+q)", tc.id), err, credit.Invalid, tc.reason)
 		}
 	})
+	// The limit counts characters: 128 two-byte letters are an id, and so
+	// are ids that are not ASCII.
+	for _, id := range []string{strings.Repeat("é", 128), "ünïcødé-用户-✓"} {
+		if _, err := e.ledger.CreateAccount(e.ctx, nil, id, 0); err != nil {
+			t.Errorf("CreateAccount(%q) = %v; want it opened", id, err)
+		} else if v := e.view(id); v.ID != id {
+			t.Errorf("Account(%q).ID = %q", id, v.ID)
+		}
+	}
 }
 
 func flowAccountExists(t *testing.T, e *env) {

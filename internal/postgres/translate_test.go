@@ -1,0 +1,43 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// TestBadTextIsInvalid: a text value PostgreSQL cannot hold (NUL, invalid
+// UTF-8) that reaches a query past the edge's checks is the request's fault,
+// Invalid invalid_text, not an Internal error logged as a bug; the same
+// whether it is read or written.
+func TestBadTextIsInvalid(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	for _, bad := range []string{"a\x00b", "\xff", "\xc3\x28"} {
+		err := db.View(ctx, func(tx credit.Tx) error { _, err := tx.Account(bad); return err })
+		if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "invalid_text" {
+			t.Errorf("View: Account(%+q) = %v (%s); want Invalid invalid_text", bad, err, credit.ErrorReason(err))
+		}
+		err = db.Update(ctx, func(tx credit.Tx) error { _, err := tx.Idempotency("admin", bad); return err })
+		if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "invalid_text" {
+			t.Errorf("Update: Idempotency(%+q) = %v (%s); want Invalid invalid_text", bad, err, credit.ErrorReason(err))
+		}
+	}
+	// An index row too large (program_limit_exceeded: random text does not
+	// compress below the index row limit) is the value's fault.
+	b := make([]byte, 8000)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	err := db.Update(ctx, func(tx credit.Tx) error {
+		return tx.InsertAccount(credit.Account{ID: id, CreatedAt: now},
+			credit.Grant{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 30, CreatedAt: now})
+	})
+	if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "value_too_large" {
+		t.Errorf("InsertAccount(16000-byte id) = %v (%s); want Invalid value_too_large", err, credit.ErrorReason(err))
+	}
+}
