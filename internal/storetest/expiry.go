@@ -26,6 +26,8 @@ func expiryFlows() []flow {
 		{name: "OverdraftPaybackThenRelease", fn: flowOverdraftPaybackThenRelease},
 		{name: "OverdraftPaybackThenRefund", fn: flowOverdraftPaybackThenRefund},
 		{name: "OverdraftPaybackAttribution", fn: flowOverdraftPaybackAttribution},
+		{name: "OverdraftPaybackExpiryRefund", fn: flowOverdraftPaybackExpiryRefund},
+		{name: "OverdraftHoldPaybackExpiry", fn: flowOverdraftHoldPaybackExpiry},
 	}
 }
 
