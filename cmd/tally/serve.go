@@ -127,22 +127,15 @@ func reloadOnHangup(path string, h *httpapi.Server, log *slog.Logger) (stop func
 }
 
 // bootstrapAdminKey makes the first admin key when TALLY_ADMIN_KEY is unset and
-// the store has none, and prints its secret once.
+// the store has no live one, and prints its secret once. The ledger looks and
+// makes the key in one step, so of nodes started together on a fresh
+// database exactly one makes (and prints) it.
 func (m Main) bootstrapAdminKey(ctx context.Context, l *credit.Ledger) error {
-	keys, err := l.Keys(ctx)
-	if err != nil {
+	k, token, err := l.BootstrapAdminKey(ctx)
+	if err != nil || token == "" {
 		return err
 	}
-	for _, k := range keys {
-		if k.Scope == credit.ScopeAdmin && k.RevokedAt.IsZero() {
-			return nil
-		}
-	}
-	k, token, err := l.CreateKey(ctx, credit.KeySpec{Scope: credit.ScopeAdmin, Name: "bootstrap"})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(m.Stderr, "\ntally: no TALLY_ADMIN_KEY and no admin key yet, so one was made (id %s).\n"+
+	fmt.Fprintf(m.Stderr, "\ntally: no TALLY_ADMIN_KEY and no valid admin key, so one was made (id %s).\n"+
 		"tally: it is shown this once; keep it safe:\n\n    %s\n\n", k.ID, token)
 	return nil
 }

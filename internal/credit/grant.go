@@ -165,18 +165,24 @@ func moveOverdraftHolds(tx Tx, e *entry, ovd, g string, budget Credits) (Credits
 // released hold or a refunded charge that had been taken from the overdraft).
 // They pay down what is still owed; any more means later grants paid back a
 // debt that turned out not to be owed, so that part returns to those grants,
-// newest first (or to the expired book for one that has expired since).
-func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time) error {
+// newest first.
+//
+// A share whose grant has expired since is not posted: it is returned, and
+// the caller applies its own policy to it — a hold's return goes to the
+// expired book (the credits would have expired with the grant), a refund's
+// becomes a new never-expiring refund grant (a customer never loses refunded
+// credits to expiry), exactly as each does for its other expired grants.
+func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time) (expired Credits, err error) {
 	owed := max(0, -(ovd.Remaining + pending(e, ovd.ID)))
 	toOvd := min(amount, owed)
 	e.wallet(BookAvailable, ovd.ID, toOvd)
 	excess := amount - toOvd
 	if excess == 0 {
-		return nil
+		return 0, nil
 	}
 	grants, err := tx.Grants(ovd.Account)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	sort.SliceStable(grants, func(i, j int) bool { return grants[i].CreatedAt.After(grants[j].CreatedAt) })
 	for _, g := range grants {
@@ -188,17 +194,17 @@ func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time)
 			continue
 		}
 		if err := tx.AddPaidBack(g.ID, -x); err != nil {
-			return err
+			return 0, err
 		}
 		if g.Live(at) {
 			e.wallet(BookAvailable, g.ID, x)
 		} else {
-			e.platform(BookExpired, x)
+			expired += x
 		}
 		excess -= x
 	}
 	e.wallet(BookAvailable, ovd.ID, excess) // nothing paid it back: it stays with the overdraft grant
-	return nil
+	return expired, nil
 }
 
 // pending is what e already posts to a grant's available book.

@@ -99,9 +99,13 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		}
 		switch {
 		case g.Source == SourceOverdraft:
-			if err := returnToOverdraft(tx, e, g, back, at); err != nil {
+			// What comes back to a payer that has expired since would have
+			// expired with it.
+			lost, err := returnToOverdraft(tx, e, g, back, at)
+			if err != nil {
 				return err
 			}
+			e.platform(BookExpired, lost)
 		case g.Live(at):
 			e.wallet(BookAvailable, a.Grant, back)
 		default:

@@ -38,9 +38,9 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 	default:
 		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "account"}}
 	}
-	secret := make([]byte, 20)
-	if _, err := rand.Read(secret); err != nil {
-		return Key{}, "", Errorf(Internal, "rand", "key: %v", err)
+	secret, err := newSecret()
+	if err != nil {
+		return Key{}, "", err
 	}
 	kt, err := update(ctx, l, nil, func(tx Tx, now time.Time) (keyAndToken, error) {
 		if s.Scope == ScopeAccount {
@@ -48,29 +48,79 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 				return keyAndToken{}, err
 			}
 		}
-		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
-		if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
-			return keyAndToken{}, Errorf(Invalid, "invalid_expiry", "the key's expiry is not in the future")
-		}
-		id := strings.TrimPrefix(NewID("key", now), "key_")
-		token := keyPrefix + id + "_" + idEncoding.EncodeToString(secret)
-		sum := sha256.Sum256([]byte(token))
-		k := Key{ID: id, Hash: sum[:], Scope: s.Scope, Account: s.Account, Name: s.Name, CreatedAt: now, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond)}
-		if err := tx.InsertKey(k); err != nil {
-			return keyAndToken{}, err
-		}
-		detail := struct {
-			Scope     Scope     `json:"scope"`
-			Account   string    `json:"account,omitempty"`
-			Name      string    `json:"name,omitempty"`
-			ExpiresAt time.Time `json:"expires_at,omitzero"`
-		}{k.Scope, k.Account, k.Name, k.ExpiresAt}
-		if err := audit(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
-			return keyAndToken{}, err
-		}
-		return keyAndToken{k, token}, nil
+		return insertKey(ctx, tx, now, s, secret)
 	})
 	return kt.Key, kt.Token, err
+}
+
+// BootstrapAdminKey makes the first admin key of a ledger that has no live
+// one (none, or only revoked or expired ones), for tally serve started
+// without TALLY_ADMIN_KEY. The check and the insert are one write
+// transaction, under Tx.LockKeys: nodes that start together on one fresh
+// database make one admin key between them, not one each, and exactly one
+// of them gets its token. It returns the new key and its token, shown once
+// and never stored, or a zero Key and "" when a live admin key exists.
+func (l *Ledger) BootstrapAdminKey(ctx context.Context) (Key, string, error) {
+	secret, err := newSecret()
+	if err != nil {
+		return Key{}, "", err
+	}
+	kt, err := update(ctx, l, nil, func(tx Tx, now time.Time) (keyAndToken, error) {
+		if err := tx.LockKeys(); err != nil {
+			return keyAndToken{}, err
+		}
+		keys, err := tx.Keys()
+		if err != nil {
+			return keyAndToken{}, err
+		}
+		for _, k := range keys {
+			if k.Scope == ScopeAdmin && k.Live(now) {
+				return keyAndToken{}, nil
+			}
+		}
+		return insertKey(ctx, tx, now, KeySpec{Scope: ScopeAdmin, Name: "bootstrap"}, secret)
+	})
+	return kt.Key, kt.Token, err
+}
+
+// newSecret returns a key's random secret (160 bits).
+func newSecret() ([]byte, error) {
+	secret := make([]byte, 20)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, Errorf(Internal, "rand", "key: %v", err)
+	}
+	return secret, nil
+}
+
+// insertKey stores a new key of spec s with secret in tx, and its audit
+// entry, and returns it with its token.
+func insertKey(ctx context.Context, tx Tx, now time.Time, s KeySpec, secret []byte) (keyAndToken, error) {
+	s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
+	if !s.ExpiresAt.IsZero() && !s.ExpiresAt.After(now) {
+		return keyAndToken{}, Errorf(Invalid, "invalid_expiry", "the key's expiry is not in the future")
+	}
+	id := strings.TrimPrefix(NewID("key", now), "key_")
+	token := keyPrefix + id + "_" + idEncoding.EncodeToString(secret)
+	sum := sha256.Sum256([]byte(token))
+	k := Key{ID: id, Hash: sum[:], Scope: s.Scope, Account: s.Account, Name: s.Name, CreatedAt: now, ExpiresAt: s.ExpiresAt}
+	if err := tx.InsertKey(k); err != nil {
+		return keyAndToken{}, err
+	}
+	detail := struct {
+		Scope     Scope     `json:"scope"`
+		Account   string    `json:"account,omitempty"`
+		Name      string    `json:"name,omitempty"`
+		ExpiresAt time.Time `json:"expires_at,omitzero"`
+	}{k.Scope, k.Account, k.Name, k.ExpiresAt}
+	if err := audit(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
+		return keyAndToken{}, err
+	}
+	return keyAndToken{k, token}, nil
+}
+
+// Live reports whether k is accepted at `at`: neither revoked nor expired.
+func (k Key) Live(at time.Time) bool {
+	return k.RevokedAt.IsZero() && (k.ExpiresAt.IsZero() || at.Before(k.ExpiresAt))
 }
 
 type keyAndToken struct {
@@ -98,7 +148,7 @@ func (l *Ledger) Authenticate(ctx context.Context, token string) (Key, error) {
 	}
 	sum := sha256.Sum256([]byte(token))
 	now := l.Now()
-	if subtle.ConstantTimeCompare(sum[:], k.Hash) != 1 || !k.RevokedAt.IsZero() || (!k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt)) {
+	if subtle.ConstantTimeCompare(sum[:], k.Hash) != 1 || !k.Live(now) {
 		return Key{}, denied
 	}
 	return k, nil

@@ -12,7 +12,9 @@ import (
 // the expired grant (where it would leave the balance again at once); it is
 // given back as a new grant of source "refund" that never expires, so the
 // customer keeps every refunded credit. A share that came from the overdraft
-// goes back to the overdraft grant, paying the overdraft down.
+// goes back to the overdraft grant, paying the overdraft down; what the
+// overdraft is no longer owed goes back to the grants that paid it back, and
+// the share of one of those that has expired since joins the new grant too.
 //
 // Conflict not_refundable unless the generation was completed with a charge;
 // Invalid over_refund when credits exceed what is left to refund.
@@ -68,9 +70,13 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			}
 			switch {
 			case gr.Source == SourceOverdraft:
-				if err := returnToOverdraft(tx, e, gr, back, now); err != nil {
+				// The share of a grant that paid the overdraft back and has
+				// expired since is refunded like any expired grant's.
+				lost, err := returnToOverdraft(tx, e, gr, back, now)
+				if err != nil {
 					return Generation{}, err
 				}
+				toNewGrant += lost
 			case gr.Live(now):
 				e.wallet(BookAvailable, a.Grant, back)
 			default:

@@ -144,6 +144,14 @@ type Tx interface {
 	Keys() ([]Key, error)
 	// RevokeKey marks a key revoked at `at`. NotFound unknown_key.
 	RevokeKey(id string, at time.Time) error
+	// LockKeys makes this write transaction the only one deciding from the
+	// API keys until it ends: a second one waits here for it to commit, and
+	// then reads the key it made. Ledger.BootstrapAdminKey takes it before
+	// it looks for a live admin key, so that the look and the insert are one
+	// step even where write transactions run side by side and each would
+	// see none (PostgreSQL's READ COMMITTED). A store with a single writer
+	// has nothing to do.
+	LockKeys() error
 
 	// AppendAudit appends e to the audit log and sets e.ID.
 	AppendAudit(e *AuditEntry) error

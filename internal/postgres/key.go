@@ -69,3 +69,23 @@ func (t *tx) RevokeKey(id string, at time.Time) error {
 	tag, err := t.exec(`UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2`, tstz(at), id)
 	return t.affected("revoke key", tag, err, unknownKey(id))
 }
+
+// keysLock is the key of the advisory lock LockKeys takes: a one-key lock,
+// like migrateLock, with a value of its own.
+const keysLock int64 = 0x7a11_0002
+
+// LockKeys takes a transaction-scoped advisory lock on the API keys. Two
+// READ COMMITTED transactions that both look for a live admin key would
+// each see none and each insert one (no row exists yet to lock, and a
+// unique index cannot say "one live admin key"); with the lock, the second
+// waits until the first commits, and its next statement sees the key the
+// first made. The lock goes with the transaction; in a View it is not taken.
+func (t *tx) LockKeys() error {
+	if t.readOnly {
+		return nil
+	}
+	if _, err := t.exec(`SELECT pg_advisory_xact_lock($1)`, keysLock); err != nil {
+		return t.fail("lock API keys", err)
+	}
+	return nil
+}

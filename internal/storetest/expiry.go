@@ -26,6 +26,8 @@ func expiryFlows() []flow {
 		{name: "OverdraftPaybackThenRelease", fn: flowOverdraftPaybackThenRelease},
 		{name: "OverdraftPaybackThenRefund", fn: flowOverdraftPaybackThenRefund},
 		{name: "OverdraftPaybackAttribution", fn: flowOverdraftPaybackAttribution},
+		{name: "OverdraftPaybackExpiryRefund", fn: flowOverdraftPaybackExpiryRefund},
+		{name: "OverdraftHoldPaybackExpiry", fn: flowOverdraftHoldPaybackExpiry},
 	}
 }
 
@@ -454,131 +456,6 @@ func flowRefundNothingLeft(t *testing.T, e *env) {
 		wantRefused(t, "RefundGeneration(all) of a fully refunded generation", err, "over_refund", "not_refundable")
 	})
 	e.balances("a", credit.Whole(10), 0)
-}
-
-// flowOverdraft: an account with an overdraft of 10 may go down to −10 and no
-// further; a later grant pays the overdraft back first.
-func flowOverdraft(t *testing.T, e *env) {
-	e.account("a", credit.Whole(10))
-	h := e.hold("a", credit.Whole(10), 0)
-	e.balances("a", credit.Whole(-10), credit.Whole(10))
-	if v := e.view("a"); v.OverdraftUsed != credit.Whole(10) {
-		t.Errorf("overdraft used = %s; want 10", v.OverdraftUsed)
-	}
-	e.unchanged("a hold past the overdraft", func() {
-		_, err := e.ledger.CreateHold(e.ctx, nil, "a", credit.HoldSpec{Credits: cr("0.001")})
-		wantErr(t, "CreateHold(0.001 at −10)", err, credit.InsufficientCredits, "")
-		_, err = e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: "a", Request: fluxDev})
-		wantErr(t, "CreateGeneration at −10", err, credit.InsufficientCredits, "insufficient_credits")
-		if ce := asError(err); ce == nil || ce.Available != credit.Whole(-10) || ce.Required != credit.Whole(5) {
-			t.Errorf("insufficient error = %+v; want available −10, required 5", ce)
-		}
-	})
-	if _, err := e.ledger.CaptureHold(e.ctx, nil, h.ID, nil); err != nil {
-		t.Fatalf("CaptureHold = %v", err)
-	}
-	e.balances("a", credit.Whole(-10), 0)
-	// 25 granted: 10 pay the overdraft back, 15 remain on the grant.
-	g := e.topup("a", 25)
-	if g.Granted != credit.Whole(25) || g.Remaining != credit.Whole(15) {
-		t.Errorf("AddGrant(25) at −10 = granted %s, remaining %s; want 25, 15", g.Granted, g.Remaining)
-	}
-	v := e.view("a")
-	if v.Available != credit.Whole(15) || v.OverdraftUsed != 0 {
-		t.Errorf("after the grant: available %s, overdraft used %s; want 15, 0", v.Available, v.OverdraftUsed)
-	}
-	// 20 held: the grant's 15 first, then 5 of the overdraft.
-	ovd := findGrant(t, e.snapshot(), "a", credit.SourceOverdraft)
-	h2 := e.hold("a", credit.Whole(20), 0)
-	if got := allocs(h2, map[string]string{g.ID: "topup", ovd.ID: "overdraft"}); got != "topup:15 overdraft:5" {
-		t.Errorf("hold of 20 allocates %s; want topup:15 overdraft:5", got)
-	}
-	e.balances("a", credit.Whole(-5), credit.Whole(20))
-
-	// With generations: 3 − 10 = −7 is allowed, −7 − 5 = −12 is not.
-	e.account("b", credit.Whole(10))
-	e.topup("b", 3)
-	e.generation("b", images(fluxDev, 2))
-	_, err := e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: "b", Request: fluxDev})
-	wantErr(t, "CreateGeneration to −12", err, credit.InsufficientCredits, "insufficient_credits")
-	e.balances("b", credit.Whole(-7), credit.Whole(10))
-}
-
-// flowOverdraftPaybackThenRelease: an overdraft that is only held is "paid
-// back" by a promo grant; when the hold is released, the credits go back to
-// the overdraft grant, which never expires. The account spent nothing and
-// owned nothing but the 20 promo credits: when they expire it must be at 0.
-func flowOverdraftPaybackThenRelease(t *testing.T, e *env) {
-	e.account("a", credit.Whole(10))
-	h := e.hold("a", credit.Whole(10), 2*time.Hour) // all on the overdraft
-	e.grant("a", credit.GrantSpec{Credits: credit.Whole(20), Source: credit.SourcePromo, ExpiresAt: t0.Add(time.Hour)})
-	if _, err := e.ledger.ReleaseHold(e.ctx, nil, h.ID); err != nil {
-		t.Fatalf("ReleaseHold = %v", err)
-	}
-	e.balances("a", credit.Whole(20), 0) // the promo, nothing spent
-	e.clock.Set(t0.Add(90 * time.Minute))
-	// The promo's 20 have expired; nothing else was ever put in.
-	e.balances("a", 0, 0)
-	if got := expiredOf(e.snapshot(), "a"); got != credit.Whole(20) {
-		t.Errorf("expired = %s; want 20 (the whole promo)", got)
-	}
-}
-
-// flowOverdraftPaybackThenRefund: a charge on the overdraft is paid back by a
-// grant and then refunded. The refund is the customer's (they paid the
-// overdraft back), but the view must add up: available = the grants'
-// remaining − the overdraft used.
-func flowOverdraftPaybackThenRefund(t *testing.T, e *env) {
-	e.account("a", credit.Whole(10))
-	g := e.generation("a", images(fluxDev, 2)) // 10, all on the overdraft
-	e.complete(g.ID, 2)
-	e.topup("a", 25) // pays the 10 back; 15 remain
-	if _, err := e.ledger.RefundGeneration(e.ctx, nil, g.ID, nil); err != nil {
-		t.Fatalf("RefundGeneration = %v", err)
-	}
-	v := e.view("a")
-	if v.Available != credit.Whole(25) {
-		t.Errorf("available = %s; want 25 (the topup; the charge was refunded)", v.Available)
-	}
-	var sum credit.Credits
-	for _, gr := range v.Grants {
-		sum += gr.Remaining
-	}
-	if sum-v.OverdraftUsed != v.Available {
-		t.Errorf("Account(a): grants hold %s, overdraft used %s, but available is %s: %s are in no grant the view shows",
-			sum, v.OverdraftUsed, v.Available, v.Available-(sum-v.OverdraftUsed))
-	}
-}
-
-// flowOverdraftPaybackAttribution: two holds on the overdraft, each paid back
-// by its own grant — a topup that never expires, then a promo that does. The
-// second hold is charged (the promo paid that debt), the first is released:
-// that debt was never owed, so the credits belong back with the topup that
-// paid it. Whichever way one looks at it — back to the grant that paid, or
-// the consumption order (what expires first is spent first) — the account
-// keeps 5 credits after the promo expires.
-func flowOverdraftPaybackAttribution(t *testing.T, e *env) {
-	e.account("a", credit.Whole(10))
-	h1 := e.hold("a", credit.Whole(5), 2*time.Hour) // on the overdraft: −5
-	e.clock.Add(time.Second)
-	top := e.topup("a", 5) // pays h1's 5 back
-	e.clock.Add(time.Second)
-	h2 := e.hold("a", credit.Whole(5), 2*time.Hour) // the topup is empty: on the overdraft again
-	e.clock.Add(time.Second)
-	promo := e.grant("a", credit.GrantSpec{Credits: credit.Whole(5), Source: credit.SourcePromo, ExpiresAt: t0.Add(time.Hour)}) // pays h2's 5 back
-	if _, err := e.ledger.CaptureHold(e.ctx, nil, h2.ID, nil); err != nil {
-		t.Fatalf("CaptureHold(h2) = %v", err)
-	}
-	if _, err := e.ledger.ReleaseHold(e.ctx, nil, h1.ID); err != nil {
-		t.Fatalf("ReleaseHold(h1) = %v", err)
-	}
-	// 5 + 5 put in, 5 charged.
-	e.balances("a", credit.Whole(5), 0)
-	if g := e.grantState(top.ID); g.Remaining != credit.Whole(5) {
-		t.Errorf("after h1's release: topup %s, promo %s remaining; want the topup's 5 back (it paid h1's debt)", g.Remaining, e.grantState(promo.ID).Remaining)
-	}
-	e.clock.Set(t0.Add(90 * time.Minute))
-	e.balances("a", credit.Whole(5), 0)
 }
 
 // flowFreeGeneration: Topaz on a 100×100 input at 2× is 20 × 0.01 × 1 = 0.2

@@ -24,14 +24,16 @@ import (
 //   - credits coming back to the overdraft grant (a hold on it returned, a
 //     charge from it refunded) pay down what it is still below zero; the rest
 //     was never owed, so it goes back to the grants that paid it back, newest
-//     first (the expired book for one no longer live), and only what no grant
-//     paid back stays on the overdraft grant;
+//     first, and only what no grant paid back stays on the overdraft grant;
+//     the share of a payer that is no longer live is treated as credits
+//     coming back to an expired grant, by the rule of what returns them:
 //   - a capture is taken from a hold's allocations in order; the rest goes
 //     back to each allocation's grant (the overdraft grant as above), or to
 //     the expired book if that grant is no longer live;
 //   - a refund goes back over the allocations last-first, to live grants and
-//     the overdraft grant (as above), or else into one new never-expiring
-//     refund grant;
+//     the overdraft grant (as above); what belongs to a grant no longer live
+//     goes into one new never-expiring refund grant: a customer never loses
+//     refunded credits to expiry;
 //   - what is past its time is settled on the next write to its account (or by
 //     ExpireDue), in time order, at its own time; a refused request settles
 //     nothing (its transaction rolls back).
@@ -42,7 +44,23 @@ type model struct {
 	gens     map[string]*mGen
 	// books are the platform's: issued (negative), revenue, expired.
 	issued, revenue, expired credit.Credits
+	// reached counts the paths credits took back (see the path… names), so
+	// that the simulation can show it reached the rare ones.
+	reached map[string]int
 }
+
+// The paths of credits coming back that the simulation must reach: a
+// refund or a hold's return, to a grant still live or not, straight or
+// through the overdraft grant to the grants that paid it back.
+const (
+	pathRefundToOverdraft    = "refund pays the overdraft down"
+	pathRefundToLivePayer    = "refund to a live grant that paid the overdraft back"
+	pathRefundToExpiredPayer = "refund to an expired grant that paid the overdraft back (new refund grant)"
+	pathRefundToExpiredGrant = "refund to an expired grant (new refund grant)"
+	pathReturnToExpiredPayer = "hold return to an expired grant that paid the overdraft back (expired book)"
+	pathReturnToExpiredGrant = "hold return to an expired grant (expired book)"
+	pathReturnToLivePayer    = "hold return to a live grant that paid the overdraft back"
+)
 
 type mAccount struct {
 	id        string
@@ -90,13 +108,13 @@ type mGen struct {
 }
 
 func newModel() *model {
-	return &model{accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{}}
+	return &model{accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{}, reached: map[string]int{}}
 }
 
 // clone returns a deep copy, so that a refused request can be undone.
 func (m *model) clone() *model {
 	n := &model{accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
-		issued: m.issued, revenue: m.revenue, expired: m.expired}
+		issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached)}
 	for k, a := range m.accounts {
 		c := *a
 		c.grants = slices.Clone(a.grants)
@@ -265,10 +283,20 @@ func (m *model) resolve(h *mHold, capture credit.Credits, status credit.HoldStat
 		m.revenue += take
 		switch {
 		case g.ovd:
-			m.returnToOverdraft(g, back, at)
+			toLive, toExpired := m.returnToOverdraft(g, back, at)
+			if toLive > 0 {
+				m.reached[pathReturnToLivePayer]++
+			}
+			if toExpired > 0 {
+				m.reached[pathReturnToExpiredPayer]++
+			}
+			m.expired += toExpired
 		case g.live(at):
 			g.remaining += back
 		default:
+			if back > 0 {
+				m.reached[pathReturnToExpiredGrant]++
+			}
 			m.expired += back
 		}
 	}
@@ -340,8 +368,11 @@ func (m *model) grant(id, account string, amount credit.Credits, expiresAt time.
 	m.issued -= amount
 }
 
-// returnToOverdraft gives back credits that were taken from the overdraft grant.
-func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Time) {
+// returnToOverdraft gives back credits that were taken from the overdraft
+// grant. It returns how much went back to live grants that had paid the
+// overdraft back, and how much belongs to such grants that are no longer
+// live, which it leaves to the caller: that depends on what gives it back.
+func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Time) (toLive, toExpired credit.Credits) {
 	owed := max(0, -ovd.remaining)
 	toOvd := min(amount, owed)
 	ovd.remaining += toOvd
@@ -360,12 +391,14 @@ func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Ti
 		g.paidBack -= x
 		if g.live(at) {
 			g.remaining += x
+			toLive += x
 		} else {
-			m.expired += x
+			toExpired += x
 		}
 		excess -= x
 	}
 	ovd.remaining += excess
+	return toLive, toExpired
 }
 
 // createHold holds credits for a generic hold.
@@ -466,10 +499,24 @@ func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Ti
 		rest -= back
 		switch gr := m.grants[a.grant]; {
 		case gr.ovd:
-			m.returnToOverdraft(gr, back, now)
+			owed := max(0, -gr.remaining)
+			toLive, toExpired := m.returnToOverdraft(gr, back, now)
+			if min(back, owed) > 0 {
+				m.reached[pathRefundToOverdraft]++
+			}
+			if toLive > 0 {
+				m.reached[pathRefundToLivePayer]++
+			}
+			if toExpired > 0 {
+				m.reached[pathRefundToExpiredPayer]++
+			}
+			toNew += toExpired
 		case gr.live(now):
 			gr.remaining += back
 		default:
+			if back > 0 {
+				m.reached[pathRefundToExpiredGrant]++
+			}
 			toNew += back
 		}
 	}

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
@@ -22,8 +24,15 @@ func holdText(h credit.Hold) string {
 	return fmt.Sprintf("hold %s %s %s captured %s released %s", h.ID, h.Status, h.Amount, h.Captured, h.Released)
 }
 
+// overdrawn is the simulation's account that lives on its overdraft: it is
+// given credits only by paybacks (and refunds), never by the grant step.
+const overdrawn = "u3"
+
 func (s *sim) grant() {
 	acct := s.account()
+	for acct == overdrawn {
+		acct = s.account()
+	}
 	spec := credit.GrantSpec{Credits: s.amount(80), Source: credit.Sources[s.rng.IntN(len(credit.Sources))], Priority: s.rng.IntN(4)}
 	switch s.rng.IntN(4) {
 	case 0: // soon: within the TTL of holds made on it
@@ -47,8 +56,131 @@ func (s *sim) grant() {
 	}
 }
 
+// payback pays back an account's overdraft with a grant that expires within
+// ten minutes, so that the clock soon passes its expiry, with credits or
+// holds on the overdraft still to come back: the orders of overdraft,
+// payback, expiry and refund the simulation must reach.
+func (s *sim) payback() {
+	var owing []string
+	for _, a := range s.accounts {
+		ovd := s.m.grants[s.m.accounts[a].ovd]
+		if ovd.remaining < 0 {
+			owing = append(owing, a)
+		}
+	}
+	if len(owing) == 0 {
+		s.grant()
+		return
+	}
+	s.paybackOn(owing[s.rng.IntN(len(owing))])
+}
+
+// paybackOn grants acct less than, all of, or more than what its overdraft
+// owes, expiring within ten minutes, and returns that expiry.
+func (s *sim) paybackOn(acct string) time.Time {
+	owed := max(0, -s.m.grants[s.m.accounts[acct].ovd].remaining)
+	var amount credit.Credits
+	switch s.rng.IntN(3) {
+	case 0:
+		amount = max(1, credit.Credits(s.rng.Int64N(int64(owed)+1)))
+	case 1:
+		amount = max(1, owed)
+	default:
+		amount = owed + s.amount(60)
+	}
+	spec := credit.GrantSpec{Credits: amount, Source: credit.SourcePromo, ExpiresAt: s.now().Add(time.Duration(1+s.rng.IntN(600)) * time.Second)}
+	s.note("payback %s %s of %s owed (expires %v)", acct, amount, owed, spec.ExpiresAt)
+	key := s.key()
+	call := func(k *credit.Idempotency) (string, error) {
+		g, err := s.e.ledger.AddGrant(s.e.ctx, k, acct, spec)
+		return grantText(g), err
+	}
+	g, err := s.e.ledger.AddGrant(s.e.ctx, key, acct, spec)
+	now := s.now()
+	if s.apply(err, func(m *model) error {
+		m.grant(g.ID, acct, spec.Credits, spec.ExpiresAt, 0, now)
+		return nil
+	}) {
+		s.remember(key, call, grantText(g))
+	}
+	return spec.ExpiresAt
+}
+
+// overdraftStory plans the life of one generation charged to the overdraft:
+// its completion, a payback by a grant that expires within ten minutes, the
+// clock past that expiry, and a refund, in one of the six orders where the
+// expiry follows the payback and the refund the completion. The run takes
+// the planned steps one by one, with random steps between them (sim.run).
+// These orders are where a refund was once lost to expiry.
+func (s *sim) overdraftStory() {
+	if len(s.plan) > 0 { // one story at a time, so that each runs in its order
+		s.payback()
+		return
+	}
+	acct := overdrawn
+	if s.rng.IntN(4) == 0 {
+		acct = s.accounts[1+s.rng.IntN(len(s.accounts)-1)] // any with an overdraft
+	}
+	events := []string{"complete", "payback", "expire", "refund"}
+	for {
+		s.rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+		if slices.Index(events, "expire") > slices.Index(events, "payback") && slices.Index(events, "refund") > slices.Index(events, "complete") &&
+			// Mostly a charge, not a hold, is what the payback pays.
+			(events[0] == "complete" || s.rng.IntN(4) == 0) {
+			break
+		}
+	}
+	if s.rng.IntN(2) == 0 {
+		events = append(events, "refund") // the rest of a partial one, or refused
+	}
+	s.note("plan on %s: generation, %s", acct, strings.Join(events, ", "))
+	var gen string
+	var expires time.Time
+	s.plan = append(s.plan, func() {
+		// What fits in what is left of the overdraft, one or two images.
+		room := s.m.available(acct) + s.m.accounts[acct].overdraft
+		var fit []price
+		for _, pr := range prices {
+			for n := 1; n <= 2; n++ {
+				if p := (price{req: credit.QuoteRequest{Model: pr.model, Resolution: pr.resolution, Images: n}, images: n, unit: pr.unit}); p.total() <= room {
+					fit = append(fit, p)
+				}
+			}
+		}
+		p := price{req: credit.QuoteRequest{Model: "flux-dev"}, images: 1, unit: credit.Whole(5)} // Flux Dev: 5
+		if len(fit) > 0 {
+			p = fit[s.rng.IntN(len(fit))]
+		}
+		gen = s.createGenerationOn(acct, p, time.Hour)
+	})
+	for _, ev := range events {
+		s.plan = append(s.plan, func() {
+			switch {
+			case ev == "payback":
+				expires = s.paybackOn(acct)
+			case ev == "expire":
+				d := 2 * time.Minute
+				if expires.After(s.now()) {
+					d = expires.Sub(s.now()) + time.Duration(s.rng.IntN(1000))*time.Millisecond
+				}
+				s.note("clock +%v (past the payback's expiry)", d)
+				s.e.clock.Add(d)
+			case gen == "":
+				s.createGeneration() // the story's generation was refused
+			case ev == "complete":
+				n := s.m.gens[gen].images
+				if s.rng.IntN(4) == 0 {
+					n = s.rng.IntN(n + 1)
+				}
+				s.completeWith(gen, n)
+			default:
+				s.refundOf(gen)
+			}
+		})
+	}
+}
+
 func (s *sim) createGeneration() {
-	acct := s.account()
 	pr := prices[s.rng.IntN(len(prices))]
 	p := price{req: credit.QuoteRequest{Model: pr.model, Resolution: pr.resolution, Images: 1 + s.rng.IntN(4)}, unit: pr.unit}
 	p.images = p.req.Images
@@ -56,9 +188,15 @@ func (s *sim) createGeneration() {
 		p.req.PromptEnhancer = true
 		p.surcharge = credit.Whole(2) // the enhancer catalog's prompt enhancer
 	}
-	ttl := s.ttl()
+	s.createGenerationOn(s.account(), p, s.ttl())
+}
+
+// createGenerationOn creates a generation of price p on acct and returns its
+// id ("" when it was refused).
+func (s *sim) createGenerationOn(acct string, p price, ttl time.Duration) string {
+	pr := p.req
 	spec := credit.GenerationSpec{Account: acct, Request: p.req, TTL: ttl}
-	s.note("generation %s %s %s ×%d enhancer=%v = %s (ttl %v)", acct, pr.model, pr.resolution, p.images, p.req.PromptEnhancer, p.total(), ttl)
+	s.note("generation %s %s %s ×%d enhancer=%v = %s (ttl %v)", acct, pr.Model, pr.Resolution, p.images, p.req.PromptEnhancer, p.total(), ttl)
 	key := s.key()
 	call := func(k *credit.Idempotency) (string, error) {
 		g, err := s.e.ledger.CreateGeneration(s.e.ctx, k, spec)
@@ -74,7 +212,9 @@ func (s *sim) createGeneration() {
 	}) {
 		s.gens = append(s.gens, g.ID)
 		s.remember(key, call, genText(g))
+		return g.ID
 	}
+	return ""
 }
 
 // pickGeneration picks a generation, mostly one still held.
@@ -109,6 +249,12 @@ func (s *sim) completeGeneration() {
 	if s.rng.IntN(20) == 0 {
 		n = g.images + 1
 	}
+	s.completeWith(id, n)
+}
+
+// completeWith completes generation id with n images delivered.
+func (s *sim) completeWith(id string, n int) {
+	g := s.m.gens[id]
 	s.note("complete %s (%s) %d of %d", id, g.status, n, g.images)
 	key := s.key()
 	call := func(k *credit.Idempotency) (string, error) {
@@ -247,6 +393,12 @@ func (s *sim) refund() {
 		s.createGeneration()
 		return
 	}
+	s.refundOf(id)
+}
+
+// refundOf refunds all that is left, more than that, or a part of
+// generation id's charge.
+func (s *sim) refundOf(id string) {
 	g := s.m.gens[id]
 	left := g.charged - g.refunded
 	var amount *credit.Credits

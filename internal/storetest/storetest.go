@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Simulation", func(t *testing.T) { runSimulation(t, open) })
 	t.Run("Properties", func(t *testing.T) { runProperties(t, open) })
 	t.Run("Batch", func(t *testing.T) { runBatch(t, open) })
+	t.Run("KeyBootstrap", func(t *testing.T) { runKeyBootstrap(t, open) })
 	one := func(t *testing.T) credit.Store { return batchOfOne{open(t)} }
 	t.Run("BatchOfOne", func(t *testing.T) {
 		t.Run("Flows", func(t *testing.T) { runFlows(t, one) })
