@@ -38,7 +38,10 @@
 //     answer and replays it instead of doing the work a second time.
 //   - A transaction locks one account (the Ledger's transactions each touch
 //     one user account), after at most one idempotency lock, always in that
-//     order: no lock cycles among Ledger transactions. Should PostgreSQL still
+//     order: no lock cycles among Ledger transactions. The admin-key bootstrap
+//     takes one more, Tx.LockKeys (pg_advisory_xact_lock on a fixed key),
+//     and no account lock: two nodes starting on a fresh database find the
+//     same "no admin key" only one at a time. Should PostgreSQL still
 //     report a deadlock (40P01) or a serialization failure (40001), Update
 //     rolls back and runs fn again, a bounded number of times, with jitter.
 //
