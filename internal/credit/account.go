@@ -52,6 +52,9 @@ func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string
 // Account returns an account with its grants and open holds, as of now: holds
 // and grants past their time are expired first.
 func (l *Ledger) Account(ctx context.Context, id string) (AccountView, error) {
+	if err := named(id, "account"); err != nil {
+		return AccountView{}, err
+	}
 	v, err := view(ctx, l, func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, id, now) })
 	if err != nil || !v.due(l.Now()) {
 		return v, err

@@ -101,6 +101,9 @@ func (l *Ledger) FailGeneration(ctx context.Context, idem *Idempotency, id strin
 }
 
 func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id string, final GenerationStatus, charge func(*Generation) (Credits, error)) (Generation, error) {
+	if err := named(id, "generation"); err != nil {
+		return Generation{}, err
+	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
 		g, err := tx.Generation(id)
 		if err != nil {
@@ -163,6 +166,9 @@ func (l *Ledger) recordGenerationOutcome(tx Tx, h *Hold, at time.Time) error {
 
 // Generation returns a generation, as of now (one past its TTL is expired first).
 func (l *Ledger) Generation(ctx context.Context, id string) (Generation, error) {
+	if err := named(id, "generation"); err != nil {
+		return Generation{}, err
+	}
 	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Generation, error) { return tx.Generation(id) })
 	if err != nil || g.Status != GenerationHeld || l.Now().Before(g.ExpiresAt) {
 		return g, err

@@ -13,6 +13,9 @@ const MaxPageSize = 1000
 // with ID < before (0: from the newest). The next page starts at the last
 // entry's ID. NotFound unknown_account.
 func (l *Ledger) Entries(ctx context.Context, account string, before int64, limit int) ([]Transaction, error) {
+	if err := named(account, "account"); err != nil {
+		return nil, err
+	}
 	if limit <= 0 || limit > MaxPageSize {
 		return nil, Errorf(Invalid, "invalid_limit", "limit must be 1 to %d, not %d", MaxPageSize, limit)
 	}
@@ -51,6 +54,9 @@ const MaxUsageSpan = 400 * 24 * time.Hour
 // grouped by model, kind or day; groups are sorted by key. Generic holds have
 // no model: they are grouped under "other".
 func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, by GroupBy) ([]UsageGroup, error) {
+	if err := named(account, "account"); err != nil {
+		return nil, err
+	}
 	switch by {
 	case ByModel, ByKind, ByDay:
 	default:

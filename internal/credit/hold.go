@@ -206,6 +206,9 @@ func (l *Ledger) ReleaseHold(ctx context.Context, idem *Idempotency, id string) 
 }
 
 func (l *Ledger) finishHold(ctx context.Context, idem *Idempotency, id string, amount func(*Hold) Credits) (Hold, error) {
+	if err := named(id, "hold"); err != nil {
+		return Hold{}, err
+	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Hold, error) {
 		h, err := tx.Hold(id)
 		if err != nil {
@@ -233,6 +236,9 @@ func (l *Ledger) finishHold(ctx context.Context, idem *Idempotency, id string, a
 
 // Hold returns a hold, as of now (one past its TTL is released first).
 func (l *Ledger) Hold(ctx context.Context, id string) (Hold, error) {
+	if err := named(id, "hold"); err != nil {
+		return Hold{}, err
+	}
 	h, err := view(ctx, l, func(tx Tx, _ time.Time) (Hold, error) { return tx.Hold(id) })
 	if err != nil || h.Status != HoldOpen || l.Now().Before(h.ExpiresAt) {
 		return h, err

@@ -66,6 +66,19 @@ func CheckAccountID(id string) error {
 	return nil
 }
 
+// named answers an id that cannot name anything (outside CheckAccountID's
+// alphabet: NUL, invalid UTF-8, spaces, control or invisible characters)
+// with the NotFound (unknown_<noun>) an unknown id gets, before any store is
+// asked: PostgreSQL's text cannot even compare such bytes, SQLite can, and
+// both must answer alike. Every id tally makes (gen_…, hld_…, key ids) is
+// within the alphabet.
+func named(id, noun string) error {
+	if CheckAccountID(id) != nil {
+		return Errorf(NotFound, "unknown_"+noun, "there is no %s %q", noun, id)
+	}
+	return nil
+}
+
 // visible reports whether r is a letter, mark, number, punctuation or symbol:
 // a character that shows as itself.
 func visible(r rune) bool {

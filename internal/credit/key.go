@@ -35,6 +35,9 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 		if s.Account == "" {
 			return Key{}, "", Errorf(Invalid, "invalid_key", "an account key needs the account it may read")
 		}
+		if err := named(s.Account, "account"); err != nil {
+			return Key{}, "", err
+		}
 	default:
 		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "account"}}
 	}
@@ -168,6 +171,9 @@ func (l *Ledger) Keys(ctx context.Context) ([]Key, error) {
 
 // RevokeKey revokes a key at once. NotFound unknown_key.
 func (l *Ledger) RevokeKey(ctx context.Context, id string) error {
+	if err := named(id, "key"); err != nil {
+		return err
+	}
 	_, err := update(ctx, l, nil, func(tx Tx, now time.Time) (struct{}, error) {
 		if err := tx.RevokeKey(id, now); err != nil {
 			return struct{}{}, err

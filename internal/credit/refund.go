@@ -24,6 +24,9 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			return Generation{}, err
 		}
 	}
+	if err := named(id, "generation"); err != nil {
+		return Generation{}, err
+	}
 	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
 		g, err := tx.Generation(id)
 		if err != nil {

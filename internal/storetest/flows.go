@@ -37,6 +37,7 @@ func flowList() []flow {
 		{name: "GenericHolds", fn: flowGenericHolds},
 		{name: "BadHolds", fn: flowBadHolds},
 		{name: "Audit", fn: flowAudit},
+		{name: "BadIDsAreUnknown", fn: flowBadIDsAreUnknown},
 	}, expiryFlows(), historyFlows())
 }
 
