@@ -98,7 +98,10 @@ func mustLedgerServerOn(tb testing.TB, db credit.Store, cfg httpapi.Config) *Env
 	srv.SetLedger(ledger)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	return &Env{tb: tb, Server: srv, TS: ts, Ledger: ledger, Clock: clock}
+	e := &Env{tb: tb, Server: srv, TS: ts, Ledger: ledger, Clock: clock}
+	// Whatever a test sent, the ledger's invariants hold after it.
+	tb.Cleanup(e.Verify)
+	return e
 }
 
 // With returns e reporting to tb (a subtest's, or a fuzz target's).
