@@ -176,14 +176,29 @@ func (s *suite) pgbench(ctx context.Context, scale, clients int) (*Baseline, err
 	}
 	m := tpsLine.FindSubmatch(out)
 	if m == nil {
-		return nil, fmt.Errorf("pgbench: no tps in its output: %s", lastLine(out))
+		// On a loaded machine a short -T can end before its clients have
+		// connected: no transaction, no tps. Count transactions instead,
+		// which always finishes (a quick run's size, per client).
+		secs = 0
+		run = exec.CommandContext(ctx, bin, "-b", "tpcb-like", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(jobs),
+			"-t", strconv.Itoa(pgbenchFallbackTx), "-n", target)
+		if out, err = run.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("pgbench: %v: %s", err, lastLine(out))
+		}
+		if m = tpsLine.FindSubmatch(out); m == nil {
+			return nil, fmt.Errorf("pgbench: no tps in its output: %s", lastLine(out))
+		}
 	}
 	tps, err := strconv.ParseFloat(string(m[1]), 64)
 	if err != nil {
 		return nil, fmt.Errorf("pgbench: tps %q: %v", m[1], err)
 	}
+	length := fmt.Sprintf("-T %d", secs)
+	if secs == 0 {
+		length = fmt.Sprintf("-t %d (-T %d ran no transaction)", pgbenchFallbackTx, max(1, int(math.Ceil(min(s.cfg.Duration, maxBaselineDuration).Seconds()))))
+	}
 	b := &Baseline{Name: name, Clients: clients, Throughput: tps,
-		Note: fmt.Sprintf("-c %d -j %d -T %d -n on a scratch database of the same server; no warm-up", clients, jobs, secs)}
+		Note: fmt.Sprintf("-c %d -j %d %s -n on a scratch database of the same server; no warm-up", clients, jobs, length)}
 	if lat := latencyLine.FindSubmatch(out); lat != nil {
 		if ms, err := strconv.ParseFloat(string(lat[1]), 64); err == nil {
 			b.Note += fmt.Sprintf("; latency average %.1f ms", ms)
@@ -191,6 +206,10 @@ func (s *suite) pgbench(ctx context.Context, scale, clients int) (*Baseline, err
 	}
 	return b, nil
 }
+
+// pgbenchFallbackTx is how many transactions each pgbench client runs when a
+// timed run ended before any transaction.
+const pgbenchFallbackTx = 50
 
 var (
 	tpsLine     = regexp.MustCompile(`(?m)^tps = ([0-9.]+)`)
