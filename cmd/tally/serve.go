@@ -76,9 +76,11 @@ func (m Main) serveCmd() *cobra.Command {
 				stop := reloadOnHangup(catalogFile, h, log)
 				defer stop()
 			}
+			// The sweeper outlives ctx (SIGTERM) until the server has shut down.
+			sweeper := credit.NewSweeper(l, credit.SweepConfig{Log: log})
 			sweepCtx, stopSweeping := context.WithCancel(context.Background())
 			swept := make(chan struct{})
-			go func() { sweep(sweepCtx, l, log, time.Second); close(swept) }()
+			go func() { sweeper.Run(sweepCtx); close(swept) }()
 			defer func() { stopSweeping(); <-swept }()
 			log.Info("tally ledger", "db", sf.name())
 			if pprofAddr != "" {
@@ -138,41 +140,6 @@ func (m Main) bootstrapAdminKey(ctx context.Context, l *credit.Ledger) error {
 	fmt.Fprintf(m.Stderr, "\ntally: no TALLY_ADMIN_KEY and no valid admin key, so one was made (id %s).\n"+
 		"tally: it is shown this once; keep it safe:\n\n    %s\n\n", k.ID, token)
 	return nil
-}
-
-// pruneEvery is how often the sweeper deletes idempotency records past their
-// retention: the retention is days, so a minute late is nothing.
-const pruneEvery = time.Minute
-
-// sweep expires holds past their TTL and grants past their expiry, every
-// interval, and deletes idempotency records past their retention, every
-// pruneEvery, until ctx ends. Every ledger operation also settles its account
-// first, so the sweeper is about timeliness of the books, not correctness.
-func sweep(ctx context.Context, l *credit.Ledger, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var pruned time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := l.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("expiry sweep failed; retrying", "err", err)
-		} else if n > 0 {
-			log.Info("expiry sweep", "accounts", n)
-		}
-		if time.Since(pruned) < pruneEvery {
-			continue
-		}
-		pruned = time.Now()
-		if n, err := l.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("idempotency prune failed; retrying", "err", err)
-		} else if n > 0 {
-			log.Info("idempotency prune", "records", n)
-		}
-	}
 }
 
 // shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.
