@@ -58,23 +58,27 @@ func (m Main) serveCmd() *cobra.Command {
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
 			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits})
-			if catalogs != nil {
-				stop, err := followCatalogs(ctx, catalogs, h, log)
-				if err != nil {
-					return err
-				}
-				defer stop()
+			// The follower keeps h on the catalog in use in the database, and
+			// on --catalog FILE, reloaded on SIGHUP, while none is in effect.
+			hup := make(chan os.Signal, 1)
+			if catalogFile != "" {
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
 			}
+			follower := catalog.NewFollower(catalog.FollowerConfig{Store: catalogs, Server: h, File: catalogFile, Reload: hup, Log: log})
+			if err := follower.Sync(ctx); err != nil {
+				return err
+			}
+			followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+			followed := make(chan struct{})
+			go func() { follower.Run(followCtx); close(followed) }()
+			defer func() { stopFollowing(); <-followed }()
 			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention})
 			h.SetLedger(l)
 			if adminKey == "" {
 				if err := m.bootstrapAdminKey(ctx, l); err != nil {
 					return err
 				}
-			}
-			if catalogFile != "" {
-				stop := reloadOnHangup(catalogFile, h, log)
-				defer stop()
 			}
 			// The sweeper outlives ctx (SIGTERM) until the server has shut down.
 			sweeper := credit.NewSweeper(l, credit.SweepConfig{Log: log})
@@ -99,33 +103,6 @@ func (m Main) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	sf.register(cmd.Flags())
 	return cmd
-}
-
-// reloadOnHangup reloads the catalog file on SIGHUP. A file that does not
-// validate is refused whole, with every mistake logged, and the running catalog
-// stays. It returns a function that stops listening.
-func reloadOnHangup(path string, h *httpapi.Server, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-			}
-			c, err := catalog.LoadFile(path)
-			if err != nil {
-				log.Error("catalog reload refused; the running catalog stays", "file", path, "running", h.Catalog().Version, "err", err.Error())
-				continue
-			}
-			old := h.Catalog().Version
-			h.SetCatalog(c)
-			log.Info("catalog reloaded", "file", path, "from", old, "to", c.Version)
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
 }
 
 // bootstrapAdminKey makes the first admin key when TALLY_ADMIN_KEY is unset and
