@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -55,7 +53,7 @@ func (m Main) catalogPublishCmd() *cobra.Command {
 				return err
 			}
 			now := time.Now()
-			good := parsable(records)
+			good := catalog.Parsable(records)
 			if err := catalog.CheckPublish(good, c, now, force); err != nil {
 				return err
 			}
@@ -111,7 +109,7 @@ func (m Main) catalogHistoryCmd() *cobra.Command {
 				return err
 			}
 			// The version a node without a --catalog file prices with now.
-			inUse := catalog.Current(parsable(records), time.Now())
+			inUse := catalog.Current(catalog.Parsable(records), time.Now())
 			out := httpapi.NewCatalogVersions(inUse.Version, records)
 			if asJSON {
 				writeJSON(m.Stdout, out)
@@ -156,145 +154,9 @@ func (f *storeFlags) openCatalogs(ctx context.Context) (credit.CatalogStore, fun
 	return cs, func() { s.Close() }, nil
 }
 
-// parsable returns the records whose YAML this build still accepts.
-func parsable(records []credit.CatalogRecord) []credit.CatalogRecord {
-	var out []credit.CatalogRecord
-	for _, r := range records {
-		if _, err := catalog.Parse(r.YAML); err == nil {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func unwrapPathError(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err
 	}
 	return err
-}
-
-// catalogFollower keeps a server on the catalog in use in the database: the
-// newest published version in effect (catalog.InUse). It re-reads the
-// versions when the store's watcher calls (a publish, on any node; a
-// reconnection) and re-evaluates every second, so a version published with a
-// future effective_at takes over when its time comes. While the database has
-// no version in effect, the server keeps the catalog it has (--catalog FILE,
-// reloaded on SIGHUP, or the built-in one).
-type catalogFollower struct {
-	store credit.CatalogStore
-	srv   *httpapi.Server
-	log   *slog.Logger
-
-	mu      sync.Mutex
-	records []credit.CatalogRecord     // the versions that parse, oldest published first
-	parsed  map[string]*credit.Catalog // by version
-	refused map[string]bool            // versions that do not parse, logged once
-	stale   bool                       // the last read failed: read again at the next tick
-}
-
-// followCatalogs switches srv to the catalog in use in the database now, then
-// follows it until the returned stop is called. A stored catalog that no
-// longer parses is logged and skipped, never used and never fatal.
-func followCatalogs(ctx context.Context, store credit.CatalogStore, srv *httpapi.Server, log *slog.Logger) (stop func(), err error) {
-	f := &catalogFollower{store: store, srv: srv, log: log, parsed: map[string]*credit.Catalog{}, refused: map[string]bool{}}
-	if err := f.reload(ctx); err != nil {
-		return nil, err
-	}
-	f.apply(time.Now())
-
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	wake := make(chan struct{}, 1)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = store.WatchCatalogs(ctx, func() {
-			select {
-			case wake <- struct{}{}:
-			default: // a reload is already due
-			}
-		})
-	}()
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-				f.reloadOrMark(ctx)
-			case <-tick.C:
-				if f.isStale() {
-					f.reloadOrMark(ctx)
-				}
-			}
-			f.apply(time.Now())
-		}
-	}()
-	return func() { cancel(); wg.Wait() }, nil
-}
-
-// reload reads every published version and parses the new ones.
-func (f *catalogFollower) reload(ctx context.Context) error {
-	records, err := f.store.Catalogs(ctx)
-	if err != nil {
-		return err
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	good := records[:0]
-	for _, r := range records {
-		if f.refused[r.Version] {
-			continue
-		}
-		if _, ok := f.parsed[r.Version]; !ok {
-			c, err := catalog.Parse(r.YAML)
-			if err != nil {
-				f.refused[r.Version] = true
-				f.log.Error("published catalog does not validate; skipped", "version", r.Version, "err", oneLine(err.Error()))
-				continue
-			}
-			f.parsed[r.Version] = c
-		}
-		good = append(good, r)
-	}
-	f.records, f.stale = good, false
-	return nil
-}
-
-func (f *catalogFollower) reloadOrMark(ctx context.Context) {
-	if err := f.reload(ctx); err != nil && ctx.Err() == nil {
-		f.log.Warn("cannot read the published catalogs; retrying every second", "running", f.srv.Catalog().Version, "err", err)
-		f.mu.Lock()
-		f.stale = true
-		f.mu.Unlock()
-	}
-}
-
-func (f *catalogFollower) isStale() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.stale
-}
-
-// apply switches the server to the version in use at now, if it is not on it.
-func (f *catalogFollower) apply(now time.Time) {
-	f.mu.Lock()
-	r, ok := catalog.InUse(f.records, now)
-	c := f.parsed[r.Version]
-	f.mu.Unlock()
-	if !ok {
-		return
-	}
-	if old := f.srv.Catalog(); old == nil || old.Version != c.Version {
-		f.srv.SetCatalog(c)
-		from := ""
-		if old != nil {
-			from = old.Version
-		}
-		f.log.Info("catalog switched", "from", from, "to", c.Version, "effective", c.EffectiveAt.Format(timeLayout))
-	}
 }

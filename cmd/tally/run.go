@@ -218,7 +218,7 @@ func (p *priceFlags) load(ctx context.Context) (*credit.Catalog, error) {
 		if err != nil {
 			return nil, err
 		}
-		if r, ok := catalog.InUse(parsable(records), time.Now()); ok {
+		if r, ok := catalog.InUse(catalog.Parsable(records), time.Now()); ok {
 			return catalog.Parse(r.YAML)
 		}
 	}

@@ -58,13 +58,21 @@ func (m Main) serveCmd() *cobra.Command {
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
 			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits})
-			if catalogs != nil {
-				stop, err := followCatalogs(ctx, catalogs, h, log)
-				if err != nil {
-					return err
-				}
-				defer stop()
+			// The follower keeps h on the catalog in use in the database, and
+			// on --catalog FILE, reloaded on SIGHUP, while none is in effect.
+			hup := make(chan os.Signal, 1)
+			if catalogFile != "" {
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
 			}
+			follower := catalog.NewFollower(catalog.FollowerConfig{Store: catalogs, Server: h, File: catalogFile, Reload: hup, Log: log})
+			if err := follower.Sync(ctx); err != nil {
+				return err
+			}
+			followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+			followed := make(chan struct{})
+			go func() { follower.Run(followCtx); close(followed) }()
+			defer func() { stopFollowing(); <-followed }()
 			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention})
 			h.SetLedger(l)
 			if adminKey == "" {
@@ -72,13 +80,11 @@ func (m Main) serveCmd() *cobra.Command {
 					return err
 				}
 			}
-			if catalogFile != "" {
-				stop := reloadOnHangup(catalogFile, h, log)
-				defer stop()
-			}
+			// The sweeper outlives ctx (SIGTERM) until the server has shut down.
+			sweeper := credit.NewSweeper(l, credit.SweepConfig{Log: log})
 			sweepCtx, stopSweeping := context.WithCancel(context.Background())
 			swept := make(chan struct{})
-			go func() { sweep(sweepCtx, l, log, time.Second); close(swept) }()
+			go func() { sweeper.Run(sweepCtx); close(swept) }()
 			defer func() { stopSweeping(); <-swept }()
 			log.Info("tally ledger", "db", sf.name())
 			if pprofAddr != "" {
@@ -99,33 +105,6 @@ func (m Main) serveCmd() *cobra.Command {
 	return cmd
 }
 
-// reloadOnHangup reloads the catalog file on SIGHUP. A file that does not
-// validate is refused whole, with every mistake logged, and the running catalog
-// stays. It returns a function that stops listening.
-func reloadOnHangup(path string, h *httpapi.Server, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-hup:
-			}
-			c, err := catalog.LoadFile(path)
-			if err != nil {
-				log.Error("catalog reload refused; the running catalog stays", "file", path, "running", h.Catalog().Version, "err", err.Error())
-				continue
-			}
-			old := h.Catalog().Version
-			h.SetCatalog(c)
-			log.Info("catalog reloaded", "file", path, "from", old, "to", c.Version)
-		}
-	}()
-	return func() { signal.Stop(hup); close(done) }
-}
-
 // bootstrapAdminKey makes the first admin key when TALLY_ADMIN_KEY is unset and
 // the store has no live one, and prints its secret once. The ledger looks and
 // makes the key in one step, so of nodes started together on a fresh
@@ -138,41 +117,6 @@ func (m Main) bootstrapAdminKey(ctx context.Context, l *credit.Ledger) error {
 	fmt.Fprintf(m.Stderr, "\ntally: no TALLY_ADMIN_KEY and no valid admin key, so one was made (id %s).\n"+
 		"tally: it is shown this once; keep it safe:\n\n    %s\n\n", k.ID, token)
 	return nil
-}
-
-// pruneEvery is how often the sweeper deletes idempotency records past their
-// retention: the retention is days, so a minute late is nothing.
-const pruneEvery = time.Minute
-
-// sweep expires holds past their TTL and grants past their expiry, every
-// interval, and deletes idempotency records past their retention, every
-// pruneEvery, until ctx ends. Every ledger operation also settles its account
-// first, so the sweeper is about timeliness of the books, not correctness.
-func sweep(ctx context.Context, l *credit.Ledger, log *slog.Logger, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var pruned time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := l.ExpireDue(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("expiry sweep failed; retrying", "err", err)
-		} else if n > 0 {
-			log.Info("expiry sweep", "accounts", n)
-		}
-		if time.Since(pruned) < pruneEvery {
-			continue
-		}
-		pruned = time.Now()
-		if n, err := l.PruneIdempotency(ctx); err != nil && ctx.Err() == nil {
-			log.Warn("idempotency prune failed; retrying", "err", err)
-		} else if n > 0 {
-			log.Info("idempotency prune", "records", n)
-		}
-	}
 }
 
 // shutdownGrace is how long in-flight requests get to finish after SIGINT/SIGTERM.

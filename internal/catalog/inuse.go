@@ -25,6 +25,18 @@ func InUse(records []credit.CatalogRecord, now time.Time) (r credit.CatalogRecor
 	return credit.CatalogRecord{}, false
 }
 
+// Parsable returns the records whose YAML this build accepts: a version
+// written by another build, or behind tally's back, is never priced with.
+func Parsable(records []credit.CatalogRecord) []credit.CatalogRecord {
+	var out []credit.CatalogRecord
+	for _, r := range records {
+		if _, err := Parse(r.YAML); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // BuiltIn returns the built-in catalog as a version: the one every node
 // prices with while the database has none in effect, and which charges made
 // then record. Its PublishedAt is zero: it was never published.
