@@ -14,6 +14,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/postgres"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // t0 is a time with microseconds, the store's precision.
@@ -42,7 +43,7 @@ func newAccount(tb testing.TB, db *postgres.DB, id string, overdraft, available 
 }
 
 func TestRoundTrip(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 5000, 0)
 	exp := t0.Add(time.Hour)
 	grant := credit.Grant{ID: "grt_1", Account: "acme", Source: credit.SourcePromo, Granted: 7000, Remaining: 7000,
@@ -128,7 +129,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestReserve_Concurrent(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, credit.Whole(100))
 	const clients = 64
 	var wg sync.WaitGroup
@@ -169,7 +170,7 @@ func TestReserve_Concurrent(t *testing.T) {
 }
 
 func TestReserve_Overdraft(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 10000, 0) // may go to -10 credits, no further
 	for _, s := range []struct {
 		amount    credit.Credits
@@ -203,7 +204,7 @@ func TestReserve_Overdraft(t *testing.T) {
 // constraint name to the ledger's answers, and the transaction (which
 // PostgreSQL aborted) is not committed even if fn ignores the error.
 func TestErrors_Constraints(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, credit.Whole(1))
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -304,7 +305,7 @@ func TestStoreError_SQLSTATE(t *testing.T) {
 // TestStatementTimeout: the default applies unless the DSN sets one, and a
 // statement past it is Unavailable.
 func TestStatementTimeout(t *testing.T) {
-	dsn := NewDatabase(t)
+	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	show := func(db *postgres.DB) string {
 		var s string
@@ -313,10 +314,10 @@ func TestStatementTimeout(t *testing.T) {
 		}
 		return s
 	}
-	if got := show(MustOpenDSN(t, dsn)); got != "30s" {
+	if got := show(pgtest.OpenDSN(t, dsn)); got != "30s" {
 		t.Errorf("statement_timeout = %q; want the default 30s", got)
 	}
-	db := MustOpenDSN(t, dsn+"&statement_timeout=50")
+	db := pgtest.OpenDSN(t, dsn+"&statement_timeout=50")
 	if got := show(db); got != "50ms" {
 		t.Errorf("statement_timeout with the DSN's 50 = %q; want 50ms", got)
 	}
@@ -332,7 +333,7 @@ func TestStatementTimeout(t *testing.T) {
 }
 
 func TestUpdate_Canceled(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	err := db.Update(ctx, func(tx credit.Tx) error {
@@ -344,7 +345,7 @@ func TestUpdate_Canceled(t *testing.T) {
 }
 
 func TestView_WriteIsInternal(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, 0)
 	err := db.View(context.Background(), func(tx credit.Tx) error {
 		_, err := tx.AddBalances("acme", 1, 0)
@@ -354,7 +355,7 @@ func TestView_WriteIsInternal(t *testing.T) {
 }
 
 func TestUpdate_RollbackOnError(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	boom := credit.Errorf(credit.Invalid, "boom", "boom")
 	err := db.Update(context.Background(), func(tx credit.Tx) error {
 		if err := tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0}, credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0}); err != nil {
@@ -373,7 +374,7 @@ func TestUpdate_RollbackOnError(t *testing.T) {
 }
 
 func TestJournal_AppendOnly(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, credit.Whole(1))
 	mustUpdate(t, db, func(tx credit.Tx) error {
 		return tx.AppendTransaction(&credit.Transaction{Kind: credit.TxGrant, Account: "acme", Time: t0, Ref: "grt_acme",
@@ -401,7 +402,7 @@ func TestJournal_AppendOnly(t *testing.T) {
 }
 
 func TestMigrate_TwiceAndRacing(t *testing.T) {
-	dsn := NewDatabase(t)
+	dsn := pgtest.NewDatabase(t)
 	ctx := context.Background()
 	// Eight nodes start together on a new database.
 	var wg sync.WaitGroup
@@ -449,7 +450,7 @@ func TestOpen_Unreachable(t *testing.T) {
 }
 
 func TestPing(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	if err := db.Ping(context.Background()); err != nil {
 		t.Errorf("Ping() = %v", err)
 	}
