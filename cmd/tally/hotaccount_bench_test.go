@@ -11,7 +11,6 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -27,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // Issue 4, "Hot accounts": generation throughput through two `tally serve`
@@ -78,7 +78,7 @@ const (
 // Skipped unless TALLY_TEST_POSTGRES is set. scripts/bench-postgres.sh runs it
 // next to pgbench on the same server (BENCHMARKS.md).
 func BenchmarkTwoNodes(b *testing.B) {
-	base := benchPostgresDSN(b)
+	base := pgtest.URL(b)
 	bin := buildTally(b)
 	for _, sub := range []struct {
 		accounts int
@@ -136,7 +136,7 @@ func (e *hotEnv) setup(b *testing.B, base string, accounts int) {
 	r := make([]byte, 4)
 	_, _ = rand.Read(r)
 	e.run1 = hex.EncodeToString(r)
-	e.dsn, e.drop = benchDatabase(b, base)
+	e.dsn, e.drop = pgtest.Create(b, base, "tally_twonodes_")
 	for i := range e.nodes {
 		e.nodes[i] = startBenchNode(b, e.bin, fmt.Sprintf("node %d", i+1), e.dsn)
 	}
@@ -375,61 +375,6 @@ func (e *hotEnv) send(req *http.Request) reply {
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// The testing.TB forms of twonode_test.go's helpers.
-
-// benchPostgresDSN returns TALLY_TEST_POSTGRES, a postgres:// URL, or skips.
-func benchPostgresDSN(tb testing.TB) string {
-	tb.Helper()
-	dsn := os.Getenv("TALLY_TEST_POSTGRES")
-	if dsn == "" {
-		tb.Skip("TALLY_TEST_POSTGRES not set: skipping the two-node PostgreSQL benchmark")
-	}
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		tb.Skip("TALLY_TEST_POSTGRES is not a postgres:// URL, which `tally serve --db` needs")
-	}
-	return dsn
-}
-
-// benchDatabase creates an empty database on the server of dsn and returns
-// its URL and a function that drops it (WITH (FORCE)), once however often it
-// is called. The caller must call it.
-func benchDatabase(tb testing.TB, dsn string) (string, func()) {
-	tb.Helper()
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		tb.Fatalf("TALLY_TEST_POSTGRES is set but PostgreSQL is unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	r := make([]byte, 8)
-	_, _ = rand.Read(r)
-	name := "tally_twonodes_" + hex.EncodeToString(r)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		tb.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	var once sync.Once
-	drop := func() {
-		once.Do(func() {
-			c, err := pgx.Connect(ctx, dsn)
-			if err != nil {
-				tb.Errorf("drop database %s: %v", name, err)
-				return
-			}
-			defer c.Close(ctx)
-			if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-				tb.Errorf("DROP DATABASE %s: %v", name, err)
-			}
-		})
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		drop()
-		tb.Fatalf("TALLY_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String(), drop
-}
 
 // benchNode is a `tally serve` subprocess.
 type benchNode struct {

@@ -3,18 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
@@ -43,7 +38,7 @@ const fluxDevQuote = `{"model":"flux-dev"}`
 // requires both nodes to price with it within a second, and a generation made
 // through the second node to record its version.
 func TestCatalogPublishTwoNodes(t *testing.T) {
-	dsn := publishTestPostgres(t)
+	dsn := freshDatabase(t)
 	const admin = "test-admin-key-publish"
 	t.Setenv("TALLY_ADMIN_KEY", admin)
 	n1 := startServe(t, "--db", dsn)
@@ -265,50 +260,6 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// publishTestPostgres creates a fresh database on the server of
-// TALLY_TEST_POSTGRES, dropped when the test ends, and returns its DSN.
-// Unset, the test is skipped visibly, except in CI (CI=1 or
-// TALLY_REQUIRE_POSTGRES=1), where that is a failure.
-func publishTestPostgres(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("TALLY_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "1" || os.Getenv("TALLY_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TALLY_TEST_POSTGRES not set, and CI=1 or TALLY_REQUIRE_POSTGRES=1 requires the PostgreSQL tests")
-		}
-		t.Skip("TALLY_TEST_POSTGRES not set: skipping the two-node PostgreSQL test")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("TALLY_TEST_POSTGRES is set but PostgreSQL is unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "tally_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("TALLY_TEST_POSTGRES must be a postgres:// URL for --db")
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // historyVersions returns the versions tally catalog history --json lists,

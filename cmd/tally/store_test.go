@@ -99,7 +99,7 @@ func TestLedgerCommandsRefuseForeignFile(t *testing.T) {
 // TestLedgerCommandsRefuseEmptyPostgres: a PostgreSQL database where tally's
 // schema was never made is refused, and the refusal creates no table there.
 func TestLedgerCommandsRefuseEmptyPostgres(t *testing.T) {
-	dsn := publishTestPostgres(t)
+	dsn := freshDatabase(t)
 	for _, args := range [][]string{{"verify"}, {"keys", "create", "--scope", "admin"}, {"catalog", "history"}, {"account", "show", "alice"}} {
 		code, _, errOut := run(t, append(args, "--db", dsn)...)
 		if code != exitInvalid || !strings.Contains(errOut, "no ledger in ") || !strings.Contains(errOut, "--db") || strings.Count(errOut, "\n") != 1 {

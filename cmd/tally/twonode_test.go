@@ -3,14 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,67 +17,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // nodeAdminKey is the TALLY_ADMIN_KEY of the two-node tests' servers.
 const nodeAdminKey = "two-node-admin-key-0123456789"
 
-// postgresDSN returns TALLY_TEST_POSTGRES. Unset, the test is skipped,
-// visibly, except in CI (CI=1 or TALLY_REQUIRE_POSTGRES=1), where that is a
-// failure.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("TALLY_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("CI") == "1" || os.Getenv("TALLY_REQUIRE_POSTGRES") == "1" {
-			t.Fatal("TALLY_TEST_POSTGRES not set, and CI=1 or TALLY_REQUIRE_POSTGRES=1 requires the PostgreSQL tests")
-		}
-		t.Skip("TALLY_TEST_POSTGRES not set: skipping the two-node PostgreSQL tests")
-	}
-	return dsn
-}
-
 // freshDatabase creates an empty database on the server of
-// TALLY_TEST_POSTGRES, dropped (WITH (FORCE)) when the test ends, and returns
-// its postgres:// URL.
-func freshDatabase(t *testing.T) string {
+// TALLY_TEST_POSTGRES, dropped when the test ends, and returns its
+// postgres:// URL (see pgtest: skipped unless that is a URL).
+func freshDatabase(t testing.TB) string {
 	t.Helper()
-	dsn := postgresDSN(t)
-	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
-		t.Skip("TALLY_TEST_POSTGRES is not a postgres:// URL, which `tally serve --db` needs")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("TALLY_TEST_POSTGRES is set but PostgreSQL is unreachable: %v", err)
-	}
-	defer admin.Close(ctx)
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	name := "tally_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, `CREATE DATABASE `+name); err != nil {
-		t.Fatalf("CREATE DATABASE %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("TALLY_TEST_POSTGRES: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	pgtest.URL(t)
+	return pgtest.NewDatabase(t)
 }
 
 // buildTally builds this package's binary into a temporary directory.

@@ -8,16 +8,17 @@ import (
 
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/postgres"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 	"github.com/tally-credits/tally/internal/storetest"
 )
 
 // TestCatalogStore runs the CatalogStore conformance tests on two handles on
 // one database, as two nodes would open it.
 func TestCatalogStore(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	storetest.RunCatalogs(t, func(t *testing.T) (credit.CatalogStore, credit.CatalogStore) {
-		dsn := NewDatabase(t)
-		return MustOpenDSN(t, dsn), MustOpenDSN(t, dsn)
+		dsn := pgtest.NewDatabase(t)
+		return pgtest.OpenDSN(t, dsn), pgtest.OpenDSN(t, dsn)
 	})
 }
 
@@ -27,8 +28,8 @@ func TestCatalogStore(t *testing.T) {
 // publish after the reconnection is heard as usual.
 func TestWatchCatalogsReconnects(t *testing.T) {
 	defer postgres.SetWatchHeartbeat(200 * time.Millisecond)()
-	dsn := NewDatabase(t)
-	a, b := MustOpenDSN(t, dsn), MustOpenDSN(t, dsn)
+	dsn := pgtest.NewDatabase(t)
+	a, b := pgtest.OpenDSN(t, dsn), pgtest.OpenDSN(t, dsn)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var calls atomic.Int64

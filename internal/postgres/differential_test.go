@@ -12,6 +12,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 	"github.com/tally-credits/tally/internal/sqlite"
 )
 
@@ -23,7 +24,7 @@ import (
 // or generation by its account, creation time and kind (each step makes at
 // most one of each), a journal entry by its position.
 func TestDifferential(t *testing.T) {
-	testDSN(t)
+	pgtest.DSN(t)
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			lite, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "tally.db"))
@@ -31,7 +32,7 @@ func TestDifferential(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { lite.Close() })
-			pg := MustOpenDB(t)
+			pg := pgtest.Open(t)
 			runs := []*diffRun{newDiffRun(lite), newDiffRun(pg)}
 			rng := rand.New(rand.NewPCG(seed, 0xd1ff))
 			steps := 400

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // BenchmarkGenerationCycle measures the Create button on PostgreSQL: a
@@ -20,7 +21,7 @@ func BenchmarkGenerationCycle(b *testing.B) {
 	for _, accounts := range []int{1, 64} {
 		b.Run(fmt.Sprintf("accounts=%d", accounts), func(b *testing.B) {
 			ctx := context.Background()
-			db := MustOpenDB(b)
+			db := pgtest.Open(b)
 			cat := catalog.Default()
 			l := credit.NewLedger(db, credit.LedgerConfig{Catalog: func() *credit.Catalog { return cat }})
 			for i := range accounts {

@@ -17,6 +17,7 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
 	"github.com/tally-credits/tally/internal/postgres"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // outageAdminKey is the admin key of the outage tests' servers.
@@ -26,8 +27,8 @@ const outageAdminKey = "outage-admin-key-0123456789"
 // serves the API on it as `tally serve` wires it.
 func proxiedServer(t *testing.T) (*Proxy, *postgres.DB, *credit.Ledger, *httptest.Server) {
 	t.Helper()
-	proxy, dsn := ProxyTo(t, NewDatabase(t))
-	db := MustOpenDSN(t, dsn)
+	proxy, dsn := ProxyTo(t, pgtest.NewDatabase(t))
+	db := pgtest.OpenDSN(t, dsn)
 	srv := httpapi.NewServer(httpapi.Config{Catalog: catalog.Default(), AdminKey: outageAdminKey, Version: "test"})
 	ledger := credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog})
 	srv.SetLedger(ledger)

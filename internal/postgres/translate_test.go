@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/postgres/pgtest"
 )
 
 // TestBadTextIsInvalid: a text value PostgreSQL cannot hold (NUL, invalid
@@ -15,7 +16,7 @@ import (
 // Invalid invalid_text, not an Internal error logged as a bug; the same
 // whether it is read or written.
 func TestBadTextIsInvalid(t *testing.T) {
-	db := MustOpenDB(t)
+	db := pgtest.Open(t)
 	ctx := context.Background()
 	for _, bad := range []string{"a\x00b", "\xff", "\xc3\x28"} {
 		err := db.View(ctx, func(tx credit.Tx) error { _, err := tx.Account(bad); return err })

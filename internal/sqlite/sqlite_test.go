@@ -238,100 +238,6 @@ func TestJournal_AppendOnly(t *testing.T) {
 	}
 }
 
-func TestError_DuplicateAccount(t *testing.T) {
-	db := MustOpenDB(t)
-	newAccount(t, db, "acme", 0, 0)
-	err := db.Update(context.Background(), func(tx credit.Tx) error {
-		return tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
-			credit.Grant{ID: "ovd_acme2", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
-	})
-	wantError(t, "InsertAccount(existing)", err, credit.Conflict, "account_exists")
-}
-
-func TestUpdate_RollbackOnError(t *testing.T) {
-	db := MustOpenDB(t)
-	boom := errors.New("boom")
-	err := db.Update(context.Background(), func(tx credit.Tx) error {
-		if err := tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
-			credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0}); err != nil {
-			return err
-		}
-		return boom
-	})
-	if err != boom {
-		t.Fatalf("Update(fn returning boom) = %v; want boom itself", err)
-	}
-	assertNoAccount(t, db, "acme")
-}
-
-func TestUpdate_RollbackOnPanic(t *testing.T) {
-	db := MustOpenDB(t)
-	func() {
-		defer func() {
-			if p := recover(); p != "boom" {
-				t.Errorf("recovered %v; want the panic of fn (boom) to go on up", p)
-			}
-		}()
-		_ = db.Update(context.Background(), func(tx credit.Tx) error {
-			_ = tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
-				credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
-			panic("boom")
-		})
-	}()
-	assertNoAccount(t, db, "acme")
-	// The writer's only connection was given back: the store still writes.
-	newAccount(t, db, "acme", 0, 0)
-}
-
-// A store failure that fn ignores must not commit the rest.
-func TestUpdate_BrokenTxNotCommitted(t *testing.T) {
-	db := MustOpenDB(t)
-	newAccount(t, db, "acme", 0, 0)
-	err := db.Update(context.Background(), func(tx credit.Tx) error {
-		if _, err := tx.AddBalances("acme", credit.Whole(1), 0); err != nil {
-			return err
-		}
-		// NotFound is an answer, not a failure: the transaction goes on.
-		if err := tx.UpdateGrant("grt_none", 0, 0); credit.ErrorCode(err) != credit.NotFound {
-			t.Errorf("UpdateGrant(unknown) = %v; want NotFound", err)
-		}
-		// A held balance below zero breaks a CHECK constraint: Internal.
-		if err := tx.UpdateGrant("ovd_acme", 0, -1); credit.ErrorCode(err) != credit.Internal {
-			t.Errorf("UpdateGrant(held below zero) = %v; want Internal", err)
-		}
-		return nil // and ignore it
-	})
-	wantError(t, "Update after an ignored store failure", err, credit.Internal, "store_error")
-	mustView(t, db, func(tx credit.Tx) error {
-		a, err := tx.Account("acme")
-		if err == nil && a.Available != 0 {
-			t.Errorf("Available = %v after a broken Update; want 0 (nothing committed)", a.Available)
-		}
-		return err
-	})
-}
-
-func TestView_WriteIsInternal(t *testing.T) {
-	db := MustOpenDB(t)
-	err := db.View(context.Background(), func(tx credit.Tx) error {
-		return tx.InsertAccount(credit.Account{ID: "acme", CreatedAt: t0},
-			credit.Grant{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, CreatedAt: t0})
-	})
-	wantError(t, "InsertAccount in View", err, credit.Internal, "store_error")
-}
-
-func TestUpdate_Canceled(t *testing.T) {
-	db := MustOpenDB(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	called := false
-	err := db.Update(ctx, func(tx credit.Tx) error { called = true; return nil })
-	wantError(t, "Update(canceled context)", err, credit.Unavailable, "canceled")
-	if called {
-		t.Errorf("Update(canceled context) ran fn")
-	}
-}
-
 // Real driver errors, made on purpose on files of their own, translate by
 // result code to Unavailable.
 func TestStoreError_Unavailable(t *testing.T) {
@@ -414,22 +320,6 @@ func sqliteCode(err error) int {
 		return se.Code()
 	}
 	return 0
-}
-
-func TestPing(t *testing.T) {
-	db := MustOpenDB(t)
-	if err := db.Ping(context.Background()); err != nil {
-		t.Errorf("Ping() = %v", err)
-	}
-}
-
-func assertNoAccount(tb testing.TB, db *tsqlite.DB, id string) {
-	tb.Helper()
-	err := db.View(context.Background(), func(tx credit.Tx) error {
-		_, err := tx.Account(id)
-		return err
-	})
-	wantError(tb, fmt.Sprintf("Account(%q)", id), err, credit.NotFound, "unknown_account")
 }
 
 // The path reaches SQLite as a file: URI; characters that mean something in a

@@ -1,6 +1,7 @@
 // Package storetest is the one conformance suite every credit.Store runs: the
 // ledger's flows, its concurrency guarantees, a seeded simulation against an
-// in-memory reference model, and property checks over the journal.
+// in-memory reference model, property checks over the journal, and the
+// credit.Tx contract row by row.
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, func(t *testing.T) credit.Store { return MustOpenDB(t) })
@@ -57,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Properties", func(t *testing.T) { runProperties(t, open) })
 	t.Run("Batch", func(t *testing.T) { runBatch(t, open) })
 	t.Run("KeyBootstrap", func(t *testing.T) { runKeyBootstrap(t, open) })
+	t.Run("Tx", func(t *testing.T) { runTx(t, open) })
 	one := func(t *testing.T) credit.Store { return batchOfOne{open(t)} }
 	t.Run("BatchOfOne", func(t *testing.T) {
 		t.Run("Flows", func(t *testing.T) { runFlows(t, one) })
