@@ -89,10 +89,10 @@ func (s *Server) accountRoutes() {
 		Errors:        []int{409},
 	}, accessAdmin, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           AccountRequest
+		Body           jsonBody[AccountRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Account }, error) {
-		overdraft, err := optCredits(in.Body.OverdraftCredits)
+		overdraft, err := optCredits(in.Body.Value.OverdraftCredits)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -104,7 +104,7 @@ func (s *Server) accountRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		a, err := s.ledger.CreateAccount(ctx, idem, in.Body.ID, od)
+		a, err := s.ledger.CreateAccount(ctx, idem, in.Body.Value.ID, od)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -142,16 +142,16 @@ func (s *Server) accountRoutes() {
 	}, accessAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           GrantRequest
+		Body           jsonBody[GrantRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Grant }, error) {
-		c, err := in.Body.Credits.Credits()
+		c, err := in.Body.Value.Credits.Credits()
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		spec := credit.GrantSpec{Credits: c, Source: in.Body.Source, Priority: in.Body.Priority, Memo: in.Body.Memo}
-		if in.Body.ExpiresAt != nil {
-			if spec.ExpiresAt, err = in.Body.ExpiresAt.Time("expires_at"); err != nil {
+		spec := credit.GrantSpec{Credits: c, Source: in.Body.Value.Source, Priority: in.Body.Value.Priority, Memo: in.Body.Value.Memo}
+		if in.Body.Value.ExpiresAt != nil {
+			if spec.ExpiresAt, err = in.Body.Value.ExpiresAt.Time("expires_at"); err != nil {
 				return nil, s.fail(err)
 			}
 			spec.Expires = true

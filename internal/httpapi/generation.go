@@ -104,17 +104,17 @@ func (s *Server) generationRoutes() {
 		Errors:        []int{402},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           GenerationRequest
+		Body           jsonBody[GenerationRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
-		if in.Body.Account == "" {
+		if in.Body.Value.Account == "" {
 			return nil, s.fail(credit.Errorf(credit.Invalid, "invalid_account_id", "account is required: the account to hold the credits on"))
 		}
-		req, err := in.Body.Domain(s.Catalog())
+		req, err := in.Body.Value.Domain(s.Catalog())
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		ttl, err := seconds(in.Body.HoldTTLSeconds, "hold_ttl_seconds")
+		ttl, err := seconds(in.Body.Value.HoldTTLSeconds, "hold_ttl_seconds")
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -122,9 +122,9 @@ func (s *Server) generationRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		g, err := s.ledger.CreateGeneration(ctx, idem, credit.GenerationSpec{Account: in.Body.Account, Request: req, TTL: ttl, QuoteJSON: quoteJSON})
+		g, err := s.ledger.CreateGeneration(ctx, idem, credit.GenerationSpec{Account: in.Body.Value.Account, Request: req, TTL: ttl, QuoteJSON: quoteJSON})
 		if err != nil {
-			return nil, s.failOn(err, "account", in.Body.Account)
+			return nil, s.failOn(err, "account", in.Body.Value.Account)
 		}
 		return &struct{ Body *Generation }{NewGeneration(g)}, nil
 	})
@@ -139,14 +139,14 @@ func (s *Server) generationRoutes() {
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           CompleteRequest
+		Body           jsonBody[CompleteRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		g, err := s.ledger.CompleteGeneration(ctx, idem, in.ID, in.Body.ImagesDelivered)
+		g, err := s.ledger.CompleteGeneration(ctx, idem, in.ID, in.Body.Value.ImagesDelivered)
 		if err != nil {
 			return nil, s.failOn(err, "generation", in.ID)
 		}
@@ -185,13 +185,13 @@ func (s *Server) generationRoutes() {
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           *RefundRequest
+		Body           *jsonBody[RefundRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
 		var amount *credit.Credits
 		if in.Body != nil {
 			var err error
-			if amount, err = optCredits(in.Body.Credits); err != nil {
+			if amount, err = optCredits(in.Body.Value.Credits); err != nil {
 				return nil, s.fail(err)
 			}
 		}

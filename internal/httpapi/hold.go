@@ -71,14 +71,14 @@ func (s *Server) holdRoutes() {
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           HoldRequest
+		Body           jsonBody[HoldRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
-		c, err := in.Body.Credits.Credits()
+		c, err := in.Body.Value.Credits.Credits()
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		ttl, err := seconds(in.Body.TTLSeconds, "ttl_seconds")
+		ttl, err := seconds(in.Body.Value.TTLSeconds, "ttl_seconds")
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -103,13 +103,13 @@ func (s *Server) holdRoutes() {
 	}, accessWrite, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
-		Body           *CaptureRequest
+		Body           *jsonBody[CaptureRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
 		var amount *credit.Credits
 		if in.Body != nil {
 			var err error
-			if amount, err = optCredits(in.Body.Credits); err != nil {
+			if amount, err = optCredits(in.Body.Value.Credits); err != nil {
 				return nil, s.fail(err)
 			}
 		}

@@ -56,7 +56,7 @@ func register[I, O any](s *Server, op huma.Operation, a access, h func(context.C
 	if op.Method == http.MethodPost {
 		op.Errors = append(op.Errors, http.StatusConflict)
 	}
-	huma.Register(s.api, op, h)
+	registerBody(s, op, h)
 	if rb != nil {
 		delete(rb.Content, "application/octet-stream")
 		rb.Required = hasBody && body.Type.Kind() != reflect.Pointer

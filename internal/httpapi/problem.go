@@ -97,6 +97,16 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 	var fields []FieldError
 	unknownField := false
 	for _, err := range errs {
+		var d *huma.ErrorDetail
+		if status == http.StatusUnprocessableEntity && errors.As(err, &d) && d.Location == "body" &&
+			strings.HasPrefix(d.Message, huma.ErrUnknownContentType.Error()) {
+			// A body read once (jsonBody) skips huma's validation, which
+			// answered a media type it cannot read with 415; huma now reports
+			// it as the body's decoding error, with its default 422.
+			status = http.StatusUnsupportedMediaType
+		}
+	}
+	for _, err := range errs {
 		if err == nil {
 			continue
 		}

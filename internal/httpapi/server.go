@@ -75,6 +75,7 @@ type Server struct {
 	catalogs credit.CatalogStore
 	adminKey string
 	api      huma.API
+	bodies   *bodyDecoder
 	handler  http.Handler
 	serving  atomic.Bool
 	// Token buckets per API key and per client address (nil: no limit).
@@ -109,6 +110,8 @@ func NewServer(cfg Config) *Server {
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
 		bearerScheme: {Type: "http", Scheme: "bearer", Description: "An API key: the admin key (TALLY_ADMIN_KEY), or a key made by `tally keys create` (tally_…)."},
 	}
+	s.bodies = newBodyDecoder(hc.Components.Schemas)
+	hc.Formats = s.bodies.formats()
 	s.api = humago.New(mux, hc)
 	s.api.UseMiddleware(s.authenticate, s.checkPathID)
 	s.routes()
@@ -270,7 +273,7 @@ func (s *Server) fail(err error) error {
 
 func (s *Server) routes() {
 	s.whoamiRoutes()
-	huma.Register(s.api, secure(huma.Operation{
+	registerBody(s, secure(huma.Operation{
 		OperationID:  "create-quote",
 		Method:       http.MethodPost,
 		Path:         "/v1/quotes",
@@ -279,14 +282,15 @@ func (s *Server) routes() {
 		Tags:         []string{"Pricing"},
 		MaxBodyBytes: MaxBodyBytes + 1, // huma refuses a body that reaches the limit; 1 MiB itself is allowed
 		Errors:       []int{400, 401, 404, 413, 415, 422},
-	}, accessOptional), func(ctx context.Context, in *struct{ Body QuoteRequest }) (*struct{ Body *Quote }, error) {
-		if in.Body.Account != "" {
-			if err := s.canAfford(ctx, in.Body.Account); err != nil {
+	}, accessOptional), func(ctx context.Context, in *struct{ Body jsonBody[QuoteRequest] }) (*struct{ Body *Quote }, error) {
+		body := &in.Body.Value
+		if body.Account != "" {
+			if err := s.canAfford(ctx, body.Account); err != nil {
 				return nil, s.fail(err)
 			}
 		}
 		c := s.Catalog()
-		req, err := in.Body.Domain(c)
+		req, err := body.Domain(c)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -295,17 +299,17 @@ func (s *Server) routes() {
 			return nil, s.fail(err)
 		}
 		out := NewQuote(q)
-		if in.Body.Account != "" {
-			a, err := s.ledger.Afford(ctx, in.Body.Account, q)
+		if body.Account != "" {
+			a, err := s.ledger.Afford(ctx, body.Account, q)
 			if err != nil {
-				return nil, s.failOn(err, "account", in.Body.Account)
+				return nil, s.failOn(err, "account", body.Account)
 			}
-			out.Affordable = &Affordable{Account: in.Body.Account, AvailableCredits: a.Available, Images: a.Images, Generations: a.Generations}
+			out.Affordable = &Affordable{Account: body.Account, AvailableCredits: a.Available, Images: a.Images, Generations: a.Generations}
 		}
 		return &struct{ Body *Quote }{out}, nil
 	})
 
-	huma.Register(s.api, huma.Operation{
+	registerBody(s, huma.Operation{
 		OperationID:  "cheapest-quotes",
 		Method:       http.MethodPost,
 		Path:         "/v1/quotes/cheapest",
@@ -314,8 +318,8 @@ func (s *Server) routes() {
 		Tags:         []string{"Pricing"},
 		MaxBodyBytes: MaxBodyBytes + 1,
 		Errors:       []int{400, 413, 415, 422},
-	}, func(ctx context.Context, in *struct{ Body CheapestRequest }) (*struct{ Body *Quotes }, error) {
-		qs, err := Cheapest(s.Catalog(), in.Body)
+	}, func(ctx context.Context, in *struct{ Body jsonBody[CheapestRequest] }) (*struct{ Body *Quotes }, error) {
+		qs, err := Cheapest(s.Catalog(), in.Body.Value)
 		if err != nil {
 			return nil, s.fail(err)
 		}
