@@ -119,7 +119,7 @@ func checkBenchReport(t *testing.T, code int, stdout, stderr, kind string) {
 // accepts what the bench left, the seeded history included.
 func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
-		t.Skip("tally bench --quick takes about half a minute")
+		t.Skip("tally bench --quick takes about a minute")
 	}
 	db := filepath.Join(t.TempDir(), "bench.db")
 	code, stdout, stderr := run(t, "bench", "--quick", "--json", "--db", db)
@@ -133,7 +133,7 @@ func TestBenchQuick(t *testing.T) {
 // pgbench as the store's baseline where it is installed.
 func TestBenchQuickPostgres(t *testing.T) {
 	if testing.Short() {
-		t.Skip("tally bench --quick takes about half a minute")
+		t.Skip("tally bench --quick takes about a minute")
 	}
 	dsn := freshDatabase(t)
 	code, stdout, stderr := run(t, "bench", "--quick", "--json", "--db", dsn)
