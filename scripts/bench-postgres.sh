@@ -4,15 +4,17 @@
 #   1. pgbench TPC-B-like, 32 clients, at scale 1 (one branch row: every
 #      transaction updates the same hot row, the baseline of one hot account)
 #      and at scale 64 (64 branches: the baseline of 64 accounts), each in a
-#      fresh database (pgbench -i), run just before and just after tally's
-#      runs of that scale;
+#      fresh database (pgbench -i), run before each of tally's runs of that
+#      scale and after the last: pgbench, tally, pgbench, tally, …, pgbench;
 #   2. the ledger through two `tally serve` nodes over HTTP
 #      (BenchmarkTwoNodes, ./cmd/tally/) and in process
 #      (BenchmarkGenerationCycle, ./internal/postgres/): on 1 account with
 #      scale 1; on 64 accounts, in turn and (two nodes) at random, with
 #      scale 64;
 #   3. a markdown table: each scenario's ops/s and its ratio to the mean
-#      pgbench TPS of the matching scale around it.
+#      of the two pgbench runs just before and just after it, with the
+#      ratio's range (to each of them): a wide range says the machine's
+#      load moved during that scenario.
 #
 # While it runs, a sampler records pg_stat_activity every 20 ms (state and
 # wait event of every backend of the benchmark databases) and prints where
@@ -131,15 +133,18 @@ SAMPLER_PID=$!
 # mark PHASE: the samples from now on belong to PHASE.
 mark() { psql "$WAITS_DSN" -X -q -v ON_ERROR_STOP=1 -c "INSERT INTO phases VALUES (clock_timestamp(), '$1')" >/dev/null; }
 
-# pgbench_run URL SCALE WHEN: one TPC-B-like run; prints its TPS.
+# pgbench_run URL SCALE N: the scale's Nth TPC-B-like run; prints its TPS.
 pgbench_run() {
-  local url=$1 scale=$2 when=$3 log="$WORK/pgbench_$2_$3.log"
-  echo "== pgbench -b tpcb-like -c $CLIENTS -j 2 -T $PGBENCH_TIME -n (scale $scale, $when)" >&2
+  local url=$1 scale=$2 n=$3 log="$WORK/pgbench_$2_$3.log"
+  echo "== pgbench -b tpcb-like -c $CLIENTS -j 2 -T $PGBENCH_TIME -n (scale $scale, run $n)" >&2
   mark "pgbench scale $scale"
   pgbench -b tpcb-like -c "$CLIENTS" -j 2 -T "$PGBENCH_TIME" -n "$url" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
   mark setup
   grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' "$log" | sed 's/^/   /' >&2
-  awk '/^tps = / { printf "%.1f", $3; exit }' "$log"
+  local tps
+  tps=$(awk '/^tps = / && $3 > 0 { printf "%.1f", $3; exit }' "$log")
+  [ -n "$tps" ] || { echo "bench-postgres: no TPS in pgbench's output:" >&2; cat "$log" >&2; return 1; }
+  printf '%s' "$tps"
 }
 
 # gobench LABEL OUT PACKAGE PATTERN BENCHTIME: one go test -bench run,
@@ -151,10 +156,26 @@ gobench() {
   mark setup
 }
 
-# Each scale's pgbench runs just before and just after the tally runs it is
-# the baseline of, and the baseline is the mean of the two: a change in load
-# during the run shows as a difference between them.
-declare -A TPS_BEFORE TPS_AFTER TPS
+# Each scale's pgbench runs before every tally run of that scale and after
+# the last, and a scenario's baseline is the mean of the runs just before and
+# just after it: minutes apart on a shared machine, one pair of runs around
+# all of a scale's scenarios would let the later ones drift with the load.
+# BEFORE and AFTER are keyed by the Go benchmark's name; RUNS lists a
+# scale's pgbench runs in order.
+declare -A BEFORE AFTER RUNS
+# bracketed LABEL OUT PACKAGE NAME BENCHTIME: gobench, then the scale's next
+# pgbench run, which is this scenario's after and the next one's before
+# (url, scale, n and prev are the loop's below).
+bracketed() {
+  gobench "$1" "$2" "$3" "$4\$" "$5"
+  n=$((n + 1))
+  local next
+  next=$(pgbench_run "$url" "$scale" $n)
+  BEFORE[$4]=$prev
+  AFTER[$4]=$next
+  RUNS[$scale]+=", $next"
+  prev=$next
+}
 for scale in 1 64; do
   db=$DB_S1
   [ "$scale" = 64 ] && db=$DB_S64
@@ -163,16 +184,15 @@ for scale in 1 64; do
   echo "== pgbench -i -s $scale"
   mark setup
   pgbench -i -s "$scale" -q "$url" >"$WORK/init_$scale.log" 2>&1 || { cat "$WORK/init_$scale.log" >&2; exit 1; }
-  TPS_BEFORE[$scale]=$(pgbench_run "$url" "$scale" before)
-  gobench "two nodes, accounts=$scale" "$WORK/twonodes.txt" ./cmd/tally/ "BenchmarkTwoNodes/accounts=$scale\$" "$TWONODES_TIME"
+  n=1
+  prev=$(pgbench_run "$url" "$scale" $n)
+  RUNS[$scale]=$prev
+  bracketed "two nodes, accounts=$scale" "$WORK/twonodes.txt" ./cmd/tally/ "BenchmarkTwoNodes/accounts=$scale" "$TWONODES_TIME"
   if [ "$scale" = 64 ]; then
-    gobench "two nodes, accounts=64, random" "$WORK/twonodes.txt" ./cmd/tally/ "BenchmarkTwoNodes/accounts=64,pick=random\$" "$TWONODES_TIME"
+    bracketed "two nodes, accounts=64, random" "$WORK/twonodes.txt" ./cmd/tally/ "BenchmarkTwoNodes/accounts=64,pick=random" "$TWONODES_TIME"
   fi
-  gobench "in process, accounts=$scale" "$WORK/cycle.txt" ./internal/postgres/ "BenchmarkGenerationCycle/accounts=$scale\$" "$CYCLE_TIME"
-  TPS_AFTER[$scale]=$(pgbench_run "$url" "$scale" after)
+  bracketed "in process, accounts=$scale" "$WORK/cycle.txt" ./internal/postgres/ "BenchmarkGenerationCycle/accounts=$scale" "$CYCLE_TIME"
   sql -c "DROP DATABASE $db WITH (FORCE)"
-  TPS[$scale]=$(awk -v a="${TPS_BEFORE[$scale]}" -v b="${TPS_AFTER[$scale]}" 'BEGIN { if (a > 0 && b > 0) printf "%.1f", (a + b) / 2 }')
-  [ -n "${TPS[$scale]}" ] || { echo "bench-postgres: no TPS in pgbench's output" >&2; exit 1; }
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -199,37 +219,46 @@ metric() { # metric FILE NAME UNIT
     $1 ~ "^" name "(-[0-9]+)?$" { for (i = 3; i < NF; i++) if ($(i + 1) == unit) { print $i; exit } }' "$1"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.3f×", a / b; else print "–" }'; }
-ratio2() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "") printf "%.3f×", 2 * a / b; else print "–" }'; }
-row() { # row SCENARIO OPS BASELINE [P50 P99]
-  printf '| %s | %s | %s | %s | %s |\n' "$1" "${2:-–}" "$(ratio "$2" "$3")" "$(ratio2 "$2" "$3")" "${4:-}"
+# ratio OPS BEFORE AFTER [FACTOR]: FACTOR × OPS over the mean of the two
+# pgbench runs around it, and the range over each of them.
+ratio() {
+  awk -v a="$1" -v b="$2" -v c="$3" -v f="${4:-1}" 'BEGIN {
+    if (a == "" || b <= 0 || c <= 0) { print "– | –"; exit }
+    lo = b > c ? b : c; hi = b > c ? c : b
+    printf "%.3f× | %.3f–%.3f×", f * a / ((b + c) / 2), f * a / lo, f * a / hi
+  }'
+}
+row() { # row SCENARIO NAME OPS [P50 P99]
+  local before=${BEFORE[$2]:-} after=${AFTER[$2]:-} per
+  per=$(ratio "$3" "$before" "$after" 2)
+  printf '| %s | %s | %s / %s | %s | %s | %s |\n' "$1" "${3:-–}" "${before:-–}" "${after:-–}" "$(ratio "$3" "$before" "$after")" \
+    "${per%% |*}" "${4:-}"
 }
 
 echo
-echo "== results (ratios to the pgbench TPS of the matching scale, this run)"
+echo "== results (each ratio to the mean of the pgbench runs of the matching scale just before and just after it, this run)"
 echo
-echo "| scenario | ops/s | vs. pgbench TPS | per DB transaction (2 per cycle) | cycle latency p50 / p99 |"
-echo "|---|---:|---:|---:|---|"
+echo "| scenario | ops/s | pgbench TPS before / after | vs. pgbench TPS | range (vs. each run) | per DB transaction (2 per cycle) | cycle latency p50 / p99 |"
+echo "|---|---:|---:|---:|---:|---:|---|"
 for accounts in 1 64; do
-  base=${TPS[$accounts]}
   what="64 branches"
   [ "$accounts" = 1 ] && what="one hot branch row"
-  printf '| pgbench tpcb-like, scale %s (%s), %d clients: mean of %s before and %s after | %s | 1.000× | | |\n' \
-    "$accounts" "$what" "$CLIENTS" "${TPS_BEFORE[$accounts]}" "${TPS_AFTER[$accounts]}" "$base"
+  printf '| pgbench tpcb-like, scale %s (%s), %d clients: runs in order | %s | | | | | |\n' \
+    "$accounts" "$what" "$CLIENTS" "${RUNS[$accounts]}"
   name="BenchmarkTwoNodes/accounts=$accounts"
   p50=$(metric "$WORK/twonodes.txt" "$name" p50-ms)
   p99=$(metric "$WORK/twonodes.txt" "$name" p99-ms)
-  row "generation cycle over HTTP, two nodes, $accounts account(s), $CLIENTS clients" "$(ops_per_s "$WORK/twonodes.txt" "$name")" "$base" \
+  row "generation cycle over HTTP, two nodes, $accounts account(s), $CLIENTS clients" "$name" "$(ops_per_s "$WORK/twonodes.txt" "$name")" \
     "${p50:-?} ms / ${p99:-?} ms"
   if [ "$accounts" = 64 ]; then
     name="BenchmarkTwoNodes/accounts=64,pick=random"
     p50=$(metric "$WORK/twonodes.txt" "$name" p50-ms)
     p99=$(metric "$WORK/twonodes.txt" "$name" p99-ms)
-    row "generation cycle over HTTP, two nodes, 64 accounts picked at random, $CLIENTS clients" "$(ops_per_s "$WORK/twonodes.txt" "$name")" "$base" \
+    row "generation cycle over HTTP, two nodes, 64 accounts picked at random, $CLIENTS clients" "$name" "$(ops_per_s "$WORK/twonodes.txt" "$name")" \
       "${p50:-?} ms / ${p99:-?} ms"
   fi
   name="BenchmarkGenerationCycle/accounts=$accounts"
-  row "generation cycle in process, $accounts account(s), $CLIENTS goroutines" "$(ops_per_s "$WORK/cycle.txt" "$name")" "$base"
+  row "generation cycle in process, $accounts account(s), $CLIENTS goroutines" "$name" "$(ops_per_s "$WORK/cycle.txt" "$name")"
 done
 echo
 echo "retries (5xx or transport errors retried with the same Idempotency-Key):" \

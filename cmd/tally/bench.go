@@ -27,13 +27,15 @@ func (m Main) benchCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure throughput and latency against baselines measured in the same run",
+		Short: "Measure throughput and latency against baselines measured around each scenario",
 		Long: `bench runs the scenarios in process on a ledger store and over HTTP, and reports
 each one's throughput, p50/p99/p999 latency and peak RSS next to a baseline
-measured in the same run with the same clients: the JSON of a quote's answer
-(quote), one-row durable commits on the same disk (SQLite) or pgbench
-tpcb-like on the same server (PostgreSQL), GET /healthz (HTTP), a point read
-(history). Write scenarios end by checking every balance against the
+measured just before and just after it with the same clients: the JSON of a
+quote's answer (quote), one-row durable commits on the same disk (SQLite) or
+pgbench tpcb-like on the same server (PostgreSQL), GET /healthz (HTTP), a
+point read (history). The ratio is to the mean of the two baseline rounds;
+its range, to each of them, shows how much the machine's load moved during
+the scenario. Write scenarios end by checking every balance against the
 seed-page price and verifying the whole ledger; a failure exits 1.
 
 Scenarios: ` + strings.Join(bench.Scenarios, ", ") + `.
@@ -135,7 +137,7 @@ against a server started in process on 127.0.0.1:0 over the same store.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&scenarios, "scenario", nil, "scenarios to run, repeatable or comma-separated (default: all): "+strings.Join(bench.Scenarios, ", "))
 	f.IntVar(&clients, "clients", 32, "concurrent clients of every scenario and its baseline")
-	f.DurationVar(&duration, "duration", 10*time.Second, "measured time of each scenario and baseline")
+	f.DurationVar(&duration, "duration", 10*time.Second, "measured time of each scenario and baseline round")
 	f.DurationVar(&warmup, "warmup", 2*time.Second, "unmeasured warm-up before each")
 	f.BoolVar(&quick, "quick", false, "a smoke run for CI: 1 s each after 0.2 s, 20,000 history entries, pgbench at scale 1")
 	f.BoolVar(&asJSON, "json", false, "print one JSON object (machine, store, results) instead of a table")

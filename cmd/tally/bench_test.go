@@ -33,12 +33,19 @@ type benchReport struct {
 			Name       string  `json:"name"`
 			Clients    int     `json:"clients"`
 			Throughput float64 `json:"ops_per_second"`
-			Note       string  `json:"note"`
+			Before     struct {
+				Throughput float64 `json:"ops_per_second"`
+			} `json:"before"`
+			After struct {
+				Throughput float64 `json:"ops_per_second"`
+			} `json:"after"`
 		} `json:"baseline"`
-		Ratio   float64 `json:"ratio"`
-		Check   string  `json:"check"`
-		OK      bool    `json:"ok"`
-		Skipped string  `json:"skipped"`
+		Ratio     float64 `json:"ratio"`
+		RatioLow  float64 `json:"ratio_low"`
+		RatioHigh float64 `json:"ratio_high"`
+		Check     string  `json:"check"`
+		OK        bool    `json:"ok"`
+		Skipped   string  `json:"skipped"`
 	} `json:"results"`
 }
 
@@ -57,7 +64,8 @@ var benchRows = []struct {
 
 // checkBenchReport holds a `tally bench --quick --json` run to what CI asks
 // of it: every scenario ran and reports sane, non-zero numbers next to a
-// non-zero baseline, and every end-of-run check passed.
+// non-zero baseline measured just before and just after it, and every
+// end-of-run check passed.
 func checkBenchReport(t *testing.T, code int, stdout, stderr, kind string) {
 	t.Helper()
 	if code != 0 {
@@ -94,6 +102,10 @@ func checkBenchReport(t *testing.T, code int, stdout, stderr, kind string) {
 			t.Errorf("%s: baseline %+v, ratio %v; want a baseline measured above 0", res.Name, res.Baseline, res.Ratio)
 		case res.Baseline.Clients != res.Clients:
 			t.Errorf("%s: %d clients, its baseline %d; want the same", res.Name, res.Clients, res.Baseline.Clients)
+		case res.Baseline.Before.Throughput <= 0 || res.Baseline.After.Throughput <= 0:
+			t.Errorf("%s: baseline rounds %v before and %v after; want both measured above 0", res.Name, res.Baseline.Before.Throughput, res.Baseline.After.Throughput)
+		case !(res.RatioLow <= res.Ratio && res.Ratio <= res.RatioHigh):
+			t.Errorf("%s: ratio %v, range %v–%v; want the ratio within its range", res.Name, res.Ratio, res.RatioLow, res.RatioHigh)
 		case row.write && res.Check != "ok":
 			t.Errorf("%s: check %q; want ok (balances and verify)", res.Name, res.Check)
 		case res.PeakRSS <= 0:
@@ -107,7 +119,7 @@ func checkBenchReport(t *testing.T, code int, stdout, stderr, kind string) {
 // accepts what the bench left, the seeded history included.
 func TestBenchQuick(t *testing.T) {
 	if testing.Short() {
-		t.Skip("tally bench --quick takes about half a minute")
+		t.Skip("tally bench --quick takes about a minute")
 	}
 	db := filepath.Join(t.TempDir(), "bench.db")
 	code, stdout, stderr := run(t, "bench", "--quick", "--json", "--db", db)
@@ -121,7 +133,7 @@ func TestBenchQuick(t *testing.T) {
 // pgbench as the store's baseline where it is installed.
 func TestBenchQuickPostgres(t *testing.T) {
 	if testing.Short() {
-		t.Skip("tally bench --quick takes about half a minute")
+		t.Skip("tally bench --quick takes about a minute")
 	}
 	dsn := freshDatabase(t)
 	code, stdout, stderr := run(t, "bench", "--quick", "--json", "--db", dsn)

@@ -121,3 +121,103 @@ func TestRunCountsMinOpsOnASlowMachine(t *testing.T) {
 		t.Errorf("MaxExtend 200ms: the run took %v and counted %d ops; want it bounded, and some ops", el, r.Ops)
 	}
 }
+
+// TestBracket divides by the mean of the rounds around a scenario and gives
+// the ratio's range, with numbers worked by hand.
+func TestBracket(t *testing.T) {
+	for _, tc := range []struct {
+		name                   string
+		throughput             float64
+		rounds                 []float64
+		mean, ratio, low, high float64
+	}{
+		// 900 / 3300 = 0.272727…; 900 / 3600 = 0.25; 900 / 3000 = 0.3.
+		{"moved up", 900, []float64{3000, 3600}, 3300, 900.0 / 3300, 0.25, 0.3},
+		// The same rounds the other way round: the same answer.
+		{"moved down", 900, []float64{3600, 3000}, 3300, 900.0 / 3300, 0.25, 0.3},
+		// A steady machine: no range. 534 / 23,510 = 0.022714…
+		{"steady", 534, []float64{23510, 23510}, 23510, 534.0 / 23510, 534.0 / 23510, 534.0 / 23510},
+		// B S B S B: a row may be divided by three rounds; (10+20+30)/3 = 20.
+		{"three rounds", 5, []float64{10, 20, 30}, 20, 0.25, 5.0 / 30, 0.5},
+		// A round that measured nothing is left out, not counted as 0.
+		{"one round failed", 900, []float64{0, 3600}, 3600, 0.25, 0.25, 0.25},
+		{"no round", 900, []float64{0, 0}, 0, 0, 0, 0},
+		{"no rounds at all", 900, nil, 0, 0, 0, 0},
+	} {
+		mean, ratio, low, high := bracket(tc.throughput, tc.rounds...)
+		if !near(mean, tc.mean) || !near(ratio, tc.ratio) || !near(low, tc.low) || !near(high, tc.high) {
+			t.Errorf("%s: bracket(%v, %v) = mean %v, ratio %v, range %v–%v; want %v, %v, %v–%v",
+				tc.name, tc.throughput, tc.rounds, mean, ratio, low, high, tc.mean, tc.ratio, tc.low, tc.high)
+		}
+	}
+}
+
+func near(a, b float64) bool { return a == b || (a-b < 1e-12 && b-a < 1e-12) }
+
+// TestDivide: a row's baseline keeps both rounds, its throughput is their
+// mean, and a row whose rounds both failed says why instead of a ratio.
+func TestDivide(t *testing.T) {
+	r := Result{Clients: 32, Throughput: 889}
+	before, after := Round{Throughput: 3486}, Round{Throughput: 3000}
+	divide(&r, "SQLite one-row durable commits", before, after)
+	b := r.Baseline
+	// (3486 + 3000) / 2 = 3243; 889 / 3243 = 0.274129…; 889 / 3486 = 0.255020…; 889 / 3000 = 0.296333…
+	if b == nil || b.Clients != 32 || b.Before != before || b.After != after || !near(b.Throughput, 3243) {
+		t.Fatalf("baseline %+v; want 32 clients, rounds 3486 and 3000, mean 3243", b)
+	}
+	if !near(r.Ratio, 889.0/3243) || !near(r.RatioLow, 889.0/3486) || !near(r.RatioHigh, 889.0/3000) {
+		t.Errorf("ratio %v (%v–%v); want 0.2741 (0.2550–0.2963)", r.Ratio, r.RatioLow, r.RatioHigh)
+	}
+	if got := formatRatioRange(r.RatioLow, r.RatioHigh); got != "0.255–0.296×" {
+		t.Errorf("range printed %q; want 0.255–0.296×", got)
+	}
+	if c, ok := change(before.Throughput, after.Throughput); !ok || !near(c, 3000.0/3486-1) {
+		t.Errorf("change 3486 → 3000 = %v, %v; want -0.1394 (−13.9%%)", c, ok)
+	}
+
+	r = Result{Clients: 32, Throughput: 150, OK: true}
+	divide(&r, "pgbench tpcb-like -s 1", Round{Note: "pgbench is not installed"}, Round{Note: "pgbench is not installed"})
+	if r.Ratio != 0 || len(r.Notes) != 1 || r.Notes[0] != "no baseline: pgbench is not installed" {
+		t.Errorf("no round measured: ratio %v, notes %q; want no ratio and the reason", r.Ratio, r.Notes)
+	}
+	if _, ok := change(0, 3000); ok {
+		t.Error("change from a round that measured nothing: ok; want none")
+	}
+}
+
+// TestRoundsAreShared: the round after a row is the round before the next
+// row of the same baseline and clients (B S B S B), and any other row, or
+// another client count, gets a round of its own.
+func TestRoundsAreShared(t *testing.T) {
+	var calls int
+	y := &yardstick{name: "y", measure: func(_ context.Context, clients int) (Round, error) {
+		calls++
+		return Round{Throughput: float64(100*clients + calls)}, nil
+	}}
+	other := &yardstick{name: "other", measure: func(context.Context, int) (Round, error) {
+		calls++
+		return Round{Throughput: 1}, nil
+	}}
+	ctx := context.Background()
+	s := &suite{}
+	b1, _ := s.roundBefore(ctx, y, 32) // call 1: 3201
+	a1, _ := s.roundAfter(ctx, y, 32)  // call 2: 3202
+	b2, _ := s.roundBefore(ctx, y, 32) // shared: 3202
+	a2, _ := s.roundAfter(ctx, y, 32)  // call 3: 3203
+	b3, _ := s.roundBefore(ctx, y, 1)  // other clients, call 4: 104
+	_, _ = s.roundAfter(ctx, y, 1)     // call 5
+	_, _ = s.roundBefore(ctx, other, 1)
+	_, _ = s.roundAfter(ctx, other, 1) // calls 6, 7
+	b4, _ := s.roundBefore(ctx, y, 1)  // the last round was other's: call 8: 108
+	got := []float64{b1.Throughput, a1.Throughput, b2.Throughput, a2.Throughput, b3.Throughput, b4.Throughput}
+	want := []float64{3201, 3202, 3202, 3203, 104, 108}
+	if !slices.Equal(got, want) || calls != 8 {
+		t.Errorf("rounds %v after %d measurements; want %v after 8", got, calls, want)
+	}
+	// A row with no round after it (its scenario failed) leaves nothing to
+	// share: the next row measures its own round before.
+	s.last = nil
+	if r, _ := s.roundBefore(ctx, y, 1); calls != 9 || r.Throughput != 109 {
+		t.Errorf("after a row with no round after it: round %v after %d measurements; want a new one (109, 9)", r.Throughput, calls)
+	}
+}

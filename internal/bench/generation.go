@@ -17,41 +17,28 @@ import (
 // write rate, then over HTTP against GET /healthz. "generation" adds an
 // open-loop row of each at half the closed-loop peak, for its latency.
 func (s *suite) generation(ctx context.Context, name string, accounts int) error {
-	storeName, storeBaseline := s.storeBaseline(accounts)
+	store := s.storeBaseline(accounts)
 	half := name == "generation"
 
-	r, err := s.ledgerCycles(ctx, name, accounts, 0)
+	r, err := s.ledgerCycles(ctx, name, accounts, 0, store)
 	if err != nil {
 		return err
 	}
-	if err := s.setBaseline(ctx, r, storeName, storeBaseline); err != nil {
-		return err
-	}
 	if half && r.OK {
-		r2, err := s.ledgerCycles(ctx, name+"@50%", accounts, r.Throughput/2)
-		if err != nil {
-			return err
-		}
-		if err := s.setBaseline(ctx, r2, storeName, storeBaseline); err != nil {
+		if _, err := s.ledgerCycles(ctx, name+"@50%", accounts, r.Throughput/2, store); err != nil {
 			return err
 		}
 	}
 
-	r, err = s.httpCycles(ctx, name+"/http", accounts, 0)
+	healthz := s.healthzBaseline()
+	r, err = s.httpCycles(ctx, name+"/http", accounts, 0, healthz)
 	if err != nil {
 		return err
 	}
-	if err := s.setBaseline(ctx, r, "healthz", s.healthzBaseline); err != nil {
-		return err
-	}
 	if half && r.OK {
-		r2, err := s.httpCycles(ctx, name+"/http@50%", accounts, r.Throughput/2)
-		if err != nil {
-			return err
-		}
-		return s.setBaseline(ctx, r2, "healthz", s.healthzBaseline)
+		_, err = s.httpCycles(ctx, name+"/http@50%", accounts, r.Throughput/2, healthz)
 	}
-	return nil
+	return err
 }
 
 const cycleNote = "op = one cycle: create a generation (quote + hold), complete it (capture 2 of 2 images): two durable writes"
@@ -79,8 +66,8 @@ func (s *suite) ledgerAccounts(ctx context.Context, prefix string, n int) ([]str
 
 // ledgerCycles measures generation cycles through the Ledger (rate > 0: open
 // loop at that rate), spread round-robin over n fresh accounts, and checks
-// the balances and the whole ledger after.
-func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float64) (*Result, error) {
+// the balances and the whole ledger after; against y.
+func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float64, y *yardstick) (*Result, error) {
 	accounts, err := s.ledgerAccounts(ctx, s.accountPrefix(name), n)
 	if err != nil {
 		return nil, err
@@ -107,7 +94,7 @@ func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float
 	}}
 	o := s.options()
 	o.Rate = rate
-	r, err := s.measure(ctx, sc, o, func(ctx context.Context, r *Result) error {
+	r, err := s.measure(ctx, sc, o, y, func(ctx context.Context, r *Result) error {
 		err := checkBalances(accounts, func(i int) int64 { return done[i].Load() }, func(id string) (credit.Credits, credit.Credits, error) {
 			v, err := s.ledger.Account(ctx, id)
 			return v.Available, v.Held, err
@@ -224,8 +211,8 @@ func (hc *httpCycler) check(ctx context.Context, r *Result) error {
 }
 
 // httpCycles measures generation cycles over HTTP (rate > 0: open loop),
-// round-robin over n fresh accounts.
-func (s *suite) httpCycles(ctx context.Context, name string, n int, rate float64) (*Result, error) {
+// round-robin over n fresh accounts; against y.
+func (s *suite) httpCycles(ctx context.Context, name string, n int, rate float64, y *yardstick) (*Result, error) {
 	hc, err := s.newHTTPCycler(ctx, s.accountPrefix(name), n)
 	if err != nil {
 		return nil, err
@@ -236,7 +223,7 @@ func (s *suite) httpCycles(ctx context.Context, name string, n int, rate float64
 	}}
 	o := s.options()
 	o.Rate = rate
-	r, err := s.measure(ctx, sc, o, hc.check)
+	r, err := s.measure(ctx, sc, o, y, hc.check)
 	if err != nil {
 		return nil, err
 	}

@@ -57,16 +57,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	pad := func(s string) string { return s + strings.Repeat(" ", width-len(s)) }
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, pad("scenario")+"\tclients\tops/s\tp50\tp99\tp999\tbaseline ops/s\tratio\tpeak RSS\tcheck\t")
+	fmt.Fprintln(tw, pad("scenario")+"\tclients\tops/s\tp50\tp99\tp999\tbaseline ops/s\tratio\tratio range\tpeak RSS\tcheck\t")
 	for _, res := range r.Results {
 		if res.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t%d\t–\t–\t–\t–\t–\t–\t–\tskipped\t\n", pad(res.Name), res.Clients)
+			fmt.Fprintf(tw, "%s\t%d\t–\t–\t–\t–\t–\t–\t–\t–\tskipped\t\n", pad(res.Name), res.Clients)
 			continue
 		}
-		base, ratio := "–", "–"
+		base, ratio, span := "–", "–", "–"
 		if res.Baseline != nil && res.Baseline.Throughput > 0 {
 			base = formatRate(res.Baseline.Throughput)
 			ratio = formatRatio(res.Ratio)
+			span = formatRatioRange(res.RatioLow, res.RatioHigh)
 		}
 		check := res.Check
 		if check == "" {
@@ -75,11 +76,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 			check = "FAILED"
 		}
 		if res.Ops == 0 {
-			fmt.Fprintf(tw, "%s\t%d\t–\t–\t–\t–\t%s\t–\t–\t%s\t\n", pad(res.Name), res.Clients, base, check)
+			fmt.Fprintf(tw, "%s\t%d\t–\t–\t–\t–\t%s\t–\t–\t–\t%s\t\n", pad(res.Name), res.Clients, base, check)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", pad(res.Name), res.Clients, formatRate(res.Throughput),
-			formatDuration(res.P50), formatDuration(res.P99), formatDuration(res.P999), base, ratio, formatBytes(res.PeakRSS), check)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", pad(res.Name), res.Clients, formatRate(res.Throughput),
+			formatDuration(res.P50), formatDuration(res.P99), formatDuration(res.P999), base, ratio, span, formatBytes(res.PeakRSS), check)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -92,19 +93,22 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "  skipped: %s\n", res.Skipped)
 			continue
 		}
-		if res.Baseline != nil {
-			b := res.Baseline
+		if b := res.Baseline; b != nil {
 			fmt.Fprintf(w, "  baseline: %s, %d clients", b.Name, b.Clients)
 			if b.Throughput > 0 {
-				fmt.Fprintf(w, ": %s/s", formatRate(b.Throughput))
-				if b.P50 > 0 {
-					fmt.Fprintf(w, ", p50 %s, p99 %s", formatDuration(b.P50), formatDuration(b.P99))
+				fmt.Fprintf(w, ": %s/s, the mean of the rounds just before and just after", formatRate(b.Throughput))
+				if c, ok := change(b.Before.Throughput, b.After.Throughput); ok {
+					switch {
+					case c > 0:
+						fmt.Fprintf(w, "; %.1f%% faster after than before", 100*c)
+					case c < 0:
+						fmt.Fprintf(w, "; %.1f%% slower after than before", -100*c)
+					}
 				}
 			}
-			if b.Note != "" {
-				fmt.Fprintf(w, " (%s)", b.Note)
-			}
 			fmt.Fprintln(w)
+			writeRound(w, "before", b.Before)
+			writeRound(w, "after", b.After)
 		}
 		if !res.OK {
 			fmt.Fprintf(w, "  %s\n", res.Check)
@@ -119,6 +123,43 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, "\nFAILED: a scenario failed its run or its check (see above)")
 	}
 	return nil
+}
+
+// writeRound writes one round of a baseline on its own line.
+func writeRound(w io.Writer, when string, r Round) {
+	fmt.Fprintf(w, "    %-7s", when+":")
+	if r.Throughput > 0 {
+		fmt.Fprintf(w, " %s/s", formatRate(r.Throughput))
+		if r.P50 > 0 {
+			fmt.Fprintf(w, ", p50 %s, p99 %s", formatDuration(r.P50), formatDuration(r.P99))
+		}
+	} else {
+		fmt.Fprint(w, " not measured")
+	}
+	if r.Note != "" {
+		fmt.Fprintf(w, " (%s)", r.Note)
+	}
+	fmt.Fprintln(w)
+}
+
+// change is how far a baseline moved from its round before a scenario to
+// its round after, as a fraction of the first (+0.2: 20 % faster after);
+// false when either round measured nothing.
+func change(before, after float64) (float64, bool) {
+	if before <= 0 || after <= 0 {
+		return 0, false
+	}
+	return after/before - 1, true
+}
+
+// formatRatioRange writes a ratio's range with the precision of
+// formatRatio, or the one ratio when both ends are the same.
+func formatRatioRange(low, high float64) string {
+	lo, hi := formatRatio(low), formatRatio(high)
+	if lo == hi {
+		return lo
+	}
+	return strings.TrimSuffix(lo, "×") + "–" + hi
 }
 
 // formatRatio writes a ratio with three decimals, or three significant

@@ -1,10 +1,11 @@
 // Package bench is what `tally bench` runs: a small load runner (Run) that
 // measures one scenario with many clients — throughput, latency percentiles
 // and the process's memory — and the scenarios and baselines of issue 6 on
-// top of it (Suite). Every scenario is reported with a baseline measured in
-// the same run, on the same machine and store, with the same client count,
-// because absolute numbers move with the machine and its load; the ratio is
-// what BENCHMARKS.md compares.
+// top of it (Suite). Every scenario is reported with a baseline measured
+// just before and just after it, on the same machine and store, with the
+// same client count, because absolute numbers move with the machine and its
+// load; the ratio to the mean of the two is what BENCHMARKS.md compares, and
+// the gap between them shows how far the machine moved meanwhile.
 //
 // Honesty rules (TigerBeetle's): a warm-up runs before each measurement and is
 // not counted; an operation counts if it started inside the measured window
@@ -95,6 +96,11 @@ type Result struct {
 	// Set by the suite, not by Run.
 	Baseline *Baseline `json:"baseline,omitempty"`
 	Ratio    float64   `json:"ratio,omitempty"` // Throughput / Baseline.Throughput
+	// RatioLow and RatioHigh are the ratio's range: Throughput divided by
+	// the faster and by the slower of the baseline's rounds. They are
+	// apart when the machine moved while the scenario ran.
+	RatioLow  float64 `json:"ratio_low,omitempty"`
+	RatioHigh float64 `json:"ratio_high,omitempty"`
 	// Check is the end-of-run correctness check: "ok", a failure, or ""
 	// where there is nothing to check (a pure computation).
 	Check   string   `json:"check,omitempty"`
@@ -112,11 +118,21 @@ type Part struct {
 	P999 time.Duration `json:"p999_ns"`
 }
 
-// Baseline is the yardstick a scenario's throughput is divided by, measured
-// in the same run with the same client count.
+// Baseline is the yardstick a scenario's throughput is divided by: rounds
+// measured just before and just after the scenario, in the same run, with
+// the same client count.
 type Baseline struct {
-	Name       string        `json:"name"`
-	Clients    int           `json:"clients"`
+	Name    string `json:"name"`
+	Clients int    `json:"clients"`
+	// Throughput is the mean of the rounds that measured something.
+	Throughput float64 `json:"ops_per_second"`
+	Before     Round   `json:"before"`
+	After      Round   `json:"after"`
+}
+
+// Round is one measurement of a baseline. No throughput: it could not be
+// measured, and Note says why.
+type Round struct {
 	Throughput float64       `json:"ops_per_second"`
 	P50        time.Duration `json:"p50_ns,omitempty"`
 	P99        time.Duration `json:"p99_ns,omitempty"`

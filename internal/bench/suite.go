@@ -99,13 +99,19 @@ var accountGrant = credit.MaxCredits
 
 // suite is one run in progress.
 type suite struct {
-	cfg       Config
-	ledger    *credit.Ledger
-	http      *httpClient
-	url       string
-	run       string // makes account ids and idempotency keys unique to the run
-	baselines map[string]*Baseline
-	report    *Report
+	cfg    Config
+	ledger *credit.Ledger
+	http   *httpClient
+	url    string
+	run    string // makes account ids and idempotency keys unique to the run
+	report *Report
+	// last is the baseline round measured after the last scenario, which
+	// the next may share; nil once anything else was measured.
+	last *lastRound
+	// pgbenchDBs are the pgbench databases initialized so far, by scale
+	// (their URLs); dropPgbench their names, dropped at the end of the run.
+	pgbenchDBs  map[int]string
+	dropPgbench []string
 }
 
 // RunSuite runs the scenarios of cfg and returns the report. It returns an
@@ -126,7 +132,7 @@ func RunSuite(ctx context.Context, cfg Config) (*Report, error) {
 	var tok [4]byte
 	_, _ = rand.Read(tok[:])
 	s := &suite{
-		cfg: cfg, run: "bench-" + hex.EncodeToString(tok[:]), baselines: map[string]*Baseline{},
+		cfg: cfg, run: "bench-" + hex.EncodeToString(tok[:]), pgbenchDBs: map[int]string{},
 		report: &Report{
 			Machine: machine(), Store: StoreInfo{Kind: cfg.StoreKind, Name: cfg.StoreName}, Started: time.Now().UTC(),
 			Clients: cfg.Clients, Duration: cfg.Duration.Seconds(), Warmup: cfg.Warmup.Seconds(), Quick: cfg.Quick, OK: true,
@@ -152,6 +158,7 @@ func RunSuite(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	s.http = newHTTPClient(s.url, s.cfg.Key, cfg.Clients)
 	defer s.http.close()
+	defer s.dropPgbenchDatabases(ctx)
 
 	for _, name := range Scenarios {
 		if !slices.Contains(cfg.Scenarios, name) {
@@ -226,9 +233,19 @@ func (s *suite) say(format string, args ...any) {
 	}
 }
 
-// measure runs sc and then check (nil: nothing to check), and records the
-// result. A failed run or check fails the row; only ctx's end is returned.
-func (s *suite) measure(ctx context.Context, sc Scenario, o Options, check func(context.Context, *Result) error) (*Result, error) {
+// measure runs sc between two rounds of its baseline y (nil: none), then
+// check (nil: nothing to check), and records the result. A failed run or
+// check fails the row; only ctx's end is returned. The round after is
+// measured before the check, right after the scenario's load.
+func (s *suite) measure(ctx context.Context, sc Scenario, o Options, y *yardstick, check func(context.Context, *Result) error) (*Result, error) {
+	var before Round
+	if y != nil {
+		var err error
+		if before, err = s.roundBefore(ctx, y, o.Clients); err != nil {
+			return nil, err
+		}
+	}
+	s.last = nil
 	s.say("running %s (%d clients)", sc.Name, o.Clients)
 	r, err := Run(ctx, sc, o)
 	r.Name = sc.Name
@@ -241,6 +258,13 @@ func (s *suite) measure(ctx context.Context, sc Scenario, o Options, check func(
 		return &r, nil
 	}
 	r.OK = true
+	if y != nil {
+		after, err := s.roundAfter(ctx, y, o.Clients)
+		if err != nil {
+			return nil, err
+		}
+		divide(&r, y.name, before, after)
+	}
 	if check != nil {
 		if err := check(ctx, &r); err != nil {
 			if ctx.Err() != nil {
@@ -256,39 +280,24 @@ func (s *suite) measure(ctx context.Context, sc Scenario, o Options, check func(
 	return &r, nil
 }
 
+// divide sets r's baseline to the rounds before and after it, and its ratio
+// to their mean.
+func divide(r *Result, name string, before, after Round) {
+	b := &Baseline{Name: name, Clients: r.Clients, Before: before, After: after}
+	b.Throughput, r.Ratio, r.RatioLow, r.RatioHigh = bracket(r.Throughput, before.Throughput, after.Throughput)
+	r.Baseline = b
+	if b.Throughput == 0 {
+		why := before.Note
+		if why == "" {
+			why = after.Note
+		}
+		r.Notes = append(r.Notes, "no baseline: "+why)
+	}
+}
+
 // skip records a scenario that could not run here.
 func (s *suite) skip(name string, clients int, why string) {
 	s.report.Results = append(s.report.Results, &Result{Name: name, Clients: clients, Skipped: why})
-}
-
-// setBaseline measures (once per run for each name and client count) the
-// baseline of a row and divides by it. measure returns nil when the baseline
-// cannot be measured here, with why.
-func (s *suite) setBaseline(ctx context.Context, r *Result, name string, measure func(context.Context, int) (*Baseline, error)) error {
-	if r == nil || r.Ops == 0 {
-		return nil
-	}
-	key := fmt.Sprintf("%s/%d", name, r.Clients)
-	b, ok := s.baselines[key]
-	if !ok {
-		s.say("measuring baseline %s (%d clients)", name, r.Clients)
-		var err error
-		b, err = measure(ctx, r.Clients)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			b = &Baseline{Name: name, Clients: r.Clients, Note: "failed: " + err.Error()}
-		}
-		s.baselines[key] = b
-	}
-	r.Baseline = b
-	if b.Throughput > 0 {
-		r.Ratio = r.Throughput / b.Throughput
-	} else if r.OK {
-		r.Notes = append(r.Notes, "no baseline: "+b.Note)
-	}
-	return nil
 }
 
 // verify runs Ledger.Verify on the store and says how long it took.
