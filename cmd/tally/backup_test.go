@@ -279,11 +279,8 @@ func backupSnapshot(t *testing.T, path string) *credit.Snapshot {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var s *credit.Snapshot
-	if err := db.View(context.Background(), func(tx credit.Tx) (err error) {
-		s, err = tx.Snapshot()
-		return err
-	}); err != nil {
+	s, err := credit.ReadSnapshot(context.Background(), db)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -529,7 +529,7 @@ func crashSnapshot(t *testing.T, dsn string) *credit.Snapshot {
 	}
 	defer store.Close()
 	var snap *credit.Snapshot
-	if err := store.View(ctx, func(tx credit.Tx) (err error) { snap, err = tx.Snapshot(); return err }); err != nil {
+	if snap, err = credit.ReadSnapshot(ctx, store); err != nil {
 		t.Fatalf("snapshot: %v", err)
 	}
 	return snap

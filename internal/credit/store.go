@@ -164,7 +164,14 @@ type Tx interface {
 	// uses it so that nodes settling in parallel never do the same work; a
 	// store with a single writer always returns true.
 	TryLockAccount(account string) (bool, error)
+}
 
+// Scanner is the read side that reads a store whole: Verify streams it,
+// audits and tests take a Snapshot. It is not part of Tx, which is the
+// ledger's operations on accounts: a store offers it on its transactions as
+// an optional capability, found by type assertion (see Scan), as
+// database/sql/driver finds a Pinger on a Conn.
+type Scanner interface {
 	// Snapshot returns everything. It is meant for audits and tests, not for
 	// the request path.
 	Snapshot() (*Snapshot, error)
@@ -182,9 +189,18 @@ type Tx interface {
 	EachTransaction(fn func(*Transaction) error) error
 }
 
+// Scan returns tx's Scanner. Internal if the store cannot be read whole.
+func Scan(tx Tx) (Scanner, error) {
+	sc, ok := tx.(Scanner)
+	if !ok {
+		return nil, Errorf(Internal, "no_scanner", "store: %T cannot be read whole", tx)
+	}
+	return sc, nil
+}
+
 // Snapshot is the whole ledger: accounts by ID, grants by account in
 // consumption order, holds and generations by creation then ID, the journal
-// in ID order. Verify reads the same, streamed (see Tx.SnapshotState).
+// in ID order. Verify reads the same, streamed (see Scanner.SnapshotState).
 type Snapshot struct {
 	Accounts     []Account
 	Grants       []Grant
@@ -219,10 +235,24 @@ type CatalogStore interface {
 	WatchCatalogs(ctx context.Context, fn func()) error
 }
 
+// ReadSnapshot reads s whole, in one read-only snapshot (Scanner.Snapshot).
+func ReadSnapshot(ctx context.Context, s Store) (*Snapshot, error) {
+	var snap *Snapshot
+	err := s.View(ctx, func(tx Tx) error {
+		sc, err := Scan(tx)
+		if err != nil {
+			return err
+		}
+		snap, err = sc.Snapshot()
+		return err
+	})
+	return snap, err
+}
+
 // CollectHoldsAndGenerations reads every hold and generation through tx's
 // streams, each sorted as Snapshot documents (by creation, then ID): the
 // stores build Snapshot from the same streams Verify reads.
-func CollectHoldsAndGenerations(tx Tx) ([]Hold, []Generation, error) {
+func CollectHoldsAndGenerations(tx Scanner) ([]Hold, []Generation, error) {
 	var holds []Hold
 	if err := tx.EachHold(func(h *Hold) error { holds = append(holds, *h); return nil }); err != nil {
 		return nil, nil, err

@@ -22,19 +22,23 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 // accounts, grants, holds and generations, not with the entries.
 func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 	return view(ctx, l, func(tx Tx, _ time.Time) ([]Violation, error) {
-		s, err := tx.SnapshotState()
+		sc, err := Scan(tx)
+		if err != nil {
+			return nil, err
+		}
+		s, err := sc.SnapshotState()
 		if err != nil {
 			return nil, err
 		}
 		v := newVerifier()
 		// Holds before generations: a generation is checked against its hold.
-		if err := tx.EachHold(func(h *Hold) error { v.hold(h); return nil }); err != nil {
+		if err := sc.EachHold(func(h *Hold) error { v.hold(h); return nil }); err != nil {
 			return nil, err
 		}
-		if err := tx.EachGeneration(func(g *Generation) error { v.generation(g); return nil }); err != nil {
+		if err := sc.EachGeneration(func(g *Generation) error { v.generation(g); return nil }); err != nil {
 			return nil, err
 		}
-		if err := tx.EachTransaction(func(t *Transaction) error { v.transaction(t); return nil }); err != nil {
+		if err := sc.EachTransaction(func(t *Transaction) error { v.transaction(t); return nil }); err != nil {
 			return nil, err
 		}
 		return v.finish(s), nil

@@ -228,11 +228,8 @@ type ledgerContents struct {
 func contents(tb testing.TB, e *Env) ledgerContents {
 	tb.Helper()
 	var c ledgerContents
-	err := e.Ledger.Store().View(context.Background(), func(tx credit.Tx) error {
-		var err error
-		c.Snapshot, err = tx.Snapshot()
-		return err
-	})
+	var err error
+	c.Snapshot, err = credit.ReadSnapshot(context.Background(), e.Ledger.Store())
 	if err != nil {
 		tb.Fatal(err)
 	}

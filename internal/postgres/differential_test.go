@@ -233,12 +233,8 @@ type canonicalLedger struct {
 
 func (r *diffRun) canonical(t *testing.T) canonicalLedger {
 	t.Helper()
-	var s *credit.Snapshot
-	if err := r.store.View(context.Background(), func(tx credit.Tx) error {
-		var err error
-		s, err = tx.Snapshot()
-		return err
-	}); err != nil {
+	s, err := credit.ReadSnapshot(context.Background(), r.store)
+	if err != nil {
 		t.Fatal(err)
 	}
 	label := map[string]string{}

@@ -312,8 +312,8 @@ func TestOutageLosesNoAcknowledgedWrite(t *testing.T) {
 			t.Errorf("%s: available %v, held %v; want %v (%d − %d charged), 0", id, acct.AvailableCredits, acct.HeldCredits, want, start, charged[id])
 		}
 	}
-	var snap *credit.Snapshot
-	if err := db.View(context.Background(), func(tx credit.Tx) (err error) { snap, err = tx.Snapshot(); return err }); err != nil {
+	snap, err := credit.ReadSnapshot(context.Background(), db)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(snap.Generations) != len(completed) {

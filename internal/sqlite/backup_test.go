@@ -314,11 +314,10 @@ func journalLength(t *testing.T, db *tsqlite.DB) int {
 
 func snapshot(t *testing.T, db *tsqlite.DB) *credit.Snapshot {
 	t.Helper()
-	var s *credit.Snapshot
-	mustView(t, db, func(tx credit.Tx) (err error) {
-		s, err = tx.Snapshot()
-		return err
-	})
+	s, err := credit.ReadSnapshot(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -168,7 +168,11 @@ func (e *env) verify() {
 	snap := e.snapshot()
 	var streamed []credit.Transaction
 	err = e.store.View(e.ctx, func(tx credit.Tx) error {
-		return tx.EachTransaction(func(t *credit.Transaction) error {
+		sc, err := credit.Scan(tx)
+		if err != nil {
+			return err
+		}
+		return sc.EachTransaction(func(t *credit.Transaction) error {
 			streamed = append(streamed, *t)
 			return nil
 		})
@@ -186,12 +190,7 @@ func (e *env) verify() {
 // snapshot returns the whole store.
 func (e *env) snapshot() *credit.Snapshot {
 	e.t.Helper()
-	var s *credit.Snapshot
-	err := e.store.View(e.ctx, func(tx credit.Tx) error {
-		var err error
-		s, err = tx.Snapshot()
-		return err
-	})
+	s, err := credit.ReadSnapshot(e.ctx, e.store)
 	if err != nil {
 		e.t.Fatalf("Snapshot: %v", err)
 	}

@@ -176,7 +176,11 @@ func txSnapshot(t *testing.T, s credit.Store) {
 		return nil
 	})
 	mustView(t, s, func(tx credit.Tx) error {
-		snap, err := tx.Snapshot()
+		sc, err := credit.Scan(tx)
+		if err != nil {
+			return err
+		}
+		snap, err := sc.Snapshot()
 		if err != nil {
 			return err
 		}
