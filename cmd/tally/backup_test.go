@@ -141,18 +141,18 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 
 	stopLoad()
 	got, want := backupSnapshot(t, restored), backupSnapshot(t, live)
-	n := len(got.Transactions)
-	t.Logf("journal: %d transactions before the backup, %d restored, %d at the end (%d cycles)", before, n, len(want.Transactions), cycles.Load())
-	if n < before || n != info.Transactions || n > len(want.Transactions) {
-		t.Fatalf("restored %d transactions; want the backup's %d, at least the %d before it began, at most the %d at the end", n, info.Transactions, before, len(want.Transactions))
+	n := len(got.Entries)
+	t.Logf("journal: %d transactions before the backup, %d restored, %d at the end (%d cycles)", before, n, len(want.Entries), cycles.Load())
+	if n < before || n != info.Transactions || n > len(want.Entries) {
+		t.Fatalf("restored %d transactions; want the backup's %d, at least the %d before it began, at most the %d at the end", n, info.Transactions, before, len(want.Entries))
 	}
-	if !reflect.DeepEqual(got.Transactions, want.Transactions[:n]) {
+	if !reflect.DeepEqual(got.Entries, want.Entries[:n]) {
 		t.Errorf("the restored journal is not the first %d transactions of the live one", n)
 	}
 	// Each restored account's balance is the one its last transaction in
 	// that prefix recorded: what the live server showed at that moment.
-	last := map[string]credit.Transaction{}
-	for _, tr := range want.Transactions[:n] {
+	last := map[string]credit.Entry{}
+	for _, tr := range want.Entries[:n] {
 		last[tr.Account] = tr
 	}
 	for _, a := range got.Accounts {
@@ -172,8 +172,8 @@ func TestBackupRestoreUnderLoad(t *testing.T) {
 	if code, _, errOut := run(t, "verify", "--db", live); code != 0 {
 		t.Errorf("tally verify after restoring over the live file: exit %d: %s", code, errOut)
 	}
-	if got := backupSnapshot(t, live); len(got.Transactions) != n {
-		t.Errorf("after restore --force the ledger has %d transactions; want the backup's %d", len(got.Transactions), n)
+	if got := backupSnapshot(t, live); len(got.Entries) != n {
+		t.Errorf("after restore --force the ledger has %d transactions; want the backup's %d", len(got.Entries), n)
 	}
 }
 

@@ -272,7 +272,7 @@ func crashRun(t *testing.T, bin, dsn string) {
 		"%d requests unanswered then retried (%d of them committed before the kill: the answer was lost), "+
 		"%d transport failures, %d 5xx; %d journal entries; %d of the %d requests sent again answered alike",
 		crashStoreKind(dsn), seed, kills, len(calls), crashSum(steps), crashClients, attempts, attempts-len(calls),
-		retried, lost, h.transport.Load(), h.unavailable.Load(), len(snap.Transactions), alike.Load(), len(calls))
+		retried, lost, h.transport.Load(), h.unavailable.Load(), len(snap.Entries), alike.Load(), len(calls))
 }
 
 // kill9 sends SIGKILL and waits for the process to be reaped.
@@ -550,12 +550,12 @@ func (h *crashHarness) checkJournal(snap *credit.Snapshot) {
 		}
 		return count[id]
 	}
-	for _, tr := range snap.Transactions {
+	for _, tr := range snap.Entries {
 		bad := func(why string, args ...any) {
 			t.Errorf("journal entry %d (%s %s on %s, charged %v): %s (seed %d)", tr.ID, tr.Kind, tr.Ref, tr.Account, tr.ChargedDelta, fmt.Sprintf(why, args...), h.seed)
 		}
 		switch tr.Kind {
-		case credit.TxGrant:
+		case credit.EntryGrant:
 			at(tr.Ref).grant++
 			g, ok := h.grants[tr.Ref]
 			switch {
@@ -564,7 +564,7 @@ func (h *crashHarness) checkJournal(snap *credit.Snapshot) {
 			case tr.Account != g.account || tr.AvailableDelta != g.amount:
 				bad("want %v to %s", g.amount, g.account)
 			}
-		case credit.TxHold:
+		case credit.EntryHold:
 			at(tr.Generation).hold++
 			g, ok := h.gens[tr.Generation]
 			switch {
@@ -573,16 +573,16 @@ func (h *crashHarness) checkJournal(snap *credit.Snapshot) {
 			case tr.Account != g.account || tr.HeldDelta != g.held:
 				bad("want %v held on %s", g.held, g.account)
 			}
-		case credit.TxCapture, credit.TxRelease:
+		case credit.EntryCapture, credit.EntryRelease:
 			at(tr.Generation).resolve++
 			g, ok := h.gens[tr.Generation]
 			switch {
 			case !ok || !g.resolved:
 				bad("resolves generation %q, which no answered request completed or failed", tr.Generation)
-			case tr.ChargedDelta != g.charged || (tr.Kind == credit.TxCapture) != (g.charged > 0):
+			case tr.ChargedDelta != g.charged || (tr.Kind == credit.EntryCapture) != (g.charged > 0):
 				bad("want a charge of %v", g.charged)
 			}
-		case credit.TxRefund:
+		case credit.EntryRefund:
 			at(tr.Generation).refund++
 			g, ok := h.gens[tr.Generation]
 			switch {
@@ -614,8 +614,8 @@ func (h *crashHarness) checkJournal(snap *credit.Snapshot) {
 				id, g.create.key, c.hold, c.resolve, c.refund, want.hold, want.resolve, want.refund, h.seed)
 		}
 	}
-	if len(snap.Transactions) != effects {
-		t.Errorf("the journal has %d entries; the acknowledged requests made %d effects", len(snap.Transactions), effects)
+	if len(snap.Entries) != effects {
+		t.Errorf("the journal has %d entries; the acknowledged requests made %d effects", len(snap.Entries), effects)
 	}
 	if len(snap.Accounts) != crashAccounts {
 		t.Errorf("the store has %d accounts; want %d", len(snap.Accounts), crashAccounts)
@@ -640,8 +640,8 @@ func (h *crashHarness) checkJournal(snap *credit.Snapshot) {
 // answered (a replay). This is for the log only; no check depends on it.
 func (h *crashHarness) lostAnswers(calls []*crashCall, snap *credit.Snapshot) int {
 	refundAt := map[string]time.Time{}
-	for _, tr := range snap.Transactions {
-		if tr.Kind == credit.TxRefund {
+	for _, tr := range snap.Entries {
+		if tr.Kind == credit.EntryRefund {
 			refundAt[tr.Generation] = tr.Time
 		}
 	}

@@ -8,7 +8,7 @@
 // VerifySnapshot checks and `tally verify` reports:
 //
 //  1. The journal is append-only and double-entry: every change to any
-//     balance is one Transaction whose Postings sum to zero, across a user's
+//     balance is one Entry whose Postings sum to zero, across a user's
 //     available and held books (per grant) and the platform's issued, revenue
 //     and expired books. A transaction touches one user account and has one
 //     posting per grant and book it touches.

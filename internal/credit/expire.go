@@ -62,7 +62,7 @@ func expireGrant(tx Tx, id string, at time.Time) error {
 	if err != nil {
 		return err
 	}
-	e := newEntry(TxExpire, g.Account, g.ID, at)
+	e := newDraft(EntryExpire, g.Account, g.ID, at)
 	e.wallet(BookAvailable, g.ID, -g.Remaining)
 	e.platform(BookExpired, g.Remaining)
 	if len(e.t.Postings) > 0 {

@@ -61,7 +61,7 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		if err := tx.InsertGrant(g); err != nil {
 			return Grant{}, err
 		}
-		e := newEntry(TxGrant, account, g.ID, now)
+		e := newDraft(EntryGrant, account, g.ID, now)
 		e.t.Memo = s.Memo
 		e.platform(BookIssued, -s.Credits)
 		// Pay back an overdraft first: the overdraft grant is below zero.
@@ -115,7 +115,7 @@ func validSource(s Source) bool {
 // moveOverdraftHolds moves up to budget of the open holds' overdraft
 // allocations onto grant g, oldest hold first: g's credits become held for
 // those holds in place of the overdraft. It returns how much moved.
-func moveOverdraftHolds(tx Tx, e *entry, ovd, g string, budget Credits) (Credits, error) {
+func moveOverdraftHolds(tx Tx, e *draft, ovd, g string, budget Credits) (Credits, error) {
 	if budget == 0 {
 		return 0, nil
 	}
@@ -172,7 +172,7 @@ func moveOverdraftHolds(tx Tx, e *entry, ovd, g string, budget Credits) (Credits
 // expired book (the credits would have expired with the grant), a refund's
 // becomes a new never-expiring refund grant (a customer never loses refunded
 // credits to expiry), exactly as each does for its other expired grants.
-func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time) (expired Credits, err error) {
+func returnToOverdraft(tx Tx, e *draft, ovd Grant, amount Credits, at time.Time) (expired Credits, err error) {
 	owed := max(0, -(ovd.Remaining + pending(e, ovd.ID)))
 	toOvd := min(amount, owed)
 	e.wallet(BookAvailable, ovd.ID, toOvd)
@@ -208,7 +208,7 @@ func returnToOverdraft(tx Tx, e *entry, ovd Grant, amount Credits, at time.Time)
 }
 
 // pending is what e already posts to a grant's available book.
-func pending(e *entry, grant string) Credits {
+func pending(e *draft, grant string) Credits {
 	var sum Credits
 	for _, p := range e.t.Postings {
 		if p.Account == e.t.Account && p.Book == BookAvailable && p.Grant == grant {

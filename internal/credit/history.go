@@ -12,7 +12,7 @@ const MaxPageSize = 1000
 // Entries returns a page of an account's journal, newest first: transactions
 // with ID < before (0: from the newest). The next page starts at the last
 // entry's ID. NotFound unknown_account.
-func (l *Ledger) Entries(ctx context.Context, account string, before int64, limit int) ([]Transaction, error) {
+func (l *Ledger) Entries(ctx context.Context, account string, before int64, limit int) ([]Entry, error) {
 	if err := named(account, "account"); err != nil {
 		return nil, err
 	}
@@ -22,7 +22,7 @@ func (l *Ledger) Entries(ctx context.Context, account string, before int64, limi
 	if before < 0 {
 		return nil, Errorf(Invalid, "invalid_cursor", "the cursor is not one this API gave out")
 	}
-	return view(ctx, l, func(tx Tx, _ time.Time) ([]Transaction, error) {
+	return view(ctx, l, func(tx Tx, _ time.Time) ([]Entry, error) {
 		if _, err := tx.Account(account); err != nil {
 			return nil, err
 		}

@@ -10,7 +10,7 @@ import (
 // grants in consumption order (the overdraft grant last, which may go below
 // zero within the limit Reserve enforced). g is the generation the hold is
 // for, recorded on its entry; nil for a generic hold.
-func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Transaction, error) {
+func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Entry, error) {
 	acct, err := tx.Reserve(h.Account, h.Amount)
 	if err != nil {
 		return nil, err
@@ -19,7 +19,7 @@ func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Transac
 	if err != nil {
 		return nil, err
 	}
-	e := newEntry(TxHold, h.Account, h.ID, now)
+	e := newDraft(EntryHold, h.Account, h.ID, now)
 	if g != nil {
 		e.generation(*g)
 	}
@@ -65,11 +65,11 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 	if capture < 0 || capture > h.Open() {
 		return Errorf(Invalid, "over_capture", "cannot capture %s credits of a hold of %s", capture, h.Open())
 	}
-	kind := TxCapture
+	kind := EntryCapture
 	if capture == 0 {
-		kind = TxRelease
+		kind = EntryRelease
 	}
-	e := newEntry(kind, h.Account, h.ID, at)
+	e := newDraft(kind, h.Account, h.ID, at)
 	e.t.Generation = h.Generation
 	e.t.ChargedDelta = capture
 	if h.Generation != "" {

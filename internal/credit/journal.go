@@ -2,28 +2,28 @@ package credit
 
 import "time"
 
-// entry builds one journal transaction. Postings to the same book and grant are
-// merged, so a transaction has one posting per grant touched. The account's
+// draft builds one journal entry. Postings to the same book and grant are
+// merged, so an entry has one posting per grant touched. The account's
 // grants and balances are then changed from the postings alone, which is why a
 // balance always equals the fold of its journal.
-type entry struct {
-	t Transaction
+type draft struct {
+	t Entry
 }
 
-func newEntry(kind TxKind, account, ref string, at time.Time) *entry {
-	return &entry{t: Transaction{Kind: kind, Account: account, Ref: ref, Time: at}}
+func newDraft(kind EntryKind, account, ref string, at time.Time) *draft {
+	return &draft{t: Entry{Kind: kind, Account: account, Ref: ref, Time: at}}
 }
 
 // generation records on the entry the generation it concerns and what that
 // was priced with (model, kind, catalog version): every entry of a
 // generation — its hold, charge, release, expiry and refunds — says so, so
 // that history and CSV read alike for all of them.
-func (e *entry) generation(g Generation) {
+func (e *draft) generation(g Generation) {
 	e.t.Generation, e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.ID, g.Model, g.Kind, g.CatalogVersion
 }
 
 // post adds amount to a book. Zero amounts are dropped.
-func (e *entry) post(account, book, grant string, amount Credits) {
+func (e *draft) post(account, book, grant string, amount Credits) {
 	if amount == 0 {
 		return
 	}
@@ -38,16 +38,16 @@ func (e *entry) post(account, book, grant string, amount Credits) {
 }
 
 // wallet posts to the entry's account.
-func (e *entry) wallet(book, grant string, amount Credits) { e.post(e.t.Account, book, grant, amount) }
+func (e *draft) wallet(book, grant string, amount Credits) { e.post(e.t.Account, book, grant, amount) }
 
 // platform posts to one of the platform's books.
-func (e *entry) platform(book string, amount Credits) { e.post(PlatformAccount, book, "", amount) }
+func (e *draft) platform(book string, amount Credits) { e.post(PlatformAccount, book, "", amount) }
 
 // commit applies the postings to the grants and the account and appends the
 // transaction. reserved is the account as Tx.Reserve left it, when the held
 // amount was already moved by that atomic step; otherwise the balances are
 // added here.
-func (e *entry) commit(tx Tx, reserved *Account) (*Transaction, error) {
+func (e *draft) commit(tx Tx, reserved *Account) (*Entry, error) {
 	var sum, dAvail, dHeld Credits
 	kept := e.t.Postings[:0]
 	for _, p := range e.t.Postings {
@@ -88,7 +88,7 @@ func (e *entry) commit(tx Tx, reserved *Account) (*Transaction, error) {
 	}
 	e.t.AvailableDelta, e.t.HeldDelta = dAvail, dHeld
 	e.t.AvailableAfter, e.t.HeldAfter = acct.Available, acct.Held
-	if err := tx.AppendTransaction(&e.t); err != nil {
+	if err := tx.AppendEntry(&e.t); err != nil {
 		return nil, err
 	}
 	return &e.t, nil

@@ -129,17 +129,17 @@ type Generation struct {
 	ResolvedAt      time.Time
 }
 
-// TxKind names what a journal transaction did.
-type TxKind string
+// EntryKind names what a journal entry did.
+type EntryKind string
 
-// The kinds of journal transaction.
+// The kinds of journal entry.
 const (
-	TxGrant   TxKind = "grant"
-	TxHold    TxKind = "hold"
-	TxCapture TxKind = "capture" // a charge, and the return of the uncharged rest
-	TxRelease TxKind = "release" // a hold returned whole (failure, release or expiry)
-	TxExpire  TxKind = "expire"  // a grant's remainder left at its expiry
-	TxRefund  TxKind = "refund"
+	EntryGrant   EntryKind = "grant"
+	EntryHold    EntryKind = "hold"
+	EntryCapture EntryKind = "capture" // a charge, and the return of the uncharged rest
+	EntryRelease EntryKind = "release" // a hold returned whole (failure, release or expiry)
+	EntryExpire  EntryKind = "expire"  // a grant's remainder left at its expiry
+	EntryRefund  EntryKind = "refund"
 )
 
 // Books: the balances postings move credits between. A user's wallet has two,
@@ -164,12 +164,12 @@ type Posting struct {
 	Amount  Credits
 }
 
-// Transaction is one entry of the journal: every change to any balance is one
-// transaction, appended, never changed. Each touches exactly one user account;
+// Entry is one record of the journal: every change to any balance is one
+// entry, appended, never changed. Each touches exactly one user account;
 // the deltas and balances after are kept with it so history needs no folding.
-type Transaction struct {
+type Entry struct {
 	ID             int64 // assigned by the store, increasing
-	Kind           TxKind
+	Kind           EntryKind
 	Account        string
 	Time           time.Time
 	Ref            string // the grant, hold or generation it concerns

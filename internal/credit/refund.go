@@ -53,7 +53,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		if err != nil {
 			return Generation{}, err
 		}
-		e := newEntry(TxRefund, g.Account, g.ID, now)
+		e := newDraft(EntryRefund, g.Account, g.ID, now)
 		e.generation(g)
 		e.t.ChargedDelta = -amount
 		e.platform(BookRevenue, -amount)

@@ -115,11 +115,11 @@ type Tx interface {
 	// UpdateGeneration stores a generation's status, counts, amounts and times.
 	UpdateGeneration(g Generation) error
 
-	// AppendTransaction appends t and its postings to the journal and sets t.ID.
-	AppendTransaction(t *Transaction) error
+	// AppendEntry appends t and its postings to the journal and sets t.ID.
+	AppendEntry(t *Entry) error
 	// Entries returns an account's transactions with ID < before (0: from the
 	// newest), newest first, at most limit, each with its postings.
-	Entries(account string, before int64, limit int) ([]Transaction, error)
+	Entries(account string, before int64, limit int) ([]Entry, error)
 	// Usage sums ChargedDelta of an account's transactions in [from, to) by
 	// day, model and kind, and counts the charges among them (ChargedDelta >
 	// 0). A store may answer the whole days of the window (see WholeDays)
@@ -177,8 +177,8 @@ type Scanner interface {
 	Snapshot() (*Snapshot, error)
 	// SnapshotState is the part of Snapshot that Verify keeps in memory:
 	// accounts, grants and the usage rollup (Holds, Generations and
-	// Transactions are nil). EachHold (with allocations), EachGeneration and
-	// EachTransaction (in ID order, with postings) stream the rest, reading
+	// Entries are nil). EachHold (with allocations), EachGeneration and
+	// EachEntry (in ID order, with postings) stream the rest, reading
 	// as they go and keeping none: Verify reads a ledger of any history in
 	// memory that grows with its accounts and grants, not with its entries.
 	// Holds and generations come in no particular order. An error from fn
@@ -186,7 +186,7 @@ type Scanner interface {
 	SnapshotState() (*Snapshot, error)
 	EachHold(fn func(*Hold) error) error
 	EachGeneration(fn func(*Generation) error) error
-	EachTransaction(fn func(*Transaction) error) error
+	EachEntry(fn func(*Entry) error) error
 }
 
 // Scan returns tx's Scanner. Internal if the store cannot be read whole.
@@ -202,12 +202,12 @@ func Scan(tx Tx) (Scanner, error) {
 // consumption order, holds and generations by creation then ID, the journal
 // in ID order. Verify reads the same, streamed (see Scanner.SnapshotState).
 type Snapshot struct {
-	Accounts     []Account
-	Grants       []Grant
-	Holds        []Hold
-	Generations  []Generation
-	Transactions []Transaction // in ID order, with postings
-	Usage        []DailyUsage  // the usage rollup, in any order
+	Accounts    []Account
+	Grants      []Grant
+	Holds       []Hold
+	Generations []Generation
+	Entries     []Entry      // in ID order, with postings
+	Usage       []DailyUsage // the usage rollup, in any order
 }
 
 // CatalogRecord is one published catalog version, as stored.

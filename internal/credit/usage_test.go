@@ -52,14 +52,14 @@ func TestWholeDays(t *testing.T) {
 func TestVerifyUsageRollup(t *testing.T) {
 	day1 := time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)
 	day2 := day1.Add(2 * time.Minute)
-	charge := func(id int64, at time.Time, model string, c Credits) Transaction {
-		return Transaction{ID: id, Kind: TxCapture, Account: "a", Time: at, Model: model, ModelKind: KindImage, ChargedDelta: c}
+	charge := func(id int64, at time.Time, model string, c Credits) Entry {
+		return Entry{ID: id, Kind: EntryCapture, Account: "a", Time: at, Model: model, ModelKind: KindImage, ChargedDelta: c}
 	}
-	journal := []Transaction{
+	journal := []Entry{
 		charge(1, day1, "flux-dev", Whole(10)),
 		charge(2, day2, "flux-dev", Whole(15)),
 		charge(3, day2, "flux-dev", Whole(-5)), // a refund: charged, not counted
-		{ID: 4, Kind: TxGrant, Account: "a", Time: day2},
+		{ID: 4, Kind: EntryGrant, Account: "a", Time: day2},
 	}
 	row := func(day string, c Credits, n int) DailyUsage {
 		return DailyUsage{Account: "a", UsageRow: UsageRow{Day: day, Model: "flux-dev", Kind: "image", Charged: c, Count: n}}
@@ -67,7 +67,7 @@ func TestVerifyUsageRollup(t *testing.T) {
 	good := []DailyUsage{row("2026-11-24", Whole(10), 1), row("2026-11-25", Whole(10), 1)}
 	usageViolations := func(u []DailyUsage) []string {
 		var out []string
-		for _, v := range VerifySnapshot(&Snapshot{Transactions: journal, Usage: u}) {
+		for _, v := range VerifySnapshot(&Snapshot{Entries: journal, Usage: u}) {
 			if v.Invariant == "usage_rollup" {
 				out = append(out, v.Detail)
 			}

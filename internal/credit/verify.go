@@ -38,7 +38,7 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 		if err := sc.EachGeneration(func(g *Generation) error { v.generation(g); return nil }); err != nil {
 			return nil, err
 		}
-		if err := sc.EachTransaction(func(t *Transaction) error { v.transaction(t); return nil }); err != nil {
+		if err := sc.EachEntry(func(t *Entry) error { v.entry(t); return nil }); err != nil {
 			return nil, err
 		}
 		return v.finish(s), nil
@@ -71,8 +71,8 @@ func VerifySnapshot(s *Snapshot) []Violation {
 	for i := range s.Generations {
 		v.generation(&s.Generations[i])
 	}
-	for i := range s.Transactions {
-		v.transaction(&s.Transactions[i])
+	for i := range s.Entries {
+		v.entry(&s.Entries[i])
 	}
 	return v.finish(s)
 }
@@ -160,8 +160,8 @@ func (v *verifier) bad(inv, format string, args ...any) {
 	v.out = append(v.out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
 }
 
-// transaction folds one journal entry; entries come in ID order.
-func (v *verifier) transaction(t *Transaction) {
+// entry folds one journal entry; entries come in ID order.
+func (v *verifier) entry(t *Entry) {
 	var sum Credits
 	for _, p := range t.Postings {
 		sum += p.Amount

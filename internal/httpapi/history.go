@@ -17,20 +17,20 @@ import (
 
 // Entry is one transaction of an account's journal.
 type Entry struct {
-	ID             int64          `json:"id" doc:"Increasing: later entries have larger ids."`
-	Time           time.Time      `json:"time"`
-	Kind           credit.TxKind  `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
-	Ref            string         `json:"ref" doc:"The grant, hold or generation it concerns."`
-	Generation     string         `json:"generation,omitempty"`
-	Model          string         `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
-	CatalogVersion string         `json:"catalog_version,omitempty" doc:"The catalog version the generation was priced with, on every entry of a generation."`
-	AvailableDelta credit.Credits `json:"available_delta"`
-	HeldDelta      credit.Credits `json:"held_delta"`
-	AvailableAfter credit.Credits `json:"available_after"`
-	HeldAfter      credit.Credits `json:"held_after"`
-	ChargedDelta   credit.Credits `json:"charged_delta" doc:"Positive for a charge, negative for a refund."`
-	Memo           string         `json:"memo,omitempty"`
-	Postings       []Posting      `json:"postings" doc:"The double-entry lines; they sum to zero."`
+	ID             int64            `json:"id" doc:"Increasing: later entries have larger ids."`
+	Time           time.Time        `json:"time"`
+	Kind           credit.EntryKind `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
+	Ref            string           `json:"ref" doc:"The grant, hold or generation it concerns."`
+	Generation     string           `json:"generation,omitempty"`
+	Model          string           `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
+	CatalogVersion string           `json:"catalog_version,omitempty" doc:"The catalog version the generation was priced with, on every entry of a generation."`
+	AvailableDelta credit.Credits   `json:"available_delta"`
+	HeldDelta      credit.Credits   `json:"held_delta"`
+	AvailableAfter credit.Credits   `json:"available_after"`
+	HeldAfter      credit.Credits   `json:"held_after"`
+	ChargedDelta   credit.Credits   `json:"charged_delta" doc:"Positive for a charge, negative for a refund."`
+	Memo           string           `json:"memo,omitempty"`
+	Postings       []Posting        `json:"postings" doc:"The double-entry lines; they sum to zero."`
 }
 
 // Posting is one line of an entry: credits into (positive) or out of
@@ -43,7 +43,7 @@ type Posting struct {
 }
 
 // NewEntry converts a transaction to its wire form.
-func NewEntry(t credit.Transaction) Entry {
+func NewEntry(t credit.Entry) Entry {
 	e := Entry{
 		ID: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Ref: t.Ref, Generation: t.Generation, Model: t.Model,
 		CatalogVersion: t.CatalogVersion, AvailableDelta: t.AvailableDelta, HeldDelta: t.HeldDelta,
@@ -281,7 +281,7 @@ func (s *Server) historyRoutes() {
 
 // entries returns a page of at most limit entries before `before` and
 // whether older ones remain, so that the last page carries no cursor.
-func (s *Server) entries(ctx context.Context, account string, before int64, limit int) ([]credit.Transaction, bool, error) {
+func (s *Server) entries(ctx context.Context, account string, before int64, limit int) ([]credit.Entry, bool, error) {
 	ask := min(limit+1, credit.MaxPageSize)
 	page, err := s.ledger.Entries(ctx, account, before, ask)
 	if err != nil {

@@ -228,7 +228,7 @@ type canonicalLedger struct {
 	Grants      []credit.Grant
 	Holds       []credit.Hold
 	Generations []credit.Generation
-	Journal     []credit.Transaction
+	Journal     []credit.Entry
 }
 
 func (r *diffRun) canonical(t *testing.T) canonicalLedger {
@@ -273,7 +273,7 @@ func (r *diffRun) canonical(t *testing.T) canonicalLedger {
 		g.ID, g.Hold, g.Quote = l(g.ID), l(g.Hold), nil
 		c.Generations = append(c.Generations, g)
 	}
-	for _, x := range s.Transactions {
+	for _, x := range s.Entries {
 		x.ID, x.Ref, x.Generation = 0, l(x.Ref), l(x.Generation)
 		x.Memo = "" // a refund grant's memo names a generation id
 		for i := range x.Postings {

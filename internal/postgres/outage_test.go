@@ -332,12 +332,12 @@ func TestOutageLosesNoAcknowledgedWrite(t *testing.T) {
 	// delivered, one release) per completion.
 	holds, resolutions := 0, 0
 	var revenue credit.Credits
-	for _, tr := range snap.Transactions {
+	for _, tr := range snap.Entries {
 		switch tr.Kind {
-		case credit.TxCapture, credit.TxRelease:
+		case credit.EntryCapture, credit.EntryRelease:
 			resolutions++
 			revenue += tr.ChargedDelta
-		case credit.TxHold:
+		case credit.EntryHold:
 			holds++
 		}
 	}

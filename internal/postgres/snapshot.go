@@ -17,7 +17,7 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if s.Holds, s.Generations, err = credit.CollectHoldsAndGenerations(t); err != nil {
 		return nil, err
 	}
-	if s.Transactions, err = t.transactions("snapshot journal", `true`, ``); err != nil {
+	if s.Entries, err = t.transactions("snapshot journal", `true`, ``); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -150,7 +150,7 @@ func TestJournal_AppendOnly(t *testing.T) {
 	db := pgtest.Open(t)
 	newAccount(t, db, "acme", 0, credit.Whole(1))
 	mustUpdate(t, db, func(tx credit.Tx) error {
-		return tx.AppendTransaction(&credit.Transaction{Kind: credit.TxGrant, Account: "acme", Time: t0, Ref: "grt_acme",
+		return tx.AppendEntry(&credit.Entry{Kind: credit.EntryGrant, Account: "acme", Time: t0, Ref: "grt_acme",
 			Postings: []credit.Posting{{Account: "platform", Book: credit.BookIssued, Amount: -1000}, {Account: "acme", Book: credit.BookAvailable, Grant: "grt_acme", Amount: 1000}}})
 	})
 	ctx := context.Background()

@@ -99,11 +99,11 @@ func TestBackupUnderLoad(t *testing.T) {
 		t.Fatalf("Verify(backup) = %v, %v; want no violation", vs, err)
 	}
 	live, snap := snapshot(t, db), snapshot(t, copied)
-	n := len(snap.Transactions)
-	if n != info.Transactions || n == 0 || snap.Transactions[n-1].ID != info.LastTransaction {
+	n := len(snap.Entries)
+	if n != info.Transactions || n == 0 || snap.Entries[n-1].ID != info.LastTransaction {
 		t.Fatalf("backup holds %d transactions; info says %d, last #%d", n, info.Transactions, info.LastTransaction)
 	}
-	if !reflect.DeepEqual(snap.Transactions, live.Transactions[:n]) {
+	if !reflect.DeepEqual(snap.Entries, live.Entries[:n]) {
 		t.Errorf("the backup's journal is not the first %d transactions of the live journal", n)
 	}
 }

@@ -16,7 +16,7 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if s.Holds, s.Generations, err = credit.CollectHoldsAndGenerations(t); err != nil {
 		return nil, err
 	}
-	if s.Transactions, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
+	if s.Entries, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -48,13 +48,13 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	return s, nil
 }
 
-// EachTransaction streams the journal in ID order with its postings (see
+// EachEntry streams the journal in ID order with its postings (see
 // credit.Tx): one query joining each transaction to its postings, rows
 // grouped by transaction as they come.
-func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
-	g := grouper[credit.Transaction, int64]{fn: fn}
+func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
+	g := grouper[credit.Entry, int64]{fn: fn}
 	err := t.each("read journal", func(s scanner) error {
-		var x credit.Transaction
+		var x credit.Entry
 		var account, book, grant string
 		var amount *int64
 		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,

@@ -203,7 +203,7 @@ func TestJournal_AppendOnly(t *testing.T) {
 	db := MustOpenDB(t)
 	newAccount(t, db, "acme", 0, credit.Whole(5))
 	mustUpdate(t, db, func(tx credit.Tx) error {
-		return tx.AppendTransaction(&credit.Transaction{Kind: credit.TxGrant, Account: "acme", Time: t0, Ref: "grt_acme",
+		return tx.AppendEntry(&credit.Entry{Kind: credit.EntryGrant, Account: "acme", Time: t0, Ref: "grt_acme",
 			AvailableDelta: credit.Whole(5), AvailableAfter: credit.Whole(5), Postings: []credit.Posting{
 				{Account: credit.PlatformAccount, Book: credit.BookIssued, Amount: -credit.Whole(5)},
 				{Account: "acme", Book: credit.BookAvailable, Grant: "grt_acme", Amount: credit.Whole(5)},

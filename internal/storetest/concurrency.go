@@ -305,7 +305,7 @@ func concLazyExpiry(t *testing.T, e *env) {
 	wg.Wait()
 	releases := 0
 	for _, tr := range e.journal("a") {
-		if tr.Kind == credit.TxRelease {
+		if tr.Kind == credit.EntryRelease {
 			releases++
 		}
 	}

@@ -57,7 +57,7 @@ func flowHoldTTL(t *testing.T, e *env) {
 		}
 	}
 	j := e.journal("a")
-	if last := j[len(j)-1]; last.Kind != credit.TxRelease || !last.Time.Equal(g.ExpiresAt) || last.AvailableDelta != credit.Whole(10) {
+	if last := j[len(j)-1]; last.Kind != credit.EntryRelease || !last.Time.Equal(g.ExpiresAt) || last.AvailableDelta != credit.Whole(10) {
 		t.Errorf("expiry transaction = %s %s at %v; want release of 10 at %v", last.Kind, last.AvailableDelta, last.Time, g.ExpiresAt)
 	}
 	e.balances("a", credit.Whole(10), 0)
@@ -151,7 +151,7 @@ func flowGrantExpiry(t *testing.T, e *env) {
 	} {
 		j := e.journal(tc.account)
 		last := j[len(j)-1]
-		if last.Kind != credit.TxExpire || !last.Time.Equal(tc.grant.ExpiresAt) || last.Ref != tc.grant.ID || last.AvailableAfter != tc.after {
+		if last.Kind != credit.EntryExpire || !last.Time.Equal(tc.grant.ExpiresAt) || last.Ref != tc.grant.ID || last.AvailableAfter != tc.after {
 			t.Errorf("%s: expiry transaction = %s at %v ref %s, %s after; want expire at %v ref %s, %s after",
 				tc.account, last.Kind, last.Time, last.Ref, last.AvailableAfter, tc.grant.ExpiresAt, tc.grant.ID, tc.after)
 		}
@@ -171,7 +171,7 @@ func flowGrantExpiry(t *testing.T, e *env) {
 	e.clock.Set(t0.Add(5 * time.Hour))
 	e.balances("c", 0, 0)
 	j := e.journal("c")
-	if last := j[len(j)-1]; last.Kind != credit.TxExpire || !last.Time.Equal(t0.Add(3*time.Hour)) {
+	if last := j[len(j)-1]; last.Kind != credit.EntryExpire || !last.Time.Equal(t0.Add(3*time.Hour)) {
 		t.Errorf("c: lazy expiry transaction = %s at %v; want expire at t0+3h", last.Kind, last.Time)
 	}
 	if got := platformBook(e.snapshot(), credit.BookExpired); got != credit.Whole(22) {
@@ -182,7 +182,7 @@ func flowGrantExpiry(t *testing.T, e *env) {
 // expiredOf sums the platform's expired postings made by one account's transactions.
 func expiredOf(s *credit.Snapshot, account string) credit.Credits {
 	var sum credit.Credits
-	for _, t := range s.Transactions {
+	for _, t := range s.Entries {
 		if t.Account != account {
 			continue
 		}
@@ -198,7 +198,7 @@ func expiredOf(s *credit.Snapshot, account string) credit.Credits {
 // revenueOf sums the platform's revenue postings made by one account's transactions.
 func revenueOf(s *credit.Snapshot, account string) credit.Credits {
 	var sum credit.Credits
-	for _, t := range s.Transactions {
+	for _, t := range s.Entries {
 		if t.Account != account {
 			continue
 		}
@@ -264,7 +264,7 @@ func flowGrantExpiryHeld(t *testing.T, e *env) {
 		e.balances(tc.account, 0, 0)
 	}
 	j := e.journal("ttl")
-	if last := j[len(j)-1]; last.Kind != credit.TxRelease || !last.Time.Equal(t0.Add(2*time.Hour)) {
+	if last := j[len(j)-1]; last.Kind != credit.EntryRelease || !last.Time.Equal(t0.Add(2*time.Hour)) {
 		t.Errorf("ttl: last transaction = %s at %v; want the hold's release at t0+2h", last.Kind, last.Time)
 	}
 }
@@ -304,7 +304,7 @@ func flowRefund(t *testing.T, e *env) {
 	}
 	j := e.journal("a")
 	last := j[len(j)-1]
-	if last.Kind != credit.TxRefund || last.ChargedDelta != credit.Whole(-20) || last.Model != "flux-dev" || last.Generation != g.ID || last.CatalogVersion != "2026-11-24.seed" {
+	if last.Kind != credit.EntryRefund || last.ChargedDelta != credit.Whole(-20) || last.Model != "flux-dev" || last.Generation != g.ID || last.CatalogVersion != "2026-11-24.seed" {
 		t.Errorf("refund transaction = %+v; want refund of 20 of flux-dev, charged −20", last)
 	}
 	wantPostings(t, last, []credit.Posting{

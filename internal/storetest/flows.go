@@ -170,7 +170,7 @@ func flowGrants(t *testing.T, e *env) {
 		t.Fatalf("journal of a has %d transactions; want 5", len(j))
 	}
 	last := j[4]
-	if last.Kind != credit.TxGrant || last.Ref != adj.ID || last.AvailableDelta != cr("1.5") || last.AvailableAfter != cr("174.5") || !last.Time.Equal(t0.Add(4*time.Second)) {
+	if last.Kind != credit.EntryGrant || last.Ref != adj.ID || last.AvailableDelta != cr("1.5") || last.AvailableAfter != cr("174.5") || !last.Time.Equal(t0.Add(4*time.Second)) {
 		t.Errorf("grant transaction = %+v; want grant of 1.5 on %s, 174.5 after, at t0+4s", last, adj.ID)
 	}
 	wantPostings(t, last, []credit.Posting{
@@ -284,7 +284,7 @@ func findGrant(t testing.TB, s *credit.Snapshot, account string, src credit.Sour
 }
 
 // wantPostings checks a transaction's postings, in any order.
-func wantPostings(t testing.TB, tr credit.Transaction, want []credit.Posting) {
+func wantPostings(t testing.TB, tr credit.Entry, want []credit.Posting) {
 	t.Helper()
 	got := slices.Clone(tr.Postings)
 	cmp := func(a, b credit.Posting) int {
@@ -350,7 +350,7 @@ func flowGenerationComplete(t *testing.T, e *env) {
 	}
 	j := e.journal("a")
 	last := j[len(j)-1]
-	if last.Kind != credit.TxCapture || last.ChargedDelta != credit.Whole(147) || last.Model != "nano-banana-2" ||
+	if last.Kind != credit.EntryCapture || last.ChargedDelta != credit.Whole(147) || last.Model != "nano-banana-2" ||
 		last.ModelKind != credit.KindImage || last.CatalogVersion != "2026-11-24.seed" || last.Generation != g.ID ||
 		last.AvailableDelta != cr("73.5") || last.HeldDelta != cr("-220.5") || last.AvailableAfter != credit.Whole(353) || last.HeldAfter != 0 {
 		t.Errorf("capture transaction = %+v; want capture of 147 (nano-banana-2, 2026-11-24.seed), +73.5 available, −220.5 held", last)
@@ -397,7 +397,7 @@ func flowGenerationFail(t *testing.T, e *env) {
 		t.Errorf("Hold after fail = %+v, %v; want released 20", h, err)
 	}
 	j := e.journal("a")
-	if last := j[len(j)-1]; last.Kind != credit.TxRelease || last.ChargedDelta != 0 || last.AvailableDelta != credit.Whole(20) {
+	if last := j[len(j)-1]; last.Kind != credit.EntryRelease || last.ChargedDelta != 0 || last.AvailableDelta != credit.Whole(20) {
 		t.Errorf("fail transaction = %+v; want a release of 20", last)
 	}
 	if r := platformBook(e.snapshot(), credit.BookRevenue); r != 0 {

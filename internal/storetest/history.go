@@ -25,7 +25,7 @@ func historyFlows() []flow {
 // journalLen is the number of transactions in the whole journal.
 func (e *env) journalLen() int {
 	e.t.Helper()
-	return len(e.snapshot().Transactions)
+	return len(e.snapshot().Entries)
 }
 
 // once runs call twice with the same idempotency key and request hash: the
@@ -210,9 +210,9 @@ func flowEntries(t *testing.T, e *env) {
 	_, _ = e.ledger.ReleaseHold(e.ctx, nil, h.ID) // 5 release
 	e.topup("b", 1)
 	e.topup("a", 1) // 6 grant
-	wantKinds := []credit.TxKind{credit.TxGrant, credit.TxRelease, credit.TxHold, credit.TxCapture, credit.TxHold, credit.TxGrant}
+	wantKinds := []credit.EntryKind{credit.EntryGrant, credit.EntryRelease, credit.EntryHold, credit.EntryCapture, credit.EntryHold, credit.EntryGrant}
 
-	var all []credit.Transaction
+	var all []credit.Entry
 	before := int64(0)
 	for page := 0; ; page++ {
 		got, err := e.ledger.Entries(e.ctx, "a", before, 4)

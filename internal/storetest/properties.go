@@ -230,7 +230,7 @@ func playScenario(e *env, prefix string, s scenario, p property) error {
 // propZeroSum: every transaction has postings and they sum to zero; a
 // transaction touches one user account, with one posting per book and grant.
 func propZeroSum(_, s *credit.Snapshot, _ *credit.Hold) error {
-	for _, t := range s.Transactions {
+	for _, t := range s.Entries {
 		if len(t.Postings) == 0 {
 			return fmt.Errorf("transaction %d (%s) has no postings", t.ID, t.Kind)
 		}

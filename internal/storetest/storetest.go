@@ -153,7 +153,7 @@ func newEnvCatalog(t *testing.T, open func(t *testing.T) credit.Store, cat *cred
 }
 
 // verify reports every violation ledger.Verify finds, and checks that
-// Verify's streamed journal (Tx.EachTransaction) is the snapshot's, entry for
+// Verify's streamed journal (Scanner.EachEntry) is the snapshot's, entry for
 // entry, and finds what VerifySnapshot finds.
 func (e *env) verify() {
 	e.t.Helper()
@@ -166,21 +166,21 @@ func (e *env) verify() {
 		e.t.Errorf("Verify: %s", v)
 	}
 	snap := e.snapshot()
-	var streamed []credit.Transaction
+	var streamed []credit.Entry
 	err = e.store.View(e.ctx, func(tx credit.Tx) error {
 		sc, err := credit.Scan(tx)
 		if err != nil {
 			return err
 		}
-		return sc.EachTransaction(func(t *credit.Transaction) error {
+		return sc.EachEntry(func(t *credit.Entry) error {
 			streamed = append(streamed, *t)
 			return nil
 		})
 	})
 	if err != nil {
 		e.t.Errorf("EachTransaction: %v", err)
-	} else if !reflect.DeepEqual(streamed, snap.Transactions) {
-		e.t.Errorf("EachTransaction streamed %d transactions unlike the snapshot's %d", len(streamed), len(snap.Transactions))
+	} else if !reflect.DeepEqual(streamed, snap.Entries) {
+		e.t.Errorf("EachTransaction streamed %d transactions unlike the snapshot's %d", len(streamed), len(snap.Entries))
 	}
 	if got := credit.VerifySnapshot(snap); !reflect.DeepEqual(got, vs) {
 		e.t.Errorf("VerifySnapshot = %v; Verify (streamed) = %v", got, vs)
@@ -305,10 +305,10 @@ func (e *env) wantGrant(label, id string, remaining, held credit.Credits) {
 }
 
 // journal returns every transaction of an account, oldest first.
-func (e *env) journal(account string) []credit.Transaction {
+func (e *env) journal(account string) []credit.Entry {
 	e.t.Helper()
-	var out []credit.Transaction
-	for _, t := range e.snapshot().Transactions {
+	var out []credit.Entry
+	for _, t := range e.snapshot().Entries {
 		if t.Account == account {
 			out = append(out, t)
 		}
@@ -319,7 +319,7 @@ func (e *env) journal(account string) []credit.Transaction {
 // platform sums the postings to one of the platform's books.
 func platformBook(s *credit.Snapshot, book string) credit.Credits {
 	var sum credit.Credits
-	for _, t := range s.Transactions {
+	for _, t := range s.Entries {
 		for _, p := range t.Postings {
 			if p.Account == credit.PlatformAccount && p.Book == book {
 				sum += p.Amount
@@ -427,8 +427,8 @@ func diffSnapshots(a, b *credit.Snapshot) string {
 	diff("grant", grants(a), grants(b))
 	diff("hold", holds(a), holds(b))
 	diff("generation", gens(a), gens(b))
-	if len(a.Transactions) != len(b.Transactions) {
-		d = append(d, fmt.Sprintf("journal %d → %d transactions", len(a.Transactions), len(b.Transactions)))
+	if len(a.Entries) != len(b.Entries) {
+		d = append(d, fmt.Sprintf("journal %d → %d transactions", len(a.Entries), len(b.Entries)))
 	}
 	slices.Sort(d)
 	return strings.Join(d, "; ")

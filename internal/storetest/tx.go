@@ -320,7 +320,7 @@ func txErrors(t *testing.T, s credit.Store) {
 			return tx.PutIdempotency(r)
 		}, credit.Conflict, "idempotency_conflict"},
 		{"PostingUnknownGrant", func(tx credit.Tx) error {
-			return tx.AppendTransaction(&credit.Transaction{Kind: credit.TxGrant, Account: "acme", Time: tx0,
+			return tx.AppendEntry(&credit.Entry{Kind: credit.EntryGrant, Account: "acme", Time: tx0,
 				Postings: []credit.Posting{{Account: "acme", Book: credit.BookAvailable, Grant: "grt_nope", Amount: 1}, {Account: credit.PlatformAccount, Book: credit.BookIssued, Amount: -1}}})
 		}, credit.NotFound, "unknown_grant"},
 		{"AllocationUnknownGrant", func(tx credit.Tx) error {

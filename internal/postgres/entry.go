@@ -10,11 +10,11 @@ import (
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
 	available_delta, held_delta, available_after, held_after, charged_delta, memo`
 
-// AppendTransaction appends x and its postings to the journal, in one
+// AppendEntry appends x and its postings to the journal, in one
 // statement, and sets x.ID. It refuses (Internal) a transaction whose
 // postings do not sum to zero: the journal is append-only, so a wrong entry
 // could never be taken back. NotFound unknown_account, unknown_grant.
-func (t *tx) AppendTransaction(x *credit.Transaction) error {
+func (t *tx) AppendEntry(x *credit.Entry) error {
 	var sum credit.Credits
 	for _, p := range x.Postings {
 		sum += p.Amount
@@ -67,7 +67,7 @@ func (t *tx) AppendTransaction(x *credit.Transaction) error {
 
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
-func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transaction, error) {
+func (t *tx) Entries(account string, before int64, limit int) ([]credit.Entry, error) {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
@@ -76,9 +76,9 @@ func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transact
 
 // transactions returns the transactions that where selects, in id order (or
 // as order, appended to ORDER BY id, says), with their postings, in one query.
-func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transaction, error) {
-	var out []credit.Transaction
-	err := t.eachTransaction(op, where, order, func(x *credit.Transaction) error {
+func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Entry, error) {
+	var out []credit.Entry
+	err := t.eachEntry(op, where, order, func(x *credit.Entry) error {
 		out = append(out, *x)
 		return nil
 	}, args...)
@@ -88,17 +88,17 @@ func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Transa
 	return out, nil
 }
 
-// EachTransaction streams the journal in ID order with its postings (see
+// EachEntry streams the journal in ID order with its postings (see
 // credit.Tx); pgx reads the rows from the connection as they are scanned.
-func (t *tx) EachTransaction(fn func(*credit.Transaction) error) error {
-	return t.eachTransaction("read journal", `true`, ``, fn)
+func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
+	return t.eachEntry("read journal", `true`, ``, fn)
 }
 
-// eachTransaction calls fn with each transaction a where and order select,
+// eachEntry calls fn with each entry a where and order select,
 // with its postings, in that order.
-func (t *tx) eachTransaction(op, where, order string, fn func(*credit.Transaction) error, args ...any) error {
+func (t *tx) eachEntry(op, where, order string, fn func(*credit.Entry) error, args ...any) error {
 	return t.each(op, func(s scanner) error {
-		var x credit.Transaction
+		var x credit.Entry
 		var accounts, books []string
 		var grants []*string
 		var amounts []int64

@@ -10,18 +10,18 @@ import (
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
 	available_delta, held_delta, available_after, held_after, charged_delta, memo`
 
-func scanTransaction(s scanner) (credit.Transaction, error) {
-	var x credit.Transaction
+func scanTransaction(s scanner) (credit.Entry, error) {
+	var x credit.Entry
 	err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
 		&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo)
 	return x, err
 }
 
-// AppendTransaction appends x and its postings to the journal and sets x.ID.
+// AppendEntry appends x and its postings to the journal and sets x.ID.
 // It refuses (Internal) a transaction whose postings do not sum to zero: the
 // journal is append-only, so a wrong entry could never be taken back.
 // NotFound unknown_account, unknown_grant.
-func (t *tx) AppendTransaction(x *credit.Transaction) error {
+func (t *tx) AppendEntry(x *credit.Entry) error {
 	var sum credit.Credits
 	for _, p := range x.Postings {
 		sum += p.Amount
@@ -58,7 +58,7 @@ func (t *tx) AppendTransaction(x *credit.Transaction) error {
 
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
-func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transaction, error) {
+func (t *tx) Entries(account string, before int64, limit int) ([]credit.Entry, error) {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
@@ -70,8 +70,8 @@ func (t *tx) Entries(account string, before int64, limit int) ([]credit.Transact
 // transactions returns the transactions a query selects, in its order, with
 // their postings; postingsWhere selects the same transactions' postings with
 // the same args.
-func (t *tx) transactions(op, query, postingsWhere string, args ...any) ([]credit.Transaction, error) {
-	var out []credit.Transaction
+func (t *tx) transactions(op, query, postingsWhere string, args ...any) ([]credit.Entry, error) {
+	var out []credit.Entry
 	index := map[int64]int{}
 	err := t.each(op, func(s scanner) error {
 		x, err := scanTransaction(s)
