@@ -14,8 +14,9 @@ func (db *DB) Writers() int { return 1 }
 // which a batch shares.
 func (db *DB) MaxBatch() int { return credit.DefaultMaxBatch }
 
-// UpdateBatch runs ops in one write transaction, each in a savepoint, and
-// commits once (see credit.Store): one fsync of the WAL for the whole batch.
+// UpdateBatch runs ops in one write transaction, each in a savepoint (but
+// for a batch of one, whose transaction is its own), and commits once (see
+// credit.Store): one fsync of the WAL for the whole batch.
 //
 // An op's statements run without its context's cancellation: SQLite answers
 // an interrupted write inside a transaction by rolling back the transaction,
@@ -41,10 +42,25 @@ func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 			_ = stx.Rollback()
 		}
 	}()
+	// A batch of one needs no savepoint: the transaction is the op's own, and
+	// an op that fails rolls all of it back. Two statements fewer for every
+	// write under light load, when batches are one write each.
+	alone := len(ops) == 1
 	for _, op := range ops {
 		if err := op.Ctx.Err(); err != nil {
 			op.Err = storeError(op.Ctx, "begin", err)
 			continue
+		}
+		if alone {
+			t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, p: p, stmts: p.wstmts}
+			credit.RunOp(op, t)
+			if op.Err == nil && op.Panic == nil && t.broken != nil {
+				op.Err = t.broken
+			}
+			if op.Err != nil || op.Panic != nil {
+				return nil // the deferred rollback undoes the op; the batch did not fail
+			}
+			break
 		}
 		if _, err := stx.ExecContext(bctx, `SAVEPOINT op`); err != nil {
 			return credit.FailBatch(ops, p.writeError(ctx, "savepoint", err))
