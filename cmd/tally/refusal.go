@@ -43,7 +43,7 @@ var refusalFixes = map[string]fix{
 	"invalid_limit":            {"--limit", "1 to 1000"},
 	"invalid_cursor":           {"--before", "an entry id that account history printed"},
 	"invalid_amount":           {"CREDITS", "more than 0, at most three decimals, e.g. 12.5"},
-	"invalid_account_id":       {"ID", "1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters; not . or .."},
+	"invalid_account_id":       {"ID", "1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters; composed (NFC); not . or .."},
 	"reserved_account_id":      {"ID", "any id but platform"},
 
 	"tally account create/invalid_amount": {"--overdraft", "0 or more credits, at most three decimals"},

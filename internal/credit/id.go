@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
@@ -40,7 +42,9 @@ const MaxAccountIDLength = 128
 // format, private-use, surrogate or unassigned characters (C*). So two ids
 // that look the same are the same (no "alice" beside "alice" with a
 // zero-width space or a right-to-left override), and every id can be stored
-// by both stores and shown in a terminal. "." and ".." are refused too:
+// by both stores and shown in a terminal. An id is in Unicode's composed
+// form (NFC), so "é" written as one character and as "e" with a combining
+// accent cannot be two accounts either. "." and ".." are refused too:
 // every client that normalises a URL path (the console, browsers, curl)
 // turns /v1/accounts/.. into another route, so such an account could
 // never be reached. Invalid invalid_account_id otherwise.
@@ -62,6 +66,9 @@ func CheckAccountID(id string) error {
 		if !visible(r) {
 			return bad(fmt.Sprintf(", without spaces, control or invisible characters: this one has %U", r))
 		}
+	}
+	if !norm.NFC.IsNormalString(id) {
+		return bad(", in Unicode's composed form (NFC): this one has characters written apart that compose into one")
 	}
 	return nil
 }

@@ -18,7 +18,7 @@ func TestCheckAccountID(t *testing.T) {
 		{"team-ACME.prod@eu", true},
 		{"ünïcødé", true},
 		{"用户42", true},
-		{"e\u0301", true}, // e and a combining acute accent: a mark
+		{"q\u0301", true}, // q and a combining acute accent: a mark (no composed q́ exists)
 		{"a.", true},
 		{"...", true},
 		{strings.Repeat("é", 100), true}, // 200 bytes, 100 characters
@@ -48,6 +48,10 @@ func TestCheckAccountID(t *testing.T) {
 		{"\ue000", false},       // private use (Co)
 		{"\U000e0041", false},   // TAG LATIN CAPITAL LETTER A (Cf)
 		{"\U0010fffe", false},   // a noncharacter, unassigned
+		{"caf\u00e9", true},     // é, one character (NFC)
+		{"cafe\u0301", false},   // e and COMBINING ACUTE ACCENT (NFD): the same name, another form
+		{"\u1100\u1161", false}, // Hangul jamo that compose into one syllable
+		{"\uac00", true},        // that syllable, composed
 	} {
 		err := credit.CheckAccountID(tc.id)
 		switch {
