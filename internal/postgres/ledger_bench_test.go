@@ -58,3 +58,40 @@ func BenchmarkGenerationCycle(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRoundTripsPerWrite counts what a lone write sends to the server
+// (DB.RoundTrips: every statement, BEGIN and COMMIT included, each a round
+// trip): a generation's create and its completion, each with an
+// Idempotency-Key as the studio sends them, on an account with one grant.
+// Every round trip after the account's row lock is time the lock is held;
+// BENCHMARKS.md reports it.
+func BenchmarkRoundTripsPerWrite(b *testing.B) {
+	ctx := context.Background()
+	db := pgtest.Open(b)
+	cat := catalog.Default()
+	l := credit.NewLedger(db, credit.LedgerConfig{Catalog: func() *credit.Catalog { return cat }})
+	if _, err := l.CreateAccount(ctx, nil, "solo", 0); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := l.AddGrant(ctx, nil, "solo", credit.GrantSpec{Credits: credit.Whole(1_000_000_000), Source: credit.SourceTopup}); err != nil {
+		b.Fatal(err)
+	}
+	var creates, completes, n int64
+	for b.Loop() {
+		n++
+		before := db.RoundTrips()
+		g, err := l.CreateGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("c", n), Hash: "h"},
+			credit.GenerationSpec{Account: "solo", Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mid := db.RoundTrips()
+		if _, err := l.CompleteGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("d", n), Hash: "h"}, g.ID, 1); err != nil {
+			b.Fatal(err)
+		}
+		creates += mid - before
+		completes += db.RoundTrips() - mid
+	}
+	b.ReportMetric(float64(creates)/float64(n), "trips/create")
+	b.ReportMetric(float64(completes)/float64(n), "trips/complete")
+}

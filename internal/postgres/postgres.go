@@ -87,7 +87,8 @@ const MaxAttempts = 5
 
 // DB is the ledger in one PostgreSQL database. It is safe for concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	trips *roundTrips
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -107,11 +108,13 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
 	}
+	trips := &roundTrips{}
+	cfg.ConnConfig.Tracer = trips
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, storeError(ctx, "open", err)
 	}
-	db := &DB{pool: pool}
+	db := &DB{pool: pool, trips: trips}
 	if err := db.Migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err

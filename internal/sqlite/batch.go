@@ -6,6 +6,12 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
+// Statements is how many statements the ledger's write transactions have run
+// on the current opening of the file (a reopen after a fault starts again at
+// 0), not counting BEGIN, COMMIT and a batch's savepoints: how chatty a write
+// is, which the benchmarks report per write.
+func (db *DB) Statements() int64 { return db.cur.Load().wstmts.ran.Load() }
+
 // Writers is 1: SQLite has one writer at a time, so batches run one after
 // the other and a batch is as large as the queue that formed behind the last.
 func (db *DB) Writers() int { return 1 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"sync/atomic"
 )
 
 // maxStatements bounds a statement cache. tally's queries are constants, a
@@ -22,7 +23,10 @@ const maxStatements = 256
 // query met for the first time runs unprepared and is noted, and prepare
 // prepares the noted ones once the transaction has ended.
 type statements struct {
-	pool    *sql.DB
+	pool *sql.DB
+	// ran counts the statements run through the cache: how chatty the
+	// ledger's transactions are, which DB.Statements reports.
+	ran     atomic.Int64
 	mu      sync.Mutex
 	m       map[string]*sql.Stmt
 	missing map[string]bool
@@ -35,6 +39,7 @@ func newStatements(pool *sql.DB) *statements {
 // get returns the prepared statement of query, or nil if it is not prepared
 // yet (it is noted for prepare).
 func (s *statements) get(query string) *sql.Stmt {
+	s.ran.Add(1)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.m[query]
