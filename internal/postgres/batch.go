@@ -24,8 +24,8 @@ func (db *DB) Writers() int { return max(1, int(db.pool.Config().MaxConns)) }
 // stays available (LedgerConfig.MaxBatch) and is tested.
 func (db *DB) MaxBatch() int { return 1 }
 
-// UpdateBatch runs ops in one READ COMMITTED transaction, each in a savepoint,
-// and commits once (see credit.Store): the transaction takes the row locks of
+// UpdateBatch runs ops in one READ COMMITTED transaction, each in a savepoint
+// (but for a batch of one, whose transaction is its own), and commits once (see credit.Store): the transaction takes the row locks of
 // every account its ops touch (see the package comment), so one hot account's
 // writes share one lock acquisition and one commit.
 //
@@ -95,11 +95,33 @@ func (db *DB) runBatch(ctx context.Context, ops []*credit.Op) (err error, retry 
 		}
 	}()
 	t := &tx{ptx: ptx, locked: map[string]bool{}, owner: map[string]string{}}
+	// A batch of one (every write, by default) needs no savepoint: the
+	// transaction is the op's own, and an op that fails rolls all of it
+	// back. Two round trips fewer per write, one of them under the
+	// account's row lock.
+	alone := len(ops) == 1
 	for _, op := range ops {
 		op.Err, op.Panic = nil, nil
 		if err := op.Ctx.Err(); err != nil {
 			op.Err = storeError(op.Ctx, "begin", err)
 			continue
+		}
+		if alone {
+			t.ctx, t.broken, t.retry = context.WithoutCancel(op.Ctx), nil, false
+			credit.RunOp(op, t)
+			if t.retry {
+				return t.broken, true
+			}
+			if op.Err == nil && op.Panic == nil && t.broken != nil {
+				op.Err = t.broken
+			}
+			if op.Err != nil || op.Panic != nil {
+				if t.broken != nil && credit.ErrorCode(t.broken) == credit.Unavailable {
+					return t.broken, false
+				}
+				return nil, false // the deferred rollback undoes the op; it failed alone
+			}
+			break
 		}
 		if _, err := ptx.Exec(bctx, `SAVEPOINT op`); err != nil {
 			return storeError(ctx, "savepoint", err), retryable(err)
