@@ -106,25 +106,10 @@ func (db *DB) runBatch(ctx context.Context, ops []*credit.Op) (err error, retry 
 			op.Err = storeError(op.Ctx, "begin", err)
 			continue
 		}
-		if alone {
-			t.ctx, t.broken, t.retry = context.WithoutCancel(op.Ctx), nil, false
-			credit.RunOp(op, t)
-			if t.retry {
-				return t.broken, true
+		if !alone {
+			if _, err := ptx.Exec(bctx, `SAVEPOINT op`); err != nil {
+				return storeError(ctx, "savepoint", err), retryable(err)
 			}
-			if op.Err == nil && op.Panic == nil && t.broken != nil {
-				op.Err = t.broken
-			}
-			if op.Err != nil || op.Panic != nil {
-				if t.broken != nil && credit.ErrorCode(t.broken) == credit.Unavailable {
-					return t.broken, false
-				}
-				return nil, false // the deferred rollback undoes the op; it failed alone
-			}
-			break
-		}
-		if _, err := ptx.Exec(bctx, `SAVEPOINT op`); err != nil {
-			return storeError(ctx, "savepoint", err), retryable(err)
 		}
 		before := make([]string, 0, len(t.locked))
 		for a := range t.locked {
@@ -142,6 +127,9 @@ func (db *DB) runBatch(ctx context.Context, ops []*credit.Op) (err error, retry 
 			if t.broken != nil && credit.ErrorCode(t.broken) == credit.Unavailable {
 				return t.broken, false
 			}
+			if alone {
+				return nil, false // the deferred rollback undoes the op; it failed alone
+			}
 			if _, err := ptx.Exec(bctx, `ROLLBACK TO SAVEPOINT op`); err != nil {
 				return storeError(ctx, "rollback to savepoint", err), retryable(err)
 			}
@@ -150,6 +138,9 @@ func (db *DB) runBatch(ctx context.Context, ops []*credit.Op) (err error, retry 
 			for _, a := range before {
 				t.locked[a] = true
 			}
+		}
+		if alone {
+			break
 		}
 		if _, err := ptx.Exec(bctx, `RELEASE SAVEPOINT op`); err != nil {
 			return storeError(ctx, "release savepoint", err), retryable(err)

@@ -57,19 +57,10 @@ func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 			op.Err = storeError(op.Ctx, "begin", err)
 			continue
 		}
-		if alone {
-			t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, p: p, stmts: p.wstmts}
-			credit.RunOp(op, t)
-			if op.Err == nil && op.Panic == nil && t.broken != nil {
-				op.Err = t.broken
+		if !alone {
+			if _, err := stx.ExecContext(bctx, `SAVEPOINT op`); err != nil {
+				return credit.FailBatch(ops, p.writeError(ctx, "savepoint", err))
 			}
-			if op.Err != nil || op.Panic != nil {
-				return nil // the deferred rollback undoes the op; the batch did not fail
-			}
-			break
-		}
-		if _, err := stx.ExecContext(bctx, `SAVEPOINT op`); err != nil {
-			return credit.FailBatch(ops, p.writeError(ctx, "savepoint", err))
 		}
 		t := &tx{ctx: context.WithoutCancel(op.Ctx), stx: stx, p: p, stmts: p.wstmts}
 		credit.RunOp(op, t)
@@ -80,9 +71,15 @@ func (db *DB) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
 			if t.broken != nil && credit.ErrorCode(t.broken) == credit.Unavailable {
 				return credit.FailBatch(ops, t.broken)
 			}
+			if alone {
+				return nil // the deferred rollback undoes the op; it failed alone
+			}
 			if _, err := stx.ExecContext(bctx, `ROLLBACK TO op`); err != nil {
 				return credit.FailBatch(ops, p.writeError(ctx, "rollback to savepoint", err))
 			}
+		}
+		if alone {
+			break
 		}
 		if _, err := stx.ExecContext(bctx, `RELEASE op`); err != nil {
 			return credit.FailBatch(ops, p.writeError(ctx, "release savepoint", err))
