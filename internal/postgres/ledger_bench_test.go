@@ -9,6 +9,7 @@ import (
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/postgres/pgtest"
+	"github.com/tally-credits/tally/internal/storetest"
 )
 
 // BenchmarkGenerationCycle measures the Create button on PostgreSQL: a
@@ -66,32 +67,6 @@ func BenchmarkGenerationCycle(b *testing.B) {
 // Every round trip after the account's row lock is time the lock is held;
 // BENCHMARKS.md reports it.
 func BenchmarkRoundTripsPerWrite(b *testing.B) {
-	ctx := context.Background()
 	db := pgtest.Open(b)
-	cat := catalog.Default()
-	l := credit.NewLedger(db, credit.LedgerConfig{Catalog: func() *credit.Catalog { return cat }})
-	if _, err := l.CreateAccount(ctx, nil, "solo", 0); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := l.AddGrant(ctx, nil, "solo", credit.GrantSpec{Credits: credit.Whole(1_000_000_000), Source: credit.SourceTopup}); err != nil {
-		b.Fatal(err)
-	}
-	var creates, completes, n int64
-	for b.Loop() {
-		n++
-		before := db.RoundTrips()
-		g, err := l.CreateGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("c", n), Hash: "h"},
-			credit.GenerationSpec{Account: "solo", Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		mid := db.RoundTrips()
-		if _, err := l.CompleteGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("d", n), Hash: "h"}, g.ID, 1); err != nil {
-			b.Fatal(err)
-		}
-		creates += mid - before
-		completes += db.RoundTrips() - mid
-	}
-	b.ReportMetric(float64(creates)/float64(n), "trips/create")
-	b.ReportMetric(float64(completes)/float64(n), "trips/complete")
+	storetest.BenchmarkWriteCounts(b, db, db.RoundTrips, "trips")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/sqlite"
+	"github.com/tally-credits/tally/internal/storetest"
 )
 
 // BenchmarkGenerationCycle measures the Create button end to end on a real
@@ -118,36 +119,10 @@ func BenchmarkGroupCommitLatency(b *testing.B) {
 // sends them, on an account with one grant. How chatty the write path is
 // decides how long it holds the single writer; BENCHMARKS.md reports it.
 func BenchmarkStatementsPerWrite(b *testing.B) {
-	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "bench.db"))
+	db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	cat := catalog.Default()
-	l := credit.NewLedger(db, credit.LedgerConfig{Catalog: func() *credit.Catalog { return cat }})
-	if _, err := l.CreateAccount(ctx, nil, "solo", 0); err != nil {
-		b.Fatal(err)
-	}
-	if _, err := l.AddGrant(ctx, nil, "solo", credit.GrantSpec{Credits: credit.Whole(1_000_000_000), Source: credit.SourceTopup}); err != nil {
-		b.Fatal(err)
-	}
-	var creates, completes, n int64
-	for b.Loop() {
-		n++
-		before := db.Statements()
-		g, err := l.CreateGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("c", n), Hash: "h"},
-			credit.GenerationSpec{Account: "solo", Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		mid := db.Statements()
-		if _, err := l.CompleteGeneration(ctx, &credit.Idempotency{Scope: "bench", Key: fmt.Sprint("d", n), Hash: "h"}, g.ID, 1); err != nil {
-			b.Fatal(err)
-		}
-		creates += mid - before
-		completes += db.Statements() - mid
-	}
-	b.ReportMetric(float64(creates)/float64(n), "stmts/create")
-	b.ReportMetric(float64(completes)/float64(n), "stmts/complete")
+	storetest.BenchmarkWriteCounts(b, db, db.Statements, "stmts")
 }
