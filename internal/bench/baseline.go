@@ -187,7 +187,7 @@ func (s *suite) storeBaseline(accounts int) *yardstick {
 // commitBaseline is one-row durable commits per second on a scratch SQLite
 // file in the store's directory (the same disk), opened with the store's own
 // Open (the same pragmas: WAL, synchronous=FULL): each commit one Store.Update
-// writing one idempotency record, from as many clients as the scenario. Each
+// appending one audit-log row, from as many clients as the scenario. Each
 // round starts from a fresh file, so that rounds measure the same thing.
 func (s *suite) commitBaseline(ctx context.Context, clients int) (Round, error) {
 	var tok [4]byte
@@ -206,8 +206,8 @@ func (s *suite) commitBaseline(ctx context.Context, clients int) (Round, error) 
 	var n atomic.Int64
 	now := time.Now()
 	sc := Scenario{Op: func(ctx context.Context, _ int) (int, error) {
-		rec := credit.IdempotencyRecord{Idempotency: credit.Idempotency{Scope: "bench", Key: strconv.FormatInt(n.Add(1), 10), Hash: "h"}, CreatedAt: now}
-		return 0, db.Update(ctx, func(tx credit.Tx) error { return tx.PutIdempotency(rec) })
+		e := credit.AuditEntry{At: now, Actor: "bench", Action: credit.AuditKeyRevoke, Target: strconv.FormatInt(n.Add(1), 10), Detail: []byte(`{}`)}
+		return 0, db.Update(ctx, func(tx credit.Tx) error { return tx.AppendAudit(&e) })
 	}}
 	return measured(ctx, "SQLite one-row durable commits", sc, s.baselineOptions(clients))
 }

@@ -14,18 +14,6 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// Seeder writes a long journal fast, in bulk SQL: the history scenario's
-// account. Both stores implement it (seed.go).
-type Seeder interface {
-	// SeedHistory appends `cycles` completed generations to an account that
-	// has no journal yet — each a hold and its capture, taking the models,
-	// amounts and quotes of `like` in turn, spread evenly over [from, to) —
-	// after one grant that pays for all of them and leaves some over. The
-	// rows are the ones the ledger would have written: Verify accepts them.
-	// It returns the entries written (1 + 2·cycles).
-	SeedHistory(ctx context.Context, account string, cycles int, from, to time.Time, like []credit.Generation) (int, error)
-}
-
 // historySpan is how far back the seeded journal goes: a year, so that the
 // API's default usage window (30 days) holds a twelfth of it.
 const historySpan = 365 * 24 * time.Hour
@@ -56,13 +44,6 @@ var historyQuotes = []credit.QuoteRequest{
 // over HTTP (against GET /healthz); then verifies the whole ledger.
 func (s *suite) history(ctx context.Context) error {
 	rows := []string{"history/entries", "history/usage", "history/entries/http", "history/usage/http"}
-	seeder, ok := s.cfg.Store.(Seeder)
-	if !ok {
-		for _, name := range rows {
-			s.skip(name, historyClients, "this store cannot seed a journal in bulk")
-		}
-		return nil
-	}
 	account := s.run + "-history"
 	if _, err := s.ledger.CreateAccount(ctx, nil, account, 0); err != nil {
 		return fmt.Errorf("bench: create the history account: %w", err)
@@ -85,7 +66,7 @@ func (s *suite) history(ctx context.Context) error {
 	from := to.Add(-historySpan)
 	s.say("seeding %s with %d entries", account, 1+2*cycles)
 	t0 := time.Now()
-	entries, err := seeder.SeedHistory(ctx, account, cycles, from, to, like)
+	entries, err := credit.SeedHistory(ctx, s.cfg.Store, account, cycles, from, to, like)
 	if err != nil {
 		return fmt.Errorf("bench: seed the history: %w", err)
 	}

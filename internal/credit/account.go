@@ -33,16 +33,16 @@ func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string
 	if overdraft < 0 || overdraft > MaxCredits {
 		return Account{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Account, error) {
+	return update(ctx, l, idem, id, Refs{}, func(b *Book, now time.Time) (Account, error) {
 		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now}
 		g := Grant{ID: overdraftGrantID(id), Account: id, Source: SourceOverdraft, Priority: math.MaxInt32, CreatedAt: now}
-		if err := tx.InsertAccount(a, g); err != nil {
+		if err := b.insertAccount(a, g); err != nil {
 			return Account{}, err
 		}
 		detail := struct {
 			Overdraft Credits `json:"overdraft"`
 		}{overdraft}
-		if err := audit(ctx, tx, now, AuditAccountCreate, id, detail); err != nil {
+		if err := audit(ctx, b, now, AuditAccountCreate, id, detail); err != nil {
 			return Account{}, err
 		}
 		return a, nil
@@ -60,12 +60,12 @@ func (l *Ledger) Account(ctx context.Context, id string) (AccountView, error) {
 		return v, err
 	}
 	// Something is past its time: settle it (a write), then answer.
-	return update(ctx, l, nil, func(tx Tx, now time.Time) (AccountView, error) {
-		if err := l.settle(tx, id, now); err != nil {
-			return AccountView{}, err
-		}
-		return accountView(tx, id, now)
-	})
+	if _, err := update(ctx, l, nil, id, Refs{}, func(b *Book, now time.Time) (struct{}, error) {
+		return struct{}{}, settle(b, now)
+	}); err != nil {
+		return AccountView{}, err
+	}
+	return view(ctx, l, func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, id, now) })
 }
 
 func (v *AccountView) due(now time.Time) bool {

@@ -52,13 +52,32 @@ func ActorOf(ctx context.Context) string {
 	return "unknown"
 }
 
-// audit appends an entry for an action done in tx.
-func audit(ctx context.Context, tx Tx, at time.Time, action, target string, detail any) error {
+// auditEntry is the audit log's entry of an action by ctx's actor.
+func auditEntry(ctx context.Context, at time.Time, action, target string, detail any) (AuditEntry, error) {
 	d, err := json.Marshal(detail)
 	if err != nil {
-		return Errorf(Internal, "encode", "ledger: encode audit detail: %v", err)
+		return AuditEntry{}, Errorf(Internal, "encode", "ledger: encode audit detail: %v", err)
 	}
-	return tx.AppendAudit(&AuditEntry{At: at, Actor: ActorOf(ctx), Action: action, Target: target, Detail: d})
+	return AuditEntry{At: at, Actor: ActorOf(ctx), Action: action, Target: target, Detail: d}, nil
+}
+
+// audit appends to the batch's audit log the entry of an action decided on b.
+func audit(ctx context.Context, b *Book, at time.Time, action, target string, detail any) error {
+	e, err := auditEntry(ctx, at, action, target, detail)
+	if err != nil {
+		return err
+	}
+	b.appendAudit(e)
+	return nil
+}
+
+// auditTx appends to the audit log, in tx, the entry of an action done in tx.
+func auditTx(ctx context.Context, tx Tx, at time.Time, action, target string, detail any) error {
+	e, err := auditEntry(ctx, at, action, target, detail)
+	if err != nil {
+		return err
+	}
+	return tx.AppendAudit(&e)
 }
 
 // Audit returns the audit log, newest first: up to limit entries with ID <

@@ -3,41 +3,56 @@ package credit
 import (
 	"context"
 	"sync"
+	"time"
 )
 
-// DefaultMaxBatch bounds how many writes one group commit takes on a store
-// that batches (SQLite). Past a few dozen the fsync is already shared
-// thinly; a bound keeps one batch's transaction, and the wait of the
-// requests queued behind it, short.
+// DefaultMaxBatch bounds how many writes one transaction takes. Past a few
+// dozen the lock, the load and the fsync are already shared thinly; a bound
+// keeps one transaction, and the wait of the writes queued behind it, short.
 const DefaultMaxBatch = 64
 
-// group is the ledger's group commit. Writes queue; up to Store.Writers
-// committers each take everything queued (at most max) and run it as one
-// Store.UpdateBatch: one transaction and one durable commit for the lot, each
-// write still succeeding or failing on its own, in queue order.
+// write is one queued ledger write on an account.
+type write struct {
+	ctx     context.Context
+	account string
+	refs    Refs
+	fn      func(b *Book, now time.Time) error
+	err     error
+	panic   any
+	done    chan struct{}
+}
+
+// group is the ledger's group commit, by account. Writes queue; up to
+// Store.Writers committers each take what is queued and run it as one
+// Store.Write: the writes of one account form one Batch — one lock, one load,
+// each write decided in turn on what the previous one left, one apply — and
+// a transaction takes the batches of up to Store.MaxAccounts accounts. Each
+// write still succeeds or fails alone, in queue order.
 //
 // A batch never waits for company. A committer starts as soon as a write
 // arrives and none is free, and takes what is queued at that moment: under
 // light load a batch is one write and the only added latency is a goroutine
 // hand-off; under load, the writes that arrive while a batch commits form the
-// next one. A write therefore waits at most for the batch in progress when it
-// arrived (≤ max writes) and then its own.
+// next one. Two committers never take the same account's writes at once
+// (busy): they would only queue on its lock and split a batch in two.
 type group struct {
-	store   Store
-	max     int
-	writers int
+	store    Store
+	now      func() time.Time
+	max      int // writes per transaction
+	accounts int // accounts per transaction
+	writers  int
 
 	mu      sync.Mutex
-	queue   []*Op
-	done    map[*Op]chan struct{}
-	running int // committers at work
+	queue   []*write
+	busy    map[string]bool // accounts a committer is writing
+	running int             // committers at work
 }
 
-func newGroup(store Store, max int) *group {
+func newGroup(store Store, now func() time.Time, max int) *group {
 	if max <= 0 {
-		max = max1(store.MaxBatch())
+		max = DefaultMaxBatch
 	}
-	return &group{store: store, max: max, writers: max1(store.Writers()), done: map[*Op]chan struct{}{}}
+	return &group{store: store, now: now, max: max, accounts: max1(store.MaxAccounts()), writers: max1(store.Writers()), busy: map[string]bool{}}
 }
 
 func max1(n int) int {
@@ -47,16 +62,15 @@ func max1(n int) int {
 	return n
 }
 
-// update queues fn as one write and returns its outcome once its batch has
-// committed (or failed). It waits even if ctx ends meanwhile: a write that has
-// started runs to its end, and its caller must not be told it failed when it
-// may have committed. A write whose ctx ends before it starts is not run.
-func (g *group) update(ctx context.Context, fn func(Tx) error) error {
-	op := &Op{Ctx: ctx, Fn: fn}
-	done := make(chan struct{})
+// update queues fn as one write on account and returns its outcome once its
+// transaction has committed (or failed). It waits even if ctx ends
+// meanwhile: a write that has started runs to its end, and its caller must
+// not be told it failed when it may have committed. A write whose ctx ends
+// before its batch is decided is not run.
+func (g *group) update(ctx context.Context, account string, refs Refs, fn func(*Book, time.Time) error) error {
+	w := &write{ctx: ctx, account: account, refs: refs, fn: fn, done: make(chan struct{})}
 	g.mu.Lock()
-	g.queue = append(g.queue, op)
-	g.done[op] = done
+	g.queue = append(g.queue, w)
 	start := g.running < g.writers
 	if start {
 		g.running++
@@ -65,60 +79,167 @@ func (g *group) update(ctx context.Context, fn func(Tx) error) error {
 	if start {
 		go g.commit()
 	}
-	<-done
-	if op.Panic != nil {
-		panic(op.Panic)
+	<-w.done
+	if w.panic != nil {
+		panic(w.panic)
 	}
-	return op.Err
+	return w.err
 }
 
-// commit runs batches until the queue is empty.
+// queued returns how many writes wait for a committer.
+func (g *group) queued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
+}
+
+// commit runs transactions until nothing it may take is queued.
 func (g *group) commit() {
 	for {
 		g.mu.Lock()
-		n := min(len(g.queue), g.max)
-		if n == 0 {
+		batches := g.take()
+		if len(batches) == 0 {
 			g.running--
 			g.mu.Unlock()
 			return
 		}
-		batch := make([]*Op, n)
-		copy(batch, g.queue)
-		g.queue = append(g.queue[:0], g.queue[n:]...)
-		dones := make([]chan struct{}, n)
-		for i, op := range batch {
-			dones[i] = g.done[op]
-			delete(g.done, op)
-		}
 		g.mu.Unlock()
 
-		// The batch's own failure is already in every op's Err.
-		_ = g.store.UpdateBatch(context.Background(), batch)
-		for _, d := range dones {
-			close(d)
+		g.run(batches)
+
+		g.mu.Lock()
+		for _, b := range batches {
+			delete(g.busy, b[0].account)
+		}
+		g.mu.Unlock()
+		for _, b := range batches {
+			for _, w := range b {
+				close(w.done)
+			}
 		}
 	}
 }
 
-// RunOp runs op.Fn on tx, recording its error, or what it panicked with, in
-// op. Stores call it from UpdateBatch so that one op's panic rolls back that
-// op alone and is raised again in its caller's goroutine.
-func RunOp(op *Op, tx Tx) {
-	op.Err, op.Panic = nil, nil
+// take removes from the queue the writes of up to g.accounts accounts no
+// other committer is writing, at most g.max writes, grouped by account in
+// queue order, and marks those accounts busy. Called with g.mu held.
+func (g *group) take() [][]*write {
+	var batches [][]*write
+	index := map[string]int{}
+	n := 0
+	kept := g.queue[:0]
+	for _, w := range g.queue {
+		i, ok := index[w.account]
+		switch {
+		case n == g.max:
+		case ok:
+			batches[i] = append(batches[i], w)
+			n++
+			continue
+		case !g.busy[w.account] && len(batches) < g.accounts:
+			index[w.account] = len(batches)
+			batches = append(batches, []*write{w})
+			g.busy[w.account] = true
+			n++
+			continue
+		}
+		kept = append(kept, w)
+	}
+	clear(g.queue[len(kept):])
+	g.queue = kept
+	return batches
+}
+
+// run writes the batches in one transaction. If that fails other than for
+// the store being unavailable (a unique key taken by a racing node, say),
+// every write runs again alone, so that each fails only for its own reason.
+func (g *group) run(batches [][]*write) {
+	err := g.write(batches)
+	if err == nil {
+		return
+	}
+	alone := len(batches) == 1 && len(batches[0]) == 1
+	if alone || ErrorCode(err) == Unavailable {
+		for _, b := range batches {
+			for _, w := range b {
+				w.err, w.panic = err, nil
+			}
+		}
+		return
+	}
+	for _, b := range batches {
+		for _, w := range b {
+			if err := g.write([][]*write{{w}}); err != nil {
+				w.err, w.panic = err, nil
+			}
+		}
+	}
+}
+
+// write runs one Store.Write of the batches.
+func (g *group) write(batches [][]*write) error {
+	sb := make([]*Batch, len(batches))
+	for i, ws := range batches {
+		sb[i] = g.batch(ws)
+	}
+	err := g.store.Write(context.Background(), sb)
+	if err != nil {
+		return err
+	}
+	for i, b := range sb {
+		if b.Skipped {
+			for _, w := range batches[i] {
+				w.err = errSkipped
+			}
+		}
+	}
+	return nil
+}
+
+// errSkipped is the outcome of a write whose account's lock was taken when
+// its batch asked with Refs.TryLock.
+var errSkipped = Errorf(Unavailable, "account_busy", "ledger: the account is being written by another transaction")
+
+// batch makes the Store's Batch of the writes of one account.
+func (g *group) batch(ws []*write) *Batch {
+	now := g.now().UTC().Truncate(time.Microsecond)
+	refs := Refs{Now: now, TryLock: true}
+	for _, w := range ws {
+		refs.add(w.refs)
+	}
+	account := ws[0].account
+	return &Batch{Account: account, Writes: len(ws), Refs: refs, Decide: func(s *State) (*Change, error) {
+		b := NewBook(account, s)
+		for _, w := range ws {
+			w.err, w.panic = nil, nil
+			if err := w.ctx.Err(); err != nil {
+				w.err = canceled(err)
+				continue
+			}
+			cp := b.checkpoint()
+			run(w, b, now)
+			if w.err != nil || w.panic != nil {
+				b.rollback(cp)
+			}
+		}
+		return b.Change(), nil
+	}}
+}
+
+// run decides one write on b, recording its error, or what it panicked with.
+func run(w *write, b *Book, now time.Time) {
 	defer func() {
 		if v := recover(); v != nil {
-			op.Panic = v
-			op.Err = Errorf(Internal, "panic", "ledger: a write panicked: %v", v)
+			w.panic = v
+			w.err = Errorf(Internal, "panic", "ledger: a write panicked: %v", v)
 		}
 	}()
-	op.Err = op.Fn(tx)
+	w.err = w.fn(b, now)
 }
 
-// FailBatch fails every op of a batch with err (nothing of it committed) and
-// returns err.
-func FailBatch(ops []*Op, err error) error {
-	for _, op := range ops {
-		op.Err = err
+func canceled(err error) error {
+	if err == context.DeadlineExceeded {
+		return Errorf(Unavailable, "canceled", "ledger: the request timed out before its write started")
 	}
-	return err
+	return Errorf(Unavailable, "canceled", "ledger: the request was canceled before its write started")
 }

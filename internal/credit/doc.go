@@ -4,6 +4,12 @@
 // Pricing: a Catalog of Models, each priced by a Rule; Catalog.Quote is a pure
 // function from a QuoteRequest to a Quote, in integer thousandths of a credit.
 //
+// The write path is prefetch → execute → commit: a store loads an account's
+// State in one step under its lock; the ledger decides the writes queued for
+// that account in memory, one after the other, on a Book; the store applies
+// the Change in one step and commits (Store.Write, Batch). The domain
+// decides; the stores load and apply.
+//
 // The ledger (Ledger, on any Store) keeps these invariants, which
 // VerifySnapshot checks and `tally verify` reports:
 //
@@ -15,9 +21,11 @@
 //  2. Balances are folds: a grant's Remaining and Held, and an account's
 //     Available and Held, always equal the sums of their postings. They are
 //     kept as columns for speed and changed only from the postings.
-//  3. No overdraw: Available ≥ −Overdraft under any concurrency. The store's
-//     Tx.Reserve checks and moves the balance in one atomic step; Go code never
-//     reads a balance to decide a write.
+//  3. No overdraw: Available ≥ −Overdraft under any concurrency. Every write
+//     on an account is decided on the account's state as the store loaded it
+//     under the account's lock, held until the write commits (Store.Write):
+//     Book.reserve checks and moves the balance with nothing else able to
+//     change it in between — one atomic step, never check-then-act.
 //  4. Holds resolve once: an open hold is captured (all or part; the rest
 //     returns), released, or expired by the service after its TTL, exactly once.
 //  5. Exactly once: a mutating call with an Idempotency key is done at most

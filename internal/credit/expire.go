@@ -9,56 +9,45 @@ import (
 // settle brings an account up to now before anything else touches it: open
 // holds past their TTL are released and grants past their expiry lose their
 // remainder to the platform's expired book, each at its own time and in time
-// order. Doing this first in every transaction on the account makes every
-// answer exact, whenever the background sweeper last ran.
-func (l *Ledger) settle(tx Tx, account string, now time.Time) error {
-	for {
-		holds, err := tx.DueHolds(account, now, 100)
-		if err != nil {
-			return err
-		}
-		grants, err := tx.DueGrants(account, now, 100)
-		if err != nil {
-			return err
-		}
-		if len(holds) == 0 && len(grants) == 0 {
-			return nil
-		}
-		type due struct {
-			at    time.Time
-			hold  *Hold
-			grant *Grant
-		}
-		var all []due
-		for i := range holds {
-			all = append(all, due{at: holds[i].ExpiresAt, hold: &holds[i]})
-		}
-		for i := range grants {
-			all = append(all, due{at: grants[i].ExpiresAt, grant: &grants[i]})
-		}
-		sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
-		for _, d := range all {
-			if d.hold != nil {
-				h, err := tx.Hold(d.hold.ID) // reread: an earlier step may have changed it
-				if err != nil {
-					return err
-				}
-				if err := l.resolveHold(tx, &h, 0, HoldExpired, d.at); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := expireGrant(tx, d.grant.ID, d.at); err != nil {
+// order. Doing this first in every write on the account makes every answer
+// exact, whenever the background sweeper last ran. The store loaded
+// everything due (see State).
+func settle(b *Book, now time.Time) error {
+	type due struct {
+		at    time.Time
+		hold  string
+		grant string
+	}
+	var all []due
+	for _, h := range b.dueHolds(now) {
+		all = append(all, due{at: h.ExpiresAt, hold: h.ID})
+	}
+	for _, g := range b.dueGrants(now) {
+		all = append(all, due{at: g.ExpiresAt, grant: g.ID})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
+	for _, d := range all {
+		if d.hold != "" {
+			h, err := b.Hold(d.hold) // as the earlier steps left it
+			if err != nil {
 				return err
 			}
+			if err := resolveHold(b, &h, 0, HoldExpired, d.at); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := expireGrant(b, d.grant, d.at); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // expireGrant moves a grant's remainder to the platform's expired book at its
 // expiry time. Its held part stays held; it follows its hold.
-func expireGrant(tx Tx, id string, at time.Time) error {
-	g, err := tx.Grant(id)
+func expireGrant(b *Book, id string, at time.Time) error {
+	g, err := b.Grant(id)
 	if err != nil {
 		return err
 	}
@@ -66,11 +55,11 @@ func expireGrant(tx Tx, id string, at time.Time) error {
 	e.wallet(BookAvailable, g.ID, -g.Remaining)
 	e.platform(BookExpired, g.Remaining)
 	if len(e.t.Postings) > 0 {
-		if _, err := e.commit(tx, nil); err != nil {
+		if _, err := e.commit(b, nil); err != nil {
 			return err
 		}
 	}
-	return tx.ExpireGrant(g.ID, at)
+	return b.expireGrant(g.ID, at)
 }
 
 // ExpireDue settles every account with something past its time: the background
@@ -110,19 +99,17 @@ func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 		}
 		settled := 0
 		for _, a := range accounts {
-			done, err := update(ctx, l, nil, func(tx Tx, now time.Time) (bool, error) {
-				// Another node settling this account now: leave it to them.
-				if ok, err := tx.TryLockAccount(a); err != nil || !ok {
-					return false, err
-				}
-				return true, l.settle(tx, a, now)
+			// Another node settling this account now: leave it to them.
+			_, err := update(ctx, l, nil, a, Refs{TryLock: true}, func(b *Book, now time.Time) (struct{}, error) {
+				return struct{}{}, settle(b, now)
 			})
+			if err == errSkipped {
+				continue
+			}
 			if err != nil {
 				return n, err
 			}
-			if done {
-				settled++
-			}
+			settled++
 		}
 		n += settled
 		if settled == 0 {

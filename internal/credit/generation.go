@@ -27,7 +27,7 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 	if err != nil {
 		return Generation{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
+	g, err := update(ctx, l, idem, s.Account, Refs{}, func(b *Book, now time.Time) (Generation, error) {
 		// Priced inside the transaction, after the idempotency check: a retry
 		// gets its first answer even if the catalog changed in between.
 		q, err := l.catalog().Quote(s.Request)
@@ -40,7 +40,7 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 		} else {
 			quoteJSON, _ = json.Marshal(q)
 		}
-		if err := l.settle(tx, s.Account, now); err != nil {
+		if err := settle(b, now); err != nil {
 			return Generation{}, err
 		}
 		g := Generation{
@@ -52,17 +52,19 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 		h := Hold{ID: NewID("hld", now), Account: s.Account, Generation: g.ID, Amount: q.TotalCredits,
 			Status: HoldOpen, CreatedAt: now, ExpiresAt: g.ExpiresAt}
 		g.Hold = h.ID
-		if err := tx.InsertGeneration(g); err != nil {
-			return Generation{}, err
-		}
-		if _, err := l.reserve(tx, &h, &g, now); err != nil {
+		if _, err := reserve(b, &h, &g, now); err != nil {
 			if ErrorCode(err) == InsufficientCredits {
 				return Generation{}, insufficient(err, q.TotalCredits)
 			}
 			return Generation{}, err
 		}
+		b.insertGeneration(g)
 		return g, nil
 	})
+	if err == nil {
+		l.owners.remember(g.ID, g.Account)
+	}
+	return g, err
 }
 
 // insufficient rewrites the store's refusal in the Create button's words.
@@ -104,15 +106,16 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 	if err := named(id, "generation"); err != nil {
 		return Generation{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
-		g, err := tx.Generation(id)
+	account, err := l.generationAccount(ctx, id)
+	if err != nil {
+		return Generation{}, err
+	}
+	return update(ctx, l, idem, account, Refs{Generations: []string{id}}, func(b *Book, now time.Time) (Generation, error) {
+		if err := settle(b, now); err != nil {
+			return Generation{}, err
+		}
+		g, err := b.Generation(id)
 		if err != nil {
-			return Generation{}, err
-		}
-		if err := l.settle(tx, g.Account, now); err != nil {
-			return Generation{}, err
-		}
-		if g, err = tx.Generation(id); err != nil {
 			return Generation{}, err
 		}
 		switch g.Status {
@@ -126,19 +129,19 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 		if err != nil {
 			return Generation{}, err
 		}
-		h, err := tx.Hold(g.Hold)
+		h, err := b.Hold(g.Hold)
 		if err != nil {
 			return Generation{}, err
 		}
-		if err := l.resolveHold(tx, &h, amount, HoldCaptured, now); err != nil {
+		if err := resolveHold(b, &h, amount, HoldCaptured, now); err != nil {
 			return Generation{}, err
 		}
 		delivered := g.ImagesDelivered
-		if g, err = tx.Generation(id); err != nil {
+		if g, err = b.Generation(id); err != nil {
 			return Generation{}, err
 		}
 		g.Status, g.ImagesDelivered = final, delivered
-		if err := tx.UpdateGeneration(g); err != nil {
+		if err := b.updateGeneration(g); err != nil {
 			return Generation{}, err
 		}
 		return g, nil
@@ -146,8 +149,8 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 }
 
 // recordGenerationOutcome sets a generation's status from its hold's.
-func (l *Ledger) recordGenerationOutcome(tx Tx, h *Hold, at time.Time) error {
-	g, err := tx.Generation(h.Generation)
+func recordGenerationOutcome(b *Book, h *Hold, at time.Time) error {
+	g, err := b.Generation(h.Generation)
 	if err != nil {
 		return err
 	}
@@ -161,7 +164,7 @@ func (l *Ledger) recordGenerationOutcome(tx Tx, h *Hold, at time.Time) error {
 	}
 	g.Charged = h.Captured
 	g.ResolvedAt = at
-	return tx.UpdateGeneration(g)
+	return b.updateGeneration(g)
 }
 
 // Generation returns a generation, as of now (one past its TTL is expired first).
@@ -173,10 +176,10 @@ func (l *Ledger) Generation(ctx context.Context, id string) (Generation, error) 
 	if err != nil || g.Status != GenerationHeld || l.Now().Before(g.ExpiresAt) {
 		return g, err
 	}
-	return update(ctx, l, nil, func(tx Tx, now time.Time) (Generation, error) {
-		if err := l.settle(tx, g.Account, now); err != nil {
+	return update(ctx, l, nil, g.Account, Refs{Generations: []string{id}}, func(b *Book, now time.Time) (Generation, error) {
+		if err := settle(b, now); err != nil {
 			return Generation{}, err
 		}
-		return tx.Generation(id)
+		return b.Generation(id)
 	})
 }

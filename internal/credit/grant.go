@@ -45,34 +45,32 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 	if err := checkMemo(s.Memo); err != nil {
 		return Grant{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Grant, error) {
+	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Grant, error) {
 		s.ExpiresAt = s.ExpiresAt.UTC().Truncate(time.Microsecond) // the store's precision
 		if (s.Expires || !s.ExpiresAt.IsZero()) && !s.ExpiresAt.After(now) {
 			return Grant{}, Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", s.ExpiresAt.Format(time.RFC3339))
 		}
-		if _, err := tx.Account(account); err != nil {
+		if _, err := b.Account(); err != nil {
 			return Grant{}, err
 		}
-		if err := l.settle(tx, account, now); err != nil {
+		if err := settle(b, now); err != nil {
 			return Grant{}, err
 		}
 		g := Grant{ID: NewID("grt", now), Account: account, Source: s.Source, Granted: s.Credits,
 			Priority: s.Priority, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now, Memo: s.Memo}
-		if err := tx.InsertGrant(g); err != nil {
-			return Grant{}, err
-		}
+		b.insertGrant(g)
 		e := newDraft(EntryGrant, account, g.ID, now)
 		e.t.Memo = s.Memo
 		e.platform(BookIssued, -s.Credits)
 		// Pay back an overdraft first: the overdraft grant is below zero.
-		ovd, err := tx.Grant(overdraftGrantID(account))
+		ovd, err := b.Grant(overdraftGrantID(account))
 		if err != nil {
 			return Grant{}, err
 		}
 		owed := max(0, -ovd.Remaining)
 		// Open holds on the overdraft move onto the new grant, so that what
 		// they return later comes back to the grant that covered them.
-		moved, err := moveOverdraftHolds(tx, e, ovd.ID, g.ID, min(s.Credits, owed))
+		moved, err := moveOverdraftHolds(b, e, ovd.ID, g.ID, min(s.Credits, owed))
 		if err != nil {
 			return Grant{}, err
 		}
@@ -81,11 +79,11 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		e.wallet(BookAvailable, ovd.ID, payback)
 		e.wallet(BookAvailable, g.ID, s.Credits-moved-payback)
 		if payback > 0 {
-			if err := tx.AddPaidBack(g.ID, payback); err != nil {
+			if err := b.addPaidBack(g.ID, payback); err != nil {
 				return Grant{}, err
 			}
 		}
-		if _, err := e.commit(tx, nil); err != nil {
+		if _, err := e.commit(b, nil); err != nil {
 			return Grant{}, err
 		}
 		detail := struct {
@@ -96,10 +94,10 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 			ExpiresAt time.Time `json:"expires_at,omitzero"`
 			Memo      string    `json:"memo,omitempty"`
 		}{g.ID, s.Credits, s.Source, s.Priority, g.ExpiresAt, s.Memo}
-		if err := audit(ctx, tx, now, AuditGrantCreate, account, detail); err != nil {
+		if err := audit(ctx, b, now, AuditGrantCreate, account, detail); err != nil {
 			return Grant{}, err
 		}
-		return tx.Grant(g.ID)
+		return b.Grant(g.ID)
 	})
 }
 
@@ -115,14 +113,11 @@ func validSource(s Source) bool {
 // moveOverdraftHolds moves up to budget of the open holds' overdraft
 // allocations onto grant g, oldest hold first: g's credits become held for
 // those holds in place of the overdraft. It returns how much moved.
-func moveOverdraftHolds(tx Tx, e *draft, ovd, g string, budget Credits) (Credits, error) {
+func moveOverdraftHolds(b *Book, e *draft, ovd, g string, budget Credits) (Credits, error) {
 	if budget == 0 {
 		return 0, nil
 	}
-	holds, err := tx.OpenHolds(e.t.Account)
-	if err != nil {
-		return 0, err
-	}
+	holds := b.overdraftHolds()
 	var moved Credits
 	for _, h := range holds {
 		changed := false
@@ -150,7 +145,7 @@ func moveOverdraftHolds(tx Tx, e *draft, ovd, g string, budget Credits) (Credits
 				}
 			}
 			h.Allocations = kept
-			if err := tx.UpdateHold(h); err != nil {
+			if err := b.updateHold(h); err != nil {
 				return 0, err
 			}
 		}
@@ -172,7 +167,7 @@ func moveOverdraftHolds(tx Tx, e *draft, ovd, g string, budget Credits) (Credits
 // expired book (the credits would have expired with the grant), a refund's
 // becomes a new never-expiring refund grant (a customer never loses refunded
 // credits to expiry), exactly as each does for its other expired grants.
-func returnToOverdraft(tx Tx, e *draft, ovd Grant, amount Credits, at time.Time) (expired Credits, err error) {
+func returnToOverdraft(b *Book, e *draft, ovd Grant, amount Credits, at time.Time) (expired Credits, err error) {
 	owed := max(0, -(ovd.Remaining + pending(e, ovd.ID)))
 	toOvd := min(amount, owed)
 	e.wallet(BookAvailable, ovd.ID, toOvd)
@@ -180,10 +175,7 @@ func returnToOverdraft(tx Tx, e *draft, ovd Grant, amount Credits, at time.Time)
 	if excess == 0 {
 		return 0, nil
 	}
-	grants, err := tx.Grants(ovd.Account)
-	if err != nil {
-		return 0, err
-	}
+	grants := b.Grants()
 	sort.SliceStable(grants, func(i, j int) bool { return grants[i].CreatedAt.After(grants[j].CreatedAt) })
 	for _, g := range grants {
 		if excess == 0 {
@@ -193,7 +185,7 @@ func returnToOverdraft(tx Tx, e *draft, ovd Grant, amount Credits, at time.Time)
 		if x == 0 {
 			continue
 		}
-		if err := tx.AddPaidBack(g.ID, -x); err != nil {
+		if err := b.addPaidBack(g.ID, -x); err != nil {
 			return 0, err
 		}
 		if g.Live(at) {

@@ -5,20 +5,17 @@ import (
 	"time"
 )
 
-// reserve holds amount on an account: the store's atomic Reserve checks and
-// moves the balance in one step, then the amount is allocated across the
-// grants in consumption order (the overdraft grant last, which may go below
-// zero within the limit Reserve enforced). g is the generation the hold is
-// for, recorded on its entry; nil for a generic hold.
-func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Entry, error) {
-	acct, err := tx.Reserve(h.Account, h.Amount)
+// reserve holds amount on an account: Book.reserve checks and moves the
+// balance in one step, then the amount is allocated across the grants in
+// consumption order (the overdraft grant last, which may go below zero within
+// the limit the check enforced). g is the generation the hold is for,
+// recorded on its entry; nil for a generic hold.
+func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
+	acct, err := b.reserve(h.Amount)
 	if err != nil {
 		return nil, err
 	}
-	grants, err := tx.Grants(h.Account)
-	if err != nil {
-		return nil, err
-	}
+	grants := b.Grants()
 	e := newDraft(EntryHold, h.Account, h.ID, now)
 	if g != nil {
 		e.generation(*g)
@@ -45,20 +42,18 @@ func (l *Ledger) reserve(tx Tx, h *Hold, g *Generation, now time.Time) (*Entry, 
 	if rest != 0 {
 		return nil, Errorf(Internal, "allocation", "ledger: %s left unallocated on hold %s", rest, h.ID)
 	}
-	if err := tx.InsertHold(*h); err != nil {
-		return nil, err
-	}
+	b.insertHold(*h)
 	if h.Amount == 0 {
 		return nil, nil // a free generation (a tiny upscale rounds to 0) moves nothing: no journal entry
 	}
-	return e.commit(tx, &acct)
+	return e.commit(b, &acct)
 }
 
 // resolveHold captures `capture` of an open hold and returns the rest, in one
 // transaction, and records the outcome. The capture is taken from the
 // allocations in consumption order. Returned credits go back to their grants,
 // or to the platform's expired book if the grant expired meanwhile.
-func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus, at time.Time) error {
+func resolveHold(b *Book, h *Hold, capture Credits, status HoldStatus, at time.Time) error {
 	if h.Status != HoldOpen {
 		return holdResolved(h)
 	}
@@ -74,7 +69,7 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 	e.t.ChargedDelta = capture
 	if h.Generation != "" {
 		// Every charge records what it was priced with.
-		g, err := tx.Generation(h.Generation)
+		g, err := b.Generation(h.Generation)
 		if err != nil {
 			return err
 		}
@@ -93,7 +88,7 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		if back == 0 {
 			continue
 		}
-		g, err := tx.Grant(a.Grant)
+		g, err := b.Grant(a.Grant)
 		if err != nil {
 			return err
 		}
@@ -101,7 +96,7 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		case g.Source == SourceOverdraft:
 			// What comes back to a payer that has expired since would have
 			// expired with it.
-			lost, err := returnToOverdraft(tx, e, g, back, at)
+			lost, err := returnToOverdraft(b, e, g, back, at)
 			if err != nil {
 				return err
 			}
@@ -120,16 +115,16 @@ func (l *Ledger) resolveHold(tx Tx, h *Hold, capture Credits, status HoldStatus,
 		h.Status = HoldReleased
 	}
 	h.ResolvedAt = at
-	if err := tx.UpdateHold(*h); err != nil {
+	if err := b.updateHold(*h); err != nil {
 		return err
 	}
 	if h.Amount > 0 { // a zero hold moves nothing and has no journal entry
-		if _, err := e.commit(tx, nil); err != nil {
+		if _, err := e.commit(b, nil); err != nil {
 			return err
 		}
 	}
 	if h.Generation != "" {
-		return l.recordGenerationOutcome(tx, h, at)
+		return recordGenerationOutcome(b, h, at)
 	}
 	return nil
 }
@@ -170,16 +165,20 @@ func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account stri
 	if err != nil {
 		return Hold{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Hold, error) {
-		if err := l.settle(tx, account, now); err != nil {
+	h, err := update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Hold, error) {
+		if err := settle(b, now); err != nil {
 			return Hold{}, err
 		}
 		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-		if _, err := l.reserve(tx, &h, nil, now); err != nil {
+		if _, err := reserve(b, &h, nil, now); err != nil {
 			return Hold{}, err
 		}
 		return h, nil
 	})
+	if err == nil {
+		l.owners.remember(h.ID, h.Account)
+	}
+	return h, err
 }
 
 // CaptureHold charges all (credits nil) or part of an open generic hold and
@@ -209,25 +208,29 @@ func (l *Ledger) finishHold(ctx context.Context, idem *Idempotency, id string, a
 	if err := named(id, "hold"); err != nil {
 		return Hold{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Hold, error) {
-		h, err := tx.Hold(id)
+	account, err := l.holdAccount(ctx, id)
+	if err != nil {
+		return Hold{}, err
+	}
+	return update(ctx, l, idem, account, Refs{Holds: []string{id}}, func(b *Book, now time.Time) (Hold, error) {
+		h, err := b.Hold(id)
 		if err != nil {
 			return Hold{}, err
 		}
 		if h.Generation != "" {
 			return Hold{}, Errorf(Conflict, "generation_hold", "hold %s belongs to generation %s: complete or fail the generation", h.ID, h.Generation)
 		}
-		if err := l.settle(tx, h.Account, now); err != nil {
+		if err := settle(b, now); err != nil {
 			return Hold{}, err
 		}
-		if h, err = tx.Hold(id); err != nil {
+		if h, err = b.Hold(id); err != nil {
 			return Hold{}, err
 		}
 		c := amount(&h)
 		if c > h.Open() && h.Status == HoldOpen {
 			return Hold{}, Errorf(Invalid, "over_capture", "cannot capture %s credits of a hold of %s", c, h.Open())
 		}
-		if err := l.resolveHold(tx, &h, c, HoldCaptured, now); err != nil {
+		if err := resolveHold(b, &h, c, HoldCaptured, now); err != nil {
 			return Hold{}, err
 		}
 		return h, nil
@@ -243,10 +246,10 @@ func (l *Ledger) Hold(ctx context.Context, id string) (Hold, error) {
 	if err != nil || h.Status != HoldOpen || l.Now().Before(h.ExpiresAt) {
 		return h, err
 	}
-	return update(ctx, l, nil, func(tx Tx, now time.Time) (Hold, error) {
-		if err := l.settle(tx, h.Account, now); err != nil {
+	return update(ctx, l, nil, h.Account, Refs{Holds: []string{id}}, func(b *Book, now time.Time) (Hold, error) {
+		if err := settle(b, now); err != nil {
 			return Hold{}, err
 		}
-		return tx.Hold(id)
+		return b.Hold(id)
 	})
 }

@@ -27,7 +27,7 @@ func (l *Ledger) PruneIdempotency(ctx context.Context) (int, error) {
 	}
 	n := 0
 	for {
-		k, err := update(ctx, l, nil, func(tx Tx, now time.Time) (int, error) {
+		k, err := adminUpdate(ctx, l, func(tx Tx, now time.Time) (int, error) {
 			return tx.PruneIdempotency(now.Add(-l.idemRetention), pruneChunk)
 		})
 		n += k

@@ -44,10 +44,10 @@ func (e *draft) wallet(book, grant string, amount Credits) { e.post(e.t.Account,
 func (e *draft) platform(book string, amount Credits) { e.post(PlatformAccount, book, "", amount) }
 
 // commit applies the postings to the grants and the account and appends the
-// transaction. reserved is the account as Tx.Reserve left it, when the held
-// amount was already moved by that atomic step; otherwise the balances are
-// added here.
-func (e *draft) commit(tx Tx, reserved *Account) (*Entry, error) {
+// entry to the batch's journal. reserved is the account as Book.reserve left
+// it, when the held amount was already moved by that check; otherwise the
+// balances are added here.
+func (e *draft) commit(b *Book, reserved *Account) (*Entry, error) {
 	var sum, dAvail, dHeld Credits
 	kept := e.t.Postings[:0]
 	for _, p := range e.t.Postings {
@@ -62,12 +62,12 @@ func (e *draft) commit(tx Tx, reserved *Account) (*Entry, error) {
 		switch p.Book {
 		case BookAvailable:
 			dAvail += p.Amount
-			if err := tx.UpdateGrant(p.Grant, p.Amount, 0); err != nil {
+			if err := b.updateGrant(p.Grant, p.Amount, 0); err != nil {
 				return nil, err
 			}
 		case BookHeld:
 			dHeld += p.Amount
-			if err := tx.UpdateGrant(p.Grant, 0, p.Amount); err != nil {
+			if err := b.updateGrant(p.Grant, 0, p.Amount); err != nil {
 				return nil, err
 			}
 		}
@@ -83,13 +83,11 @@ func (e *draft) commit(tx Tx, reserved *Account) (*Entry, error) {
 	var err error
 	if reserved != nil {
 		acct = *reserved
-	} else if acct, err = tx.AddBalances(e.t.Account, dAvail, dHeld); err != nil {
+	} else if acct, err = b.addBalances(dAvail, dHeld); err != nil {
 		return nil, err
 	}
 	e.t.AvailableDelta, e.t.HeldDelta = dAvail, dHeld
 	e.t.AvailableAfter, e.t.HeldAfter = acct.Available, acct.Held
-	if err := tx.AppendEntry(&e.t); err != nil {
-		return nil, err
-	}
+	b.appendEntry(e.t)
 	return &e.t, nil
 }

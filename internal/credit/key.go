@@ -45,7 +45,7 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 	if err != nil {
 		return Key{}, "", err
 	}
-	kt, err := update(ctx, l, nil, func(tx Tx, now time.Time) (keyAndToken, error) {
+	kt, err := adminUpdate(ctx, l, func(tx Tx, now time.Time) (keyAndToken, error) {
 		if s.Scope == ScopeAccount {
 			if _, err := tx.Account(s.Account); err != nil {
 				return keyAndToken{}, err
@@ -68,7 +68,7 @@ func (l *Ledger) BootstrapAdminKey(ctx context.Context) (Key, string, error) {
 	if err != nil {
 		return Key{}, "", err
 	}
-	kt, err := update(ctx, l, nil, func(tx Tx, now time.Time) (keyAndToken, error) {
+	kt, err := adminUpdate(ctx, l, func(tx Tx, now time.Time) (keyAndToken, error) {
 		if err := tx.LockKeys(); err != nil {
 			return keyAndToken{}, err
 		}
@@ -115,7 +115,7 @@ func insertKey(ctx context.Context, tx Tx, now time.Time, s KeySpec, secret []by
 		Name      string    `json:"name,omitempty"`
 		ExpiresAt time.Time `json:"expires_at,omitzero"`
 	}{k.Scope, k.Account, k.Name, k.ExpiresAt}
-	if err := audit(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
+	if err := auditTx(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
 		return keyAndToken{}, err
 	}
 	return keyAndToken{k, token}, nil
@@ -174,11 +174,11 @@ func (l *Ledger) RevokeKey(ctx context.Context, id string) error {
 	if err := named(id, "key"); err != nil {
 		return err
 	}
-	_, err := update(ctx, l, nil, func(tx Tx, now time.Time) (struct{}, error) {
+	_, err := adminUpdate(ctx, l, func(tx Tx, now time.Time) (struct{}, error) {
 		if err := tx.RevokeKey(id, now); err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, audit(ctx, tx, now, AuditKeyRevoke, id, struct{}{})
+		return struct{}{}, auditTx(ctx, tx, now, AuditKeyRevoke, id, struct{}{})
 	})
 	return err
 }

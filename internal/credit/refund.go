@@ -27,12 +27,16 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 	if err := named(id, "generation"); err != nil {
 		return Generation{}, err
 	}
-	return update(ctx, l, idem, func(tx Tx, now time.Time) (Generation, error) {
-		g, err := tx.Generation(id)
-		if err != nil {
+	account, err := l.generationAccount(ctx, id)
+	if err != nil {
+		return Generation{}, err
+	}
+	return update(ctx, l, idem, account, Refs{Generations: []string{id}}, func(b *Book, now time.Time) (Generation, error) {
+		if err := settle(b, now); err != nil {
 			return Generation{}, err
 		}
-		if err := l.settle(tx, g.Account, now); err != nil {
+		g, err := b.Generation(id)
+		if err != nil {
 			return Generation{}, err
 		}
 		if g.Status != GenerationCompleted || g.Charged == 0 {
@@ -49,7 +53,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		if amount > left {
 			return Generation{}, Errorf(Invalid, "over_refund", "cannot refund %s credits: %s of the %s charged are left to refund", amount, left, g.Charged)
 		}
-		h, err := tx.Hold(g.Hold)
+		h, err := b.Hold(g.Hold)
 		if err != nil {
 			return Generation{}, err
 		}
@@ -67,7 +71,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			}
 			a.Refunded += back
 			rest -= back
-			gr, err := tx.Grant(a.Grant)
+			gr, err := b.Grant(a.Grant)
 			if err != nil {
 				return Generation{}, err
 			}
@@ -75,7 +79,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			case gr.Source == SourceOverdraft:
 				// The share of a grant that paid the overdraft back and has
 				// expired since is refunded like any expired grant's.
-				lost, err := returnToOverdraft(tx, e, gr, back, now)
+				lost, err := returnToOverdraft(b, e, gr, back, now)
 				if err != nil {
 					return Generation{}, err
 				}
@@ -89,19 +93,17 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		if toNewGrant > 0 {
 			ng := Grant{ID: NewID("grt", now), Account: g.Account, Source: SourceRefund, Granted: toNewGrant,
 				CreatedAt: now, Memo: "refund of generation " + g.ID + " (its grant had expired)"}
-			if err := tx.InsertGrant(ng); err != nil {
-				return Generation{}, err
-			}
+			b.insertGrant(ng)
 			e.wallet(BookAvailable, ng.ID, toNewGrant)
 		}
-		if _, err := e.commit(tx, nil); err != nil {
+		if _, err := e.commit(b, nil); err != nil {
 			return Generation{}, err
 		}
-		if err := tx.UpdateHold(h); err != nil {
+		if err := b.updateHold(h); err != nil {
 			return Generation{}, err
 		}
 		g.Refunded += amount
-		if err := tx.UpdateGeneration(g); err != nil {
+		if err := b.updateGeneration(g); err != nil {
 			return Generation{}, err
 		}
 		return g, nil

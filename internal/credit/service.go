@@ -17,11 +17,15 @@ const DefaultHoldTTL = 15 * time.Minute
 const MaxHoldTTL = 24 * time.Hour
 
 // Ledger is tally's credit ledger: accounts, grants, holds, generations and the
-// journal, on any Store. Every operation is one store transaction; the store's
-// Reserve is the only balance check, made atomically with the reservation.
+// journal, on any Store. Every write is decided here, in memory, on the
+// account's state as the store loaded it under the account's lock (Book), and
+// the store applies the outcome in the same transaction: Book.reserve is the
+// only balance check, and nothing else holds the lock between it and the
+// commit.
 type Ledger struct {
 	store   Store
 	group   *group
+	owners  owners
 	now     func() time.Time
 	catalog func() *Catalog
 	holdTTL time.Duration
@@ -37,8 +41,8 @@ type LedgerConfig struct {
 	Catalog func() *Catalog
 	// HoldTTL is the default hold TTL (DefaultHoldTTL).
 	HoldTTL time.Duration
-	// MaxBatch bounds the writes one group commit takes (default: the
-	// store's MaxBatch); 1 gives every write a transaction of its own.
+	// MaxBatch bounds the writes one transaction takes (default
+	// DefaultMaxBatch); 1 gives every write a transaction of its own.
 	MaxBatch int
 	// IdempotencyRetention is how long an Idempotency-Key's record, and so
 	// its exactly-once guarantee, is kept before PruneIdempotency deletes it
@@ -48,15 +52,20 @@ type LedgerConfig struct {
 
 // NewLedger returns a ledger on store.
 func NewLedger(store Store, cfg LedgerConfig) *Ledger {
-	l := &Ledger{store: store, group: newGroup(store, cfg.MaxBatch), now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL, idemRetention: cfg.IdempotencyRetention}
+	l := &Ledger{store: store, now: cfg.Now, catalog: cfg.Catalog, holdTTL: cfg.HoldTTL, idemRetention: cfg.IdempotencyRetention}
 	if l.now == nil {
 		l.now = time.Now
 	}
+	l.group = newGroup(store, l.now, cfg.MaxBatch)
 	if l.holdTTL == 0 {
 		l.holdTTL = DefaultHoldTTL
 	}
 	return l
 }
+
+// QueuedWrites is how many writes wait for a transaction to take them: the
+// depth of the group commit's queue.
+func (l *Ledger) QueuedWrites() int { return l.group.queued() }
 
 // Store returns the ledger's store.
 func (l *Ledger) Store() Store { return l.store }
@@ -64,29 +73,29 @@ func (l *Ledger) Store() Store { return l.store }
 // Now returns the ledger's clock reading, UTC, at the store's precision (µs).
 func (l *Ledger) Now() time.Time { return l.now().UTC().Truncate(time.Microsecond) }
 
-// update runs fn as one write of the group commit (its own savepoint of a
-// batch's transaction), at most once per idempotency key: a
-// retry with the same key and request returns the first answer (decoded from
-// the stored JSON) and changes nothing; the same key with another request is a
-// Conflict (idempotency_conflict). Refusals are not recorded, so a refused
-// request writes nothing and may be retried.
-func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
+// update runs fn as one write on account (see group): fn decides on the
+// account's Book at now, in memory, and what it changed is applied with the
+// rest of its batch. It runs at most once per idempotency key: a retry with
+// the same key and request returns the first answer (decoded from the stored
+// JSON) and changes nothing; the same key with another request is a Conflict
+// (idempotency_conflict). Refusals are not recorded, so a refused request
+// writes nothing and may be retried. refs names what fn needs loaded besides
+// the account's working state (see State).
+func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, account string, refs Refs, fn func(b *Book, now time.Time) (T, error)) (T, error) {
 	var out T
-	if idem != nil && idem.Key != "" {
+	keyed := idem != nil && idem.Key != ""
+	if keyed {
 		// Checked before the store sees it: a key of bytes a store cannot
 		// hold must be refused alike by both, not fail inside one.
 		if err := CheckIdempotencyKey(idem.Key); err != nil {
 			return out, err
 		}
+		refs.Idempotency = append(refs.Idempotency, Idempotency{Scope: idem.Scope, Key: idem.Key})
 	}
-	err := l.group.update(ctx, func(tx Tx) error {
-		now := l.Now()
-		if idem != nil && idem.Key != "" {
-			rec, err := tx.Idempotency(idem.Scope, idem.Key)
-			if err != nil {
-				return err
-			}
-			if rec != nil {
+	err := l.group.update(ctx, account, refs, func(b *Book, now time.Time) error {
+		out = *new(T)
+		if keyed {
+			if rec := b.idempotency(idem.Scope, idem.Key); rec != nil {
 				if rec.Hash != idem.Hash {
 					return Errorf(Conflict, "idempotency_conflict", "Idempotency-Key %q was already used for a different request", idem.Key)
 				}
@@ -94,17 +103,29 @@ func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, fn func(tx
 			}
 		}
 		var err error
-		if out, err = fn(tx, now); err != nil {
+		if out, err = fn(b, now); err != nil {
 			return err
 		}
-		if idem != nil && idem.Key != "" {
+		if keyed {
 			resp, err := json.Marshal(out)
 			if err != nil {
 				return Errorf(Internal, "encode", "ledger: encode idempotent answer: %v", err)
 			}
-			return tx.PutIdempotency(IdempotencyRecord{Idempotency: *idem, Response: resp, CreatedAt: now})
+			b.putIdempotency(IdempotencyRecord{Idempotency: *idem, Response: resp, CreatedAt: now})
 		}
 		return nil
+	})
+	return out, err
+}
+
+// adminUpdate runs fn in a transaction of its own, for the writes that
+// concern no account (keys, the pruning of idempotency records).
+func adminUpdate[T any](ctx context.Context, l *Ledger, fn func(tx Tx, now time.Time) (T, error)) (T, error) {
+	var out T
+	err := l.store.Update(ctx, func(tx Tx) error {
+		var err error
+		out, err = fn(tx, l.Now())
+		return err
 	})
 	return out, err
 }

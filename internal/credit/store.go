@@ -7,34 +7,37 @@ import (
 	"time"
 )
 
-// Store keeps the ledger. It runs functions in transactions; the ledger's logic
-// (Ledger) is written once against Tx, and every store (SQLite, PostgreSQL)
-// implements Tx with its own SQL.
+// Store keeps the ledger. The ledger decides; the store loads and applies:
+// every write on an account is a Batch — the store locks the account, loads
+// its State in one step, calls the batch's Decide, and applies the Change it
+// returns in one step, before it commits. That lock, taken by the load, is the
+// only lock a store takes for the ledger: stores have no locking protocol of
+// their own to keep, and the order in which the ledger reads things does not
+// matter to them.
+//
+// Reads (View) and the few writes that concern no account (API keys, the
+// pruning of idempotency records) go through Tx.
 type Store interface {
-	// Update runs fn in one read-write transaction: everything fn writes
-	// commits together, durably, before Update returns nil, or nothing does.
-	// Transactions on one account are serialized. If fn returns an error, the
-	// transaction rolls back and Update returns that error.
-	Update(ctx context.Context, fn func(Tx) error) error
-	// UpdateBatch runs ops in one read-write transaction, in order, each in a
-	// savepoint of its own, and commits once: group commit. An op that fails
-	// (its Fn returns an error, or a Tx method fails) has its writes rolled
-	// back to its savepoint and its error in Err, and the others go on, as
-	// if each had been its own Update. An op whose Ctx is done before it
-	// starts is not run. UpdateBatch returns an error only when the whole
-	// batch failed (begin, commit, or a store failure that may have undone
-	// earlier ops): then nothing committed and every op is failed with it.
-	// Once UpdateBatch returns nil, every op whose Err is nil is durable.
-	UpdateBatch(ctx context.Context, ops []*Op) error
+	// Write runs the batches in one transaction: for each, in order, lock
+	// its account, load its State for its Refs, call Decide and apply the
+	// Change; then commit once, durably, before Write returns nil. If Write
+	// returns an error, nothing of any batch committed. Accounts are
+	// locked in the order of the batches; the ledger never gives a store
+	// more than MaxAccounts batches at once.
+	Write(ctx context.Context, batches []*Batch) error
 	// Writers is how many write transactions the store can usefully run at
 	// once: 1 for a single-writer store, more for a server database.
 	Writers() int
-	// MaxBatch is how many writes one of those transactions should take by
-	// default: many where a commit costs an fsync of its own (SQLite), 1
-	// where the server already shares fsyncs among concurrent commits and a
-	// batch's row locks would only make batches wait on each other
-	// (PostgreSQL). LedgerConfig.MaxBatch overrides it.
-	MaxBatch() int
+	// MaxAccounts is how many accounts' batches one Write should take: many
+	// where a commit costs an fsync of its own (SQLite); 1 where the server
+	// already shares fsyncs among concurrent commits and batches of several
+	// accounts would only wait on each other's locks (PostgreSQL).
+	MaxAccounts() int
+	// Update runs fn in one read-write transaction, for writes that concern
+	// no account (Tx.InsertKey, Tx.RevokeKey, Tx.PruneIdempotency): everything
+	// fn writes commits together, durably, before Update returns nil, or
+	// nothing does.
+	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn against a consistent read-only snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the store can serve (for /readyz).
@@ -42,81 +45,32 @@ type Store interface {
 	Close() error
 }
 
-// Op is one write of a batch (Store.UpdateBatch).
-type Op struct {
-	// Ctx is the request's context: the op is skipped if it is done before
-	// the op starts. Once started, an op runs to its end (with the store's
-	// own timeouts), since interrupting one statement may abort the whole
-	// transaction and with it the batch.
-	Ctx context.Context
-	// Fn does the op's work, as the fn of Store.Update.
-	Fn func(Tx) error
-	// Err is the op's outcome, set by UpdateBatch.
-	Err error
-	// Panic holds what Fn panicked with, if it did; the op's writes were
-	// rolled back and the caller should panic again with it.
-	Panic any
-}
-
-// Tx is one store transaction. Methods return *Error values: NotFound (reason
+// Tx is one store transaction: the ledger's reads, and its writes that
+// concern no account. Methods return *Error values: NotFound (reason
 // unknown_account, unknown_grant, unknown_hold, unknown_generation,
-// unknown_key), Conflict (account_exists, …), InsufficientCredits, or Internal
-// for anything the store could not do. A Tx is used by one goroutine.
+// unknown_key), Conflict, or Internal for anything the store could not do.
+// A Tx is used by one goroutine.
 type Tx interface {
-	// InsertAccount creates an account with zero balances and its overdraft
-	// grant. Conflict account_exists if the id is taken.
-	InsertAccount(a Account, overdraftGrant Grant) error
 	// Account returns an account. NotFound unknown_account.
 	Account(id string) (Account, error)
-	// Reserve moves amount from Available to Held in one atomic step, only if
-	// Available − amount ≥ −Overdraft afterwards. It returns the updated account,
-	// or InsufficientCredits (with the account as it is) and changes nothing.
-	// This is the one balance check in tally: never check-then-act in Go.
-	Reserve(account string, amount Credits) (Account, error)
-	// AddBalances adds to an account's balances without a check (returns,
-	// grants, expiry) and returns the updated account.
-	AddBalances(account string, dAvailable, dHeld Credits) (Account, error)
-
-	// InsertGrant stores a new grant.
-	InsertGrant(g Grant) error
-	// Grant returns a grant. NotFound unknown_grant.
-	Grant(id string) (Grant, error)
 	// Grants returns all grants of an account, the overdraft grant included, in
 	// consumption order: priority, then expiry (never-expiring last), then
 	// creation, then id.
 	Grants(account string) ([]Grant, error)
-	// UpdateGrant adds to a grant's Remaining and Held.
-	UpdateGrant(id string, dRemaining, dHeld Credits) error
-	// AddPaidBack adds to a grant's PaidBack.
-	AddPaidBack(id string, d Credits) error
-	// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
-	ExpireGrant(id string, at time.Time) error
 	// DueGrants returns up to limit grants not yet marked expired whose expiry
 	// is ≤ now (spent ones too, so that every expired grant gets its ExpiredAt);
 	// with account "", across all accounts.
 	DueGrants(account string, now time.Time, limit int) ([]Grant, error)
-
-	// InsertHold stores a new hold with its allocations.
-	InsertHold(h Hold) error
 	// Hold returns a hold with its allocations. NotFound unknown_hold.
 	Hold(id string) (Hold, error)
-	// UpdateHold stores a hold's status, amounts, resolution time and allocations.
-	UpdateHold(h Hold) error
 	// OpenHolds returns an account's open holds, oldest first.
 	OpenHolds(account string) ([]Hold, error)
 	// DueHolds returns up to limit open holds whose TTL is ≤ now; with account
 	// "", across all accounts.
 	DueHolds(account string, now time.Time, limit int) ([]Hold, error)
-
-	// InsertGeneration stores a new generation.
-	InsertGeneration(g Generation) error
 	// Generation returns a generation. NotFound unknown_generation.
 	Generation(id string) (Generation, error)
-	// UpdateGeneration stores a generation's status, counts, amounts and times.
-	UpdateGeneration(g Generation) error
 
-	// AppendEntry appends t and its postings to the journal and sets t.ID.
-	AppendEntry(t *Entry) error
 	// Entries returns an account's transactions with ID < before (0: from the
 	// newest), newest first, at most limit, each with its postings.
 	Entries(account string, before int64, limit int) ([]Entry, error)
@@ -126,10 +80,6 @@ type Tx interface {
 	// from a daily rollup.
 	Usage(account string, from, to time.Time) ([]UsageRow, error)
 
-	// Idempotency returns the record for (scope, key), or nil if there is none.
-	Idempotency(scope, key string) (*IdempotencyRecord, error)
-	// PutIdempotency stores a record. Conflict idempotency_conflict if one exists.
-	PutIdempotency(r IdempotencyRecord) error
 	// PruneIdempotency deletes at most limit records created before before,
 	// oldest or any (not necessarily in order), and returns how many it
 	// deleted. On a store shared by nodes, records another node is deleting
@@ -158,12 +108,6 @@ type Tx interface {
 	// AuditLog returns up to limit audit entries with ID < before (0: from
 	// the newest), newest first.
 	AuditLog(before int64, limit int) ([]AuditEntry, error)
-
-	// TryLockAccount claims an account for this transaction without waiting:
-	// false if another transaction (on any node) holds it. The expiry sweeper
-	// uses it so that nodes settling in parallel never do the same work; a
-	// store with a single writer always returns true.
-	TryLockAccount(account string) (bool, error)
 }
 
 // Scanner is the read side that reads a store whole: Verify streams it,

@@ -10,10 +10,14 @@ import (
 )
 
 // notAnswered are reasons in the scanned code that no HTTP request can get:
-// key creation is the command line's alone.
+// key creation is the command line's alone, seeding is tally bench's, and a
+// busy account only turns the expiry sweeper away.
 var notAnswered = map[string]string{
-	"invalid_key":   "tally keys create",
-	"invalid_scope": "tally keys create",
+	"invalid_key":       "tally keys create",
+	"invalid_scope":     "tally keys create",
+	"invalid_seed":      "tally bench (credit.SeedHistory)",
+	"account_not_empty": "tally bench (credit.SeedHistory)",
+	"account_busy":      "the expiry sweeper (Refs.TryLock)",
 }
 
 // codePatterns find the stable codes the server answers with, in the code of

@@ -10,61 +10,6 @@ import (
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
 	available_delta, held_delta, available_after, held_after, charged_delta, memo`
 
-// AppendEntry appends x and its postings to the journal, in one
-// statement, and sets x.ID. It refuses (Internal) a transaction whose
-// postings do not sum to zero: the journal is append-only, so a wrong entry
-// could never be taken back. NotFound unknown_account, unknown_grant.
-func (t *tx) AppendEntry(x *credit.Entry) error {
-	var sum credit.Credits
-	for _, p := range x.Postings {
-		sum += p.Amount
-	}
-	if sum != 0 {
-		return credit.Errorf(credit.Internal, "unbalanced", "postgres: append transaction: %s on %s: postings sum to %s, not 0", x.Kind, x.Account, sum)
-	}
-	if ok, err := t.lock(x.Account); err != nil {
-		return err
-	} else if !ok {
-		return unknownAccount(x.Account)
-	}
-	accounts := make([]string, len(x.Postings))
-	books := make([]string, len(x.Postings))
-	grants := make([]*string, len(x.Postings))
-	amounts := make([]int64, len(x.Postings))
-	for i, p := range x.Postings {
-		accounts[i], books[i], amounts[i] = p.Account, p.Book, int64(p.Amount)
-		if p.Grant != "" {
-			grants[i] = &p.Grant
-		}
-	}
-	var id int64
-	err := t.queryRow(`WITH x AS (
-			INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
-				available_delta, held_delta, available_after, held_after, charged_delta, memo)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			RETURNING id
-		), p AS (
-			INSERT INTO postings (tx_id, seq, account, book, grant_id, amount)
-			SELECT x.id, p.n - 1, p.account, p.book, p.grant_id, p.amount
-			FROM x, unnest($15::text[], $16::text[], $17::text[], $18::bigint[])
-				WITH ORDINALITY AS p (account, book, grant_id, amount, n)
-		)
-		SELECT id FROM x`,
-		x.Kind, x.Account, tstz(x.Time), x.Ref, x.Generation, x.Model, x.ModelKind, x.CatalogVersion,
-		x.AvailableDelta, x.HeldDelta, x.AvailableAfter, x.HeldAfter, x.ChargedDelta, x.Memo,
-		accounts, books, grants, amounts).Scan(&id)
-	switch {
-	case violates(err, foreignKeyViolation, "transactions_account_fkey"):
-		return t.expected(unknownAccount(x.Account))
-	case violates(err, foreignKeyViolation, "postings_grant_id_fkey"):
-		return t.expected(credit.Errorf(credit.NotFound, "unknown_grant", "%s transaction on %s: a posting names an unknown grant", x.Kind, x.Account))
-	case err != nil:
-		return t.fail("append transaction", err)
-	}
-	x.ID = id
-	return nil
-}
-
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
 func (t *tx) Entries(account string, before int64, limit int) ([]credit.Entry, error) {

@@ -1,6 +1,12 @@
 package postgres
 
-import "github.com/jackc/pgx/v5/pgxpool"
+import (
+	"context"
+	"net"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
 
 // Pool gives the black-box tests the pool, to read settings and to try
 // writes the Tx never makes (the journal's triggers).
@@ -8,3 +14,57 @@ func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // StoreError is storeError, to test the translation of SQLSTATEs.
 var StoreError = storeError
+
+// LoadQueries are the statements of a batch's load, each with the
+// parameters it takes (see load.go), to EXPLAIN them.
+var LoadQueries = map[string]string{
+	"lock":        lockAccount,
+	"grants":      loadGrantsQuery,
+	"holds":       loadHoldsQuery,
+	"generations": loadGenerationsQuery,
+	"idempotency": loadIdempotencyQuery,
+}
+
+// OpenWire is Open, and counts the network round trips of the pool's
+// connections as the wire sees them, whatever pgx does: a round trip is a
+// write to the server after a read from it (or the first write). It
+// counts what RoundTrips does not: connection setup, statements prepared
+// inside a batch, the pool's pings.
+func OpenWire(ctx context.Context, dsn string) (*DB, func() int64, error) {
+	var n atomic.Int64
+	db, err := open(ctx, dsn, func(cfg *pgxpool.Config) {
+		dial := cfg.ConnConfig.DialFunc
+		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			wc := &wireConn{Conn: c, n: &n}
+			wc.read.Store(true)
+			return wc, nil
+		}
+	})
+	return db, n.Load, err
+}
+
+// wireConn counts round trips on a connection (see OpenWire).
+type wireConn struct {
+	net.Conn
+	n    *atomic.Int64
+	read atomic.Bool // something was read since the last write
+}
+
+func (c *wireConn) Write(b []byte) (int, error) {
+	if c.read.Swap(false) {
+		c.n.Add(1)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *wireConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.read.Store(true)
+	}
+	return n, err
+}

@@ -18,8 +18,7 @@ var migrations embed.FS
 
 // migrateLock is the key of the advisory lock Migrate holds: nodes that start
 // together against one database apply each migration once, one after the
-// other. (Tx.Idempotency's locks are two-key advisory locks, a separate key
-// space from this one-key lock.)
+// other.
 const migrateLock int64 = 0x7a11_0001
 
 // Migrate brings the schema up to date: it applies, in order, every embedded

@@ -1,54 +1,58 @@
 // Package postgres keeps tally's ledger in PostgreSQL (pgx v5, pgxpool). It
 // implements credit.Store with the same semantics as package sqlite: the
-// ledger's logic lives in package credit; this package only stores and finds.
+// ledger decides every write in memory (credit.Book); this package loads what
+// it decides from and applies what it decided.
 //
-// # Isolation
+// # Writes
 //
-// SQLite runs one writer at a time, so every Update is serialized there by
-// construction. PostgreSQL runs them concurrently, and the Ledger reads before
-// it writes on an account (settle reads the due holds and grants, reserve
-// reads the grants to allocate from, a capture reads the hold). Update runs in
-// READ COMMITTED, where each statement sees what was committed when it began,
-// and serializes the transactions of one account with a row lock:
+// Every write on an account is a credit.Batch, and Write runs it in one READ
+// COMMITTED transaction of at most two round trips (write.go):
 //
-//   - The first Tx method of a write transaction that concerns an account
-//     (Account, Grants, OpenHolds, DueHolds, DueGrants, Reserve, AddBalances,
-//     InsertGrant, InsertHold, …) first takes
-//     SELECT … FROM accounts WHERE id = $1 FOR NO KEY UPDATE, once per
-//     account per transaction (tx.locked remembers it). Methods that name a
-//     grant, hold or generation lock its account: a read (Hold, Generation,
-//     Grant) reads the row, locks its account and reads it again, so what it
-//     returns is as of after every earlier transaction on the account.
-//   - The lock is held until commit. A second transaction on the account waits
-//     at its first statement on it, then (READ COMMITTED) every later
-//     statement sees the first one's commit: every read-then-write of the
-//     Ledger on an account happens as if the transactions ran one after the
-//     other, which is what SQLite gives. Transactions on different accounts
-//     do not wait for each other.
+//  1. One pipelined pgx.Batch: BEGIN; SELECT … FROM accounts WHERE id = $1
+//     FOR NO KEY UPDATE, the account's row lock; then the few statements that
+//     load the account's credit.State (load.go). The server runs them in
+//     order, so the reads start only once the lock is granted, and each
+//     statement of READ COMMITTED takes a new snapshot: they see everything
+//     the previous holder of the lock committed. The ledger decides the
+//     batch from that State (Batch.Decide) while the lock is held.
+//  2. One pipelined pgx.Batch: every row of the Change, in a few multi-row
+//     statements (apply.go), and COMMIT.
+//
+// That row lock, taken by the load, is the only lock of the protocol. Every
+// writer of an account's rows takes it first, so the load reads rows no one
+// else is changing, and the Change, decided from them, is applied before the
+// lock is given up: each batch on an account happens as if the batches ran
+// one after the other, which is what SQLite's single writer gives.
+// Transactions on different accounts do not wait for each other.
+//
 //   - NO KEY UPDATE rather than UPDATE: it conflicts with itself and with the
 //     UPDATEs of the row, but not with the KEY SHARE locks foreign-key checks
 //     take, so inserting an API key for an account does not queue behind it.
-//   - Reserve stays one statement (UPDATE … WHERE available - $1 >=
-//     -overdraft RETURNING …): even without the lock it could not overdraw,
-//     because PostgreSQL re-checks the WHERE on the newest row version.
-//   - Idempotency (scope, key) is serialized with
-//     pg_advisory_xact_lock(hashtext(scope), hashtext(key)) taken in
-//     Tx.Idempotency on a write transaction, before the read: a concurrent
-//     retry with the same key waits for the first to commit, then reads its
-//     answer and replays it instead of doing the work a second time.
-//   - A transaction locks one account (the Ledger's transactions each touch
-//     one user account), after at most one idempotency lock, always in that
-//     order: no lock cycles among Ledger transactions. The admin-key bootstrap
-//     takes one more, Tx.LockKeys (pg_advisory_xact_lock on a fixed key),
-//     and no account lock: two nodes starting on a fresh database find the
-//     same "no admin key" only one at a time. Should PostgreSQL still
-//     report a deadlock (40P01) or a serialization failure (40001), Update
-//     rolls back and runs fn again, a bounded number of times, with jitter.
+//   - A batch that asks not to wait (Refs.TryLock, the expiry sweeper) takes
+//     the lock with SKIP LOCKED and is skipped when it cannot have it.
+//   - Idempotency records are written under the lock of the account the
+//     request concerns: a retry on that account waits for the first request
+//     to commit and then loads its record, and replays it. Two keys no row
+//     lock covers — an account that does not exist yet has no row to lock,
+//     and one Idempotency-Key may be sent for two accounts — are settled by
+//     their unique index: the second INSERT waits for the first transaction
+//     and fails if it commits, and Write runs the loser's batch again, which
+//     loads what the winner committed (the account, the record) and decides
+//     on it: account_exists, or the first answer replayed.
+//   - A transaction locks one account (MaxAccounts is 1), so Ledger
+//     transactions close no lock cycle. Should PostgreSQL still report a
+//     deadlock (40P01) or a serialization failure (40001), Write rolls back
+//     and runs the batch again from its load, and Update runs its fn again,
+//     a bounded number of times, with jitter.
+//
+// Update, for the writes that concern no account (API keys, the pruning of
+// idempotency records), runs in READ COMMITTED and takes no account lock;
+// Tx.LockKeys serializes the admin-key bootstrap with an advisory lock.
 //
 // View runs in a READ ONLY REPEATABLE READ transaction: one snapshot for all
 // its statements (Snapshot, for Verify, is consistent), and no locks.
 // ExpireDue's search across accounts (DueHolds("", …), DueGrants("", …)) runs
-// in a View; the settling Update of each account it finds locks that account.
+// in a View; the settling batch of each account it finds locks that account.
 package postgres
 
 import (
@@ -81,8 +85,8 @@ const DefaultStatementTimeout = "30s"
 // within it instead of waiting for the kernel's TCP timeout.
 const DefaultConnectTimeout = 5 * time.Second
 
-// MaxAttempts bounds how many times Update runs fn when PostgreSQL reports a
-// serialization failure or a deadlock.
+// MaxAttempts bounds how many times Write runs a batch, and Update its fn,
+// when PostgreSQL reports a serialization failure or a deadlock.
 const MaxAttempts = 5
 
 // DB is the ledger in one PostgreSQL database. It is safe for concurrent use.
@@ -95,7 +99,11 @@ type DB struct {
 // string; pgxpool options such as pool_max_conns pass through) and brings its
 // schema up to date. Unless the DSN sets statement_timeout (as a parameter or
 // in options=-c…), every connection gets DefaultStatementTimeout.
-func Open(ctx context.Context, dsn string) (*DB, error) {
+func Open(ctx context.Context, dsn string) (*DB, error) { return open(ctx, dsn, nil) }
+
+// open is Open, with configure (if not nil) called on the pool's
+// configuration before the pool starts: tests count what goes on the wire.
+func open(ctx context.Context, dsn string, configure func(*pgxpool.Config)) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// The parse error may quote the DSN, password included: not shown.
@@ -110,6 +118,9 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	trips := &roundTrips{}
 	cfg.ConnConfig.Tracer = trips
+	if configure != nil {
+		configure(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, storeError(ctx, "open", err)
@@ -138,21 +149,28 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Update runs fn in one READ COMMITTED transaction (see credit.Store and the
-// package comment for how an account's transactions are serialized).
+// Update runs fn in one READ COMMITTED transaction, for the writes that
+// concern no account (see credit.Store).
 //
 // After any error from PostgreSQL the transaction is aborted, so one in which
 // a Tx method failed is never committed, even if fn ignores the failure and
 // returns nil: Update returns that failure. A serialization failure or a
 // deadlock runs fn again in a new transaction (up to MaxAttempts times).
 func (db *DB) Update(ctx context.Context, fn func(credit.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err, retry := db.run(ctx, false, fn)
-		if !retry || attempt == MaxAttempts {
+	return retrying(ctx, func() (error, bool) { return db.run(ctx, false, fn) })
+}
+
+// retrying runs attempt until it succeeds, fails for good, or has run
+// MaxAttempts times: attempt reports whether its failure (a serialization
+// failure or a deadlock) may pass if run again.
+func retrying(ctx context.Context, attempt func() (err error, retry bool)) error {
+	for n := 1; ; n++ {
+		err, retry := attempt()
+		if !retry || n == MaxAttempts {
 			return err
 		}
 		// Jittered backoff: 1–2 ms, 2–4 ms, 4–8 ms, …
-		base := time.Millisecond << (attempt - 1)
+		base := time.Millisecond << (n - 1)
 		select {
 		case <-ctx.Done():
 			return storeError(ctx, "retry", ctx.Err())
@@ -178,7 +196,7 @@ func (db *DB) run(ctx context.Context, readOnly bool, fn func(credit.Tx) error) 
 	if err != nil {
 		return storeError(ctx, "begin", err), false
 	}
-	t := &tx{ctx: ctx, ptx: ptx, readOnly: readOnly, locked: map[string]bool{}, owner: map[string]string{}}
+	t := &tx{ctx: ctx, ptx: ptx, readOnly: readOnly}
 	committed := false
 	defer func() {
 		if !committed {
@@ -212,11 +230,6 @@ type tx struct {
 	ctx      context.Context
 	ptx      pgx.Tx
 	readOnly bool
-	// locked holds the accounts whose row this transaction has locked.
-	locked map[string]bool
-	// owner maps the ids of grants, holds and generations this transaction
-	// has seen to their account.
-	owner map[string]string
 	// broken is the first error PostgreSQL returned (after which it aborts
 	// the transaction), or the first Internal or Unavailable failure: the
 	// transaction must not commit after one.
@@ -236,70 +249,6 @@ func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
 
 func (t *tx) queryRow(query string, args ...any) pgx.Row {
 	return t.ptx.QueryRow(t.ctx, query, args...)
-}
-
-// lock takes the row lock of an account for the rest of a write transaction
-// (see the package comment), once. It reports whether the account exists; in
-// a View it does nothing.
-func (t *tx) lock(account string) (bool, error) {
-	if t.readOnly || t.locked[account] {
-		return true, nil
-	}
-	var one int
-	err := t.queryRow(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, account).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, t.fail("lock account", err)
-	}
-	t.locked[account] = true
-	return true, nil
-}
-
-// TryLockAccount claims an account's row without waiting (SKIP LOCKED): false
-// when another transaction, on this node or another, holds it, or when the
-// account does not exist.
-func (t *tx) TryLockAccount(account string) (bool, error) {
-	if t.readOnly || t.locked[account] {
-		return true, nil
-	}
-	var one int
-	err := t.queryRow(`SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED`, account).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, t.fail("try to lock account", err)
-	}
-	t.locked[account] = true
-	return true, nil
-}
-
-// lockOwner locks the account of a grant, hold or generation (table) before a
-// write to it, if this transaction has not already. It reports whether the
-// row exists.
-func (t *tx) lockOwner(table, id string) (bool, error) {
-	if t.readOnly {
-		return true, nil
-	}
-	account, ok := t.owner[id]
-	if !ok {
-		err := t.queryRow(`SELECT account FROM `+table+` WHERE id = $1`, id).Scan(&account)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return false, nil
-		} else if err != nil {
-			return false, t.fail("read "+table, err)
-		}
-		t.owner[id] = account
-	}
-	_, err := t.lock(account)
-	return true, err
-}
-
-// seen records the account of a grant, hold or generation, and reports
-// whether this transaction has locked it (always true in a View).
-func (t *tx) seen(id, account string) bool {
-	t.owner[id] = account
-	return t.readOnly || t.locked[account]
 }
 
 // fail translates a PostgreSQL error met while doing op and marks the
@@ -442,10 +391,6 @@ func unknownAccount(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_account", "unknown account %q", id)
 }
 
-func idExists(noun, id string) *credit.Error {
-	return credit.Errorf(credit.Conflict, "id_exists", "a %s with id %q already exists", noun, id)
-}
-
 // Column values. Times are TIMESTAMPTZ, NULL for the zero time; optional
 // references are NULL when empty.
 
@@ -463,14 +408,6 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-// blob returns b as a column value, NULL for nil.
-func blob(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // timeColumn scans a TIMESTAMPTZ column into a time.Time: UTC, zero for NULL.

@@ -10,14 +10,6 @@ import (
 	"github.com/tally-credits/tally/internal/storetest"
 )
 
-// mustUpdate runs fn in an Update and fails the test on an error.
-func mustUpdate(tb testing.TB, db *postgres.DB, fn func(credit.Tx) error) {
-	tb.Helper()
-	if err := db.Update(context.Background(), fn); err != nil {
-		tb.Fatalf("Update: %v", err)
-	}
-}
-
 // mustView runs fn in a View and fails the test on an error.
 func mustView(tb testing.TB, db *postgres.DB, fn func(credit.Tx) error) {
 	tb.Helper()

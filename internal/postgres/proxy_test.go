@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -142,9 +143,88 @@ func (p *Proxy) takeDrop() bool {
 	}
 }
 
-// commitMessage is pgx's COMMIT: a simple Query message ('Q', length 11,
-// "commit\x00").
-var commitMessage = []byte("Q\x00\x00\x00\x0bcommit\x00")
+// commits follows what a client sends, message by message, to tell the
+// COMMITs in it: pgx's Tx.Commit sends a simple Query "commit"; Write sends
+// COMMIT as the last statement of a pipeline, the Bind of a statement
+// prepared (Parse) as COMMIT, on the connection's first use of it or
+// before.
+type commits struct {
+	buf     []byte
+	started bool              // past the untyped startup messages
+	stmts   map[string]string // prepared statement name → SQL
+	lost    bool              // the stream could not be followed (TLS): find nothing
+}
+
+// feed follows b, the next bytes from the client, and reports whether they
+// complete a message that commits.
+func (c *commits) feed(b []byte) (commit bool) {
+	if c.lost {
+		return false
+	}
+	c.buf = append(c.buf, b...)
+	for {
+		if !c.started {
+			if len(c.buf) < 8 {
+				return commit
+			}
+			n := int(binary.BigEndian.Uint32(c.buf))
+			if n < 8 || n > 1<<20 {
+				c.lost = true
+				return commit
+			}
+			if len(c.buf) < n {
+				return commit
+			}
+			code := binary.BigEndian.Uint32(c.buf[4:8])
+			c.buf = c.buf[n:]
+			const sslRequest, gssRequest = 80877103, 80877104
+			if code == sslRequest || code == gssRequest {
+				// Refused by the server (sslmode=disable does not ask):
+				// the startup message follows; accepted, TLS does, which
+				// cannot be followed.
+				continue
+			}
+			c.started = true
+			continue
+		}
+		if len(c.buf) < 5 {
+			return commit
+		}
+		n := int(binary.BigEndian.Uint32(c.buf[1:5]))
+		if n < 4 || n > 1<<28 {
+			c.lost = true
+			return commit
+		}
+		if len(c.buf) < 1+n {
+			return commit
+		}
+		typ, body := c.buf[0], c.buf[5:1+n]
+		switch typ {
+		case 'Q':
+			commit = commit || isCommit(cstring(body))
+		case 'P': // Parse: statement name, SQL, …
+			name := cstring(body)
+			if c.stmts == nil {
+				c.stmts = map[string]string{}
+			}
+			c.stmts[name] = cstring(body[len(name)+1:])
+		case 'B': // Bind: portal, statement name, …
+			portal := cstring(body)
+			commit = commit || isCommit(c.stmts[cstring(body[len(portal)+1:])])
+		}
+		c.buf = c.buf[1+n:]
+	}
+}
+
+// cstring returns the NUL-terminated string b starts with.
+func cstring(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return string(b[:i])
+	}
+	return string(b)
+}
+
+func isCommit(sql string) bool { return strings.EqualFold(strings.TrimSpace(sql), "commit") }
 
 // Close stops the proxy and closes every connection.
 func (p *Proxy) Close() {
@@ -206,13 +286,14 @@ func (p *Proxy) forward(client net.Conn) {
 	go func() { // client → server, watching for COMMITs whose answer to drop
 		defer func() { done <- struct{}{} }()
 		buf := make([]byte, 32<<10)
+		var sent commits
 		for {
 			n, err := client.Read(buf)
 			if n > 0 {
 				if _, werr := server.Write(buf[:n]); werr != nil {
 					return
 				}
-				if bytes.Contains(buf[:n], commitMessage) && p.takeDrop() {
+				if sent.feed(buf[:n]) && p.takeDrop() {
 					dropping.Store(true)
 					client.Close()
 					return

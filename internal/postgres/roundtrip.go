@@ -10,7 +10,14 @@ import (
 // roundTrips counts the statements the store sends to the server, each a
 // round trip (BEGIN and COMMIT included), as a pgx tracer on every pooled
 // connection: how chatty a write is decides how long it holds its account's
-// row lock. A batch, which pgx sends whole, counts once.
+// row lock. A batch, which pgx sends whole (a pipeline with one Sync), counts
+// once: Write's two batches are its two round trips.
+//
+// It does not count what pgx does on its own: the round trip that prepares
+// the statements a batch uses for the first time on a connection (once per
+// connection and statement: pgx caches them), connecting, and the pool's
+// ping of a connection idle for more than a second before it hands it out.
+// TestWrite_RoundTrips checks it against the round trips on the wire.
 type roundTrips struct{ n atomic.Int64 }
 
 func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {

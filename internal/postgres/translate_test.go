@@ -18,14 +18,16 @@ import (
 func TestBadTextIsInvalid(t *testing.T) {
 	db := pgtest.Open(t)
 	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	for _, bad := range []string{"a\x00b", "\xff", "\xc3\x28"} {
 		err := db.View(ctx, func(tx credit.Tx) error { _, err := tx.Account(bad); return err })
 		if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "invalid_text" {
 			t.Errorf("View: Account(%+q) = %v (%s); want Invalid invalid_text", bad, err, credit.ErrorReason(err))
 		}
-		err = db.Update(ctx, func(tx credit.Tx) error { _, err := tx.Idempotency("admin", bad); return err })
+		err = db.Write(ctx, []*credit.Batch{{Account: "acme", Refs: credit.Refs{Now: now, Idempotency: []credit.Idempotency{{Scope: "admin", Key: bad}}},
+			Decide: func(*credit.State) (*credit.Change, error) { return &credit.Change{}, nil }}})
 		if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "invalid_text" {
-			t.Errorf("Update: Idempotency(%+q) = %v (%s); want Invalid invalid_text", bad, err, credit.ErrorReason(err))
+			t.Errorf("Write: load the idempotency record of %+q = %v (%s); want Invalid invalid_text", bad, err, credit.ErrorReason(err))
 		}
 	}
 	// An index row too large (program_limit_exceeded: random text does not
@@ -33,12 +35,11 @@ func TestBadTextIsInvalid(t *testing.T) {
 	b := make([]byte, 8000)
 	_, _ = rand.Read(b)
 	id := hex.EncodeToString(b)
-	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	err := db.Update(ctx, func(tx credit.Tx) error {
-		return tx.InsertAccount(credit.Account{ID: id, CreatedAt: now},
-			credit.Grant{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 30, CreatedAt: now})
-	})
+	err := db.Write(ctx, []*credit.Batch{{Account: id, Refs: credit.Refs{Now: now}, Decide: func(*credit.State) (*credit.Change, error) {
+		return &credit.Change{NewAccount: &credit.Account{ID: id, CreatedAt: now},
+			NewGrants: []credit.Grant{{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 30, CreatedAt: now}}}, nil
+	}}})
 	if credit.ErrorCode(err) != credit.Invalid || credit.ErrorReason(err) != "value_too_large" {
-		t.Errorf("InsertAccount(16000-byte id) = %v (%s); want Invalid value_too_large", err, credit.ErrorReason(err))
+		t.Errorf("Write(a new account of a 16000-byte id) = %v (%s); want Invalid value_too_large", err, credit.ErrorReason(err))
 	}
 }

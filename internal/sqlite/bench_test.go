@@ -3,8 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"testing"
-
-	"github.com/tally-credits/tally/internal/credit"
 )
 
 // BenchmarkCommit measures the raw durable commit rate of the store's file: one
@@ -28,27 +26,6 @@ func BenchmarkCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkReserve measures one Update holding credits and giving them back:
-// Reserve (the atomic balance check) and AddBalances, one durable commit.
-func BenchmarkReserve(b *testing.B) {
-	db := MustOpenDB(b)
-	newAccount(b, db, "acme", 0, credit.Whole(1000))
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		err := db.Update(ctx, func(tx credit.Tx) error {
-			if _, err := tx.Reserve("acme", credit.Whole(5)); err != nil {
-				return err
-			}
-			_, err := tx.AddBalances("acme", credit.Whole(5), -credit.Whole(5))
-			return err
-		})
-		if err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -17,45 +17,6 @@ func scanTransaction(s scanner) (credit.Entry, error) {
 	return x, err
 }
 
-// AppendEntry appends x and its postings to the journal and sets x.ID.
-// It refuses (Internal) a transaction whose postings do not sum to zero: the
-// journal is append-only, so a wrong entry could never be taken back.
-// NotFound unknown_account, unknown_grant.
-func (t *tx) AppendEntry(x *credit.Entry) error {
-	var sum credit.Credits
-	for _, p := range x.Postings {
-		sum += p.Amount
-	}
-	if sum != 0 {
-		return credit.Errorf(credit.Internal, "unbalanced", "sqlite: append transaction: %s on %s: postings sum to %s, not 0", x.Kind, x.Account, sum)
-	}
-	res, err := t.exec(`INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
-		available_delta, held_delta, available_after, held_after, charged_delta, memo)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		x.Kind, x.Account, micros(x.Time), x.Ref, x.Generation, x.Model, x.ModelKind, x.CatalogVersion,
-		x.AvailableDelta, x.HeldDelta, x.AvailableAfter, x.HeldAfter, x.ChargedDelta, x.Memo)
-	if isMissingParent(err) {
-		return unknownAccount(x.Account)
-	} else if err != nil {
-		return t.fail("append transaction", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return t.halfDone(t.fail("append transaction", err))
-	}
-	for i, p := range x.Postings {
-		_, err := t.exec(`INSERT INTO postings (tx_id, seq, account, book, grant_id, amount) VALUES (?, ?, ?, ?, ?, ?)`,
-			id, i, p.Account, p.Book, nullable(p.Grant), p.Amount)
-		if isMissingParent(err) {
-			return t.halfDone(unknownGrant(p.Grant))
-		} else if err != nil {
-			return t.halfDone(t.fail("append posting", err))
-		}
-	}
-	x.ID = id
-	return nil
-}
-
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
 func (t *tx) Entries(account string, before int64, limit int) ([]credit.Entry, error) {

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
@@ -26,34 +25,6 @@ func unknownGrant(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_grant", "unknown grant %q", id)
 }
 
-// InsertGrant stores a new grant as given. Conflict id_exists if the id is
-// taken; NotFound unknown_account if its account does not exist.
-func (t *tx) InsertGrant(g credit.Grant) error {
-	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		g.ID, g.Account, g.Source, g.Granted, g.Remaining, g.Held, g.Priority,
-		micros(g.ExpiresAt), micros(g.ExpiredAt), micros(g.CreatedAt), g.Memo, g.PaidBack)
-	switch {
-	case isDuplicate(err):
-		return idExists("grant", g.ID)
-	case isMissingParent(err):
-		return unknownAccount(g.Account)
-	case err != nil:
-		return t.fail("insert grant", err)
-	}
-	return nil
-}
-
-// Grant returns a grant. NotFound unknown_grant.
-func (t *tx) Grant(id string) (credit.Grant, error) {
-	g, err := scanGrant(t.queryRow(`SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return credit.Grant{}, unknownGrant(id)
-	} else if err != nil {
-		return credit.Grant{}, t.fail("read grant", err)
-	}
-	return g, nil
-}
-
 // Grants returns all grants of an account, expired ones and the overdraft
 // grant included, in consumption order: priority, then expiry (never-expiring
 // last), then creation, then id. An unknown account has none.
@@ -72,26 +43,6 @@ func (t *tx) grants(op, query string, args ...any) ([]credit.Grant, error) {
 		return nil, err
 	}
 	return out, nil
-}
-
-// UpdateGrant adds to a grant's Remaining and Held. NotFound unknown_grant.
-func (t *tx) UpdateGrant(id string, dRemaining, dHeld credit.Credits) error {
-	res, err := t.exec(`UPDATE grants SET remaining = remaining + ?, held = held + ? WHERE id = ?`, dRemaining, dHeld, id)
-	return t.affected("update grant", res, err, unknownGrant(id))
-}
-
-// AddPaidBack adds to the part of a grant that paid back an overdraft.
-// NotFound unknown_grant.
-func (t *tx) AddPaidBack(id string, d credit.Credits) error {
-	res, err := t.exec(`UPDATE grants SET paid_back = paid_back + ? WHERE id = ?`, d, id)
-	return t.affected("update grant paid back", res, err, unknownGrant(id))
-}
-
-// ExpireGrant marks a grant expired at `at` and zeroes its Remaining.
-// NotFound unknown_grant.
-func (t *tx) ExpireGrant(id string, at time.Time) error {
-	res, err := t.exec(`UPDATE grants SET expired_at = ?, remaining = 0 WHERE id = ?`, micros(at), id)
-	return t.affected("expire grant", res, err, unknownGrant(id))
 }
 
 // DueGrants returns up to limit grants not yet marked expired whose expiry is

@@ -19,33 +19,6 @@ func unknownHold(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_hold", "unknown hold %q", id)
 }
 
-// InsertHold stores a new hold with its allocations, in their order.
-// Conflict id_exists if the id is taken; NotFound unknown_account or
-// unknown_grant if the hold or an allocation names one that does not exist.
-func (t *tx) InsertHold(h credit.Hold) error {
-	_, err := t.exec(`INSERT INTO holds (`+holdColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		h.ID, h.Account, nullable(h.Generation), h.Amount, h.Captured, h.Released, h.Status,
-		micros(h.ExpiresAt), micros(h.CreatedAt), micros(h.ResolvedAt))
-	switch {
-	case isDuplicate(err):
-		return idExists("hold", h.ID)
-	case isMissingParent(err):
-		return unknownAccount(h.Account)
-	case err != nil:
-		return t.fail("insert hold", err)
-	}
-	for i, a := range h.Allocations {
-		_, err := t.exec(`INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
-			VALUES (?, ?, ?, ?, ?, ?)`, h.ID, i, a.Grant, a.Amount, a.Captured, a.Refunded)
-		if isMissingParent(err) {
-			return t.halfDone(unknownGrant(a.Grant))
-		} else if err != nil {
-			return t.halfDone(t.fail("insert hold allocation", err))
-		}
-	}
-	return nil
-}
-
 // Hold returns a hold with its allocations. NotFound unknown_hold.
 func (t *tx) Hold(id string) (credit.Hold, error) {
 	holds, err := t.holds("read hold", `WHERE id = ?`, id)
@@ -56,31 +29,6 @@ func (t *tx) Hold(id string) (credit.Hold, error) {
 		return credit.Hold{}, unknownHold(id)
 	}
 	return holds[0], nil
-}
-
-// UpdateHold stores a hold's status, amounts, resolution time and
-// allocations (which keep their order). NotFound unknown_hold.
-func (t *tx) UpdateHold(h credit.Hold) error {
-	res, err := t.exec(`UPDATE holds SET status = ?, amount = ?, captured = ?, released = ?, resolved_at = ? WHERE id = ?`,
-		h.Status, h.Amount, h.Captured, h.Released, micros(h.ResolvedAt), h.ID)
-	if err := t.affected("update hold", res, err, unknownHold(h.ID)); err != nil {
-		return err
-	}
-	for i, a := range h.Allocations {
-		_, err := t.exec(`INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-			ON CONFLICT (hold_id, seq) DO UPDATE SET grant_id = ?3, amount = ?4, captured = ?5, refunded = ?6`,
-			h.ID, i, a.Grant, a.Amount, a.Captured, a.Refunded)
-		if isMissingParent(err) {
-			return t.halfDone(unknownGrant(a.Grant))
-		} else if err != nil {
-			return t.halfDone(t.fail("update hold allocation", err))
-		}
-	}
-	if _, err := t.exec(`DELETE FROM hold_allocations WHERE hold_id = ? AND seq >= ?`, h.ID, len(h.Allocations)); err != nil {
-		return t.halfDone(t.fail("update hold allocation", err))
-	}
-	return nil
 }
 
 // OpenHolds returns an account's open holds, oldest first.

@@ -44,8 +44,8 @@ func BenchmarkGenerationCycle(b *testing.B) {
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {
-						rec := credit.IdempotencyRecord{Idempotency: credit.Idempotency{Scope: "bench", Key: fmt.Sprint(n.Add(1)), Hash: "h"}, CreatedAt: time.Now()}
-						if err := db.Update(ctx, func(tx credit.Tx) error { return tx.PutIdempotency(rec) }); err != nil {
+						e := credit.AuditEntry{At: time.Now(), Actor: "bench", Action: credit.AuditKeyRevoke, Target: fmt.Sprint(n.Add(1)), Detail: []byte(`{}`)}
+						if err := db.Update(ctx, func(tx credit.Tx) error { return tx.AppendAudit(&e) }); err != nil {
 							b.Error(err)
 							return
 						}

@@ -44,6 +44,8 @@ type DB struct {
 	// closed (Close waits for them).
 	reopenMu sync.Mutex
 	retiring sync.WaitGroup
+	// states is the writer's cache of account states (cache.go).
+	states states
 }
 
 // Open opens (creating it if needed) the SQLite file at path and brings its

@@ -64,22 +64,15 @@ func mustView(tb testing.TB, db *tsqlite.DB, fn func(credit.Tx) error) {
 // never-expiring topup grant of `available` if it is not zero.
 func newAccount(tb testing.TB, db *tsqlite.DB, id string, overdraft, available credit.Credits) {
 	tb.Helper()
-	mustUpdate(tb, db, func(tx credit.Tx) error {
-		a := credit.Account{ID: id, Overdraft: overdraft, CreatedAt: t0}
-		g := credit.Grant{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 31, CreatedAt: t0}
-		if err := tx.InsertAccount(a, g); err != nil {
-			return err
-		}
-		if available == 0 {
-			return nil
-		}
-		if err := tx.InsertGrant(credit.Grant{ID: "grt_" + id, Account: id, Source: credit.SourceTopup,
-			Granted: available, Remaining: available, CreatedAt: t0}); err != nil {
-			return err
-		}
-		_, err := tx.AddBalances(id, available, 0)
-		return err
-	})
+	c := &credit.Change{
+		NewAccount: &credit.Account{ID: id, Overdraft: overdraft, Available: available, CreatedAt: t0},
+		NewGrants:  []credit.Grant{{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: 1 << 31, CreatedAt: t0}},
+	}
+	if available != 0 {
+		c.NewGrants = append(c.NewGrants, credit.Grant{ID: "grt_" + id, Account: id, Source: credit.SourceTopup,
+			Granted: available, Remaining: available, CreatedAt: t0})
+	}
+	storetest.MustApply(tb, db, id, c)
 }
 
 // wantError fails the test unless err is a *credit.Error with code and reason.
@@ -202,13 +195,11 @@ func TestOpen_SchemaTooNew(t *testing.T) {
 func TestJournal_AppendOnly(t *testing.T) {
 	db := MustOpenDB(t)
 	newAccount(t, db, "acme", 0, credit.Whole(5))
-	mustUpdate(t, db, func(tx credit.Tx) error {
-		return tx.AppendEntry(&credit.Entry{Kind: credit.EntryGrant, Account: "acme", Time: t0, Ref: "grt_acme",
-			AvailableDelta: credit.Whole(5), AvailableAfter: credit.Whole(5), Postings: []credit.Posting{
-				{Account: credit.PlatformAccount, Book: credit.BookIssued, Amount: -credit.Whole(5)},
-				{Account: "acme", Book: credit.BookAvailable, Grant: "grt_acme", Amount: credit.Whole(5)},
-			}})
-	})
+	storetest.MustApply(t, db, "acme", &credit.Change{Entries: []credit.Entry{{Kind: credit.EntryGrant, Account: "acme", Time: t0, Ref: "grt_acme",
+		AvailableDelta: credit.Whole(5), AvailableAfter: credit.Whole(5), Postings: []credit.Posting{
+			{Account: credit.PlatformAccount, Book: credit.BookIssued, Amount: -credit.Whole(5)},
+			{Account: "acme", Book: credit.BookAvailable, Grant: "grt_acme", Amount: credit.Whole(5)},
+		}}}})
 
 	// Another connection, as any tool could open it: the file refuses.
 	raw, err := sql.Open("sqlite", db.Path())
@@ -360,4 +351,46 @@ func TestMigrateBackfillsUsageRollup(t *testing.T) {
 		}
 		return nil
 	}, db.Migrate)
+}
+
+// TestStatementsPerWrite: a write on SQLite runs two statements between
+// BEGIN and COMMIT, one that loads its account's state and one that applies
+// what the ledger decided, however many rows it touches.
+func TestStatementsPerWrite(t *testing.T) {
+	db := MustOpenDB(t)
+	storetest.CheckWriteCounts(t, db, db.Statements, 3)
+}
+
+// TestCacheSeesOtherWriters: the writer keeps busy accounts' states in
+// memory between writes, and a write by another connection to the file (the
+// CLI while tally serve runs) must empty it: a hold of 15 is covered only by
+// the 10 granted here and the 5 granted through the other connection.
+func TestCacheSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpenDB(t)
+	serve := credit.NewLedger(db, credit.LedgerConfig{})
+	if _, err := serve.CreateAccount(ctx, nil, "x", 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := serve.AddGrant(ctx, nil, "x", credit.GrantSpec{Credits: credit.Whole(10), Source: credit.SourceTopup}); err != nil {
+		t.Fatal(err)
+	}
+	cli, err := tsqlite.OpenExisting(ctx, db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := credit.NewLedger(cli, credit.LedgerConfig{}).AddGrant(ctx, nil, "x", credit.GrantSpec{Credits: credit.Whole(5), Source: credit.SourcePromo}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := serve.CreateHold(ctx, nil, "x", credit.HoldSpec{Credits: credit.Whole(15)})
+	if err != nil {
+		t.Fatalf("CreateHold(15) after the other connection's grant of 5 = %v; want it held from 10 + 5", err)
+	}
+	if len(h.Allocations) != 2 {
+		t.Errorf("the hold took %d grants; want both", len(h.Allocations))
+	}
+	if vs, err := serve.Verify(ctx); err != nil || len(vs) > 0 {
+		t.Errorf("Verify = %v, %v", vs, err)
+	}
 }

@@ -2,7 +2,8 @@ package storetest
 
 import (
 	"context"
-	"math"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,138 +11,182 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// runBatch checks the store's group commit (Store.UpdateBatch) directly:
-// every op succeeds or fails on its own in one transaction, and the ledger
-// forms batches of more than one write under concurrency.
+// runBatch checks the ledger's batches of one account's writes on the store:
+// every write of a batch succeeds or fails on its own, each decided against
+// what the writes before it left, and the ledger forms batches of more than
+// one write under concurrency.
 func runBatch(t *testing.T, open func(t *testing.T) credit.Store) {
-	t.Run("OpsFailAlone", func(t *testing.T) { t.Parallel(); batchOpsFailAlone(t, newEnv(t, open)) })
+	t.Run("WritesFailAlone", func(t *testing.T) { t.Parallel(); batchWritesFailAlone(t, open) })
 	t.Run("LedgerBatches", func(t *testing.T) { t.Parallel(); batchLedger(t, open) })
 }
 
-func newAccountOp(id string) func(credit.Tx) error {
-	return func(tx credit.Tx) error {
-		a := credit.Account{ID: id, CreatedAt: t0}
-		g := credit.Grant{ID: "ovd_" + id, Account: id, Source: credit.SourceOverdraft, Priority: math.MaxInt32, CreatedAt: t0}
-		return tx.InsertAccount(a, g)
-	}
+// gatedStore, once armed, holds the next Write until release is closed, so that writes
+// queue behind it and form the next batch; it records the batches it wrote.
+type gatedStore struct {
+	credit.Store
+	mu               sync.Mutex
+	entered, release chan struct{} // while armed
+	writes           []int         // Batch.Writes of every batch written, in order
 }
 
-// batchOpsFailAlone runs one batch of eight ops, four of which fail in
-// different ways (a refused reservation, a duplicate key in the database, a
-// panic, a canceled request), and checks that exactly the other four's
-// writes committed, and that an op sees the writes of the ops before it.
-func batchOpsFailAlone(t *testing.T, e *env) {
-	canceled, cancel := context.WithCancel(context.Background())
-	cancel()
-	var seen *credit.IdempotencyRecord
-	rec := credit.IdempotencyRecord{Idempotency: credit.Idempotency{Scope: "batch", Key: "k1", Hash: "h1"}, Response: []byte(`{}`), CreatedAt: t0}
-	ops := []*credit.Op{
-		{Fn: newAccountOp("b1")},
-		{Fn: func(tx credit.Tx) error { // writes, then is refused: its account must go
-			if err := newAccountOp("b2")(tx); err != nil {
-				return err
-			}
-			_, err := tx.Reserve("b2", credit.Whole(5))
-			return err
-		}},
-		{Fn: newAccountOp("b1")}, // a duplicate: the database refuses it
-		{Fn: func(tx credit.Tx) error { return tx.PutIdempotency(rec) }},
-		{Fn: func(tx credit.Tx) error {
-			r, err := tx.Idempotency("batch", "k1")
-			seen = r
-			return err
-		}},
-		{Fn: func(tx credit.Tx) error {
-			if err := newAccountOp("b6")(tx); err != nil {
-				return err
-			}
-			panic("op 6 panics")
-		}},
-		{Ctx: canceled, Fn: newAccountOp("b7")},
-		{Fn: newAccountOp("b8")},
+// arm makes the next Write close entered and wait for release to be closed.
+func (s *gatedStore) arm() (entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = make(chan struct{}), make(chan struct{})
+	return s.entered, s.release
+}
+
+func (s *gatedStore) Write(ctx context.Context, batches []*credit.Batch) error {
+	s.mu.Lock()
+	entered, release := s.entered, s.release
+	s.entered, s.release = nil, nil
+	s.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
 	}
-	for _, op := range ops {
-		if op.Ctx == nil {
-			op.Ctx = e.ctx
+	s.mu.Lock()
+	for _, b := range batches {
+		s.writes = append(s.writes, b.Writes)
+	}
+	s.mu.Unlock()
+	return s.Store.Write(ctx, batches)
+}
+
+// batchWritesFailAlone queues seven writes of one account behind a write
+// held at the store, so that they form one batch, and checks each one's
+// answer against hand arithmetic: three are refused for reasons of their
+// own (a balance one of the earlier writes of the batch used up, an
+// idempotency key reused for another request, a request canceled before its
+// batch ran) and leave nothing behind, and the others see the writes before
+// them (a hold that used the balance, an idempotency record written earlier
+// in the same batch).
+func batchWritesFailAlone(t *testing.T, open func(t *testing.T) credit.Store) {
+	gs := &gatedStore{Store: open(t)}
+	e := newEnv(t, func(*testing.T) credit.Store { return gs })
+	e.account("b", 0)
+	e.topup("b", 10)
+	entered, release := gs.arm()
+	held := make(chan error, 1)
+	go func() { // the write held at the store: +1 credit, 11 in all
+		_, err := e.ledger.AddGrant(e.ctx, nil, "b", credit.GrantSpec{Credits: credit.Whole(1), Source: credit.SourcePromo})
+		held <- err
+	}()
+	<-entered
+	canceled, cancel := context.WithCancel(e.ctx)
+	type result struct {
+		v   any
+		err error
+	}
+	writes := []func() (any, error){
+		func() (any, error) {
+			return e.ledger.CreateHold(e.ctx, nil, "b", credit.HoldSpec{Credits: credit.Whole(5)})
+		}, // 11 → 6
+		func() (any, error) {
+			return e.ledger.CreateHold(e.ctx, nil, "b", credit.HoldSpec{Credits: credit.Whole(7)})
+		}, // 7 > 6: refused
+		func() (any, error) {
+			return e.ledger.CreateHold(e.ctx, nil, "b", credit.HoldSpec{Credits: credit.Whole(6)})
+		}, // 6 → 0
+		func() (any, error) {
+			return e.ledger.AddGrant(e.ctx, idem("k1", "h1"), "b", credit.GrantSpec{Credits: credit.Whole(2), Source: credit.SourceTopup})
+		}, // 0 → 2
+		func() (any, error) {
+			return e.ledger.AddGrant(e.ctx, idem("k1", "h1"), "b", credit.GrantSpec{Credits: credit.Whole(2), Source: credit.SourceTopup})
+		}, // a replay
+		func() (any, error) {
+			return e.ledger.AddGrant(e.ctx, idem("k1", "h2"), "b", credit.GrantSpec{Credits: credit.Whole(3), Source: credit.SourceTopup})
+		}, // another request
+		func() (any, error) {
+			return e.ledger.CreateHold(canceled, nil, "b", credit.HoldSpec{Credits: credit.Whole(1)})
+		}, // canceled before it runs
+	}
+	results := make([]chan result, len(writes))
+	for i, w := range writes {
+		results[i] = make(chan result, 1)
+		go func() { v, err := w(); results[i] <- result{v, err} }()
+		for e.ledger.QueuedWrites() < i+1 {
+			runtime.Gosched() // queued in this order, one at a time
 		}
 	}
-	if err := e.store.UpdateBatch(e.ctx, ops); err != nil {
-		t.Fatalf("UpdateBatch = %v; want nil (only single ops fail)", err)
+	cancel()
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatalf("the held write: %v", err)
+	}
+	got := make([]result, len(writes))
+	for i := range writes {
+		got[i] = <-results[i]
 	}
 	want := []struct{ code, reason string }{
 		{"", ""},
-		{credit.InsufficientCredits, ""},
-		{credit.Conflict, "account_exists"},
+		{credit.InsufficientCredits, "insufficient_credits"},
 		{"", ""},
 		{"", ""},
-		{credit.Internal, "panic"},
+		{"", ""},
+		{credit.Conflict, "idempotency_conflict"},
 		{credit.Unavailable, "canceled"},
-		{"", ""},
 	}
 	for i, w := range want {
-		op := ops[i]
-		if got := credit.ErrorCode(op.Err); got != w.code {
-			t.Errorf("op %d: Err = %v; want code %q", i+1, op.Err, w.code)
-		} else if w.reason != "" && asError(op.Err).Reason != w.reason {
-			t.Errorf("op %d: Err = %v; want reason %q", i+1, op.Err, w.reason)
+		if code := credit.ErrorCode(got[i].err); code != w.code {
+			t.Errorf("write %d: err = %v; want code %q", i+1, got[i].err, w.code)
+		} else if w.reason != "" && asError(got[i].err).Reason != w.reason {
+			t.Errorf("write %d: err = %v; want reason %q", i+1, got[i].err, w.reason)
 		}
 	}
-	if ops[5].Panic != "op 6 panics" {
-		t.Errorf("op 6: Panic = %v; want its panic value", ops[5].Panic)
+	if a, b := got[3].v.(credit.Grant), got[4].v.(credit.Grant); a.ID == "" || a.ID != b.ID {
+		t.Errorf("write 5 answered grant %q; want write 4's %q, whose record it found in the same batch", b.ID, a.ID)
 	}
-	if seen == nil || seen.Hash != "h1" {
-		t.Errorf("op 5 read the idempotency record as %+v; want op 4's, written earlier in the batch", seen)
+	gs.mu.Lock()
+	largest := slices.Max(gs.writes)
+	gs.mu.Unlock()
+	if largest != len(writes) {
+		t.Errorf("the largest batch held %d writes; want the %d queued behind the held one", largest, len(writes))
 	}
-	for id, exists := range map[string]bool{"b1": true, "b2": false, "b6": false, "b7": false, "b8": true} {
-		_, err := e.ledger.Account(e.ctx, id)
-		if exists && err != nil {
-			t.Errorf("Account(%s) = %v; want it committed", id, err)
-		} else if !exists && credit.ErrorCode(err) != credit.NotFound {
-			t.Errorf("Account(%s) = %v; want NotFound: its op failed, so its writes were rolled back", id, err)
-		}
-	}
-	var got *credit.IdempotencyRecord
-	if err := e.store.View(e.ctx, func(tx credit.Tx) error {
-		var err error
-		got, err = tx.Idempotency("batch", "k1")
-		return err
-	}); err != nil || got == nil {
-		t.Errorf("idempotency record after the batch = %v, %v; want op 4's, committed", got, err)
+	// 10 + 1 + 2 granted; 5 + 6 held; 2 available.
+	e.balances("b", credit.Whole(2), credit.Whole(11))
+	if v := e.view("b"); len(v.OpenHolds) != 2 || len(v.Grants) != 3 {
+		t.Errorf("account b has %d open holds and %d grants; want 2 and 3 (the refused writes left nothing)", len(v.OpenHolds), len(v.Grants))
 	}
 }
 
-// countingStore counts UpdateBatch calls and remembers the largest batch.
+// countingStore counts Write calls and remembers the largest batch.
 type countingStore struct {
 	credit.Store
 	batches, largest atomic.Int64
 }
 
-func (s *countingStore) UpdateBatch(ctx context.Context, ops []*credit.Op) error {
+func (s *countingStore) Write(ctx context.Context, batches []*credit.Batch) error {
 	s.batches.Add(1)
+	n := 0
+	for _, b := range batches {
+		n += b.Writes
+	}
 	for {
 		l := s.largest.Load()
-		if int64(len(ops)) <= l || s.largest.CompareAndSwap(l, int64(len(ops))) {
+		if int64(n) <= l || s.largest.CompareAndSwap(l, int64(n)) {
 			break
 		}
 	}
-	return s.Store.UpdateBatch(ctx, ops)
+	return s.Store.Write(ctx, batches)
 }
 
-// batchLedger has 32 goroutines each create and complete 8 generations on
-// accounts of their own, through one ledger: every write must be answered
-// correctly, and writes must have shared transactions (fewer batches than
-// writes). Balances are checked against hand arithmetic: Flux Dev at 1K is 5
-// credits an image on the seed page.
+// batchLedger has 32 goroutines, four on each of 8 accounts, each create
+// and complete 8 generations through one ledger: every write must be
+// answered correctly, and writes must have shared transactions (fewer
+// transactions than writes) — of one account on every store, of several on a
+// store that takes several accounts per transaction. Balances are checked
+// against hand arithmetic: Flux Dev at 1K is 5 credits an image on the seed
+// page, so each account is charged 4 × 8 × 5 = 160 of its 200.
 func batchLedger(t *testing.T, open func(t *testing.T) credit.Store) {
 	cs := &countingStore{Store: open(t)}
 	e := newEnv(t, func(*testing.T) credit.Store { return cs })
-	// Batches of up to 64 whatever the store's default (PostgreSQL's is 1).
-	e.ledger = credit.NewLedger(cs, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return seedCatalog() }, MaxBatch: credit.DefaultMaxBatch})
-	const clients, each = 32, 8
-	for i := range clients {
+	const clients, accounts, each = 32, 8, 8
+	for i := range accounts {
 		id := accountName(i)
 		e.account(id, 0)
-		e.topup(id, 100)
+		e.topup(id, 200)
 	}
 	before := cs.batches.Load()
 	var wg sync.WaitGroup
@@ -150,9 +195,9 @@ func batchLedger(t *testing.T, open func(t *testing.T) credit.Store) {
 		go func() {
 			defer wg.Done()
 			for range each {
-				g, err := e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: accountName(i), Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
+				g, err := e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: accountName(i % accounts), Request: credit.QuoteRequest{Model: "flux-dev", Images: 1}})
 				if err != nil {
-					t.Errorf("CreateGeneration(%s) = %v", accountName(i), err)
+					t.Errorf("CreateGeneration(%s) = %v", accountName(i%accounts), err)
 					return
 				}
 				if _, err := e.ledger.CompleteGeneration(e.ctx, nil, g.ID, 1); err != nil {
@@ -165,12 +210,12 @@ func batchLedger(t *testing.T, open func(t *testing.T) credit.Store) {
 	wg.Wait()
 	writes := int64(clients * each * 2)
 	batches := cs.batches.Load() - before
-	t.Logf("%d writes in %d group commits (largest %d)", writes, batches, cs.largest.Load())
+	t.Logf("%d writes in %d transactions (largest %d writes)", writes, batches, cs.largest.Load())
 	if batches >= writes || cs.largest.Load() < 2 {
-		t.Errorf("%d writes took %d group commits, the largest of %d; want writes to share commits under concurrency", writes, batches, cs.largest.Load())
+		t.Errorf("%d writes took %d transactions, the largest of %d; want writes to share transactions under concurrency", writes, batches, cs.largest.Load())
 	}
-	for i := range clients {
-		e.balances(accountName(i), credit.Whole(100-5*each), 0) // 100 − 8 × 5 = 60
+	for i := range accounts {
+		e.balances(accountName(i), credit.Whole(200-4*each*5), 0) // 200 − 4 × 8 × 5 = 40
 	}
 }
 

@@ -24,6 +24,7 @@ type flow struct {
 func flowList() []flow {
 	return slices.Concat([]flow{
 		{name: "CreateAccount", fn: flowCreateAccount},
+		{name: "SeedHistory", fn: flowSeedHistory},
 		{name: "AccountExists", fn: flowAccountExists},
 		{name: "Grants", fn: flowGrants},
 		{name: "BadGrants", fn: flowBadGrants},

@@ -49,8 +49,12 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			t.Parallel()
-			e := newEnvCatalog(t, open, enhancerCatalog())
-			s := &sim{t: t, e: e, m: newModel(), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}}
+			// The store is gated, for bursts; a second ledger on it is
+			// another node.
+			gate := &gatedStore{}
+			e := newEnvCatalog(t, func(t *testing.T) credit.Store { gate.Store = open(t); return gate }, enhancerCatalog())
+			node2 := credit.NewLedger(gate, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return enhancerCatalog() }})
+			s := &sim{t: t, e: e, m: newModel(), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}, gate: gate, node2: node2}
 			s.run(steps)
 			mu.Lock()
 			defer mu.Unlock()
@@ -89,6 +93,8 @@ type sim struct {
 	keyed    []keyedCall
 	stats    map[string]int // outcomes by kind of step, logged at the end
 	plan     []func()       // steps planned by an earlier one, taken in order
+	gate     *gatedStore    // the store, for bursts
+	node2    *credit.Ledger // another node on the same store
 }
 
 // keyedCall is a successful call made with an idempotency key, to retry.
@@ -122,6 +128,7 @@ func (s *sim) ops() []simOp {
 		{4, (*sim).read},
 		{6, (*sim).payback},
 		{6, (*sim).overdraftStory},
+		{5, (*sim).burst},
 	}
 }
 

@@ -1,0 +1,356 @@
+package credit
+
+import (
+	"cmp"
+	"slices"
+	"time"
+)
+
+// Book is one account's State while the writes of a batch are decided on it:
+// the ledger's operations read and change it in memory, each write in turn
+// against what the previous one left, and Change diffs it against what was
+// loaded. Nothing in it talks to a store, so the balance check (reserve) is
+// the check of a value loaded under the account's lock, which the store holds
+// until the Change commits: one atomic step, never check-then-act.
+//
+// A write that fails is undone (rollback to its checkpoint), so that each
+// write of a batch succeeds or fails alone.
+type Book struct {
+	id     string
+	loaded *State // as loaded, for Change
+	cur    *State // as the writes so far left it
+
+	// Appended by the writes, in order; cut back by a rollback.
+	entries []Entry
+	idem    []IdempotencyRecord
+	audit   []AuditEntry
+}
+
+// NewBook returns a book on the state a store loaded for account.
+func NewBook(account string, s *State) *Book {
+	b := &Book{id: account, cur: s.Clone()}
+	sortGrants(b.cur.Grants)
+	b.loaded = b.cur.Clone()
+	return b
+}
+
+// checkpoint is where a rollback returns the book to.
+type checkpoint struct {
+	state                  *State
+	entries, idem, audited int
+}
+
+func (b *Book) checkpoint() checkpoint {
+	return checkpoint{b.cur.Clone(), len(b.entries), len(b.idem), len(b.audit)}
+}
+
+func (b *Book) rollback(c checkpoint) {
+	b.cur = c.state
+	b.entries, b.idem, b.audit = b.entries[:c.entries], b.idem[:c.idem], b.audit[:c.audited]
+}
+
+// sortGrants puts grants in consumption order: priority, then expiry
+// (never-expiring last), then creation, then id.
+func sortGrants(gs []Grant) {
+	slices.SortStableFunc(gs, func(a, b Grant) int {
+		if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+			return c
+		}
+		if a.ExpiresAt.IsZero() != b.ExpiresAt.IsZero() {
+			if a.ExpiresAt.IsZero() {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// Account returns the account. NotFound unknown_account.
+func (b *Book) Account() (Account, error) {
+	if b.cur.Account == nil {
+		return Account{}, unknown("account", b.id)
+	}
+	return *b.cur.Account, nil
+}
+
+func unknown(noun, id string) *Error {
+	return Errorf(NotFound, "unknown_"+noun, "unknown %s %q", noun, id)
+}
+
+// insertAccount creates the account. Conflict account_exists if it exists.
+func (b *Book) insertAccount(a Account, overdraft Grant) error {
+	if b.cur.Account != nil {
+		return Errorf(Conflict, "account_exists", "account %q already exists", a.ID)
+	}
+	b.cur.Account = &a
+	b.cur.Grants = append(b.cur.Grants, overdraft)
+	return nil
+}
+
+// reserve moves amount from Available to Held, only if Available − amount ≥
+// −Overdraft afterwards; otherwise InsufficientCredits (with Available) and
+// nothing changes. It is tally's one balance check.
+func (b *Book) reserve(amount Credits) (Account, error) {
+	a, err := b.Account()
+	if err != nil {
+		return Account{}, err
+	}
+	if a.Available-amount < -a.Overdraft {
+		return a, &Error{Code: InsufficientCredits, Reason: "insufficient_credits",
+			Message: "account " + a.ID + " has " + a.Available.String() + " credits available; " + amount.String() + " are needed", Available: a.Available, Required: amount}
+	}
+	b.cur.Account.Available -= amount
+	b.cur.Account.Held += amount
+	return *b.cur.Account, nil
+}
+
+// addBalances adds to the account's balances without a check.
+func (b *Book) addBalances(dAvailable, dHeld Credits) (Account, error) {
+	if _, err := b.Account(); err != nil {
+		return Account{}, err
+	}
+	b.cur.Account.Available += dAvailable
+	b.cur.Account.Held += dHeld
+	return *b.cur.Account, nil
+}
+
+func (b *Book) grantAt(id string) *Grant {
+	for i := range b.cur.Grants {
+		if b.cur.Grants[i].ID == id {
+			return &b.cur.Grants[i]
+		}
+	}
+	return nil
+}
+
+// Grant returns a grant of the working set. NotFound unknown_grant.
+func (b *Book) Grant(id string) (Grant, error) {
+	if g := b.grantAt(id); g != nil {
+		return *g, nil
+	}
+	return Grant{}, unknown("grant", id)
+}
+
+// Grants returns the working set of grants in consumption order.
+func (b *Book) Grants() []Grant { return slices.Clone(b.cur.Grants) }
+
+func (b *Book) insertGrant(g Grant) {
+	b.cur.Grants = append(b.cur.Grants, g)
+	sortGrants(b.cur.Grants)
+}
+
+func (b *Book) updateGrant(id string, dRemaining, dHeld Credits) error {
+	g := b.grantAt(id)
+	if g == nil {
+		return unknown("grant", id)
+	}
+	g.Remaining += dRemaining
+	g.Held += dHeld
+	return nil
+}
+
+func (b *Book) addPaidBack(id string, d Credits) error {
+	g := b.grantAt(id)
+	if g == nil {
+		return unknown("grant", id)
+	}
+	g.PaidBack += d
+	return nil
+}
+
+func (b *Book) expireGrant(id string, at time.Time) error {
+	g := b.grantAt(id)
+	if g == nil {
+		return unknown("grant", id)
+	}
+	g.ExpiredAt, g.Remaining = at, 0
+	return nil
+}
+
+// dueGrants returns the grants not yet marked expired whose expiry is ≤ now.
+func (b *Book) dueGrants(now time.Time) []Grant {
+	var out []Grant
+	for _, g := range b.cur.Grants {
+		if g.ExpiredAt.IsZero() && !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(now) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+func (b *Book) holdAt(id string) *Hold {
+	for i := range b.cur.Holds {
+		if b.cur.Holds[i].ID == id {
+			return &b.cur.Holds[i]
+		}
+	}
+	return nil
+}
+
+// Hold returns a loaded hold with its allocations. NotFound unknown_hold.
+func (b *Book) Hold(id string) (Hold, error) {
+	if h := b.holdAt(id); h != nil {
+		c := *h
+		c.Allocations = slices.Clone(h.Allocations)
+		return c, nil
+	}
+	return Hold{}, unknown("hold", id)
+}
+
+func (b *Book) insertHold(h Hold) {
+	h.Allocations = slices.Clone(h.Allocations)
+	b.cur.Holds = append(b.cur.Holds, h)
+}
+
+func (b *Book) updateHold(h Hold) error {
+	p := b.holdAt(h.ID)
+	if p == nil {
+		return unknown("hold", h.ID)
+	}
+	*p = h
+	p.Allocations = slices.Clone(h.Allocations)
+	return nil
+}
+
+// overdraftHolds returns the open holds with an allocation on the overdraft
+// grant, oldest first.
+func (b *Book) overdraftHolds() []Hold {
+	ovd := overdraftGrantID(b.id)
+	var out []Hold
+	for _, h := range b.cur.Holds {
+		if h.Status != HoldOpen {
+			continue
+		}
+		for _, a := range h.Allocations {
+			if a.Grant == ovd && a.Amount > 0 {
+				c := h
+				c.Allocations = slices.Clone(h.Allocations)
+				out = append(out, c)
+				break
+			}
+		}
+	}
+	sortHolds(out)
+	return out
+}
+
+// dueHolds returns the open holds whose TTL is ≤ now, oldest first.
+func (b *Book) dueHolds(now time.Time) []Hold {
+	var out []Hold
+	for _, h := range b.cur.Holds {
+		if h.Status == HoldOpen && !h.ExpiresAt.After(now) {
+			out = append(out, h)
+		}
+	}
+	sortHolds(out)
+	return out
+}
+
+func sortHolds(hs []Hold) {
+	slices.SortStableFunc(hs, func(a, b Hold) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+}
+
+func (b *Book) genAt(id string) *Generation {
+	for i := range b.cur.Generations {
+		if b.cur.Generations[i].ID == id {
+			return &b.cur.Generations[i]
+		}
+	}
+	return nil
+}
+
+// Generation returns a loaded generation. NotFound unknown_generation.
+func (b *Book) Generation(id string) (Generation, error) {
+	if g := b.genAt(id); g != nil {
+		return *g, nil
+	}
+	return Generation{}, unknown("generation", id)
+}
+
+func (b *Book) insertGeneration(g Generation) { b.cur.Generations = append(b.cur.Generations, g) }
+
+func (b *Book) updateGeneration(g Generation) error {
+	p := b.genAt(g.ID)
+	if p == nil {
+		return unknown("generation", g.ID)
+	}
+	*p = g
+	return nil
+}
+
+// appendEntry appends an entry to the journal of the batch.
+func (b *Book) appendEntry(e Entry) { b.entries = append(b.entries, e) }
+
+// idempotency returns the record of (scope, key), nil if there is none.
+func (b *Book) idempotency(scope, key string) *IdempotencyRecord {
+	for i := range b.cur.Idempotency {
+		if r := &b.cur.Idempotency[i]; r.Scope == scope && r.Key == key {
+			return r
+		}
+	}
+	return nil
+}
+
+func (b *Book) putIdempotency(r IdempotencyRecord) {
+	b.cur.Idempotency = append(b.cur.Idempotency, r)
+	b.idem = append(b.idem, r)
+}
+
+func (b *Book) appendAudit(e AuditEntry) { b.audit = append(b.audit, e) }
+
+// Change returns what the writes decided, against what was loaded.
+func (b *Book) Change() *Change {
+	c := &Change{Entries: b.entries, Idempotency: b.idem, Audit: b.audit}
+	switch la, ca := b.loaded.Account, b.cur.Account; {
+	case ca == nil:
+	case la == nil:
+		a := *ca
+		c.NewAccount = &a
+	case la.Available != ca.Available || la.Held != ca.Held:
+		a := *ca
+		c.Account = &a
+	}
+	for _, g := range b.cur.Grants {
+		i := slices.IndexFunc(b.loaded.Grants, func(o Grant) bool { return o.ID == g.ID })
+		if i < 0 {
+			c.NewGrants = append(c.NewGrants, g)
+			continue
+		}
+		o := b.loaded.Grants[i]
+		if o.Remaining != g.Remaining || o.Held != g.Held || o.PaidBack != g.PaidBack || !o.ExpiredAt.Equal(g.ExpiredAt) {
+			c.Grants = append(c.Grants, g)
+		}
+	}
+	for _, h := range b.cur.Holds {
+		i := slices.IndexFunc(b.loaded.Holds, func(o Hold) bool { return o.ID == h.ID })
+		if i < 0 {
+			c.NewHolds = append(c.NewHolds, h)
+			continue
+		}
+		o := b.loaded.Holds[i]
+		if o.Status != h.Status || o.Captured != h.Captured || o.Released != h.Released || !o.ResolvedAt.Equal(h.ResolvedAt) {
+			c.Holds = append(c.Holds, h)
+		}
+		for seq, a := range h.Allocations {
+			if seq >= len(o.Allocations) || o.Allocations[seq] != a {
+				c.Allocations = append(c.Allocations, AllocationRow{Hold: h.ID, Seq: seq, Allocation: a})
+			}
+		}
+		if len(h.Allocations) < len(o.Allocations) {
+			c.TrimAllocations = append(c.TrimAllocations, AllocationRow{Hold: h.ID, Seq: len(h.Allocations)})
+		}
+	}
+	for _, g := range b.cur.Generations {
+		i := slices.IndexFunc(b.loaded.Generations, func(o Generation) bool { return o.ID == g.ID })
+		if i < 0 {
+			c.NewGenerations = append(c.NewGenerations, g)
+			continue
+		}
+		o := b.loaded.Generations[i]
+		if o.Status != g.Status || o.ImagesDelivered != g.ImagesDelivered || o.Charged != g.Charged || o.Refunded != g.Refunded || !o.ResolvedAt.Equal(g.ResolvedAt) {
+			c.Generations = append(c.Generations, g)
+		}
+	}
+	return c
+}

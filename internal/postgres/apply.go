@@ -1,0 +1,325 @@
+package postgres
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// The apply of a batch (see Write): every row of its Change, in a statement
+// per kind of row that takes all the rows of that kind as arrays (unnest),
+// so that a write costs the same few statements however many grants, holds
+// or entries it touches; a kind with no row is not sent. The statements run
+// in the order of the foreign keys: the account, then grants, generations
+// and holds (which name each other; those two keys are checked at commit),
+// then allocations (which name holds and grants), then the journal (whose
+// postings name grants), the idempotency records and the audit log. The
+// usage rollup is kept by the journal's trigger.
+
+const (
+	insertAccount = `INSERT INTO accounts (id, overdraft, available, held, created_at) VALUES ($1, $2, $3, $4, $5)`
+	updateAccount = `UPDATE accounts SET available = $2, held = $3 WHERE id = $1`
+
+	insertGrants = `INSERT INTO grants (` + grantColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
+			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bigint[])`
+	updateGrants = `UPDATE grants AS g SET remaining = u.remaining, held = u.held, paid_back = u.paid_back, expired_at = u.expired_at
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+			AS u (id, remaining, held, paid_back, expired_at)
+		WHERE g.id = u.id`
+
+	insertGenerations = `INSERT INTO generations (` + generationColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
+			$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[],
+			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[])`
+	updateGenerations = `UPDATE generations AS g SET status = u.status, images_delivered = u.images_delivered,
+			charged = u.charged, refunded = u.refunded, resolved_at = u.resolved_at
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[])
+			AS u (id, status, images_delivered, charged, refunded, resolved_at)
+		WHERE g.id = u.id`
+
+	insertHolds = `INSERT INTO holds (` + holdColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[],
+			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[])`
+	updateHolds = `UPDATE holds AS h SET status = u.status, captured = u.captured, released = u.released, resolved_at = u.resolved_at
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
+			AS u (id, status, captured, released, resolved_at)
+		WHERE h.id = u.id`
+
+	putAllocations = `INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
+		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
+		ON CONFLICT (hold_id, seq) DO UPDATE SET grant_id = excluded.grant_id, amount = excluded.amount,
+			captured = excluded.captured, refunded = excluded.refunded`
+	trimAllocations = `DELETE FROM hold_allocations AS a USING unnest($1::text[], $2::int[]) AS t (hold_id, seq)
+		WHERE a.hold_id = t.hold_id AND a.seq >= t.seq`
+
+	// appendEntries inserts the entries in their order, so that the
+	// identity column numbers them in that order, and then their postings:
+	// entry n (from 1) is the one with the n-th smallest of the new ids.
+	// It returns the ids, in order.
+	appendEntries = `WITH x AS (
+			INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
+				available_delta, held_delta, available_after, held_after, charged_delta, memo)
+			SELECT kind, account, time, ref, generation, model, model_kind, catalog_version,
+				available_delta, held_delta, available_after, held_after, charged_delta, memo
+			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[]) WITH ORDINALITY
+				AS e (kind, account, time, ref, generation, model, model_kind, catalog_version,
+					available_delta, held_delta, available_after, held_after, charged_delta, memo, n)
+			ORDER BY n
+			RETURNING id
+		), xn AS (
+			SELECT id, row_number() OVER (ORDER BY id) AS n FROM x
+		), p AS (
+			INSERT INTO postings (tx_id, seq, account, book, grant_id, amount)
+			SELECT xn.id, p.seq, p.account, p.book, p.grant_id, p.amount
+			FROM unnest($15::int[], $16::int[], $17::text[], $18::text[], $19::text[], $20::bigint[])
+				AS p (entry, seq, account, book, grant_id, amount)
+			JOIN xn ON xn.n = p.entry
+		)
+		SELECT id FROM xn ORDER BY id`
+
+	insertIdempotency = `INSERT INTO idempotency (scope, key, hash, response, created_at)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[])`
+
+	// appendAudit inserts the entries in their order and returns their ids,
+	// in order.
+	appendAudit = `WITH a AS (
+			INSERT INTO audit_log (at, actor, action, target, detail)
+			SELECT at, actor, action, target, detail
+			FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY
+				AS a (at, actor, action, target, detail, n)
+			ORDER BY n
+			RETURNING id
+		)
+		SELECT id FROM a ORDER BY id`
+)
+
+// queueApply queues on r the statements that write c. It refuses (Internal)
+// an entry whose postings do not sum to zero before anything is sent
+// (credit.Change.Check).
+func queueApply(r *round, c *credit.Change) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	if a := c.NewAccount; a != nil {
+		r.exec("insert account", insertAccount, nil, a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), tstz(a.CreatedAt))
+	}
+	if a := c.Account; a != nil {
+		r.exec("update account", updateAccount, rowsChanged(1), a.ID, int64(a.Available), int64(a.Held))
+	}
+	if gs := c.NewGrants; len(gs) > 0 {
+		var a grantArrays
+		for _, g := range gs {
+			a.add(g)
+		}
+		r.exec("insert grants", insertGrants, nil, a.id, a.account, a.source, a.granted, a.remaining, a.held, a.priority,
+			a.expiresAt, a.expiredAt, a.createdAt, a.memo, a.paidBack)
+	}
+	if gs := c.Grants; len(gs) > 0 {
+		var a grantArrays
+		for _, g := range gs {
+			a.add(g)
+		}
+		r.exec("update grants", updateGrants, rowsChanged(len(gs)), a.id, a.remaining, a.held, a.paidBack, a.expiredAt)
+	}
+	if gs := c.NewGenerations; len(gs) > 0 {
+		var a genArrays
+		for _, g := range gs {
+			a.add(g)
+		}
+		r.exec("insert generations", insertGenerations, nil, a.id, a.account, a.status, a.hold, a.model, a.kind, a.version,
+			a.images, a.delivered, a.holdCredits, a.unitCredits, a.surcharge, a.charged, a.refunded, a.quote,
+			a.expiresAt, a.createdAt, a.resolvedAt)
+	}
+	if gs := c.Generations; len(gs) > 0 {
+		var a genArrays
+		for _, g := range gs {
+			a.add(g)
+		}
+		r.exec("update generations", updateGenerations, rowsChanged(len(gs)), a.id, a.status, a.delivered, a.charged, a.refunded, a.resolvedAt)
+	}
+	var allocs allocationArrays
+	if hs := c.NewHolds; len(hs) > 0 {
+		var a holdArrays
+		for _, h := range hs {
+			a.add(h)
+			for seq, x := range h.Allocations {
+				allocs.add(credit.AllocationRow{Hold: h.ID, Seq: seq, Allocation: x})
+			}
+		}
+		r.exec("insert holds", insertHolds, nil, a.id, a.account, a.generation, a.amount, a.captured, a.released, a.status,
+			a.expiresAt, a.createdAt, a.resolvedAt)
+	}
+	if hs := c.Holds; len(hs) > 0 {
+		var a holdArrays
+		for _, h := range hs {
+			a.add(h)
+		}
+		r.exec("update holds", updateHolds, rowsChanged(len(hs)), a.id, a.status, a.captured, a.released, a.resolvedAt)
+	}
+	for _, x := range c.Allocations {
+		allocs.add(x)
+	}
+	if len(allocs.hold) > 0 {
+		r.exec("write allocations", putAllocations, nil, allocs.hold, allocs.seq, allocs.grant, allocs.amount, allocs.captured, allocs.refunded)
+	}
+	if ts := c.TrimAllocations; len(ts) > 0 {
+		holds, seqs := make([]string, len(ts)), make([]int32, len(ts))
+		for i, t := range ts {
+			holds[i], seqs[i] = t.Hold, int32(t.Seq)
+		}
+		r.exec("trim allocations", trimAllocations, nil, holds, seqs)
+	}
+	if xs := c.Entries; len(xs) > 0 {
+		var e entryArrays
+		for i, x := range xs {
+			e.add(i+1, x)
+		}
+		r.query("append transactions", appendEntries, ids(xs, func(x *credit.Entry, id int64) { x.ID = id }),
+			e.kind, e.account, e.time, e.ref, e.generation, e.model, e.modelKind, e.version,
+			e.availableDelta, e.heldDelta, e.availableAfter, e.heldAfter, e.chargedDelta, e.memo,
+			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount)
+	}
+	if rs := c.Idempotency; len(rs) > 0 {
+		n := len(rs)
+		scopes, keys, hashes, responses, created := make([]string, n), make([]string, n), make([]string, n), make([][]byte, n), make([]pgtype.Timestamptz, n)
+		for i, x := range rs {
+			scopes[i], keys[i], hashes[i], responses[i], created[i] = x.Scope, x.Key, x.Hash, x.Response, timestamp(x.CreatedAt)
+		}
+		r.exec("write idempotency records", insertIdempotency, nil, scopes, keys, hashes, responses, created)
+	}
+	if es := c.Audit; len(es) > 0 {
+		n := len(es)
+		at, actors, actions, targets, details := make([]pgtype.Timestamptz, n), make([]string, n), make([]string, n), make([]string, n), make([][]byte, n)
+		for i, e := range es {
+			at[i], actors[i], actions[i], targets[i] = timestamp(e.At), e.Actor, e.Action, e.Target
+			details[i] = append([]byte{}, e.Detail...) // NOT NULL
+		}
+		r.query("append audit entries", appendAudit, ids(es, func(e *credit.AuditEntry, id int64) { e.ID = id }),
+			at, actors, actions, targets, details)
+	}
+	return nil
+}
+
+// ids returns a row callback that sets the ids the statement returns, in
+// order, on xs.
+func ids[T any](xs []T, set func(*T, int64)) func(pgx.Rows) error {
+	return func(rows pgx.Rows) error {
+		i := 0
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			if i < len(xs) {
+				set(&xs[i], id)
+			}
+			i++
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if i != len(xs) {
+			return credit.Errorf(credit.Internal, "store_error", "postgres: %d rows appended of %d", i, len(xs))
+		}
+		return nil
+	}
+}
+
+// timestamp returns t as an element of a timestamptz[] parameter: NULL for
+// the zero time.
+func timestamp(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t.UTC(), Valid: true}
+}
+
+// text returns s as an element of a text[] parameter: NULL for "".
+func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} }
+
+// The columns of the rows of a kind, as the array parameters of its
+// statements.
+
+type grantArrays struct {
+	id, account, source, memo                    []string
+	granted, remaining, held, priority, paidBack []int64
+	expiresAt, expiredAt, createdAt              []pgtype.Timestamptz
+}
+
+func (a *grantArrays) add(g credit.Grant) {
+	a.id, a.account, a.source, a.memo = append(a.id, g.ID), append(a.account, g.Account), append(a.source, string(g.Source)), append(a.memo, g.Memo)
+	a.granted, a.remaining, a.held = append(a.granted, int64(g.Granted)), append(a.remaining, int64(g.Remaining)), append(a.held, int64(g.Held))
+	a.priority, a.paidBack = append(a.priority, int64(g.Priority)), append(a.paidBack, int64(g.PaidBack))
+	a.expiresAt, a.expiredAt, a.createdAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.expiredAt, timestamp(g.ExpiredAt)), append(a.createdAt, timestamp(g.CreatedAt))
+}
+
+type genArrays struct {
+	id, account, status, hold, model, kind, version        []string
+	images, delivered                                      []int32
+	holdCredits, unitCredits, surcharge, charged, refunded []int64
+	quote                                                  [][]byte
+	expiresAt, createdAt, resolvedAt                       []pgtype.Timestamptz
+}
+
+func (a *genArrays) add(g credit.Generation) {
+	a.id, a.account, a.status, a.hold = append(a.id, g.ID), append(a.account, g.Account), append(a.status, string(g.Status)), append(a.hold, g.Hold)
+	a.model, a.kind, a.version = append(a.model, g.Model), append(a.kind, string(g.Kind)), append(a.version, g.CatalogVersion)
+	a.images, a.delivered = append(a.images, int32(g.Images)), append(a.delivered, int32(g.ImagesDelivered))
+	a.holdCredits, a.unitCredits, a.surcharge = append(a.holdCredits, int64(g.HoldCredits)), append(a.unitCredits, int64(g.UnitCredits)), append(a.surcharge, int64(g.Surcharge))
+	a.charged, a.refunded = append(a.charged, int64(g.Charged)), append(a.refunded, int64(g.Refunded))
+	a.quote = append(a.quote, g.Quote) // nil: NULL
+	a.expiresAt, a.createdAt, a.resolvedAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.createdAt, timestamp(g.CreatedAt)), append(a.resolvedAt, timestamp(g.ResolvedAt))
+}
+
+type holdArrays struct {
+	id, account, status              []string
+	generation                       []pgtype.Text
+	amount, captured, released       []int64
+	expiresAt, createdAt, resolvedAt []pgtype.Timestamptz
+}
+
+func (a *holdArrays) add(h credit.Hold) {
+	a.id, a.account, a.status, a.generation = append(a.id, h.ID), append(a.account, h.Account), append(a.status, string(h.Status)), append(a.generation, text(h.Generation))
+	a.amount, a.captured, a.released = append(a.amount, int64(h.Amount)), append(a.captured, int64(h.Captured)), append(a.released, int64(h.Released))
+	a.expiresAt, a.createdAt, a.resolvedAt = append(a.expiresAt, timestamp(h.ExpiresAt)), append(a.createdAt, timestamp(h.CreatedAt)), append(a.resolvedAt, timestamp(h.ResolvedAt))
+}
+
+type allocationArrays struct {
+	hold, grant                []string
+	seq                        []int32
+	amount, captured, refunded []int64
+}
+
+func (a *allocationArrays) add(x credit.AllocationRow) {
+	a.hold, a.seq, a.grant = append(a.hold, x.Hold), append(a.seq, int32(x.Seq)), append(a.grant, x.Grant)
+	a.amount, a.captured, a.refunded = append(a.amount, int64(x.Amount)), append(a.captured, int64(x.Captured)), append(a.refunded, int64(x.Refunded))
+}
+
+type entryArrays struct {
+	kind, account, ref, generation, model, modelKind, version, memo    []string
+	time                                                               []pgtype.Timestamptz
+	availableDelta, heldDelta, availableAfter, heldAfter, chargedDelta []int64
+	pEntry, pSeq                                                       []int32
+	pAccount, pBook                                                    []string
+	pGrant                                                             []pgtype.Text
+	pAmount                                                            []int64
+}
+
+// add adds x, the n-th entry (from 1), and its postings.
+func (a *entryArrays) add(n int, x credit.Entry) {
+	a.kind, a.account, a.ref, a.generation = append(a.kind, string(x.Kind)), append(a.account, x.Account), append(a.ref, x.Ref), append(a.generation, x.Generation)
+	a.model, a.modelKind, a.version, a.memo = append(a.model, x.Model), append(a.modelKind, string(x.ModelKind)), append(a.version, x.CatalogVersion), append(a.memo, x.Memo)
+	a.time = append(a.time, timestamp(x.Time))
+	a.availableDelta, a.heldDelta = append(a.availableDelta, int64(x.AvailableDelta)), append(a.heldDelta, int64(x.HeldDelta))
+	a.availableAfter, a.heldAfter = append(a.availableAfter, int64(x.AvailableAfter)), append(a.heldAfter, int64(x.HeldAfter))
+	a.chargedDelta = append(a.chargedDelta, int64(x.ChargedDelta))
+	for seq, p := range x.Postings {
+		a.pEntry, a.pSeq = append(a.pEntry, int32(n)), append(a.pSeq, int32(seq))
+		a.pAccount, a.pBook, a.pGrant, a.pAmount = append(a.pAccount, p.Account), append(a.pBook, p.Book), append(a.pGrant, text(p.Grant)), append(a.pAmount, int64(p.Amount))
+	}
+}

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// applyChanges writes changes in one statement: the document goes into the
+// view ledger_changes, whose trigger (migration 0006) writes its rows.
+func (t *tx) applyChanges(changes []*credit.Change) error {
+	doc := changeDoc(changes)
+	if doc == nil {
+		return nil
+	}
+	if _, err := t.exec(`INSERT INTO ledger_changes (doc) VALUES (jsonb(?))`, doc); err != nil {
+		// The ledger decided on rows loaded under the write lock, so no row
+		// it inserts can exist: a violation here is a bug, and nothing of
+		// the transaction may commit.
+		return t.halfDone(t.fail("apply change", err))
+	}
+	return nil
+}
+
+// changeDoc renders changes as the document the trigger reads: an object of
+// arrays, one per kind of row, each row an array in the trigger's column
+// order (see 0006_apply.sql). Entries of all the changes are numbered in
+// one sequence ($.e), which their postings name. nil if nothing changes.
+func changeDoc(changes []*credit.Change) []byte {
+	var d doc
+	d.b = append(d.b, '{')
+	d.rows("na", changes, func(c *credit.Change, row func(...any)) {
+		if a := c.NewAccount; a != nil {
+			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt)
+		}
+	})
+	d.rows("a", changes, func(c *credit.Change, row func(...any)) {
+		if a := c.Account; a != nil {
+			row(a.ID, a.Available, a.Held)
+		}
+	})
+	d.rows("ng", changes, func(c *credit.Change, row func(...any)) {
+		for _, g := range c.NewGrants {
+			row(g.ID, g.Account, string(g.Source), g.Granted, g.Remaining, g.Held, g.Priority, g.ExpiresAt, g.ExpiredAt, g.CreatedAt, g.Memo, g.PaidBack)
+		}
+	})
+	d.rows("g", changes, func(c *credit.Change, row func(...any)) {
+		for _, g := range c.Grants {
+			row(g.ID, g.Remaining, g.Held, g.PaidBack, g.ExpiredAt)
+		}
+	})
+	d.rows("nh", changes, func(c *credit.Change, row func(...any)) {
+		for _, h := range c.NewHolds {
+			row(h.ID, h.Account, nullString(h.Generation), h.Amount, h.Captured, h.Released, string(h.Status), h.ExpiresAt, h.CreatedAt, h.ResolvedAt)
+		}
+	})
+	d.rows("h", changes, func(c *credit.Change, row func(...any)) {
+		for _, h := range c.Holds {
+			row(h.ID, string(h.Status), h.Captured, h.Released, h.ResolvedAt)
+		}
+	})
+	d.rows("al", changes, func(c *credit.Change, row func(...any)) {
+		for _, h := range c.NewHolds {
+			for i, a := range h.Allocations {
+				row(h.ID, i, a.Grant, a.Amount, a.Captured, a.Refunded)
+			}
+		}
+		for _, a := range c.Allocations {
+			row(a.Hold, a.Seq, a.Grant, a.Amount, a.Captured, a.Refunded)
+		}
+	})
+	d.rows("tr", changes, func(c *credit.Change, row func(...any)) {
+		for _, a := range c.TrimAllocations {
+			row(a.Hold, a.Seq)
+		}
+	})
+	d.rows("ngen", changes, func(c *credit.Change, row func(...any)) {
+		for _, g := range c.NewGenerations {
+			row(g.ID, g.Account, string(g.Status), g.Hold, g.Model, string(g.Kind), g.CatalogVersion, g.Images, g.ImagesDelivered,
+				g.HoldCredits, g.UnitCredits, g.Surcharge, g.Charged, g.Refunded, nullBytes(g.Quote), g.ExpiresAt, g.CreatedAt, g.ResolvedAt)
+		}
+	})
+	d.rows("gen", changes, func(c *credit.Change, row func(...any)) {
+		for _, g := range c.Generations {
+			row(g.ID, string(g.Status), g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt)
+		}
+	})
+	d.rows("e", changes, func(c *credit.Change, row func(...any)) {
+		for _, e := range c.Entries {
+			row(string(e.Kind), e.Account, e.Time, e.Ref, e.Generation, e.Model, string(e.ModelKind), e.CatalogVersion,
+				e.AvailableDelta, e.HeldDelta, e.AvailableAfter, e.HeldAfter, e.ChargedDelta, e.Memo)
+		}
+	})
+	entry := 0
+	d.rows("p", changes, func(c *credit.Change, row func(...any)) {
+		for _, e := range c.Entries {
+			for seq, p := range e.Postings {
+				row(entry, seq, p.Account, p.Book, nullString(p.Grant), p.Amount)
+			}
+			entry++
+		}
+	})
+	d.rows("i", changes, func(c *credit.Change, row func(...any)) {
+		for _, r := range c.Idempotency {
+			row(r.Scope, r.Key, r.Hash, nullBytes(r.Response), r.CreatedAt)
+		}
+	})
+	d.rows("au", changes, func(c *credit.Change, row func(...any)) {
+		for _, a := range c.Audit {
+			row(a.At, a.Actor, a.Action, a.Target, string(a.Detail))
+		}
+	})
+	if !d.any {
+		return nil
+	}
+	d.b = append(d.b, '}')
+	return d.b
+}
+
+// nullString and nullBytes are values the document renders as null.
+type nullString string
+type nullBytes []byte
+
+// doc appends JSON. It knows the few types a change has, so it needs no
+// reflection: a change is rendered on every write.
+type doc struct {
+	b   []byte
+	any bool // a non-empty array was written
+}
+
+// rows writes "name":[row,…] of the rows each change gives, nothing if none.
+func (d *doc) rows(name string, changes []*credit.Change, each func(*credit.Change, func(...any))) {
+	start, n := len(d.b), 0
+	row := func(vs ...any) {
+		if n == 0 {
+			if d.any {
+				d.b = append(d.b, ',')
+			}
+			d.b = append(d.b, '"')
+			d.b = append(d.b, name...)
+			d.b = append(d.b, `":[`...)
+		} else {
+			d.b = append(d.b, ',')
+		}
+		n++
+		d.b = append(d.b, '[')
+		for i, v := range vs {
+			if i > 0 {
+				d.b = append(d.b, ',')
+			}
+			d.value(v)
+		}
+		d.b = append(d.b, ']')
+	}
+	for _, c := range changes {
+		each(c, row)
+	}
+	if n == 0 {
+		d.b = d.b[:start]
+		return
+	}
+	d.b = append(d.b, ']')
+	d.any = true
+}
+
+func (d *doc) value(v any) {
+	switch v := v.(type) {
+	case string:
+		d.str(v)
+	case nullString:
+		if v == "" {
+			d.b = append(d.b, "null"...)
+		} else {
+			d.str(string(v))
+		}
+	case nullBytes:
+		if v == nil {
+			d.b = append(d.b, "null"...)
+		} else {
+			d.str(string(v))
+		}
+	case credit.Credits:
+		d.b = strconv.AppendInt(d.b, int64(v), 10)
+	case int:
+		d.b = strconv.AppendInt(d.b, int64(v), 10)
+	case time.Time:
+		if v.IsZero() {
+			d.b = append(d.b, "null"...)
+		} else {
+			d.b = strconv.AppendInt(d.b, v.UnixMicro(), 10)
+		}
+	default:
+		panic(fmt.Sprintf("sqlite: a change has a value of type %T", v))
+	}
+}
+
+// str appends s as a JSON string. Invalid UTF-8 (which the ledger refuses
+// at its edge) is written as U+FFFD rather than producing invalid JSON.
+func (d *doc) str(s string) {
+	const hex = "0123456789abcdef"
+	d.b = append(d.b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				d.b = append(d.b, '\\', c)
+			case c < 0x20:
+				d.b = append(d.b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			default:
+				d.b = append(d.b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			d.b = append(d.b, `\ufffd`...)
+		} else {
+			d.b = append(d.b, s[i:i+size]...)
+		}
+		i += size
+	}
+	d.b = append(d.b, '"')
+}

@@ -1,0 +1,218 @@
+package sqlite
+
+import (
+	"cmp"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// loadQuery reads an account's State (see credit.State for what it holds) in
+// one statement, as one JSON document: what a statement costs is mostly the
+// crossing of database/sql and the driver, not SQLite's work, so one that
+// returns everything costs about what the first of five would.
+//
+// It loads every open hold of the account, not only those due or on the
+// overdraft (see credit.State): the state goes on into the writer's cache
+// (states), where it must answer any later write. Parameters: ?1 the
+// account, ?2 and ?3 JSON arrays of the holds and generations the batch
+// names, ?4 a JSON array of [scope, key] (the preamble reads the records of
+// a transaction's writes; ?4 is for callers outside it).
+//
+// Each part reads by an index: the account's open holds by holds_open,
+// named rows by primary key, the working set of grants by grants_working
+// (migration 0006), whose condition the query repeats word for word so
+// that SQLite can use it.
+const loadQuery = `
+WITH h (id) AS (
+	SELECT id FROM holds WHERE account = ?1 AND status = 'open'
+	UNION SELECT id FROM holds WHERE id IN (SELECT value FROM json_each(?2)) AND account = ?1
+	UNION SELECT hold_id FROM generations WHERE id IN (SELECT value FROM json_each(?3)) AND account = ?1
+)
+SELECT json_object(
+	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at) FROM accounts WHERE id = ?1)),
+	'g', json((SELECT json_group_array(json_object('id', id, 's', source, 'n', granted, 'r', remaining, 'h', held, 'p', priority,
+			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back))
+		FROM (SELECT * FROM grants WHERE account = ?1 AND
+				((expired_at IS NULL AND (remaining <> 0 OR held <> 0 OR expires_at IS NOT NULL)) OR paid_back <> 0 OR source = 'overdraft')
+			UNION SELECT * FROM grants WHERE id IN (SELECT grant_id FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))))),
+	'h', json((SELECT json_group_array(json_object('id', id, 'gen', generation, 'n', amount, 'cap', captured, 'rel', released,
+			's', status, 'x', expires_at, 'c', created_at, 'rs', resolved_at))
+		FROM holds WHERE id IN (SELECT id FROM h))),
+	'al', json((SELECT json_group_array(json_object('h', hold_id, 'seq', seq, 'g', grant_id, 'n', amount, 'cap', captured, 'ref', refunded))
+		FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))),
+	'gen', json((SELECT json_group_array(json_object('id', id, 's', status, 'h', hold_id, 'm', model, 'k', kind, 'cv', catalog_version,
+			'i', images, 'id2', images_delivered, 'hc', hold_credits, 'uc', unit_credits, 'sc', surcharge, 'ch', charged,
+			'rf', refunded, 'q', CAST(quote AS TEXT), 'x', expires_at, 'c', created_at, 'rs', resolved_at))
+		FROM generations WHERE account = ?1 AND id IN (SELECT value FROM json_each(?3) UNION SELECT generation FROM holds WHERE id IN (SELECT id FROM h)))),
+	'i', json((SELECT json_group_array(json_object('s', scope, 'k', key, 'h', hash, 'r', CAST(response AS TEXT), 'c', created_at))
+		FROM idempotency WHERE (scope, key) IN (SELECT value->>0, value->>1 FROM json_each(?4))))
+)`
+
+// milli is an amount in the document: thousandths of a credit, as stored.
+// (credit.Credits reads JSON as decimal credits, the API's form.)
+type milli int64
+
+func (m milli) c() credit.Credits { return credit.Credits(m) }
+
+// stateDoc is loadQuery's document.
+type stateDoc struct {
+	A *struct {
+		O, V, H milli
+		C       int64
+	} `json:"a"`
+	G []struct {
+		ID        string        `json:"id"`
+		S         credit.Source `json:"s"`
+		Granted   milli         `json:"n"`
+		Remaining milli         `json:"r"`
+		Held      milli         `json:"h"`
+		P         int           `json:"p"`
+		X         *int64        `json:"x"`
+		Expired   *int64        `json:"xd"`
+		C         int64         `json:"c"`
+		M         string        `json:"m"`
+		PB        milli         `json:"pb"`
+	} `json:"g"`
+	H []struct {
+		ID       string            `json:"id"`
+		Gen      *string           `json:"gen"`
+		N        milli             `json:"n"`
+		Cap      milli             `json:"cap"`
+		Rel      milli             `json:"rel"`
+		S        credit.HoldStatus `json:"s"`
+		X        int64             `json:"x"`
+		C        int64             `json:"c"`
+		Resolved *int64            `json:"rs"`
+	} `json:"h"`
+	Al  []allocationDoc `json:"al"`
+	Gen []struct {
+		ID        string                  `json:"id"`
+		S         credit.GenerationStatus `json:"s"`
+		H         string                  `json:"h"`
+		M         string                  `json:"m"`
+		K         credit.Kind             `json:"k"`
+		CV        string                  `json:"cv"`
+		I         int                     `json:"i"`
+		Delivered int                     `json:"id2"`
+		HC        milli                   `json:"hc"`
+		UC        milli                   `json:"uc"`
+		SC        milli                   `json:"sc"`
+		Ch        milli                   `json:"ch"`
+		Rf        milli                   `json:"rf"`
+		Q         *string                 `json:"q"`
+		X         int64                   `json:"x"`
+		C         int64                   `json:"c"`
+		Resolved  *int64                  `json:"rs"`
+	} `json:"gen"`
+	I []struct {
+		S string  `json:"s"`
+		K string  `json:"k"`
+		H string  `json:"h"`
+		R *string `json:"r"`
+		C int64   `json:"c"`
+	} `json:"i"`
+}
+
+type allocationDoc struct {
+	H   string `json:"h"`
+	Seq int    `json:"seq"`
+	G   string `json:"g"`
+	N   milli  `json:"n"`
+	Cap milli  `json:"cap"`
+	Ref milli  `json:"ref"`
+}
+
+// load reads the State of a batch's account.
+func (t *tx) load(b *credit.Batch) (*credit.State, error) {
+	var d doc
+	ids := func(xs []string) []byte {
+		d.b = d.b[:0]
+		d.b = append(d.b, '[')
+		for i, x := range xs {
+			if i > 0 {
+				d.b = append(d.b, ',')
+			}
+			d.str(x)
+		}
+		return append(d.b, ']')
+	}
+	holds := string(ids(b.Refs.Holds))
+	gens := string(ids(b.Refs.Generations))
+	d.b = append(d.b[:0], '[')
+	for i, k := range b.Refs.Idempotency {
+		if i > 0 {
+			d.b = append(d.b, ',')
+		}
+		d.b = append(d.b, '[')
+		d.str(k.Scope)
+		d.b = append(d.b, ',')
+		d.str(k.Key)
+		d.b = append(d.b, ']')
+	}
+	keys := string(append(d.b, ']'))
+	var raw []byte
+	if err := t.queryRow(loadQuery, b.Account, holds, gens, keys).Scan(&raw); err != nil {
+		return nil, t.fail("load account", err)
+	}
+	var sd stateDoc
+	if err := json.Unmarshal(raw, &sd); err != nil {
+		return nil, t.fail("load account", err)
+	}
+	return sd.state(b.Account), nil
+}
+
+func microsTime(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func optMicros(v *int64) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	return microsTime(*v)
+}
+
+func (sd *stateDoc) state(account string) *credit.State {
+	s := &credit.State{}
+	if a := sd.A; a != nil {
+		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C)}
+	}
+	for _, g := range sd.G {
+		s.Grants = append(s.Grants, credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),
+			Held: g.Held.c(), Priority: g.P, ExpiresAt: optMicros(g.X), ExpiredAt: optMicros(g.Expired), CreatedAt: microsTime(g.C),
+			Memo: g.M, PaidBack: g.PB.c()})
+	}
+	credit.SortGrants(s.Grants)
+	slices.SortFunc(sd.Al, func(a, b allocationDoc) int { return cmp.Or(cmp.Compare(a.H, b.H), cmp.Compare(a.Seq, b.Seq)) })
+	for _, h := range sd.H {
+		hold := credit.Hold{ID: h.ID, Account: account, Amount: h.N.c(), Captured: h.Cap.c(), Released: h.Rel.c(), Status: h.S,
+			ExpiresAt: microsTime(h.X), CreatedAt: microsTime(h.C), ResolvedAt: optMicros(h.Resolved)}
+		if h.Gen != nil {
+			hold.Generation = *h.Gen
+		}
+		for _, a := range sd.Al {
+			if a.H == h.ID {
+				hold.Allocations = append(hold.Allocations, credit.Allocation{Grant: a.G, Amount: a.N.c(), Captured: a.Cap.c(), Refunded: a.Ref.c()})
+			}
+		}
+		s.Holds = append(s.Holds, hold)
+	}
+	for _, g := range sd.Gen {
+		gen := credit.Generation{ID: g.ID, Account: account, Status: g.S, Hold: g.H, Model: g.M, Kind: g.K, CatalogVersion: g.CV,
+			Images: g.I, ImagesDelivered: g.Delivered, HoldCredits: g.HC.c(), UnitCredits: g.UC.c(), Surcharge: g.SC.c(), Charged: g.Ch.c(),
+			Refunded: g.Rf.c(), ExpiresAt: microsTime(g.X), CreatedAt: microsTime(g.C), ResolvedAt: optMicros(g.Resolved)}
+		if g.Q != nil {
+			gen.Quote = []byte(*g.Q)
+		}
+		s.Generations = append(s.Generations, gen)
+	}
+	for _, r := range sd.I {
+		rec := credit.IdempotencyRecord{Idempotency: credit.Idempotency{Scope: r.S, Key: r.K, Hash: r.H}, CreatedAt: microsTime(r.C)}
+		if r.R != nil {
+			rec.Response = []byte(*r.R)
+		}
+		s.Idempotency = append(s.Idempotency, rec)
+	}
+	return s
+}
