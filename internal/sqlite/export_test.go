@@ -9,3 +9,6 @@ func (db *DB) Reader() *sql.DB { return db.cur.Load().reader }
 
 // StoreError is storeError, to test the translation of real driver errors.
 var StoreError = storeError
+
+// LoadQuery and PreambleQuery are a write's reads, for their query plans.
+const LoadQuery, PreambleQuery = loadQuery, preambleQuery

@@ -21,10 +21,6 @@ func scanGrant(s scanner) (credit.Grant, error) {
 	return g, err
 }
 
-func unknownGrant(id string) *credit.Error {
-	return credit.Errorf(credit.NotFound, "unknown_grant", "unknown grant %q", id)
-}
-
 // Grants returns all grants of an account, expired ones and the overdraft
 // grant included, in consumption order: priority, then expiry (never-expiring
 // last), then creation, then id. An unknown account has none.

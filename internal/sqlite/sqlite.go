@@ -356,10 +356,6 @@ func unknownAccount(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_account", "unknown account %q", id)
 }
 
-func idExists(noun, id string) *credit.Error {
-	return credit.Errorf(credit.Conflict, "id_exists", "a %s with id %q already exists", noun, id)
-}
-
 // Column values. Times are Unix microseconds UTC, NULL for the zero time;
 // optional references are NULL when empty.
 
@@ -377,14 +373,6 @@ func nullable(s string) any {
 		return nil
 	}
 	return s
-}
-
-// blob returns b as a column value, NULL for nil.
-func blob(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
 }
 
 // timeColumn scans a micros column into a time.Time: UTC, zero for NULL.

@@ -615,21 +615,6 @@ func wLoad(t testing.TB, s credit.Store, account string, refs credit.Refs) *cred
 	return got
 }
 
-// wConsumption orders grants as they are spent: priority, then expiry
-// (never-expiring last), then creation, then id.
-func wConsumption(a, b credit.Grant) int {
-	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
-		return c
-	}
-	if a.ExpiresAt.IsZero() != b.ExpiresAt.IsZero() {
-		if a.ExpiresAt.IsZero() {
-			return 1
-		}
-		return -1
-	}
-	return cmp.Or(a.ExpiresAt.Compare(b.ExpiresAt), a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-}
-
 // wantState checks a State loaded for account id against the credit.State
 // doc: the account as it is; at least the grants, holds, generations and
 // idempotency records given, each whole; whatever else it holds (a store
