@@ -1,7 +1,9 @@
 package credit
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -147,6 +149,11 @@ func (g *group) take() [][]*write {
 	}
 	clear(g.queue[len(kept):])
 	g.queue = kept
+	// In the order of their accounts' ids: a store that locks the accounts
+	// of a transaction in the order given then locks them in one global
+	// order, and transactions on different nodes wait for each other but
+	// never deadlock.
+	slices.SortFunc(batches, func(a, b []*write) int { return cmp.Compare(a[0].account, b[0].account) })
 	return batches
 }
 

@@ -20,8 +20,10 @@ import (
 // usage rollup is kept by the journal's trigger.
 
 const (
-	insertAccount = `INSERT INTO accounts (id, overdraft, available, held, created_at) VALUES ($1, $2, $3, $4, $5)`
-	updateAccount = `UPDATE accounts SET available = $2, held = $3 WHERE id = $1`
+	insertAccounts = `INSERT INTO accounts (id, overdraft, available, held, created_at)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])`
+	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u (id, available, held) WHERE a.id = u.id`
 
 	insertGrants = `INSERT INTO grants (` + grantColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
@@ -98,18 +100,74 @@ const (
 		SELECT id FROM a ORDER BY id`
 )
 
-// queueApply queues on r the statements that write c. It refuses (Internal)
-// an entry whose postings do not sum to zero before anything is sent
-// (credit.Change.Check).
-func queueApply(r *round, c *credit.Change) error {
-	if err := c.Check(); err != nil {
-		return err
+// queueApply queues on r the statements that write the changes of a
+// transaction: one statement per kind of row, whatever the number of rows
+// and of accounts. It refuses (Internal) an entry whose postings do not sum
+// to zero before anything is sent (credit.Change.Check). Changes of one
+// account more than once (which the ledger never sends) are applied one
+// after the other, so that a row's later values win.
+func queueApply(r *round, cs []*credit.Change) error {
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if err := c.Check(); err != nil {
+			return err
+		}
+		a := c.NewAccount
+		if a == nil {
+			a = c.Account
+		}
+		if a == nil {
+			continue
+		}
+		if seen[a.ID] {
+			for _, c := range cs {
+				queueChange(r, []*credit.Change{c})
+			}
+			return nil
+		}
+		seen[a.ID] = true
 	}
-	if a := c.NewAccount; a != nil {
-		r.exec("insert account", insertAccount, nil, a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), tstz(a.CreatedAt))
+	queueChange(r, cs)
+	return nil
+}
+
+// queueChange queues the statements of queueApply for changes of distinct
+// accounts.
+func queueChange(r *round, cs []*credit.Change) {
+	c := &credit.Change{}
+	var newAccounts, accounts []credit.Account
+	for _, x := range cs {
+		if x.NewAccount != nil {
+			newAccounts = append(newAccounts, *x.NewAccount)
+		}
+		if x.Account != nil {
+			accounts = append(accounts, *x.Account)
+		}
+		c.NewGrants = append(c.NewGrants, x.NewGrants...)
+		c.Grants = append(c.Grants, x.Grants...)
+		c.NewHolds = append(c.NewHolds, x.NewHolds...)
+		c.Holds = append(c.Holds, x.Holds...)
+		c.Allocations = append(c.Allocations, x.Allocations...)
+		c.TrimAllocations = append(c.TrimAllocations, x.TrimAllocations...)
+		c.NewGenerations = append(c.NewGenerations, x.NewGenerations...)
+		c.Generations = append(c.Generations, x.Generations...)
+		c.Entries = append(c.Entries, x.Entries...)
+		c.Idempotency = append(c.Idempotency, x.Idempotency...)
+		c.Audit = append(c.Audit, x.Audit...)
 	}
-	if a := c.Account; a != nil {
-		r.exec("update account", updateAccount, rowsChanged(1), a.ID, int64(a.Available), int64(a.Held))
+	if n := len(newAccounts); n > 0 {
+		ids, overdraft, available, held, created := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]pgtype.Timestamptz, n)
+		for i, a := range newAccounts {
+			ids[i], overdraft[i], available[i], held[i], created[i] = a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), timestamp(a.CreatedAt)
+		}
+		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created)
+	}
+	if n := len(accounts); n > 0 {
+		ids, available, held := make([]string, n), make([]int64, n), make([]int64, n)
+		for i, a := range accounts {
+			ids[i], available[i], held[i] = a.ID, int64(a.Available), int64(a.Held)
+		}
+		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held)
 	}
 	if gs := c.NewGrants; len(gs) > 0 {
 		var a grantArrays
@@ -179,7 +237,7 @@ func queueApply(r *round, c *credit.Change) error {
 		for i, x := range xs {
 			e.add(i+1, x)
 		}
-		r.query("append transactions", appendEntries, ids(xs, func(x *credit.Entry, id int64) { x.ID = id }),
+		r.query("append transactions", appendEntries, ids(entryRefs(cs), func(x **credit.Entry, id int64) { (*x).ID = id }),
 			e.kind, e.account, e.time, e.ref, e.generation, e.model, e.modelKind, e.version,
 			e.availableDelta, e.heldDelta, e.availableAfter, e.heldAfter, e.chargedDelta, e.memo,
 			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount)
@@ -199,10 +257,31 @@ func queueApply(r *round, c *credit.Change) error {
 			at[i], actors[i], actions[i], targets[i] = timestamp(e.At), e.Actor, e.Action, e.Target
 			details[i] = append([]byte{}, e.Detail...) // NOT NULL
 		}
-		r.query("append audit entries", appendAudit, ids(es, func(e *credit.AuditEntry, id int64) { e.ID = id }),
+		r.query("append audit entries", appendAudit, ids(auditRefs(cs), func(e **credit.AuditEntry, id int64) { (*e).ID = id }),
 			at, actors, actions, targets, details)
 	}
-	return nil
+}
+
+// entryRefs and auditRefs point at the entries and audit entries of cs, in
+// order, for the ids the store gives them.
+func entryRefs(cs []*credit.Change) []*credit.Entry {
+	var out []*credit.Entry
+	for _, c := range cs {
+		for i := range c.Entries {
+			out = append(out, &c.Entries[i])
+		}
+	}
+	return out
+}
+
+func auditRefs(cs []*credit.Change) []*credit.AuditEntry {
+	var out []*credit.AuditEntry
+	for _, c := range cs {
+		for i := range c.Audit {
+			out = append(out, &c.Audit[i])
+		}
+	}
+	return out
 }
 
 // ids returns a row callback that sets the ids the statement returns, in

@@ -18,7 +18,7 @@ var StoreError = storeError
 // LoadQueries are the statements of a batch's load, each with the
 // parameters it takes (see load.go), to EXPLAIN them.
 var LoadQueries = map[string]string{
-	"lock":        lockAccount,
+	"lock":        lockAccounts,
 	"grants":      loadGrantsQuery,
 	"holds":       loadHoldsQuery,
 	"generations": loadGenerationsQuery,

@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"slices"
+
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tally-credits/tally/internal/credit"
@@ -13,64 +15,106 @@ import (
 // with the account or the row's id: a load costs what the account's working
 // set holds, not what its history or the ledger holds (TestLoadUsesIndexes).
 
-// lockAccount takes the account's row lock until the transaction ends and
-// reads the account as the last holder of the lock left it; tryLockAccount
-// does not wait for it (Refs.TryLock). No row: no account, or (try) the lock
-// is taken.
+// lockAccounts takes the row locks of the accounts $1 until the
+// transaction ends, one after the other in the order of their ids, and reads
+// each as the last holder of its lock left it; tryLockAccounts does not wait
+// for a lock another transaction holds (Refs.TryLock). No row: no account,
+// or (try) its lock is taken. One global order for every transaction on
+// every node: two of them wait for each other, never in a cycle.
 const (
-	lockAccount    = `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1 FOR NO KEY UPDATE`
-	tryLockAccount = `SELECT ` + accountColumns + ` FROM accounts WHERE id = $1 FOR NO KEY UPDATE SKIP LOCKED`
+	lockAccounts    = `SELECT ` + accountColumns + ` FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE`
+	tryLockAccounts = `SELECT ` + accountColumns + ` FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE SKIP LOCKED`
 )
 
-// loadHolds is the WITH clause of the holds a batch loads, with their
-// parameters: $1 the account, $2 Refs.Now, $3 Refs.Holds, $4
-// Refs.Generations. The holds, grants and generations statements each
-// start with it, so that each can be one statement of its own.
+// queueLocks queues on r the statements that lock the batches' accounts
+// (one for those that wait, one for those that do not), which fill lds.
+func queueLocks(r *round, batches []*credit.Batch, lds []load) {
+	index := make(map[string][]int, len(batches))
+	var wait, try []string
+	for i, b := range batches {
+		if len(index[b.Account]) == 0 {
+			if b.Refs.TryLock {
+				try = append(try, b.Account)
+			} else {
+				wait = append(wait, b.Account)
+			}
+		}
+		index[b.Account] = append(index[b.Account], i)
+	}
+	fill := func(rows pgx.Rows) error {
+		for rows.Next() {
+			a, err := scanAccount(rows)
+			if err != nil {
+				return err
+			}
+			for _, i := range index[a.ID] {
+				acct := a
+				lds[i].state.Account, lds[i].locked = &acct, true
+			}
+		}
+		return rows.Err()
+	}
+	if len(wait) > 0 {
+		r.query("lock accounts", lockAccounts, fill, wait)
+	}
+	if len(try) > 0 {
+		r.query("lock accounts", tryLockAccounts, fill, try)
+	}
+}
+
+// loadHolds is the WITH clause of the holds a transaction loads, with
+// their parameters: $1 the accounts, $2 Refs.Now, $3 the holds and $4 the
+// generations the batches name. The holds, grants and generations
+// statements each start with it, so that each can be one statement of its
+// own, for every account of the transaction.
 //
-//   - The account's open holds (the partial index holds_open) due at $2 or
-//     with an allocation on the overdraft grant: a hold's allocations are
+//   - The accounts' open holds (the partial index holds_open) due at $2 or
+//     with an allocation on their overdraft grant: a hold's allocations are
 //     read by the primary key of hold_allocations, which starts with the
 //     hold (ARRAY: a subquery the planner runs per hold, never by the grant's
 //     index, which holds every allocation the overdraft grant ever had).
-//   - The holds named, by id, if they are the account's.
-//   - The holds of the generations named, by id, if they are the account's.
+//   - The holds named, by id, if they are one of the accounts'.
+//   - The holds of the generations named, by id, likewise.
+//
+// A row of another account of the transaction than the batch that named it
+// goes to that account's State: every row is its own account's.
 const loadHolds = `WITH load_holds AS (
 		SELECT o.id FROM holds AS o
-		WHERE o.account = $1::text AND o.status = 'open' AND (o.expires_at <= $2::timestamptz
-			OR 'ovd_' || $1::text = ANY (ARRAY(SELECT a.grant_id FROM hold_allocations AS a WHERE a.hold_id = o.id AND a.amount > 0)))
+		WHERE o.account = ANY($1::text[]) AND o.status = 'open' AND (o.expires_at <= $2::timestamptz
+			OR 'ovd_' || o.account = ANY (ARRAY(SELECT a.grant_id FROM hold_allocations AS a WHERE a.hold_id = o.id AND a.amount > 0)))
 		UNION
-		SELECT n.id FROM holds AS n WHERE n.id = ANY($3::text[]) AND n.account = $1::text
+		SELECT n.id FROM holds AS n WHERE n.id = ANY($3::text[]) AND n.account = ANY($1::text[])
 		UNION
-		SELECT g.hold_id FROM generations AS g WHERE g.id = ANY($4::text[]) AND g.account = $1::text
+		SELECT g.hold_id FROM generations AS g WHERE g.id = ANY($4::text[]) AND g.account = ANY($1::text[])
 	)`
 
 // loadHoldsQuery reads the holds of loadHolds with their allocations,
 // oldest first.
-var loadHoldsQuery = holdQuery(loadHolds, `id IN (SELECT id FROM load_holds) AND account = $1::text`, `created_at, id`, ``)
+var loadHoldsQuery = holdQuery(loadHolds, `id IN (SELECT id FROM load_holds) AND account = ANY($1::text[])`, `created_at, id`, ``)
 
-// loadGrantsQuery reads the account's working set of grants in consumption
-// order: the grants not yet expired with something left or held or an
-// expiry still to reach, those that paid back an overdraft, the overdraft
-// grant (which every write that pays it back or draws on it needs, at zero
-// too), and the grants the loaded holds' allocations name. It finds the
-// account's grants by the grants_consumption index and filters out the
-// spent, never-expiring ones, which it still reads: an index of the working
-// set alone would spare that, but its predicate (remaining, held) would
-// make every update of a grant a non-HOT one.
+// loadGrantsQuery reads the accounts' working sets of grants in
+// consumption order: the grants not yet expired with something left or
+// held or an expiry still to reach, those that paid back an overdraft, the
+// overdraft grant (which every write that pays it back or draws on it
+// needs, at zero too), and the grants the loaded holds' allocations name.
+// It finds an account's grants by the grants_consumption index and filters
+// out the spent, never-expiring ones, which it still reads: an index of the
+// working set alone would spare that, but its predicate (remaining, held)
+// would make every update of a grant a non-HOT one.
 const loadGrantsQuery = loadHolds + `
 	SELECT ` + grantColumns + ` FROM grants
-	WHERE account = $1::text AND (
+	WHERE account = ANY($1::text[]) AND (
 		(expired_at IS NULL AND (remaining <> 0 OR held <> 0 OR expires_at IS NOT NULL))
 		OR paid_back <> 0
 		OR source = 'overdraft'
 		OR id IN (SELECT a.grant_id FROM hold_allocations AS a WHERE a.hold_id IN (SELECT id FROM load_holds)))
-	ORDER BY ` + consumptionOrder
+	ORDER BY account, ` + consumptionOrder
 
 // loadGenerationsQuery reads the generations named and those of the loaded
-// holds, by id, the account's only.
+// holds, by id, the accounts' only.
 const loadGenerationsQuery = loadHolds + `
 	SELECT ` + generationColumns + ` FROM generations
-	WHERE account = $1::text AND id IN (
+	WHERE account = ANY($1::text[]) AND id IN (
 		SELECT unnest($4::text[])
 		UNION
 		SELECT h.generation FROM holds AS h WHERE h.id IN (SELECT id FROM load_holds) AND h.generation IS NOT NULL)
@@ -87,31 +131,42 @@ type load struct {
 	locked bool // the lock statement returned the account's row
 }
 
-// queueLoad queues on r the lock and the reads of b's State, which fill ld
-// as r's results are read.
-func queueLoad(r *round, b *credit.Batch, ld *load) {
-	lock := lockAccount
-	if b.Refs.TryLock {
-		lock = tryLockAccount
-	}
-	r.query("lock account", lock, func(rows pgx.Rows) error {
-		for rows.Next() {
-			a, err := scanAccount(rows)
-			if err != nil {
-				return err
-			}
-			ld.state.Account, ld.locked = &a, true
+// queueLoads queues on r the reads of the batches' States, after the locks
+// (queueLocks): one statement per kind of row for all of them, whose rows
+// go to the State of their account (of every batch of it), as r's results
+// are read.
+func queueLoads(r *round, batches []*credit.Batch, lds []load) {
+	index := make(map[string][]int, len(batches))
+	var accounts, holds, gens []string
+	var scopes, keys []string
+	now := batches[0].Refs.Now
+	for i, b := range batches {
+		if len(index[b.Account]) == 0 {
+			accounts = append(accounts, b.Account)
 		}
-		return rows.Err()
-	}, b.Account)
-	args := []any{b.Account, b.Refs.Now.UTC(), textArray(b.Refs.Holds), textArray(b.Refs.Generations)}
+		index[b.Account] = append(index[b.Account], i)
+		holds = append(holds, b.Refs.Holds...)
+		gens = append(gens, b.Refs.Generations...)
+		for _, k := range b.Refs.Idempotency {
+			scopes, keys = append(scopes, k.Scope), append(keys, k.Key)
+		}
+		if b.Refs.Now.After(now) {
+			now = b.Refs.Now // the latest: the holds due by it are every batch's due ones
+		}
+	}
+	each := func(account string, fn func(*credit.State)) {
+		for _, i := range index[account] {
+			fn(&lds[i].state)
+		}
+	}
+	args := []any{accounts, now.UTC(), textArray(holds), textArray(gens)}
 	r.query("load grants", loadGrantsQuery, func(rows pgx.Rows) error {
 		for rows.Next() {
 			g, err := scanGrant(rows)
 			if err != nil {
 				return err
 			}
-			ld.state.Grants = append(ld.state.Grants, g)
+			each(g.Account, func(s *credit.State) { s.Grants = append(s.Grants, g) })
 		}
 		return rows.Err()
 	}, args...)
@@ -121,7 +176,11 @@ func queueLoad(r *round, b *credit.Batch, ld *load) {
 			if err != nil {
 				return err
 			}
-			ld.state.Holds = append(ld.state.Holds, h)
+			each(h.Account, func(s *credit.State) {
+				c := h
+				c.Allocations = slices.Clone(h.Allocations)
+				s.Holds = append(s.Holds, c)
+			})
 		}
 		return rows.Err()
 	}, args...)
@@ -131,16 +190,12 @@ func queueLoad(r *round, b *credit.Batch, ld *load) {
 			if err != nil {
 				return err
 			}
-			ld.state.Generations = append(ld.state.Generations, g)
+			each(g.Account, func(s *credit.State) { s.Generations = append(s.Generations, g) })
 		}
 		return rows.Err()
 	}, args...)
-	if len(b.Refs.Idempotency) == 0 {
+	if len(scopes) == 0 {
 		return
-	}
-	scopes, keys := make([]string, len(b.Refs.Idempotency)), make([]string, len(b.Refs.Idempotency))
-	for i, k := range b.Refs.Idempotency {
-		scopes[i], keys[i] = k.Scope, k.Key
 	}
 	r.query("load idempotency records", loadIdempotencyQuery, func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -148,7 +203,9 @@ func queueLoad(r *round, b *credit.Batch, ld *load) {
 			if err := rows.Scan(&rec.Scope, &rec.Key, &rec.Hash, &rec.Response, timeColumn{&rec.CreatedAt}); err != nil {
 				return err
 			}
-			ld.state.Idempotency = append(ld.state.Idempotency, rec)
+			for i := range lds {
+				lds[i].state.Idempotency = append(lds[i].state.Idempotency, rec)
+			}
 		}
 		return rows.Err()
 	}, scopes, keys)

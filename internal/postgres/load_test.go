@@ -48,14 +48,14 @@ func TestLoadUsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC()
-	load := []any{"acct7", now, []string{"hld7", "hld8"}, []string{"gen1007", "gen8"}}
+	load := []any{[]string{"acct7"}, now, []string{"hld7", "hld8"}, []string{"gen1007", "gen8"}}
 	conn, err := db.Pool().Acquire(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Release()
 	for name, args := range map[string][]any{
-		"lock":        {"acct7"},
+		"lock":        {[]string{"acct7"}},
 		"grants":      load,
 		"holds":       load,
 		"generations": load,
@@ -80,6 +80,10 @@ func TestLoadUsesIndexes(t *testing.T) {
 			}
 		}
 		for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+			// As in every write transaction (Write: SET LOCAL).
+			if _, err := conn.Exec(ctx, `SET enable_seqscan = off`); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := conn.Exec(ctx, `SET plan_cache_mode = `+mode); err != nil {
 				t.Fatal(err)
 			}

@@ -5,25 +5,29 @@
 //
 // # Writes
 //
-// Every write on an account is a credit.Batch, and Write runs it in one READ
-// COMMITTED transaction of at most two round trips (write.go):
+// Every write on an account is a credit.Batch, and Write runs the batches
+// the ledger hands it — the queued writes of up to MaxAccounts accounts — in
+// one READ COMMITTED transaction of two round trips (write.go):
 //
-//  1. One pipelined pgx.Batch: BEGIN; SELECT … FROM accounts WHERE id = $1
-//     FOR NO KEY UPDATE, the account's row lock; then the few statements that
-//     load the account's credit.State (load.go). The server runs them in
-//     order, so the reads start only once the lock is granted, and each
-//     statement of READ COMMITTED takes a new snapshot: they see everything
-//     the previous holder of the lock committed. The ledger decides the
-//     batch from that State (Batch.Decide) while the lock is held.
-//  2. One pipelined pgx.Batch: every row of the Change, in a few multi-row
-//     statements (apply.go), and COMMIT.
+//  1. One pipelined pgx.Batch: BEGIN; SET LOCAL enable_seqscan = off (every
+//     statement of a write reads by an index, whatever the statistics say);
+//     SELECT … FROM accounts WHERE id = ANY($1) ORDER BY id FOR NO KEY
+//     UPDATE, the accounts' row locks, taken in the order of their ids; then
+//     one statement per kind of row that loads every account's credit.State
+//     (load.go). The server runs them in order, so the reads start only once
+//     the locks are granted, and each statement of READ COMMITTED takes a
+//     new snapshot: they see everything the previous holders of the locks
+//     committed. The ledger decides each batch from its State
+//     (Batch.Decide) while the locks are held.
+//  2. One pipelined pgx.Batch: every row of every Change, in one multi-row
+//     statement per kind of row (apply.go), and COMMIT.
 //
 // That row lock, taken by the load, is the only lock of the protocol. Every
 // writer of an account's rows takes it first, so the load reads rows no one
 // else is changing, and the Change, decided from them, is applied before the
 // lock is given up: each batch on an account happens as if the batches ran
 // one after the other, which is what SQLite's single writer gives.
-// Transactions on different accounts do not wait for each other.
+// Transactions that share no account do not wait for each other.
 //
 //   - NO KEY UPDATE rather than UPDATE: it conflicts with itself and with the
 //     UPDATEs of the row, but not with the KEY SHARE locks foreign-key checks
@@ -39,11 +43,12 @@
 //     and fails if it commits, and Write runs the loser's batch again, which
 //     loads what the winner committed (the account, the record) and decides
 //     on it: account_exists, or the first answer replayed.
-//   - A transaction locks one account (MaxAccounts is 1), so Ledger
-//     transactions close no lock cycle. Should PostgreSQL still report a
-//     deadlock (40P01) or a serialization failure (40001), Write rolls back
-//     and runs the batch again from its load, and Update runs its fn again,
-//     a bounded number of times, with jitter.
+//   - Every transaction on every node locks its accounts in one global
+//     order (their ids), in one statement, so Ledger transactions close no
+//     lock cycle. Should PostgreSQL still report a deadlock (40P01) or a
+//     serialization failure (40001), Write rolls back and runs the batches
+//     again from their load, and Update runs its fn again, a bounded number
+//     of times, with jitter.
 //
 // Update, for the writes that concern no account (API keys, the pruning of
 // idempotency records), runs in READ COMMITTED and takes no account lock;
