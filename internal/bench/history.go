@@ -110,7 +110,7 @@ func (s *suite) history(ctx context.Context) error {
 		return err
 	}
 	r.Notes = append(r.Notes,
-		fmt.Sprintf("%d entries seeded by bulk SQL in %.1f s (%d generation cycles over a year: holds, captures, their postings, holds and generations rows)", entries, seeded.Seconds(), cycles),
+		fmt.Sprintf("%d entries seeded through the store's apply (credit.SeedHistory) in %.1f s (%d generation cycles over a year: holds, captures, their postings, holds and generations rows)", entries, seeded.Seconds(), cycles),
 		live)
 	results = append(results, r)
 	if r, err = s.ledgerUsage(ctx, account, entries); err != nil {

@@ -19,7 +19,9 @@
 -- next ids of transactions, and a posting names its entry by index in $.e.
 -- last_insert_rowid() is, inside a trigger, the id of the trigger's last
 -- insert: the last entry of $.e, whose ids are consecutive (one INSERT on one
--- writer).
+-- writer). The first entry's id is an uncorrelated subquery, which SQLite
+-- computes once per statement, not once per posting (json_array_length
+-- walks the document).
 
 CREATE VIEW ledger_changes (doc) AS SELECT NULL WHERE 0;
 
@@ -75,7 +77,7 @@ BEGIN
 	FROM (SELECT key AS k, value AS v FROM jsonb_each(NEW.doc, '$.e') ORDER BY key);
 
 	INSERT INTO postings (tx_id, seq, account, book, grant_id, amount)
-	SELECT last_insert_rowid() - json_array_length(NEW.doc, '$.e') + 1 + (v->>0), v->>1, v->>2, v->>3, v->>4, v->>5
+	SELECT (SELECT last_insert_rowid() - json_array_length(NEW.doc, '$.e') + 1) + (v->>0), v->>1, v->>2, v->>3, v->>4, v->>5
 	FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.p'));
 
 	INSERT INTO idempotency (scope, key, hash, response, created_at)
