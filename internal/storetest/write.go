@@ -661,72 +661,9 @@ func wantState(t testing.TB, s credit.Store, id, what string, got *credit.State,
 		return nil
 	})
 	var extra []string
-	stale := map[string]bool{} // reported: not as the store has it
-	check := func(noun, rowID, account string, row any, truth any, ok bool, seen map[string]bool) {
-		t.Helper()
-		if !reflect.DeepEqual(row, truth) {
-			stale[noun+rowID] = true
-		}
-		switch {
-		case seen[rowID]:
-			t.Errorf("%s: %s %s loaded twice", what, noun, rowID)
-		case account != id:
-			t.Errorf("%s: loaded %s %s of account %q; want the account's own only", what, noun, rowID, account)
-		case !ok:
-			t.Errorf("%s: loaded %s %s, which the store does not have", what, noun, rowID)
-		case !reflect.DeepEqual(row, truth):
-			t.Errorf("%s: loaded %s %s =\n%+v\nthe store has\n%+v", what, noun, rowID, row, truth)
-		}
-		seen[rowID] = true
-	}
-	seen := map[string]bool{}
-	for _, g := range got.Grants {
-		tg, ok := truthG[g.ID]
-		check("grant", g.ID, g.Account, g, tg, ok, seen)
-		if !slices.ContainsFunc(grants, func(w credit.Grant) bool { return w.ID == g.ID }) {
-			extra = append(extra, g.ID)
-		}
-	}
-	for _, w := range grants {
-		i := slices.IndexFunc(got.Grants, func(g credit.Grant) bool { return g.ID == w.ID })
-		if i < 0 {
-			t.Errorf("%s: grant %s not loaded; want %+v", what, w.ID, w)
-		} else if !stale["grant"+w.ID] && !reflect.DeepEqual(got.Grants[i], w) {
-			t.Errorf("%s: grant %s loaded as\n%+v\nwant\n%+v", what, w.ID, got.Grants[i], w)
-		}
-	}
-	seen = map[string]bool{}
-	for _, h := range got.Holds {
-		th, ok := truthH[h.ID]
-		check("hold", h.ID, h.Account, h, th, ok, seen)
-		if !slices.ContainsFunc(holds, func(w credit.Hold) bool { return w.ID == h.ID }) {
-			extra = append(extra, h.ID)
-		}
-	}
-	for _, w := range holds {
-		i := slices.IndexFunc(got.Holds, func(h credit.Hold) bool { return h.ID == w.ID })
-		if i < 0 {
-			t.Errorf("%s: hold %s not loaded; want %+v", what, w.ID, w)
-		} else if !stale["hold"+w.ID] && !reflect.DeepEqual(got.Holds[i], w) {
-			t.Errorf("%s: hold %s loaded as\n%+v\nwant\n%+v", what, w.ID, got.Holds[i], w)
-		}
-	}
-	seen = map[string]bool{}
-	for _, g := range got.Generations {
-		tg, ok := truthGen[g.ID]
-		check("generation", g.ID, g.Account, g, tg, ok, seen)
-		if !slices.ContainsFunc(gens, func(w credit.Generation) bool { return w.ID == g.ID }) {
-			extra = append(extra, g.ID)
-		}
-	}
-	for _, w := range gens {
-		i := slices.IndexFunc(got.Generations, func(g credit.Generation) bool { return g.ID == w.ID })
-		if i < 0 {
-			t.Errorf("%s: generation %s not loaded; want %+v", what, w.ID, w)
-		} else if !stale["generation"+w.ID] && !reflect.DeepEqual(got.Generations[i], w) {
-			t.Errorf("%s: generation %s loaded as\n%+v\nwant\n%+v", what, w.ID, got.Generations[i], w)
-		}
-	}
+	extra = append(extra, wLoaded(t, what, id, "grant", got.Grants, grants, truthG, func(g credit.Grant) (string, string) { return g.ID, g.Account })...)
+	extra = append(extra, wLoaded(t, what, id, "hold", got.Holds, holds, truthH, func(h credit.Hold) (string, string) { return h.ID, h.Account })...)
+	extra = append(extra, wLoaded(t, what, id, "generation", got.Generations, gens, truthGen, func(g credit.Generation) (string, string) { return g.ID, g.Account })...)
 	for _, w := range idem {
 		i := slices.IndexFunc(got.Idempotency, func(r credit.IdempotencyRecord) bool { return r.Scope == w.Scope && r.Key == w.Key })
 		if i < 0 {
@@ -1503,4 +1440,45 @@ func wrTryLockSingleWriter(t *testing.T, s credit.Store) {
 	if len(log) != 16 {
 		t.Errorf("AuditLog has %d entries; want 16, one per TryLock batch", len(log))
 	}
+}
+
+// wLoaded checks the rows of one kind a Load of account returned: each
+// loaded once, the account's own, and as the store has it (truth, read by
+// View); and each of want among them, as want has it. It returns the ids
+// loaded beyond want, which a store may load (credit.State: "at least").
+func wLoaded[T any](t testing.TB, what, account, noun string, got, want []T, truth map[string]T, key func(T) (id, account string)) (extra []string) {
+	t.Helper()
+	stale := map[string]bool{} // reported: not as the store has it
+	seen := map[string]bool{}
+	for _, row := range got {
+		rowID, acct := key(row)
+		tr, ok := truth[rowID]
+		if !reflect.DeepEqual(row, tr) {
+			stale[rowID] = true
+		}
+		switch {
+		case seen[rowID]:
+			t.Errorf("%s: %s %s loaded twice", what, noun, rowID)
+		case acct != account:
+			t.Errorf("%s: loaded %s %s of account %q; want the account's own only", what, noun, rowID, acct)
+		case !ok:
+			t.Errorf("%s: loaded %s %s, which the store does not have", what, noun, rowID)
+		case !reflect.DeepEqual(row, tr):
+			t.Errorf("%s: loaded %s %s =\n%+v\nthe store has\n%+v", what, noun, rowID, row, tr)
+		}
+		seen[rowID] = true
+		if !slices.ContainsFunc(want, func(w T) bool { wid, _ := key(w); return wid == rowID }) {
+			extra = append(extra, rowID)
+		}
+	}
+	for _, w := range want {
+		wid, _ := key(w)
+		i := slices.IndexFunc(got, func(g T) bool { gid, _ := key(g); return gid == wid })
+		if i < 0 {
+			t.Errorf("%s: %s %s not loaded; want %+v", what, noun, wid, w)
+		} else if !stale[wid] && !reflect.DeepEqual(got[i], w) {
+			t.Errorf("%s: %s %s loaded as\n%+v\nwant\n%+v", what, noun, wid, got[i], w)
+		}
+	}
+	return extra
 }
