@@ -88,17 +88,28 @@ func (b *Book) insertAccount(a Account, overdraft Grant) error {
 	return nil
 }
 
-// reserve moves amount from Available to Held, only if Available − amount ≥
-// −Overdraft afterwards; otherwise InsufficientCredits (with Available) and
-// nothing changes. It is tally's one balance check.
-func (b *Book) reserve(amount Credits) (Account, error) {
+// reserve moves amount from Available to Held, only if what the account
+// can spend at now, less amount, stays ≥ −Overdraft; otherwise
+// InsufficientCredits (with that spendable balance) and nothing changes. It
+// is tally's one balance check. What it can spend is Available less the
+// remainder of grants past their expiry but not yet marked expired: every
+// write settles first, so there are none, but the check must not depend on
+// it — the allocation skips such a grant, and the overdraft grant would
+// take its share beyond the limit.
+func (b *Book) reserve(amount Credits, now time.Time) (Account, error) {
 	a, err := b.Account()
 	if err != nil {
 		return Account{}, err
 	}
-	if a.Available-amount < -a.Overdraft {
+	spendable := a.Available
+	for _, g := range b.cur.Grants {
+		if g.Source != SourceOverdraft && !g.Live(now) {
+			spendable -= g.Remaining
+		}
+	}
+	if spendable-amount < -a.Overdraft {
 		return a, &Error{Code: InsufficientCredits, Reason: "insufficient_credits",
-			Message: "account " + a.ID + " has " + a.Available.String() + " credits available; " + amount.String() + " are needed", Available: a.Available, Required: amount}
+			Message: "account " + a.ID + " has " + spendable.String() + " credits available; " + amount.String() + " are needed", Available: spendable, Required: amount}
 	}
 	b.cur.Account.Available -= amount
 	b.cur.Account.Held += amount

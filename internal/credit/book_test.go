@@ -378,9 +378,18 @@ func TestBookReserve(t *testing.T) {
 			wantAccount: tAccount(cr(-5), cr(24), cr(5)),
 		},
 		{
-			name:    "refused past the overdraft limit",
-			amount:  cr(30), // 24 − 30 = −6 < −5
-			wantErr: &Error{Available: cr(24), Required: cr(30)},
+			name:   "refused past the overdraft limit",
+			amount: cr(30),
+			// The stale grant's 5 cannot be spent: 24 − 5 = 19; 19 − 30 = −11 < −5.
+			wantErr: &Error{Available: cr(19), Required: cr(30)},
+		},
+		{
+			name:   "not settled, the stale grant does not count",
+			amount: cr(29),
+			// 24 − 29 = −5 would pass on Available alone, and the allocation,
+			// skipping gStale, would put 29 − 19 = 10 on the overdraft, past
+			// its limit of 5. What can be spent is 19; 19 − 29 = −10 < −5.
+			wantErr: &Error{Available: cr(19), Required: cr(29)},
 		},
 		{
 			name:   "settled first, refused by a thousandth",

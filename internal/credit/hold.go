@@ -11,7 +11,7 @@ import (
 // the limit the check enforced). g is the generation the hold is for,
 // recorded on its entry; nil for a generic hold.
 func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
-	acct, err := b.reserve(h.Amount)
+	acct, err := b.reserve(h.Amount, now)
 	if err != nil {
 		return nil, err
 	}
