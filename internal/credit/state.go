@@ -15,7 +15,8 @@ import (
 //   - its working set of grants, in consumption order: every grant not yet
 //     expired that has something left or held or has an expiry still to
 //     reach, every grant with PaidBack (returnToOverdraft gives back to
-//     those), and every grant a loaded hold's allocations name. Grants spent
+//     those), the overdraft grant (at zero too: a grant pays it back, a hold
+//     draws on it), and every grant a loaded hold's allocations name. Grants spent
 //     to zero that never expire (nearly all of an old account's) are not in
 //     it: no write reads or changes them;
 //   - its holds that a write may touch, with their allocations: the open ones
