@@ -334,10 +334,14 @@ func (p *tab) waitCount(sel string, n int) {
 	}
 }
 
+// click clicks sel once it is visible. The page may render sel again
+// between the wait and the click (a wallet message rewritten when the
+// balance arrives): the scroll then finds no element and is skipped, and
+// Click waits for the new one.
 func (p *tab) click(sel string) {
 	p.t.Helper()
 	p.do(chromedp.WaitVisible(chromedp.CSS(sel)))
-	p.eval(fmt.Sprintf(`document.querySelector(%q).scrollIntoView({block: "center"})`, sel))
+	p.eval(fmt.Sprintf(`(() => { const e = document.querySelector(%q); if (e) e.scrollIntoView({block: "center"}); return true; })()`, sel))
 	p.do(chromedp.Click(chromedp.CSS(sel)))
 }
 
