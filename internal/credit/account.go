@@ -3,6 +3,7 @@ package credit
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -15,15 +16,59 @@ type AccountView struct {
 	// summarized by OverdraftUsed).
 	Grants    []Grant
 	OpenHolds []Hold
+	// Subscriptions are the account's subscriptions, oldest first.
+	Subscriptions []Subscription
+	// Plan is the plan whose rules apply now ("" for a plain wallet), and
+	// Subscription the subscription it comes through ("" for a program).
+	Plan, Subscription string
+	// Balances is Available by the kind of credits, as the studio shows it.
+	Balances Balances
+	// Windows are the unlimited windows in force now.
+	Windows []WindowView
+}
+
+// Balances splits what an account can spend by where it came from: the
+// studio shows free, subscription and top-up credits apart.
+type Balances struct {
+	Free         Credits // the day's free credits
+	Subscription Credits // monthly allowances and their rollovers
+	Topup        Credits
+	Other        Credits // promotions, refunds, adjustments
+}
+
+// WindowView is an unlimited window in force, with what is left of it.
+type WindowView struct {
+	Models        []string
+	Until         time.Time
+	MaxConcurrent int
+	Open          int
+	DailyFast     int // 0: no limit
+	FastLeft      int // of today's fast generations
+	AfterFast     AfterFast
+	ResetsAt      time.Time // the local midnight the day's count resets at
 }
 
 func overdraftGrantID(account string) string { return "ovd_" + account }
 
+// AccountSpec asks for an account.
+type AccountSpec struct {
+	ID        string
+	Overdraft Credits // how far below zero it may go (0: not at all)
+	Plan      string  // a program of the catalog ("free"), or "" for a plain wallet
+	TimeZone  string  // IANA name of its days ("": UTC)
+}
+
 // CreateAccount opens an account with the given overdraft limit (0: none).
-// Conflict account_exists if the id is taken; Invalid reserved_account_id for
-// PlatformAccount, whose books are the platform's: a user's wallet of that
-// name would mix its postings with revenue and issued credits.
 func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string, overdraft Credits) (Account, error) {
+	return l.OpenAccount(ctx, idem, AccountSpec{ID: id, Overdraft: overdraft})
+}
+
+// OpenAccount opens an account. Conflict account_exists if the id is taken;
+// Invalid reserved_account_id for PlatformAccount, whose books are the
+// platform's: a user's wallet of that name would mix its postings with
+// revenue and issued credits; Invalid unknown_plan, invalid_time_zone.
+func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSpec) (Account, error) {
+	id, overdraft := s.ID, s.Overdraft
 	if err := checkAccountID(id); err != nil {
 		return Account{}, err
 	}
@@ -33,19 +78,99 @@ func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string
 	if overdraft < 0 || overdraft > MaxCredits {
 		return Account{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)
 	}
+	if err := l.checkProgram(s.Plan); err != nil {
+		return Account{}, err
+	}
+	if err := CheckTimeZone(s.TimeZone); err != nil {
+		return Account{}, err
+	}
 	return update(ctx, l, idem, id, Refs{}, func(b *Book, now time.Time) (Account, error) {
-		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now}
+		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now, Plan: s.Plan, TimeZone: s.TimeZone}
 		g := Grant{ID: overdraftGrantID(id), Account: id, Source: SourceOverdraft, Priority: math.MaxInt32, CreatedAt: now}
 		if err := b.insertAccount(a, g); err != nil {
 			return Account{}, err
 		}
 		detail := struct {
 			Overdraft Credits `json:"overdraft"`
-		}{overdraft}
+			Plan      string  `json:"plan,omitempty"`
+			TimeZone  string  `json:"time_zone,omitempty"`
+		}{overdraft, s.Plan, s.TimeZone}
 		if err := audit(ctx, b, now, AuditAccountCreate, id, detail); err != nil {
 			return Account{}, err
 		}
 		return a, nil
+	})
+}
+
+// checkProgram refuses (Invalid unknown_plan) a plan id that is not one of
+// the catalog's programs; "" (no plan) is fine.
+func (l *Ledger) checkProgram(id string) error {
+	if id == "" {
+		return nil
+	}
+	var cat *Catalog
+	if l.catalog != nil {
+		cat = l.catalog()
+	}
+	if cat != nil {
+		if p := cat.Plan(id); p != nil && p.Program {
+			return nil
+		}
+	}
+	e := Errorf(Invalid, "unknown_plan", "unknown program %q: an account is put on one of the catalog's programs, or on none (\"\")", badText(id))
+	if cat != nil {
+		for _, p := range cat.Plans {
+			if p.Program {
+				e.Allowed = append(e.Allowed, p.ID)
+			}
+		}
+	}
+	return e
+}
+
+// SetPlan puts an account on a program ("free"), or takes it off (""), and
+// sets the time zone of its days when tz is not nil. A subscription takes
+// over from the program while it is active. Invalid unknown_plan,
+// invalid_time_zone; NotFound unknown_account.
+func (l *Ledger) SetPlan(ctx context.Context, idem *Idempotency, account, plan string, tz *string) (Account, error) {
+	if err := checkAccountID(account); err != nil {
+		return Account{}, err
+	}
+	if err := l.checkProgram(plan); err != nil {
+		return Account{}, err
+	}
+	if tz != nil {
+		if err := CheckTimeZone(*tz); err != nil {
+			return Account{}, err
+		}
+	}
+	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Account, error) {
+		a, err := b.Account()
+		if err != nil {
+			return Account{}, err
+		}
+		if err := settle(b, now); err != nil {
+			return Account{}, err
+		}
+		zone := a.TimeZone
+		if tz != nil {
+			zone = *tz
+		}
+		if a.Plan == plan && a.TimeZone == zone {
+			return a, nil
+		}
+		if err := b.setAccountPlan(plan, zone); err != nil {
+			return Account{}, err
+		}
+		detail := struct {
+			Plan     string `json:"plan"`
+			Was      string `json:"was"`
+			TimeZone string `json:"time_zone,omitempty"`
+		}{plan, a.Plan, zone}
+		if err := audit(ctx, b, now, AuditAccountPlan, account, detail); err != nil {
+			return Account{}, err
+		}
+		return b.Account()
 	})
 }
 
@@ -55,7 +180,12 @@ func (l *Ledger) Account(ctx context.Context, id string) (AccountView, error) {
 	if err := named(id, "account"); err != nil {
 		return AccountView{}, err
 	}
-	v, err := view(ctx, l, func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, id, now) })
+	var cat *Catalog
+	if l.catalog != nil {
+		cat = l.catalog()
+	}
+	read := func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, cat, id, now) }
+	v, err := view(ctx, l, read)
 	if err != nil || !v.due(l.Now()) {
 		return v, err
 	}
@@ -65,7 +195,7 @@ func (l *Ledger) Account(ctx context.Context, id string) (AccountView, error) {
 	}); err != nil {
 		return AccountView{}, err
 	}
-	return view(ctx, l, func(tx Tx, now time.Time) (AccountView, error) { return accountView(tx, id, now) })
+	return view(ctx, l, read)
 }
 
 func (v *AccountView) due(now time.Time) bool {
@@ -79,10 +209,15 @@ func (v *AccountView) due(now time.Time) bool {
 			return true
 		}
 	}
+	for _, s := range v.Subscriptions {
+		if !s.RenewsAt.IsZero() && !now.Before(s.RenewsAt) {
+			return true
+		}
+	}
 	return false
 }
 
-func accountView(tx Tx, id string, now time.Time) (AccountView, error) {
+func accountView(tx Tx, cat *Catalog, id string, now time.Time) (AccountView, error) {
 	a, err := tx.Account(id)
 	if err != nil {
 		return AccountView{}, err
@@ -106,5 +241,75 @@ func accountView(tx Tx, id string, now time.Time) (AccountView, error) {
 	if v.OpenHolds, err = tx.OpenHolds(id); err != nil {
 		return AccountView{}, err
 	}
+	if v.Subscriptions, err = tx.Subscriptions(id); err != nil {
+		return AccountView{}, err
+	}
+	v.plan(cat, now)
 	return v, nil
+}
+
+// plan adds to v what the account's plan gives and allows at now. The day's
+// free credits are shown even before the account's first charge of the day
+// gives them (see dailyGrants): an account that never comes back is never
+// written to, yet any read of it shows them.
+func (v *AccountView) plan(cat *Catalog, now time.Time) {
+	p, s := planAt(cat, &v.Account, v.Subscriptions, now)
+	if p == nil {
+		v.splitBalances(now)
+		return
+	}
+	v.Plan = p.ID
+	if s != nil {
+		v.Subscription = s.ID
+	}
+	for _, g := range dailyGrants(cat, &v.Account, v.Subscriptions, now) {
+		if !slices.ContainsFunc(v.Grants, func(o Grant) bool { return o.ID == g.ID }) {
+			v.Grants = append(v.Grants, g)
+			v.Available += g.Remaining
+		}
+	}
+	sortGrants(v.Grants)
+	v.splitBalances(now)
+	if s == nil {
+		return
+	}
+	from, _ := s.billingPeriod(now)
+	loc := mustZone(s.TimeZone)
+	for i, w := range p.Unlimited {
+		until := from.In(loc).AddDate(0, 0, w.Days).UTC()
+		if !now.Before(until) {
+			continue
+		}
+		var u WindowUsage
+		if i < len(s.Usage) {
+			u = s.Usage[i]
+		}
+		if u.Day != dayKey(now, loc) {
+			u.Fast = 0
+		}
+		wv := WindowView{Models: w.Models, Until: until, MaxConcurrent: w.MaxConcurrent, Open: u.Open,
+			DailyFast: w.DailyFast, AfterFast: w.AfterFast, ResetsAt: nextMidnight(now, loc)}
+		if w.DailyFast > 0 {
+			wv.FastLeft = max(0, w.DailyFast-u.Fast)
+		}
+		v.Windows = append(v.Windows, wv)
+	}
+}
+
+func (v *AccountView) splitBalances(now time.Time) {
+	for _, g := range v.Grants {
+		if !g.Live(now) || g.Remaining <= 0 {
+			continue
+		}
+		switch g.Source {
+		case SourceFree:
+			v.Balances.Free += g.Remaining
+		case SourceSubscription, SourceRollover:
+			v.Balances.Subscription += g.Remaining
+		case SourceTopup:
+			v.Balances.Topup += g.Remaining
+		default:
+			v.Balances.Other += g.Remaining
+		}
+	}
 }

@@ -29,6 +29,12 @@ const (
 	AuditKeyCreate      = "key.create"
 	AuditKeyRevoke      = "key.revoke"
 	AuditCatalogPublish = "catalog.publish"
+	AuditAccountPlan    = "account.plan"        // an account put on a program, or taken off
+	AuditSubCreate      = "subscription.create" // subscriptions
+	AuditSubCancel      = "subscription.cancel"
+	AuditSubChange      = "subscription.change"
+	AuditGrantVoid      = "grant.void"
+	AuditGrantAmend     = "grant.amend" // a grant's expiry changed
 )
 
 // MaxAuditPage bounds one page of the audit log.

@@ -19,6 +19,8 @@ type Book struct {
 	id     string
 	loaded *State // as loaded, for Change
 	cur    *State // as the writes so far left it
+	// cat holds the plans the writes apply (nil: none, a plain ledger).
+	cat *Catalog
 
 	// Appended by the writes, in order; cut back by a rollback.
 	entries []Entry
@@ -89,27 +91,40 @@ func (b *Book) insertAccount(a Account, overdraft Grant) error {
 }
 
 // reserve moves amount from Available to Held, only if what the account
-// can spend at now, less amount, stays ≥ −Overdraft; otherwise
-// InsufficientCredits (with that spendable balance) and nothing changes. It
-// is tally's one balance check. What it can spend is Available less the
-// remainder of grants past their expiry but not yet marked expired: every
-// write settles first, so there are none, but the check must not depend on
-// it — the allocation skips such a grant, and the overdraft grant would
-// take its share beyond the limit.
-func (b *Book) reserve(amount Credits, now time.Time) (Account, error) {
+// can spend at now on this hold (the grants pays accepts), less amount,
+// stays ≥ −Overdraft; otherwise InsufficientCredits (with the spendable
+// balance and its part that may pay) and nothing changes. It is tally's one
+// balance check. What it can spend is Available less the remainder of
+// grants past their expiry but not yet marked expired (every write settles
+// first, so there are none, but the check must not depend on it) and less
+// the remainder of grants that may not pay for the hold's model (a grant's
+// applies_to): the allocation skips such grants, and the overdraft grant
+// would take their share beyond the limit.
+func (b *Book) reserve(amount Credits, now time.Time, pays func(*Grant) bool) (Account, error) {
 	a, err := b.Account()
 	if err != nil {
 		return Account{}, err
 	}
-	spendable := a.Available
-	for _, g := range b.cur.Grants {
-		if g.Source != SourceOverdraft && !g.Live(now) {
+	spendable, eligible := a.Available, a.Available
+	for i := range b.cur.Grants {
+		g := &b.cur.Grants[i]
+		switch {
+		case g.Source == SourceOverdraft:
+		case !g.Live(now):
 			spendable -= g.Remaining
+			eligible -= g.Remaining
+		case !pays(g):
+			eligible -= g.Remaining
 		}
 	}
-	if spendable-amount < -a.Overdraft {
-		return a, &Error{Code: InsufficientCredits, Reason: "insufficient_credits",
-			Message: "account " + a.ID + " has " + spendable.String() + " credits available; " + amount.String() + " are needed", Available: spendable, Required: amount}
+	if eligible-amount < -a.Overdraft {
+		msg := "account " + a.ID + " has " + spendable.String() + " credits available; " + amount.String() + " are needed"
+		if eligible != spendable {
+			msg = "account " + a.ID + " has " + spendable.String() + " credits available, of which " + eligible.String() +
+				" may pay for this; " + amount.String() + " are needed"
+		}
+		return a, &Error{Code: InsufficientCredits, Reason: "insufficient_credits", Message: msg,
+			Available: spendable, Eligible: eligible, Required: amount}
 	}
 	b.cur.Account.Available -= amount
 	b.cur.Account.Held += amount
@@ -318,7 +333,7 @@ func (b *Book) Change() *Change {
 	case la == nil:
 		a := *ca
 		c.NewAccount = &a
-	case la.Available != ca.Available || la.Held != ca.Held:
+	case la.Available != ca.Available || la.Held != ca.Held || la.Plan != ca.Plan || la.TimeZone != ca.TimeZone:
 		a := *ca
 		c.Account = &a
 	}
@@ -329,7 +344,7 @@ func (b *Book) Change() *Change {
 			continue
 		}
 		o := b.loaded.Grants[i]
-		if o.Remaining != g.Remaining || o.Held != g.Held || o.PaidBack != g.PaidBack || !o.ExpiredAt.Equal(g.ExpiredAt) {
+		if o.Remaining != g.Remaining || o.Held != g.Held || o.PaidBack != g.PaidBack || !o.ExpiresAt.Equal(g.ExpiresAt) || !o.ExpiredAt.Equal(g.ExpiredAt) {
 			c.Grants = append(c.Grants, g)
 		}
 	}
@@ -363,5 +378,70 @@ func (b *Book) Change() *Change {
 			c.Generations = append(c.Generations, g)
 		}
 	}
+	for _, u := range b.cur.Subscriptions {
+		i := slices.IndexFunc(b.loaded.Subscriptions, func(o Subscription) bool { return o.ID == u.ID })
+		switch {
+		case i < 0:
+			c.NewSubscriptions = append(c.NewSubscriptions, u)
+		case !b.loaded.Subscriptions[i].equal(&u):
+			c.Subscriptions = append(c.Subscriptions, u)
+		}
+	}
 	return c
+}
+
+func (s *Subscription) equal(o *Subscription) bool {
+	return s.Plan == o.Plan && s.Billing == o.Billing && s.TimeZone == o.TimeZone && s.StartsAt.Equal(o.StartsAt) &&
+		s.EndsAt.Equal(o.EndsAt) && s.NextPlan == o.NextPlan && s.NextAt.Equal(o.NextAt) && s.Period == o.Period &&
+		s.RenewsAt.Equal(o.RenewsAt) && slices.Equal(s.Usage, o.Usage) && s.CanceledAt.Equal(o.CanceledAt)
+}
+
+func (b *Book) subscriptionAt(id string) *Subscription {
+	for i := range b.cur.Subscriptions {
+		if b.cur.Subscriptions[i].ID == id {
+			return &b.cur.Subscriptions[i]
+		}
+	}
+	return nil
+}
+
+// Subscription returns one of the account's subscriptions. NotFound
+// unknown_subscription.
+func (b *Book) Subscription(id string) (Subscription, error) {
+	if s := b.subscriptionAt(id); s != nil {
+		c := *s
+		c.Usage = slices.Clone(s.Usage)
+		return c, nil
+	}
+	return Subscription{}, unknown("subscription", id)
+}
+
+// Subscriptions returns the account's subscriptions, oldest first.
+func (b *Book) Subscriptions() []Subscription {
+	out := make([]Subscription, len(b.cur.Subscriptions))
+	for i, s := range b.cur.Subscriptions {
+		s.Usage = slices.Clone(s.Usage)
+		out[i] = s
+	}
+	slices.SortStableFunc(out, func(a, b Subscription) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	return out
+}
+
+// putSubscription inserts s or replaces the one with its ID.
+func (b *Book) putSubscription(s Subscription) {
+	s.Usage = slices.Clone(s.Usage)
+	if p := b.subscriptionAt(s.ID); p != nil {
+		*p = s
+		return
+	}
+	b.cur.Subscriptions = append(b.cur.Subscriptions, s)
+}
+
+// setAccount replaces the account's plan and time zone.
+func (b *Book) setAccountPlan(plan, tz string) error {
+	if _, err := b.Account(); err != nil {
+		return err
+	}
+	b.cur.Account.Plan, b.cur.Account.TimeZone = plan, tz
+	return nil
 }

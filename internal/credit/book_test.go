@@ -490,7 +490,7 @@ func TestBookResolveHold(t *testing.T) {
 			capture: cr(2),
 			// gA: 2 charged, 3 − 2 = 1 back, to expired (gA expired at 9.5).
 			// gB: 0 charged, 5 back to gB. Available 1 + 5 = 6.
-			wantEntry: Entry{Kind: EntryCapture, Account: tAcc, Time: tNow, Ref: "hld_x", ChargedDelta: cr(2),
+			wantEntry: Entry{Kind: EntryCapture, Account: tAcc, Time: tNow, Ref: "hld_x", ChargedDelta: cr(2), ListCredits: cr(2),
 				AvailableDelta: cr(5), HeldDelta: cr(-8), AvailableAfter: cr(6), HeldAfter: 0,
 				Postings: []Posting{pHeld("gA", cr(-3)), pPlat(BookRevenue, cr(2)), pPlat(BookExpired, cr(1)), pHeld("gB", cr(-5)), pAvail("gB", cr(5))}},
 			wantGrants: []grantRow{
@@ -507,7 +507,7 @@ func TestBookResolveHold(t *testing.T) {
 			withGen: true, capture: cr(4),
 			// gA: 3 charged, 0 back. gB: 4 − 3 = 1 charged, 5 − 1 = 4 back.
 			// Revenue 3 + 1 = 4 in one posting. Available 1 + 4 = 5.
-			wantEntry: ofGen(Entry{Kind: EntryCapture, Account: tAcc, Time: tNow, Ref: "hld_x", ChargedDelta: cr(4),
+			wantEntry: ofGen(Entry{Kind: EntryCapture, Account: tAcc, Time: tNow, Ref: "hld_x", ChargedDelta: cr(4), ListCredits: cr(4),
 				AvailableDelta: cr(4), HeldDelta: cr(-8), AvailableAfter: cr(5), HeldAfter: 0,
 				Postings: []Posting{pHeld("gA", cr(-3)), pPlat(BookRevenue, cr(4)), pHeld("gB", cr(-5)), pAvail("gB", cr(4))}}, "gen_x"),
 			wantGrants: []grantRow{
@@ -1009,7 +1009,7 @@ func TestBookRefund(t *testing.T) {
 					CreatedAt: tNow, Memo: "refund of generation gen_r (its grant had expired)"})
 			}
 			sameEntries(t, c.Entries, []Entry{ofGen(Entry{Kind: EntryRefund, Account: tAcc, Time: tNow, Ref: "gen_r",
-				ChargedDelta: -tc.wantRefunded, AvailableDelta: tc.wantRefunded, AvailableAfter: tc.wantAfter, Postings: tc.wantPosts}, "gen_r")})
+				ChargedDelta: -tc.wantRefunded, ListCredits: -tc.wantRefunded, AvailableDelta: tc.wantRefunded, AvailableAfter: tc.wantAfter, Postings: tc.wantPosts}, "gen_r")})
 			same(t, "grants", grantRows(c.Grants), tc.wantGrants)
 			same(t, "holds", c.Holds, []Hold(nil)) // still captured: only its allocations change
 			same(t, "allocations", c.Allocations, tc.wantAllocs)

@@ -176,6 +176,10 @@ type Model struct {
 	MaxImages int
 	// PromptEnhancer is the surcharge per generation when the prompt enhancer is on.
 	PromptEnhancer Credits
+	// Tags label the model for plans and grants (applies_to, a plan's
+	// Models): the built-in catalog tags the models whose name says "Pro"
+	// with "pro".
+	Tags []string
 
 	// labels[r] is "Name · rK", made once so that quoting allocates nothing.
 	labels [MaxResolution + 1]string
@@ -275,6 +279,9 @@ type Catalog struct {
 	Version     string
 	EffectiveAt time.Time
 	Models      []*Model
+	// Plans are the studio's credit programs and paid plans, in file order.
+	// The loader sets them once, before the catalog is shared.
+	Plans []*Plan
 
 	byID map[string]*Model
 }

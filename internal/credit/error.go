@@ -3,6 +3,7 @@ package credit
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The small set of error codes every layer understands. The HTTP edge maps each
@@ -14,6 +15,7 @@ const (
 	InsufficientCredits = "insufficient_credits" // the balance cannot cover the request
 	Unauthorized        = "unauthorized"         // no valid credentials
 	Forbidden           = "forbidden"            // credentials valid, action not allowed
+	Limited             = "limited"              // a plan's limit (concurrency, daily fast generations) is reached; retry later
 	Unavailable         = "unavailable"          // the store cannot serve now (disk full, read-only, busy); retry later
 	Internal            = "internal"             // a bug; details are logged, never shown
 )
@@ -28,8 +30,13 @@ type Error struct {
 	Reason  string
 	Message string
 	Allowed []string
-	// Available and Required explain an InsufficientCredits error.
-	Available, Required Credits
+	// Available and Required explain an InsufficientCredits error;
+	// Eligible is the part of Available the grants that may pay for the
+	// request's model hold (Available when every grant may).
+	Available, Required, Eligible Credits
+	// ResetsAt is when a Limited error's limit resets (the account's next
+	// local midnight for daily_limit_reached); zero when unknown.
+	ResetsAt time.Time
 }
 
 // Error returns the message.

@@ -2,50 +2,69 @@ package credit
 
 import (
 	"context"
-	"sort"
 	"time"
 )
 
 // settle brings an account up to now before anything else touches it: open
-// holds past their TTL are released and grants past their expiry lose their
-// remainder to the platform's expired book, each at its own time and in time
-// order. Doing this first in every write on the account makes every answer
-// exact, whenever the background sweeper last ran. The store loaded
-// everything due (see State).
+// holds past their TTL are released, grants past their expiry lose their
+// remainder to the platform's expired book (a month's allowance may roll
+// over), and subscriptions whose next month has started are given its
+// allowances — each at its own time, in time order, and at one instant a
+// release before an expiry before a renewal: a renewal at the instant the
+// last month's credits expire never counts both. Doing this first in every
+// write on the account makes every answer exact, whenever the background
+// sweeper last ran. The store loaded everything due (see State).
 func settle(b *Book, now time.Time) error {
-	type due struct {
-		at    time.Time
-		hold  string
-		grant string
-	}
-	var all []due
-	for _, h := range b.dueHolds(now) {
-		all = append(all, due{at: h.ExpiresAt, hold: h.ID})
-	}
-	for _, g := range b.dueGrants(now) {
-		all = append(all, due{at: g.ExpiresAt, grant: g.ID})
-	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].at.Before(all[j].at) })
-	for _, d := range all {
-		if d.hold != "" {
-			h, err := b.Hold(d.hold) // as the earlier steps left it
-			if err != nil {
-				return err
+	for {
+		var (
+			at   time.Time
+			kind int // 1 hold, 2 grant, 3 renewal
+			id   string
+		)
+		consider := func(t time.Time, k int, x string) {
+			if t.After(now) {
+				return
 			}
-			if err := resolveHold(b, &h, 0, HoldExpired, d.at); err != nil {
-				return err
+			if kind == 0 || t.Before(at) || (t.Equal(at) && k < kind) {
+				at, kind, id = t, k, x
 			}
-			continue
 		}
-		if err := expireGrant(b, d.grant, d.at); err != nil {
+		for _, h := range b.dueHolds(now) {
+			consider(h.ExpiresAt, 1, h.ID)
+		}
+		for _, g := range b.dueGrants(now) {
+			consider(g.ExpiresAt, 2, g.ID)
+		}
+		if b.cat != nil {
+			for _, s := range b.cur.Subscriptions {
+				if !s.RenewsAt.IsZero() {
+					consider(s.RenewsAt, 3, s.ID)
+				}
+			}
+		}
+		var err error
+		switch kind {
+		case 0:
+			return nil
+		case 1:
+			var h Hold
+			if h, err = b.Hold(id); err == nil { // as the earlier steps left it
+				err = resolveHold(b, &h, 0, HoldExpired, at)
+			}
+		case 2:
+			err = expireGrant(b, id, at)
+		case 3:
+			err = renew(b, id)
+		}
+		if err != nil {
 			return err
 		}
 	}
-	return nil
 }
 
 // expireGrant moves a grant's remainder to the platform's expired book at its
-// expiry time. Its held part stays held; it follows its hold.
+// expiry time, but for the part a month's allowance rolls over into a new
+// grant (see rollover). Its held part stays held; it follows its hold.
 func expireGrant(b *Book, id string, at time.Time) error {
 	g, err := b.Grant(id)
 	if err != nil {
@@ -53,7 +72,13 @@ func expireGrant(b *Book, id string, at time.Time) error {
 	}
 	e := newDraft(EntryExpire, g.Account, g.ID, at)
 	e.wallet(BookAvailable, g.ID, -g.Remaining)
-	e.platform(BookExpired, g.Remaining)
+	lost := g.Remaining
+	if r := rollover(b, &g, at); r != nil {
+		b.insertGrant(*r)
+		e.wallet(BookAvailable, r.ID, r.Granted)
+		lost -= r.Granted
+	}
+	e.platform(BookExpired, lost)
 	if len(e.t.Postings) > 0 {
 		if _, err := e.commit(b, nil); err != nil {
 			return err
@@ -62,8 +87,9 @@ func expireGrant(b *Book, id string, at time.Time) error {
 	return b.expireGrant(g.ID, at)
 }
 
-// ExpireDue settles every account with something past its time: the background
-// sweeper calls it every second or so. It returns how many accounts it settled.
+// ExpireDue settles every account with something past its time (a hold's
+// TTL, a grant's expiry, a subscription's renewal): the background sweeper
+// calls it every second or so. It returns how many accounts it settled.
 // Accounts are settled one transaction each, so a long backlog never holds
 // the store for long.
 func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
@@ -90,6 +116,16 @@ func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 				if !seen[g.Account] {
 					seen[g.Account] = true
 					out = append(out, g.Account)
+				}
+			}
+			subs, err := tx.DueSubscriptions(now, 100)
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range subs {
+				if !seen[s.Account] {
+					seen[s.Account] = true
+					out = append(out, s.Account)
 				}
 			}
 			return out, nil

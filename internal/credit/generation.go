@@ -43,13 +43,31 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 		if err := settle(b, now); err != nil {
 			return Generation{}, err
 		}
+		a, err := b.Account()
+		if err != nil {
+			return Generation{}, err
+		}
+		// The plan decides before anything is held: whether the account may
+		// use the model, and whether a window makes it free.
+		plan, sub := planAt(b.cat, &a, b.cur.Subscriptions, now)
+		if err := planAllows(l.catalog(), plan, &a, q.Model); err != nil {
+			return Generation{}, err
+		}
 		g := Generation{
 			ID: NewID("gen", now), Account: s.Account, Status: GenerationHeld,
 			Model: q.Model, Kind: q.Kind, CatalogVersion: q.CatalogVersion, Images: q.Images,
 			HoldCredits: q.TotalCredits, UnitCredits: q.UnitCredits, Surcharge: q.TotalCredits - q.UnitCredits*Credits(q.Images),
 			Quote: quoteJSON, CreatedAt: now, ExpiresAt: now.Add(ttl),
 		}
-		h := Hold{ID: NewID("hld", now), Account: s.Account, Generation: g.ID, Amount: q.TotalCredits,
+		if w, i := windowAt(plan, sub, q.Model, now); w != nil {
+			if g.Lane, err = useWindow(b, sub, w, i, now); err != nil {
+				return Generation{}, err
+			}
+			g.Window, g.HoldCredits = windowRef(sub.ID, i), 0
+		} else if err := giveDaily(b, now); err != nil {
+			return Generation{}, err
+		}
+		h := Hold{ID: NewID("hld", now), Account: s.Account, Generation: g.ID, Amount: g.HoldCredits,
 			Status: HoldOpen, CreatedAt: now, ExpiresAt: g.ExpiresAt}
 		g.Hold = h.ID
 		if _, err := reserve(b, &h, &g, now); err != nil {
@@ -67,15 +85,36 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 	return g, err
 }
 
-// insufficient rewrites the store's refusal in the Create button's words.
+// insufficient rewrites the balance check's refusal in the Create button's
+// words.
 func insufficient(err error, required Credits) error {
-	var available Credits
+	var available, eligible Credits
 	if e, ok := err.(*Error); ok {
-		available = e.Available
+		available, eligible = e.Available, e.Eligible
 	}
-	return &Error{Code: InsufficientCredits, Reason: "insufficient_credits",
-		Message:   "the account has " + available.String() + " credits available; this generation needs " + required.String(),
-		Available: available, Required: required}
+	msg := "the account has " + available.String() + " credits available; this generation needs " + required.String()
+	if eligible != available {
+		msg = "the account has " + available.String() + " credits available, of which " + eligible.String() +
+			" may pay for this model; this generation needs " + required.String()
+	}
+	return &Error{Code: InsufficientCredits, Reason: "insufficient_credits", Message: msg,
+		Available: available, Eligible: eligible, Required: required}
+}
+
+// planAllows refuses (Forbidden plan_required) a model the account's plan
+// does not let it use: a Pro model without a subscription.
+func planAllows(cat *Catalog, p *Plan, a *Account, model string) error {
+	if p == nil || p.Models.IsZero() {
+		return nil
+	}
+	m, err := cat.Model(model)
+	if err != nil {
+		return err
+	}
+	if p.Models.Allows(m.ID, m.Tags) {
+		return nil
+	}
+	return Errorf(Forbidden, "plan_required", "%s needs an active subscription: account %s is on the %s plan", m.Name, a.ID, p.Name)
 }
 
 // CompleteGeneration charges the images delivered (N × per image, plus the
@@ -129,6 +168,10 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 		if err != nil {
 			return Generation{}, err
 		}
+		list := amount
+		if g.Window != "" {
+			amount = 0 // an unlimited window's generation is free; its list price is recorded
+		}
 		h, err := b.Hold(g.Hold)
 		if err != nil {
 			return Generation{}, err
@@ -140,9 +183,22 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 		if g, err = b.Generation(id); err != nil {
 			return Generation{}, err
 		}
-		g.Status, g.ImagesDelivered = final, delivered
+		g.Status, g.ImagesDelivered, g.ListCredits = final, delivered, list
 		if err := b.updateGeneration(g); err != nil {
 			return Generation{}, err
+		}
+		if g.Window != "" && list > 0 {
+			// No credit moves, so the entry has no postings: it is the
+			// journal's record of what the window gave.
+			a, err := b.Account()
+			if err != nil {
+				return Generation{}, err
+			}
+			e := newDraft(EntryCapture, g.Account, h.ID, now)
+			e.generation(g)
+			e.t.ListCredits = list
+			e.t.AvailableAfter, e.t.HeldAfter = a.Available, a.Held
+			b.appendEntry(e.t)
 		}
 		return g, nil
 	})
@@ -164,6 +220,9 @@ func recordGenerationOutcome(b *Book, h *Hold, at time.Time) error {
 	}
 	g.Charged = h.Captured
 	g.ResolvedAt = at
+	if g.Window != "" {
+		closeWindow(b, g.Window)
+	}
 	return b.updateGeneration(g)
 }
 

@@ -17,6 +17,8 @@ type GrantSpec struct {
 	Expires  bool
 	Priority int // lower is used first; default 0
 	Memo     string
+	// AppliesTo limits the models the grant pays for (zero: any).
+	AppliesTo Eligibility
 }
 
 // MaxPriority bounds a grant's priority; the overdraft grant sits above it.
@@ -56,49 +58,74 @@ func (l *Ledger) AddGrant(ctx context.Context, idem *Idempotency, account string
 		if err := settle(b, now); err != nil {
 			return Grant{}, err
 		}
-		g := Grant{ID: NewID("grt", now), Account: account, Source: s.Source, Granted: s.Credits,
-			Priority: s.Priority, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now, Memo: s.Memo}
-		b.insertGrant(g)
-		e := newDraft(EntryGrant, account, g.ID, now)
-		e.t.Memo = s.Memo
-		e.platform(BookIssued, -s.Credits)
-		// Pay back an overdraft first: the overdraft grant is below zero.
-		ovd, err := b.Grant(overdraftGrantID(account))
-		if err != nil {
-			return Grant{}, err
-		}
-		owed := max(0, -ovd.Remaining)
-		// Open holds on the overdraft move onto the new grant, so that what
-		// they return later comes back to the grant that covered them.
-		moved, err := moveOverdraftHolds(b, e, ovd.ID, g.ID, min(s.Credits, owed))
-		if err != nil {
-			return Grant{}, err
-		}
-		// What is still owed was charged: the new grant pays it back.
-		payback := min(s.Credits-moved, owed-moved)
-		e.wallet(BookAvailable, ovd.ID, payback)
-		e.wallet(BookAvailable, g.ID, s.Credits-moved-payback)
-		if payback > 0 {
-			if err := b.addPaidBack(g.ID, payback); err != nil {
-				return Grant{}, err
+		if s.Source == SourceTopup {
+			a, _ := b.Account()
+			if p, _ := planAt(b.cat, &a, b.cur.Subscriptions, now); p != nil && !p.Topups {
+				return Grant{}, Errorf(Forbidden, "subscription_required", "top-ups are on sale to account %s only with an active subscription (it is on the %s plan)", account, p.Name)
 			}
 		}
-		if _, err := e.commit(b, nil); err != nil {
+		g := Grant{ID: NewID("grt", now), Account: account, Source: s.Source, Granted: s.Credits,
+			Priority: s.Priority, ExpiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond), CreatedAt: now, Memo: s.Memo, AppliesTo: s.AppliesTo}
+		if err := addGrant(b, g, now); err != nil {
 			return Grant{}, err
 		}
 		detail := struct {
-			Grant     string    `json:"grant"`
-			Credits   Credits   `json:"credits"`
-			Source    Source    `json:"source"`
-			Priority  int       `json:"priority,omitempty"`
-			ExpiresAt time.Time `json:"expires_at,omitzero"`
-			Memo      string    `json:"memo,omitempty"`
-		}{g.ID, s.Credits, s.Source, s.Priority, g.ExpiresAt, s.Memo}
+			Grant     string       `json:"grant"`
+			Credits   Credits      `json:"credits"`
+			Source    Source       `json:"source"`
+			Priority  int          `json:"priority,omitempty"`
+			ExpiresAt time.Time    `json:"expires_at,omitzero"`
+			Memo      string       `json:"memo,omitempty"`
+			AppliesTo *Eligibility `json:"applies_to,omitempty"`
+		}{g.ID, s.Credits, s.Source, s.Priority, g.ExpiresAt, s.Memo, nil}
+		if !s.AppliesTo.IsZero() {
+			detail.AppliesTo = &s.AppliesTo
+		}
 		if err := audit(ctx, b, now, AuditGrantCreate, account, detail); err != nil {
 			return Grant{}, err
 		}
 		return b.Grant(g.ID)
 	})
+}
+
+// addGrant puts grant g (its Granted; Remaining is set by the postings)
+// into the account at `at`, in one journal entry. If the account is
+// overdrawn, the new credits first pay that back.
+func addGrant(b *Book, g Grant, at time.Time) error {
+	g.Remaining = 0
+	b.insertGrant(g)
+	e := newDraft(EntryGrant, g.Account, g.ID, at)
+	e.t.Memo = g.Memo
+	e.platform(BookIssued, -g.Granted)
+	// Pay back an overdraft first: the overdraft grant is below zero.
+	ovd, err := b.Grant(overdraftGrantID(g.Account))
+	if err != nil {
+		return err
+	}
+	owed := max(0, -ovd.Remaining)
+	if !g.AppliesTo.IsZero() {
+		// Credits limited to some models do not pay an overdraft back: the
+		// debt, or an open hold on it, may be for a model they may not pay
+		// for.
+		owed = 0
+	}
+	// Open holds on the overdraft move onto the new grant, so that what
+	// they return later comes back to the grant that covered them.
+	moved, err := moveOverdraftHolds(b, e, ovd.ID, g.ID, min(g.Granted, owed))
+	if err != nil {
+		return err
+	}
+	// What is still owed was charged: the new grant pays it back.
+	payback := min(g.Granted-moved, owed-moved)
+	e.wallet(BookAvailable, ovd.ID, payback)
+	e.wallet(BookAvailable, g.ID, g.Granted-moved-payback)
+	if payback > 0 {
+		if err := b.addPaidBack(g.ID, payback); err != nil {
+			return err
+		}
+	}
+	_, err = e.commit(b, nil)
+	return err
 }
 
 func validSource(s Source) bool {
@@ -208,4 +235,103 @@ func pending(e *draft, grant string) Credits {
 		}
 	}
 	return sum
+}
+
+// VoidGrant takes back what is left of a grant, by a journal entry (kind
+// void) that returns it to the platform's issued book, and audits it with
+// memo. Its held part stays with its holds; what they return later leaves
+// the balance as from an expired grant. Conflict grant_expired when it has
+// expired or was voided; Invalid daily_grant for a day's free credits (they
+// end at midnight and are given again by the next day's first charge);
+// NotFound unknown_grant.
+func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo string) (Grant, error) {
+	if err := named(id, "grant"); err != nil {
+		return Grant{}, err
+	}
+	if err := checkMemo(memo); err != nil {
+		return Grant{}, err
+	}
+	account, err := l.grantAccount(ctx, id)
+	if err != nil {
+		return Grant{}, err
+	}
+	return l.changeGrant(ctx, idem, account, id, func(b *Book, g *Grant, now time.Time) error {
+		e := newDraft(EntryVoid, g.Account, g.ID, now)
+		e.t.Memo = memo
+		e.wallet(BookAvailable, g.ID, -g.Remaining)
+		e.platform(BookIssued, g.Remaining)
+		if len(e.t.Postings) > 0 {
+			if _, err := e.commit(b, nil); err != nil {
+				return err
+			}
+		}
+		if err := b.expireGrant(g.ID, now); err != nil {
+			return err
+		}
+		b.grantAt(g.ID).ExpiresAt = now
+		detail := struct {
+			Grant  string  `json:"grant"`
+			Voided Credits `json:"voided"`
+			Memo   string  `json:"memo,omitempty"`
+		}{g.ID, g.Remaining, memo}
+		return audit(ctx, b, now, AuditGrantVoid, account, detail)
+	})
+}
+
+// AmendGrantExpiry moves a live grant's expiry to expiresAt (zero: never),
+// which must be in the future; audited with memo. Conflict grant_expired;
+// Invalid invalid_expiry, daily_grant; NotFound unknown_grant.
+func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id string, expiresAt time.Time, memo string) (Grant, error) {
+	if err := named(id, "grant"); err != nil {
+		return Grant{}, err
+	}
+	if err := checkMemo(memo); err != nil {
+		return Grant{}, err
+	}
+	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
+	account, err := l.grantAccount(ctx, id)
+	if err != nil {
+		return Grant{}, err
+	}
+	return l.changeGrant(ctx, idem, account, id, func(b *Book, g *Grant, now time.Time) error {
+		if !expiresAt.IsZero() && !expiresAt.After(now) {
+			return Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", expiresAt.Format(time.RFC3339))
+		}
+		b.grantAt(g.ID).ExpiresAt = expiresAt
+		sortGrants(b.cur.Grants)
+		detail := struct {
+			Grant     string    `json:"grant"`
+			ExpiresAt time.Time `json:"expires_at,omitzero"`
+			Was       time.Time `json:"was,omitzero"`
+			Memo      string    `json:"memo,omitempty"`
+		}{g.ID, expiresAt, g.ExpiresAt, memo}
+		return audit(ctx, b, now, AuditGrantAmend, account, detail)
+	})
+}
+
+// changeGrant runs fn on a live, loaded grant of account.
+func (l *Ledger) changeGrant(ctx context.Context, idem *Idempotency, account, id string, fn func(*Book, *Grant, time.Time) error) (Grant, error) {
+	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Grant, error) {
+		if err := settle(b, now); err != nil {
+			return Grant{}, err
+		}
+		g, err := b.Grant(id)
+		if err != nil {
+			// Not in the working set: spent to nothing and never expiring,
+			// or expired. There is nothing left to change.
+			return Grant{}, Errorf(Conflict, "grant_spent", "grant %s has nothing left: it was spent, expired or voided", id)
+		}
+		switch {
+		case g.Source == SourceOverdraft:
+			return Grant{}, unknown("grant", id)
+		case !g.ExpiredAt.IsZero():
+			return Grant{}, Errorf(Conflict, "grant_expired", "grant %s expired or was voided at %s", id, g.ExpiredAt.Format(time.RFC3339))
+		case g.daily():
+			return Grant{}, Errorf(Invalid, "daily_grant", "grant %s is a day's free credits: they end at midnight", id)
+		}
+		if err := fn(b, &g, now); err != nil {
+			return Grant{}, err
+		}
+		return b.Grant(id)
+	})
 }

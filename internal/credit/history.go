@@ -44,7 +44,10 @@ const (
 type UsageGroup struct {
 	Key     string // the model id, the kind, or the day (YYYY-MM-DD)
 	Charged Credits
-	Count   int
+	// List is the list price of the same generations: Charged for
+	// charged ones, what an unlimited window gave for free ones.
+	List  Credits
+	Count int
 }
 
 // MaxUsageSpan bounds a usage query (about 13 months).
@@ -97,6 +100,7 @@ func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, 
 			sums[key] = g
 		}
 		g.Charged += r.Charged
+		g.List += r.List
 		g.Count += r.Count
 	}
 	out := make([]UsageGroup, 0, len(sums))
@@ -107,24 +111,85 @@ func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, 
 	return out, nil
 }
 
-// Affordable says what an account's balance buys at a quote's settings.
+// Affordable says what an account's balance buys at a quote's settings, as
+// its plan and its grants' applies_to decide.
 type Affordable struct {
 	Available Credits
+	// Eligible is the part of Available the grants that may pay for the
+	// quote's model hold.
+	Eligible Credits
 	// Images is how many images at this quote's per-image price (and its
-	// per-generation surcharge, paid once) the balance, with the overdraft,
-	// covers; Generations how many whole generations like this one.
+	// per-generation surcharge, paid once) the eligible balance, with the
+	// overdraft, covers; Generations how many whole generations like this
+	// one.
 	Images      int64
 	Generations int64
+	// PaidBy is which grants would pay for one generation like this, in
+	// consumption order (empty when the balance cannot, or it is free).
+	PaidBy []Share
+	// Unlimited says an unlimited window makes the generation free now
+	// (its list price is the quote's total).
+	Unlimited bool
+	// PlanRequired says the account's plan does not let it use the model
+	// (a Pro model without a subscription): a generation would be refused.
+	PlanRequired bool
 }
 
-// Afford answers "what can I afford" for an account and a quote.
+// Share is the part of a charge one grant would pay.
+type Share struct {
+	Grant   string
+	Source  Source
+	Credits Credits
+}
+
+// Afford answers "what can I afford" for an account and a quote: what its
+// balance buys, which grants would pay, and whether its plan makes the model
+// free or keeps it out of reach.
 func (l *Ledger) Afford(ctx context.Context, account string, q Quote) (Affordable, error) {
 	v, err := l.Account(ctx, account)
 	if err != nil {
 		return Affordable{}, err
 	}
-	spend := v.Available + v.Overdraft
-	a := Affordable{Available: v.Available}
+	now := l.Now()
+	cat := l.catalog()
+	a := Affordable{Available: v.Available, Eligible: v.Available}
+	plan, sub := planAt(cat, &v.Account, v.Subscriptions, now)
+	if planAllows(cat, plan, &v.Account, q.Model) != nil {
+		a.PlanRequired = true
+	}
+	if w, _ := windowAt(plan, sub, q.Model, now); w != nil {
+		a.Unlimited = true
+	}
+	var tags []string
+	if m, err := cat.Model(q.Model); err == nil {
+		tags = m.Tags
+	}
+	rest := q.TotalCredits
+	for _, g := range v.Grants {
+		if !g.Live(now) || g.Remaining <= 0 {
+			continue
+		}
+		if !g.AppliesTo.Allows(q.Model, tags) {
+			a.Eligible -= g.Remaining
+			continue
+		}
+		if take := min(rest, g.Remaining); take > 0 && !a.Unlimited {
+			a.PaidBy = append(a.PaidBy, Share{Grant: g.ID, Source: g.Source, Credits: take})
+			rest -= take
+		}
+	}
+	if rest > 0 && !a.Unlimited {
+		if rest <= v.Overdraft-v.OverdraftUsed {
+			a.PaidBy = append(a.PaidBy, Share{Grant: overdraftGrantID(account), Source: SourceOverdraft, Credits: rest})
+		} else {
+			a.PaidBy = nil // the balance cannot pay for one
+		}
+	}
+	if a.PlanRequired {
+		a.PaidBy = nil
+		return a, nil
+	}
+	spend := a.Eligible + v.Overdraft
 	surcharge := q.TotalCredits - q.UnitCredits*Credits(q.Images)
 	if q.UnitCredits > 0 && spend-surcharge > 0 {
 		a.Images = int64((spend - surcharge) / q.UnitCredits)

@@ -11,7 +11,8 @@ import (
 // the limit the check enforced). g is the generation the hold is for,
 // recorded on its entry; nil for a generic hold.
 func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
-	acct, err := b.reserve(h.Amount, now)
+	pays := payer(b, g)
+	acct, err := b.reserve(h.Amount, now, pays)
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +29,7 @@ func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
 		take := min(rest, max(0, g.Remaining))
 		if g.Source == SourceOverdraft {
 			take = rest // the limit was checked by Reserve
-		} else if !g.Live(now) {
+		} else if !g.Live(now) || !pays(&g) {
 			continue
 		}
 		if take == 0 {
@@ -49,6 +50,22 @@ func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
 	return e.commit(b, &acct)
 }
 
+// payer returns which grants may pay for a hold for generation g (nil: a
+// generic hold, which names no model): those whose applies_to allows its
+// model with the model's tags in the catalog the batch runs with.
+func payer(b *Book, g *Generation) func(*Grant) bool {
+	model, tags := "", []string(nil)
+	if g != nil {
+		model = g.Model
+		if b.cat != nil {
+			if m, err := b.cat.Model(g.Model); err == nil {
+				tags = m.Tags
+			}
+		}
+	}
+	return func(gr *Grant) bool { return gr.AppliesTo.Allows(model, tags) }
+}
+
 // resolveHold captures `capture` of an open hold and returns the rest, in one
 // transaction, and records the outcome. The capture is taken from the
 // allocations in consumption order. Returned credits go back to their grants,
@@ -66,7 +83,7 @@ func resolveHold(b *Book, h *Hold, capture Credits, status HoldStatus, at time.T
 	}
 	e := newDraft(kind, h.Account, h.ID, at)
 	e.t.Generation = h.Generation
-	e.t.ChargedDelta = capture
+	e.t.ChargedDelta, e.t.ListCredits = capture, capture
 	if h.Generation != "" {
 		// Every charge records what it was priced with.
 		g, err := b.Generation(h.Generation)
@@ -167,6 +184,9 @@ func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account stri
 	}
 	h, err := update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Hold, error) {
 		if err := settle(b, now); err != nil {
+			return Hold{}, err
+		}
+		if err := giveDaily(b, now); err != nil {
 			return Hold{}, err
 		}
 		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl)}

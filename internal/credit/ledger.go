@@ -14,11 +14,13 @@ const (
 	SourcePromo        Source = "promo"
 	SourceRefund       Source = "refund"
 	SourceAdjustment   Source = "adjustment"
+	SourceFree         Source = "free"     // a plan's daily free credits
+	SourceRollover     Source = "rollover" // the unspent part of a period's allowance, carried over
 	SourceOverdraft    Source = "overdraft"
 )
 
 // Sources lists the sources a caller may grant from.
-var Sources = []Source{SourceSubscription, SourceTopup, SourcePromo, SourceRefund, SourceAdjustment}
+var Sources = []Source{SourceSubscription, SourceTopup, SourcePromo, SourceRefund, SourceAdjustment, SourceFree, SourceRollover}
 
 // Account is a wallet: the studio's user or team. Available and Held are kept as
 // columns for speed; they always equal the fold of the account's journal.
@@ -28,6 +30,12 @@ type Account struct {
 	Available Credits // spendable now: the sum of the grants' Remaining
 	Held      Credits // reserved by open holds: the sum of the grants' Held
 	CreatedAt time.Time
+	// Plan is the program the account is on ("free"), "" for a plain
+	// wallet. An active subscription takes over from it while it lasts.
+	Plan string
+	// TimeZone is the IANA zone of the account's days ("" is UTC): its
+	// free credits reset at its local midnight.
+	TimeZone string
 }
 
 // Grant is one lot of credits put into an account. Remaining is its spendable
@@ -50,6 +58,16 @@ type Grant struct {
 	// the grants that paid it, newest first, or to the expired book if such a
 	// grant has expired.
 	PaidBack Credits
+	// AppliesTo limits the models the grant pays for (zero: any).
+	AppliesTo Eligibility
+	// Subscription is the subscription whose allowance (or rollover) this
+	// is, "" for others.
+	Subscription string
+	// Period names the allowance period the grant was given for
+	// ("free/2026-12-05", "sub_…/0/3"), "" for others. A plan's grant has
+	// the ID PeriodGrantID gives, so that a period is granted at most once
+	// per account: a second insert collides on the primary key.
+	Period string
 }
 
 // Live reports whether g can still be spent at now.
@@ -124,9 +142,16 @@ type Generation struct {
 	Charged         Credits
 	Refunded        Credits
 	Quote           []byte // the quote as priced, JSON, kept for audit
-	ExpiresAt       time.Time
-	CreatedAt       time.Time
-	ResolvedAt      time.Time
+	// Window is the unlimited window the generation ran in ("sub_…/0": the
+	// subscription and the window's index in its plan), "" when it was
+	// charged. Such a generation holds and charges 0; ListCredits is its
+	// list price, so usage reports stay true.
+	Window      string
+	Lane        Lane
+	ListCredits Credits
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	ResolvedAt  time.Time
 }
 
 // EntryKind names what a journal entry did.
@@ -140,6 +165,7 @@ const (
 	EntryRelease EntryKind = "release" // a hold returned whole (failure, release or expiry)
 	EntryExpire  EntryKind = "expire"  // a grant's remainder left at its expiry
 	EntryRefund  EntryKind = "refund"
+	EntryVoid    EntryKind = "void" // a grant's remainder taken back before its expiry
 )
 
 // Books: the balances postings move credits between. A user's wallet has two,
@@ -182,8 +208,12 @@ type Entry struct {
 	AvailableAfter Credits
 	HeldAfter      Credits
 	ChargedDelta   Credits // + for a capture's charge, − for a refund
-	Memo           string
-	Postings       []Posting
+	// ListCredits is the list price of what a capture delivered (− for a
+	// refund): ChargedDelta for a charged generation, the price it would
+	// have had for one in an unlimited window, which charges 0.
+	ListCredits Credits
+	Memo        string
+	Postings    []Posting
 }
 
 // Idempotency is a request's key and fingerprint. A mutating call that carries
@@ -208,6 +238,7 @@ type UsageRow struct {
 	Model   string
 	Kind    string
 	Charged Credits // captures minus refunds
+	List    Credits // list credits of the same (see Entry.ListCredits)
 	Count   int     // charges
 }
 

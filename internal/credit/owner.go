@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// owners remembers which account each hold and generation belongs to, which
+// owners remembers which account each hold, generation, subscription and
+// grant belongs to, which
 // never changes: a write that names one is queued on its account's batch
 // without asking the store. A miss reads the row once.
 type owners struct {
@@ -54,6 +55,33 @@ func (l *Ledger) generationAccount(ctx context.Context, id string) (string, erro
 		return a, nil
 	}
 	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Generation, error) { return tx.Generation(id) })
+	if err != nil {
+		return "", err
+	}
+	l.owners.remember(id, g.Account)
+	return g.Account, nil
+}
+
+// subscriptionAccount returns the account of subscription id. NotFound
+// unknown_subscription.
+func (l *Ledger) subscriptionAccount(ctx context.Context, id string) (string, error) {
+	if a, ok := l.owners.lookup(id); ok {
+		return a, nil
+	}
+	s, err := view(ctx, l, func(tx Tx, _ time.Time) (Subscription, error) { return tx.Subscription(id) })
+	if err != nil {
+		return "", err
+	}
+	l.owners.remember(id, s.Account)
+	return s.Account, nil
+}
+
+// grantAccount returns the account of grant id. NotFound unknown_grant.
+func (l *Ledger) grantAccount(ctx context.Context, id string) (string, error) {
+	if a, ok := l.owners.lookup(id); ok {
+		return a, nil
+	}
+	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Grant, error) { return tx.Grant(id) })
 	if err != nil {
 		return "", err
 	}

@@ -2,6 +2,7 @@ package credit
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -59,10 +60,23 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		}
 		e := newDraft(EntryRefund, g.Account, g.ID, now)
 		e.generation(g)
-		e.t.ChargedDelta = -amount
+		e.t.ChargedDelta, e.t.ListCredits = -amount, -amount
 		e.platform(BookRevenue, -amount)
 		rest := amount
-		var toNewGrant Credits
+		// What cannot go back to its grant becomes new refund grants, one
+		// per applies_to, so that a refund never widens what credits may
+		// pay for (refunded free credits still do not pay for Pro models).
+		var toNew []Grant
+		give := func(x Credits, elig Eligibility) {
+			for i := range toNew {
+				if slices.Equal(toNew[i].AppliesTo.Models, elig.Models) && slices.Equal(toNew[i].AppliesTo.Tags, elig.Tags) &&
+					slices.Equal(toNew[i].AppliesTo.ExcludeModels, elig.ExcludeModels) && slices.Equal(toNew[i].AppliesTo.ExcludeTags, elig.ExcludeTags) {
+					toNew[i].Granted += x
+					return
+				}
+			}
+			toNew = append(toNew, Grant{Granted: x, AppliesTo: elig})
+		}
 		for i := len(h.Allocations) - 1; i >= 0 && rest > 0; i-- {
 			a := &h.Allocations[i]
 			back := min(rest, a.Captured-a.Refunded)
@@ -83,18 +97,20 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 				if err != nil {
 					return Generation{}, err
 				}
-				toNewGrant += lost
+				if lost > 0 {
+					give(lost, Eligibility{})
+				}
 			case gr.Live(now):
 				e.wallet(BookAvailable, a.Grant, back)
 			default:
-				toNewGrant += back
+				give(back, gr.AppliesTo)
 			}
 		}
-		if toNewGrant > 0 {
-			ng := Grant{ID: NewID("grt", now), Account: g.Account, Source: SourceRefund, Granted: toNewGrant,
-				CreatedAt: now, Memo: "refund of generation " + g.ID + " (its grant had expired)"}
+		for _, ng := range toNew {
+			ng.ID, ng.Account, ng.Source, ng.CreatedAt = NewID("grt", now), g.Account, SourceRefund, now
+			ng.Memo = "refund of generation " + g.ID + " (its grant had expired)"
 			b.insertGrant(ng)
-			e.wallet(BookAvailable, ng.ID, toNewGrant)
+			e.wallet(BookAvailable, ng.ID, ng.Granted)
 		}
 		if _, err := e.commit(b, nil); err != nil {
 			return Generation{}, err

@@ -94,6 +94,9 @@ func update[T any](ctx context.Context, l *Ledger, idem *Idempotency, account st
 	}
 	err := l.group.update(ctx, account, refs, func(b *Book, now time.Time) error {
 		out = *new(T)
+		if l.catalog != nil {
+			b.cat = l.catalog()
+		}
 		if keyed {
 			if rec := b.idempotency(idem.Scope, idem.Key); rec != nil {
 				if rec.Hash != idem.Hash {

@@ -24,18 +24,20 @@ import (
 //     Refs names, and the open ones with an allocation on the overdraft
 //     grant (a grant that pays the overdraft back moves those);
 //   - the generations Refs names and those of the loaded holds;
-//   - the idempotency records Refs names that exist.
+//   - the idempotency records Refs names that exist;
+//   - every subscription of the account (an account has few).
 //
 // It may load more (SQLite loads every open hold, and keeps states in memory
 // between writes): the ledger decides alike on any superset. Everything is
 // the account's own: a hold or generation of another account is not loaded
 // even if named, and is then unknown to the write.
 type State struct {
-	Account     *Account
-	Grants      []Grant
-	Holds       []Hold
-	Generations []Generation
-	Idempotency []IdempotencyRecord
+	Account       *Account
+	Grants        []Grant
+	Holds         []Hold
+	Generations   []Generation
+	Idempotency   []IdempotencyRecord
+	Subscriptions []Subscription
 }
 
 // Refs is what the writes of a batch name besides their account.
@@ -65,9 +67,11 @@ func (r *Refs) add(o Refs) {
 // journal, idempotency and audit records to append, in order.
 type Change struct {
 	NewAccount *Account // insert
-	Account    *Account // update Available and Held to these
-	NewGrants  []Grant
-	// Grants are updated to their Remaining, Held, PaidBack and ExpiredAt.
+	// Account is updated to its Available, Held, Plan and TimeZone.
+	Account   *Account
+	NewGrants []Grant
+	// Grants are updated to their Remaining, Held, PaidBack, ExpiresAt and
+	// ExpiredAt.
 	Grants   []Grant
 	NewHolds []Hold // with their allocations
 	// Holds are updated to their Status, Captured, Released and ResolvedAt;
@@ -82,9 +86,13 @@ type Change struct {
 	// Generations are updated to their Status, ImagesDelivered, Charged,
 	// Refunded and ResolvedAt.
 	Generations []Generation
-	Entries     []Entry // the store assigns their IDs, in order
-	Idempotency []IdempotencyRecord
-	Audit       []AuditEntry
+	// NewSubscriptions are inserted; Subscriptions are updated whole (every
+	// field but ID, Account and CreatedAt).
+	NewSubscriptions []Subscription
+	Subscriptions    []Subscription
+	Entries          []Entry // the store assigns their IDs, in order
+	Idempotency      []IdempotencyRecord
+	Audit            []AuditEntry
 }
 
 // AllocationRow is one allocation of a hold at its place (Seq) in the hold's
@@ -100,7 +108,7 @@ func (c *Change) Empty() bool {
 	return c.NewAccount == nil && c.Account == nil && len(c.NewGrants) == 0 && len(c.Grants) == 0 &&
 		len(c.NewHolds) == 0 && len(c.Holds) == 0 && len(c.Allocations) == 0 && len(c.TrimAllocations) == 0 &&
 		len(c.NewGenerations) == 0 && len(c.Generations) == 0 && len(c.Entries) == 0 &&
-		len(c.Idempotency) == 0 && len(c.Audit) == 0
+		len(c.Idempotency) == 0 && len(c.Audit) == 0 && len(c.NewSubscriptions) == 0 && len(c.Subscriptions) == 0
 }
 
 // Batch is the queued writes of one account, which a store runs under one
@@ -139,6 +147,7 @@ func (s *State) Apply(c *Change) bool {
 	}
 	if c.Account != nil && s.Account != nil {
 		s.Account.Available, s.Account.Held = c.Account.Available, c.Account.Held
+		s.Account.Plan, s.Account.TimeZone = c.Account.Plan, c.Account.TimeZone
 	}
 	if c.NewAccount == nil && c.Account != nil && s.Account == nil {
 		whole = false
@@ -151,7 +160,7 @@ func (s *State) Apply(c *Change) bool {
 			continue
 		}
 		g := &s.Grants[i]
-		g.Remaining, g.Held, g.PaidBack, g.ExpiredAt = u.Remaining, u.Held, u.PaidBack, u.ExpiredAt
+		g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt = u.Remaining, u.Held, u.PaidBack, u.ExpiresAt, u.ExpiredAt
 	}
 	sortGrants(s.Grants)
 	for _, h := range c.NewHolds {
@@ -207,6 +216,19 @@ func (s *State) Apply(c *Change) bool {
 		g.Status, g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt = u.Status, u.ImagesDelivered, u.Charged, u.Refunded, u.ResolvedAt
 	}
 	s.Idempotency = append(s.Idempotency, c.Idempotency...)
+	for _, u := range c.NewSubscriptions {
+		u.Usage = slices.Clone(u.Usage)
+		s.Subscriptions = append(s.Subscriptions, u)
+	}
+	for _, u := range c.Subscriptions {
+		i := slices.IndexFunc(s.Subscriptions, func(o Subscription) bool { return o.ID == u.ID })
+		if i < 0 {
+			whole = false
+			continue
+		}
+		u.Usage = slices.Clone(u.Usage)
+		s.Subscriptions[i] = u
+	}
 	return whole
 }
 
@@ -238,6 +260,10 @@ func (g *Grant) working() bool {
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
 	c := &State{Grants: slices.Clone(s.Grants), Generations: slices.Clone(s.Generations), Idempotency: slices.Clone(s.Idempotency)}
+	for _, u := range s.Subscriptions {
+		u.Usage = slices.Clone(u.Usage)
+		c.Subscriptions = append(c.Subscriptions, u)
+	}
 	if s.Account != nil {
 		a := *s.Account
 		c.Account = &a

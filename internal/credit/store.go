@@ -53,6 +53,8 @@ type Store interface {
 type Tx interface {
 	// Account returns an account. NotFound unknown_account.
 	Account(id string) (Account, error)
+	// Grant returns a grant. NotFound unknown_grant.
+	Grant(id string) (Grant, error)
 	// Grants returns all grants of an account, the overdraft grant included, in
 	// consumption order: priority, then expiry (never-expiring last), then
 	// creation, then id.
@@ -70,6 +72,13 @@ type Tx interface {
 	DueHolds(account string, now time.Time, limit int) ([]Hold, error)
 	// Generation returns a generation. NotFound unknown_generation.
 	Generation(id string) (Generation, error)
+	// Subscription returns a subscription. NotFound unknown_subscription.
+	Subscription(id string) (Subscription, error)
+	// Subscriptions returns an account's subscriptions, oldest first.
+	Subscriptions(account string) ([]Subscription, error)
+	// DueSubscriptions returns up to limit subscriptions whose RenewsAt is
+	// set and ≤ now, across all accounts.
+	DueSubscriptions(now time.Time, limit int) ([]Subscription, error)
 
 	// Entries returns an account's transactions with ID < before (0: from the
 	// newest), newest first, at most limit, each with its postings.
@@ -120,7 +129,7 @@ type Scanner interface {
 	// the request path.
 	Snapshot() (*Snapshot, error)
 	// SnapshotState is the part of Snapshot that Verify keeps in memory:
-	// accounts, grants and the usage rollup (Holds, Generations and
+	// accounts, grants, subscriptions and the usage rollup (Holds, Generations and
 	// Entries are nil). EachHold (with allocations), EachGeneration and
 	// EachEntry (in ID order, with postings) stream the rest, reading
 	// as they go and keeping none: Verify reads a ledger of any history in
@@ -152,6 +161,8 @@ type Snapshot struct {
 	Generations []Generation
 	Entries     []Entry      // in ID order, with postings
 	Usage       []DailyUsage // the usage rollup, in any order
+	// Subscriptions by creation, then ID.
+	Subscriptions []Subscription
 }
 
 // CatalogRecord is one published catalog version, as stored.

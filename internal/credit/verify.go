@@ -31,6 +31,9 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 			return nil, err
 		}
 		v := newVerifier()
+		if l.catalog != nil {
+			v.cat = l.catalog()
+		}
 		// Holds before generations: a generation is checked against its hold.
 		if err := sc.EachHold(func(h *Hold) error { v.hold(h); return nil }); err != nil {
 			return nil, err
@@ -62,7 +65,12 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //   - charges: revenue equals the charges net of refunds, and every charge of
 //     a generation names its catalog version;
 //   - usage_rollup: the store's daily usage rollup equals the journal's
-//     charges summed by account, UTC day, model and kind.
+//     charges and list credits summed by account, UTC day, model and kind;
+//   - period_grant: a plan's grant has the ID of its (account, period), so
+//     each allowance period is granted at most once;
+//   - eligibility: no charge was paid by a grant whose applies_to does not
+//     allow the generation's model (with the tags of the catalog in use);
+//   - unlimited: a generation of an unlimited window holds and charges 0.
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
 	for i := range s.Holds {
@@ -91,7 +99,15 @@ type verifier struct {
 	run      map[string]*running
 	charged  Credits // net of refunds, over the whole journal
 	usage    map[usageKey]UsageRow
+	// paid is, for each hold, the grants its charge was taken from; paidFor
+	// the model each such grant paid for, checked against its applies_to
+	// in finish.
+	paid    map[string][]string
+	paidFor []grantUse
+	cat     *Catalog // the catalog in use, for models' tags (nil: none)
 }
+
+type grantUse struct{ grant, model, generation string }
 
 // holdState is what a generation's check needs of its hold.
 type holdState struct {
@@ -107,7 +123,7 @@ type usageKey struct{ account, day, model, kind string }
 
 func newVerifier() *verifier {
 	return &verifier{holds: map[string]holdState{}, openHeld: map[string]Credits{},
-		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}}
+		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}, paid: map[string][]string{}}
 }
 
 // hold checks one hold; holds come before generations.
@@ -115,6 +131,9 @@ func (v *verifier) hold(h *Hold) {
 	var alloc Credits
 	for _, a := range h.Allocations {
 		alloc += a.Amount
+		if a.Amount > 0 && h.Generation != "" {
+			v.paid[h.ID] = append(v.paid[h.ID], a.Grant)
+		}
 		if a.Captured > a.Amount || a.Refunded > a.Captured {
 			v.bad("holds", "hold %s allocation on %s: amount %s, captured %s, refunded %s", h.ID, a.Grant, a.Amount, a.Captured, a.Refunded)
 		}
@@ -144,6 +163,13 @@ func (v *verifier) generation(g *Generation) {
 	if g.Charged != h.captured {
 		v.bad("generations", "generation %s charged %s; its hold captured %s", g.ID, g.Charged, h.captured)
 	}
+	for _, gr := range v.paid[g.Hold] {
+		v.paidFor = append(v.paidFor, grantUse{gr, g.Model, g.ID})
+	}
+	delete(v.paid, g.Hold)
+	if g.Window != "" && (g.Charged != 0 || g.HoldCredits != 0) {
+		v.bad("unlimited", "generation %s of unlimited window %s held %s and charged %s; it must be free", g.ID, g.Window, g.HoldCredits, g.Charged)
+	}
 	if g.Refunded > g.Charged || g.Refunded < 0 {
 		v.bad("generations", "generation %s refunded %s of %s charged", g.ID, g.Refunded, g.Charged)
 	}
@@ -167,7 +193,9 @@ func (v *verifier) entry(t *Entry) {
 		sum += p.Amount
 		v.folds[foldKey{p.Account, p.Book, p.Grant}] += p.Amount
 	}
-	if len(t.Postings) == 0 {
+	// An unlimited window's delivery moves no credit: its entry records
+	// the list price only.
+	if len(t.Postings) == 0 && (t.Kind != EntryCapture || t.ChargedDelta != 0 || t.ListCredits <= 0) {
 		v.bad("zero_sum", "transaction %d (%s) has no postings", t.ID, t.Kind)
 	}
 	if sum != 0 {
@@ -190,12 +218,13 @@ func (v *verifier) entry(t *Entry) {
 	if t.Generation != "" && t.ChargedDelta != 0 && t.CatalogVersion == "" {
 		v.bad("charges", "transaction %d charges generation %s without a catalog version", t.ID, t.Generation)
 	}
-	if t.ChargedDelta != 0 {
+	if t.ChargedDelta != 0 || t.ListCredits != 0 {
 		k := usageKey{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind)}
 		u := v.usage[k]
 		u.Charged += t.ChargedDelta
+		u.List += t.ListCredits
 		if t.ChargedDelta > 0 {
-			u.Count++
+			u.Count++ // charges; an unlimited window's deliveries show in List only
 		}
 		v.usage[k] = u
 	}
@@ -208,7 +237,14 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 	bad, folds, run := v.bad, v.folds, v.run
 	type sums struct{ remaining, held Credits }
 	byAccount := map[string]*sums{}
+	elig := map[string]Eligibility{}
 	for _, g := range s.Grants {
+		if !g.AppliesTo.IsZero() {
+			elig[g.ID] = g.AppliesTo
+		}
+		if g.Period != "" && g.ID != PeriodGrantID(g.Account, g.Period) {
+			bad("period_grant", "grant %s of %s for period %s does not have its period's ID %s", g.ID, g.Account, g.Period, PeriodGrantID(g.Account, g.Period))
+		}
 		if got := folds[foldKey{g.Account, BookAvailable, g.ID}]; got != g.Remaining {
 			bad("grant_fold", "grant %s of %s has %s remaining; its postings sum to %s", g.ID, g.Account, g.Remaining, got)
 		}
@@ -261,6 +297,21 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 	if v.charged != revenue {
 		bad("charges", "the revenue book folds to %s; the transactions charge %s net of refunds", revenue, v.charged)
 	}
+	for _, u := range v.paidFor {
+		e, ok := elig[u.grant]
+		if !ok {
+			continue
+		}
+		var tags []string
+		if v.cat != nil {
+			if m, err := v.cat.Model(u.model); err == nil {
+				tags = m.Tags
+			}
+		}
+		if !e.Allows(u.model, tags) {
+			bad("eligibility", "grant %s of generation %s paid for %s, which its applies_to does not allow", u.grant, u.generation, u.model)
+		}
+	}
 	v.verifyUsage(s.Usage)
 	return v.out
 }
@@ -272,9 +323,9 @@ func (v *verifier) verifyUsage(rollup []DailyUsage) {
 	for _, u := range rollup {
 		k := usageKey{u.Account, u.Day, u.Model, u.Kind}
 		w := want[k]
-		if w.Charged != u.Charged || w.Count != u.Count {
-			v.bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s in %d charges; the journal %s in %d",
-				k.account, k.day, k.model, k.kind, u.Charged, u.Count, w.Charged, w.Count)
+		if w.Charged != u.Charged || w.Count != u.Count || w.List != u.List {
+			v.bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s (list %s) in %d charges; the journal %s (list %s) in %d",
+				k.account, k.day, k.model, k.kind, u.Charged, u.List, u.Count, w.Charged, w.List, w.Count)
 		}
 		delete(want, k)
 	}

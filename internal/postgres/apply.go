@@ -15,28 +15,32 @@ import (
 // or entries it touches; a kind with no row is not sent. The statements run
 // in the order of the foreign keys: the account, then grants, generations
 // and holds (which name each other; those two keys are checked at commit),
-// then allocations (which name holds and grants), then the journal (whose
-// postings name grants), the idempotency records and the audit log. The
-// usage rollup is kept by the journal's trigger.
+// then allocations (which name holds and grants) and subscriptions (which
+// name their account), then the journal (whose postings name grants), the
+// idempotency records and the audit log. The usage rollup is kept by the
+// journal's trigger.
 
 const (
-	insertAccounts = `INSERT INTO accounts (id, overdraft, available, held, created_at)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])`
-	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u (id, available, held) WHERE a.id = u.id`
+	insertAccounts = `INSERT INTO accounts (` + accountColumns + `)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[])`
+	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS u (id, available, held, plan, time_zone)
+		WHERE a.id = u.id`
 
 	insertGrants = `INSERT INTO grants (` + grantColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
-			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bigint[])`
-	updateGrants = `UPDATE grants AS g SET remaining = u.remaining, held = u.held, paid_back = u.paid_back, expired_at = u.expired_at
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[])
-			AS u (id, remaining, held, paid_back, expired_at)
+			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bigint[],
+			$13::text[]::jsonb[], $14::text[], $15::text[])`
+	updateGrants = `UPDATE grants AS g SET remaining = u.remaining, held = u.held, paid_back = u.paid_back,
+			expires_at = u.expires_at, expired_at = u.expired_at
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
+			AS u (id, remaining, held, paid_back, expires_at, expired_at)
 		WHERE g.id = u.id`
 
 	insertGenerations = `INSERT INTO generations (` + generationColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
 			$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[],
-			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[])`
+			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::bigint[])`
 	updateGenerations = `UPDATE generations AS g SET status = u.status, images_delivered = u.images_delivered,
 			charged = u.charged, refunded = u.refunded, resolved_at = u.resolved_at
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[])
@@ -51,6 +55,19 @@ const (
 			AS u (id, status, captured, released, resolved_at)
 		WHERE h.id = u.id`
 
+	insertSubscriptions = `INSERT INTO subscriptions (` + subscriptionColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+			$8::text[], $9::timestamptz[], $10::int[], $11::timestamptz[], $12::text[]::jsonb[], $13::timestamptz[], $14::timestamptz[])`
+	// updateSubscriptions writes every column but id, account and
+	// created_at (credit.Change.Subscriptions).
+	updateSubscriptions = `UPDATE subscriptions AS s SET plan = u.plan, billing = u.billing, time_zone = u.time_zone,
+			starts_at = u.starts_at, ends_at = u.ends_at, next_plan = u.next_plan, next_at = u.next_at,
+			period = u.period, renews_at = u.renews_at, usage = u.usage, canceled_at = u.canceled_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+			$7::text[], $8::timestamptz[], $9::int[], $10::timestamptz[], $11::text[]::jsonb[], $12::timestamptz[])
+			AS u (id, plan, billing, time_zone, starts_at, ends_at, next_plan, next_at, period, renews_at, usage, canceled_at)
+		WHERE s.id = u.id`
+
 	putAllocations = `INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
 		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
 		ON CONFLICT (hold_id, seq) DO UPDATE SET grant_id = excluded.grant_id, amount = excluded.amount,
@@ -64,13 +81,13 @@ const (
 	// It returns the ids, in order.
 	appendEntries = `WITH x AS (
 			INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
-				available_delta, held_delta, available_after, held_after, charged_delta, memo)
+				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits)
 			SELECT kind, account, time, ref, generation, model, model_kind, catalog_version,
-				available_delta, held_delta, available_after, held_after, charged_delta, memo
+				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits
 			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[]) WITH ORDINALITY
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $21::bigint[]) WITH ORDINALITY
 				AS e (kind, account, time, ref, generation, model, model_kind, catalog_version,
-					available_delta, held_delta, available_after, held_after, charged_delta, memo, n)
+					available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, n)
 			ORDER BY n
 			RETURNING id
 		), xn AS (
@@ -151,23 +168,27 @@ func queueChange(r *round, cs []*credit.Change) {
 		c.TrimAllocations = append(c.TrimAllocations, x.TrimAllocations...)
 		c.NewGenerations = append(c.NewGenerations, x.NewGenerations...)
 		c.Generations = append(c.Generations, x.Generations...)
+		c.NewSubscriptions = append(c.NewSubscriptions, x.NewSubscriptions...)
+		c.Subscriptions = append(c.Subscriptions, x.Subscriptions...)
 		c.Entries = append(c.Entries, x.Entries...)
 		c.Idempotency = append(c.Idempotency, x.Idempotency...)
 		c.Audit = append(c.Audit, x.Audit...)
 	}
 	if n := len(newAccounts); n > 0 {
 		ids, overdraft, available, held, created := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]pgtype.Timestamptz, n)
+		plans, zones := make([]string, n), make([]string, n)
 		for i, a := range newAccounts {
 			ids[i], overdraft[i], available[i], held[i], created[i] = a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), timestamp(a.CreatedAt)
+			plans[i], zones[i] = a.Plan, a.TimeZone
 		}
-		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created)
+		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones)
 	}
 	if n := len(accounts); n > 0 {
-		ids, available, held := make([]string, n), make([]int64, n), make([]int64, n)
+		ids, available, held, plans, zones := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n)
 		for i, a := range accounts {
-			ids[i], available[i], held[i] = a.ID, int64(a.Available), int64(a.Held)
+			ids[i], available[i], held[i], plans[i], zones[i] = a.ID, int64(a.Available), int64(a.Held), a.Plan, a.TimeZone
 		}
-		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held)
+		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held, plans, zones)
 	}
 	if gs := c.NewGrants; len(gs) > 0 {
 		var a grantArrays
@@ -175,14 +196,14 @@ func queueChange(r *round, cs []*credit.Change) {
 			a.add(g)
 		}
 		r.exec("insert grants", insertGrants, nil, a.id, a.account, a.source, a.granted, a.remaining, a.held, a.priority,
-			a.expiresAt, a.expiredAt, a.createdAt, a.memo, a.paidBack)
+			a.expiresAt, a.expiredAt, a.createdAt, a.memo, a.paidBack, a.appliesTo, a.subscription, a.period)
 	}
 	if gs := c.Grants; len(gs) > 0 {
 		var a grantArrays
 		for _, g := range gs {
 			a.add(g)
 		}
-		r.exec("update grants", updateGrants, rowsChanged(len(gs)), a.id, a.remaining, a.held, a.paidBack, a.expiredAt)
+		r.exec("update grants", updateGrants, rowsChanged(len(gs)), a.id, a.remaining, a.held, a.paidBack, a.expiresAt, a.expiredAt)
 	}
 	if gs := c.NewGenerations; len(gs) > 0 {
 		var a genArrays
@@ -191,7 +212,7 @@ func queueChange(r *round, cs []*credit.Change) {
 		}
 		r.exec("insert generations", insertGenerations, nil, a.id, a.account, a.status, a.hold, a.model, a.kind, a.version,
 			a.images, a.delivered, a.holdCredits, a.unitCredits, a.surcharge, a.charged, a.refunded, a.quote,
-			a.expiresAt, a.createdAt, a.resolvedAt)
+			a.expiresAt, a.createdAt, a.resolvedAt, a.window, a.lane, a.listCredits)
 	}
 	if gs := c.Generations; len(gs) > 0 {
 		var a genArrays
@@ -232,6 +253,22 @@ func queueChange(r *round, cs []*credit.Change) {
 		}
 		r.exec("trim allocations", trimAllocations, nil, holds, seqs)
 	}
+	if ss := c.NewSubscriptions; len(ss) > 0 {
+		var a subscriptionArrays
+		for _, s := range ss {
+			a.add(s)
+		}
+		r.exec("insert subscriptions", insertSubscriptions, nil, a.id, a.account, a.plan, a.billing, a.timeZone,
+			a.startsAt, a.endsAt, a.nextPlan, a.nextAt, a.period, a.renewsAt, a.usage, a.createdAt, a.canceledAt)
+	}
+	if ss := c.Subscriptions; len(ss) > 0 {
+		var a subscriptionArrays
+		for _, s := range ss {
+			a.add(s)
+		}
+		r.exec("update subscriptions", updateSubscriptions, rowsChanged(len(ss)), a.id, a.plan, a.billing, a.timeZone,
+			a.startsAt, a.endsAt, a.nextPlan, a.nextAt, a.period, a.renewsAt, a.usage, a.canceledAt)
+	}
 	if xs := c.Entries; len(xs) > 0 {
 		var e entryArrays
 		for i, x := range xs {
@@ -240,7 +277,7 @@ func queueChange(r *round, cs []*credit.Change) {
 		r.query("append transactions", appendEntries, ids(entryRefs(cs), func(x **credit.Entry, id int64) { (*x).ID = id }),
 			e.kind, e.account, e.time, e.ref, e.generation, e.model, e.modelKind, e.version,
 			e.availableDelta, e.heldDelta, e.availableAfter, e.heldAfter, e.chargedDelta, e.memo,
-			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount)
+			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount, e.listCredits)
 	}
 	if rs := c.Idempotency; len(rs) > 0 {
 		n := len(rs)
@@ -325,9 +362,10 @@ func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} 
 // statements.
 
 type grantArrays struct {
-	id, account, source, memo                    []string
-	granted, remaining, held, priority, paidBack []int64
-	expiresAt, expiredAt, createdAt              []pgtype.Timestamptz
+	id, account, source, memo, subscription, period []string
+	granted, remaining, held, priority, paidBack    []int64
+	expiresAt, expiredAt, createdAt                 []pgtype.Timestamptz
+	appliesTo                                       []pgtype.Text // JSON
 }
 
 func (a *grantArrays) add(g credit.Grant) {
@@ -335,14 +373,16 @@ func (a *grantArrays) add(g credit.Grant) {
 	a.granted, a.remaining, a.held = append(a.granted, int64(g.Granted)), append(a.remaining, int64(g.Remaining)), append(a.held, int64(g.Held))
 	a.priority, a.paidBack = append(a.priority, int64(g.Priority)), append(a.paidBack, int64(g.PaidBack))
 	a.expiresAt, a.expiredAt, a.createdAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.expiredAt, timestamp(g.ExpiredAt)), append(a.createdAt, timestamp(g.CreatedAt))
+	a.appliesTo = append(a.appliesTo, jsonText(g.AppliesTo, g.AppliesTo.IsZero()))
+	a.subscription, a.period = append(a.subscription, g.Subscription), append(a.period, g.Period)
 }
 
 type genArrays struct {
-	id, account, status, hold, model, kind, version        []string
-	images, delivered                                      []int32
-	holdCredits, unitCredits, surcharge, charged, refunded []int64
-	quote                                                  [][]byte
-	expiresAt, createdAt, resolvedAt                       []pgtype.Timestamptz
+	id, account, status, hold, model, kind, version, window, lane       []string
+	images, delivered                                                   []int32
+	holdCredits, unitCredits, surcharge, charged, refunded, listCredits []int64
+	quote                                                               [][]byte
+	expiresAt, createdAt, resolvedAt                                    []pgtype.Timestamptz
 }
 
 func (a *genArrays) add(g credit.Generation) {
@@ -353,6 +393,22 @@ func (a *genArrays) add(g credit.Generation) {
 	a.charged, a.refunded = append(a.charged, int64(g.Charged)), append(a.refunded, int64(g.Refunded))
 	a.quote = append(a.quote, g.Quote) // nil: NULL
 	a.expiresAt, a.createdAt, a.resolvedAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.createdAt, timestamp(g.CreatedAt)), append(a.resolvedAt, timestamp(g.ResolvedAt))
+	a.window, a.lane, a.listCredits = append(a.window, g.Window), append(a.lane, string(g.Lane)), append(a.listCredits, int64(g.ListCredits))
+}
+
+type subscriptionArrays struct {
+	id, account, plan, billing, timeZone, nextPlan            []string
+	period                                                    []int32
+	startsAt, endsAt, nextAt, renewsAt, createdAt, canceledAt []pgtype.Timestamptz
+	usage                                                     []pgtype.Text // JSON
+}
+
+func (a *subscriptionArrays) add(s credit.Subscription) {
+	a.id, a.account, a.plan, a.billing = append(a.id, s.ID), append(a.account, s.Account), append(a.plan, s.Plan), append(a.billing, string(s.Billing))
+	a.timeZone, a.nextPlan, a.period = append(a.timeZone, s.TimeZone), append(a.nextPlan, s.NextPlan), append(a.period, int32(s.Period))
+	a.startsAt, a.endsAt, a.nextAt = append(a.startsAt, timestamp(s.StartsAt)), append(a.endsAt, timestamp(s.EndsAt)), append(a.nextAt, timestamp(s.NextAt))
+	a.renewsAt, a.createdAt, a.canceledAt = append(a.renewsAt, timestamp(s.RenewsAt)), append(a.createdAt, timestamp(s.CreatedAt)), append(a.canceledAt, timestamp(s.CanceledAt))
+	a.usage = append(a.usage, jsonText(s.Usage, len(s.Usage) == 0))
 }
 
 type holdArrays struct {
@@ -383,6 +439,7 @@ type entryArrays struct {
 	kind, account, ref, generation, model, modelKind, version, memo    []string
 	time                                                               []pgtype.Timestamptz
 	availableDelta, heldDelta, availableAfter, heldAfter, chargedDelta []int64
+	listCredits                                                        []int64
 	pEntry, pSeq                                                       []int32
 	pAccount, pBook                                                    []string
 	pGrant                                                             []pgtype.Text
@@ -396,7 +453,7 @@ func (a *entryArrays) add(n int, x credit.Entry) {
 	a.time = append(a.time, timestamp(x.Time))
 	a.availableDelta, a.heldDelta = append(a.availableDelta, int64(x.AvailableDelta)), append(a.heldDelta, int64(x.HeldDelta))
 	a.availableAfter, a.heldAfter = append(a.availableAfter, int64(x.AvailableAfter)), append(a.heldAfter, int64(x.HeldAfter))
-	a.chargedDelta = append(a.chargedDelta, int64(x.ChargedDelta))
+	a.chargedDelta, a.listCredits = append(a.chargedDelta, int64(x.ChargedDelta)), append(a.listCredits, int64(x.ListCredits))
 	for seq, p := range x.Postings {
 		a.pEntry, a.pSeq = append(a.pEntry, int32(n)), append(a.pSeq, int32(seq))
 		a.pAccount, a.pBook, a.pGrant, a.pAmount = append(a.pAccount, p.Account), append(a.pBook, p.Book), append(a.pGrant, text(p.Grant)), append(a.pAmount, int64(p.Amount))

@@ -8,7 +8,7 @@ import (
 )
 
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
-	available_delta, held_delta, available_after, held_after, charged_delta, memo`
+	available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits`
 
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
@@ -48,7 +48,7 @@ func (t *tx) eachEntry(op, where, order string, fn func(*credit.Entry) error, ar
 		var grants []*string
 		var amounts []int64
 		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
-			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo,
+			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits,
 			&accounts, &books, &grants, &amounts); err != nil {
 			return err
 		}
@@ -81,33 +81,35 @@ func firstWord(s string) string {
 	return s
 }
 
-// Usage sums ChargedDelta of an account's transactions in [from, to), and
-// counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
-// model and kind; rows are sorted by day, model, kind. Transactions that
-// charged nothing (grants, holds, releases, expiries) are in no row. Whole
-// days come from the usage_daily rollup, the partial days at the ends from
-// the journal (credit.WholeDays).
+// Usage sums ChargedDelta and ListCredits of an account's transactions in
+// [from, to), and counts those with a positive ChargedDelta (charges), by
+// UTC day, model and kind; rows are sorted by day, model, kind. Transactions
+// that moved neither (grants, holds, releases, expiries) are in no row; the
+// captures and refunds of unlimited generations, which charge nothing, are
+// in theirs by their list credits (and count as no charge). Whole days come from the usage_daily
+// rollup, the partial days at the ends from the journal (credit.WholeDays),
+// which the rollup's trigger sums alike.
 func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
 	dayFrom, dayTo := credit.WholeDays(from, to)
 	var out []credit.UsageRow
 	err := t.each("read usage", func(s scanner) error {
 		var r credit.UsageRow
-		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count); err != nil {
+		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count, &r.List); err != nil {
 			return err
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT to_char(day, 'YYYY-MM-DD'), model, model_kind, sum(charged)::bigint, sum(charges)::bigint
+	}, `SELECT to_char(day, 'YYYY-MM-DD'), model, model_kind, sum(charged)::bigint, sum(charges)::bigint, sum(list_credits)::bigint
 		FROM (
 			SELECT (time AT TIME ZONE 'UTC')::date AS day, model, model_kind, charged_delta AS charged,
-				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END AS charges
-			FROM transactions WHERE account = $1 AND time >= $2 AND time < $3 AND charged_delta <> 0
+				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END AS charges, list_credits
+			FROM transactions WHERE account = $1 AND time >= $2 AND time < $3 AND (charged_delta <> 0 OR list_credits <> 0)
 			UNION ALL
 			SELECT (time AT TIME ZONE 'UTC')::date, model, model_kind, charged_delta,
-				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END
-			FROM transactions WHERE account = $1 AND time >= $4 AND time < $5 AND charged_delta <> 0
+				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END, list_credits
+			FROM transactions WHERE account = $1 AND time >= $4 AND time < $5 AND (charged_delta <> 0 OR list_credits <> 0)
 			UNION ALL
-			SELECT day, model, model_kind, charged, charges
+			SELECT day, model, model_kind, charged, charges, list_credits
 			FROM usage_daily WHERE account = $1 AND day >= $6::date AND day < $7::date
 		) u
 		GROUP BY day, model, model_kind

@@ -18,11 +18,12 @@ var StoreError = storeError
 // LoadQueries are the statements of a batch's load, each with the
 // parameters it takes (see load.go), to EXPLAIN them.
 var LoadQueries = map[string]string{
-	"lock":        lockAccounts,
-	"grants":      loadGrantsQuery,
-	"holds":       loadHoldsQuery,
-	"generations": loadGenerationsQuery,
-	"idempotency": loadIdempotencyQuery,
+	"lock":          lockAccounts,
+	"grants":        loadGrantsQuery,
+	"holds":         loadHoldsQuery,
+	"generations":   loadGenerationsQuery,
+	"idempotency":   loadIdempotencyQuery,
+	"subscriptions": loadSubscriptionsQuery,
 }
 
 // OpenWire is Open, and counts the network round trips of the pool's

@@ -6,7 +6,8 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo, paid_back`
+const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo, paid_back,
+	applies_to, subscription, period`
 
 // consumptionOrder is the order grants are spent in. It matches the
 // grants_consumption index term for term.
@@ -15,8 +16,21 @@ const consumptionOrder = `priority, (expires_at IS NULL), expires_at, created_at
 func scanGrant(s scanner) (credit.Grant, error) {
 	var g credit.Grant
 	err := s.Scan(&g.ID, &g.Account, &g.Source, &g.Granted, &g.Remaining, &g.Held, &g.Priority,
-		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo, &g.PaidBack)
+		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo, &g.PaidBack,
+		jsonColumn[credit.Eligibility]{&g.AppliesTo}, &g.Subscription, &g.Period)
 	return g, err
+}
+
+// Grant returns a grant. NotFound unknown_grant.
+func (t *tx) Grant(id string) (credit.Grant, error) {
+	gs, err := t.grants("read grant", `SELECT `+grantColumns+` FROM grants WHERE id = $1`, id)
+	if err != nil {
+		return credit.Grant{}, err
+	}
+	if len(gs) == 0 {
+		return credit.Grant{}, credit.Errorf(credit.NotFound, "unknown_grant", "unknown grant %q", id)
+	}
+	return gs[0], nil
 }
 
 // Grants returns all grants of an account, expired ones and the overdraft

@@ -120,6 +120,13 @@ const loadGenerationsQuery = loadHolds + `
 		SELECT h.generation FROM holds AS h WHERE h.id IN (SELECT id FROM load_holds) AND h.generation IS NOT NULL)
 	ORDER BY created_at, id`
 
+// loadSubscriptionsQuery reads every subscription of the accounts $1 (an
+// account has few), each account's oldest first, by the
+// subscriptions_account index.
+const loadSubscriptionsQuery = `SELECT ` + subscriptionColumns + ` FROM subscriptions
+	WHERE account = ANY($1::text[])
+	ORDER BY account, ` + subscriptionOrder
+
 // loadIdempotencyQuery reads the idempotency records of the (scope, key)
 // pairs $1, $2 that exist.
 const loadIdempotencyQuery = `SELECT scope, key, hash, response, created_at FROM idempotency
@@ -194,6 +201,20 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		}
 		return rows.Err()
 	}, args...)
+	r.query("load subscriptions", loadSubscriptionsQuery, func(rows pgx.Rows) error {
+		for rows.Next() {
+			u, err := scanSubscription(rows)
+			if err != nil {
+				return err
+			}
+			each(u.Account, func(s *credit.State) {
+				c := u
+				c.Usage = slices.Clone(u.Usage)
+				s.Subscriptions = append(s.Subscriptions, c)
+			})
+		}
+		return rows.Err()
+	}, accounts)
 	if len(scopes) == 0 {
 		return
 	}

@@ -12,7 +12,8 @@ import (
 
 // TestLoadUsesIndexes: on tables of many rows (a thousand accounts with 30
 // resolved generations, whose holds drew on the overdraft too, and 3 open
-// holds on the overdraft each, and an old account with 3000 spent grants),
+// holds on the overdraft each, and 3 subscriptions, and an old account with
+// 3000 spent grants),
 // every statement of a batch's load finds its rows by an index, never by
 // scanning a table, and reads none of another account's rows.
 func TestLoadUsesIndexes(t *testing.T) {
@@ -44,6 +45,10 @@ func TestLoadUsesIndexes(t *testing.T) {
 			SELECT 'open' || i, 0, 'ovd_acct' || (i % 1000), 10, 0, 0 FROM generate_series(0, 2999) AS i;
 		INSERT INTO idempotency (scope, key, hash, response, created_at)
 			SELECT 'svc', 'key' || i, 'h', NULL, now() FROM generate_series(0, 29999) AS i;
+		INSERT INTO subscriptions (id, account, plan, billing, time_zone, starts_at, ends_at, next_plan, next_at,
+				period, renews_at, usage, created_at, canceled_at)
+			SELECT 'sub' || i, 'acct' || (i % 1000), 'pro', 'month', '', now(), NULL, '', NULL,
+				0, now() + interval '1 month', '[{"open": 0, "fast": 0}]', now(), NULL FROM generate_series(0, 2999) AS i;
 		ANALYZE;`); err != nil {
 		t.Fatal(err)
 	}
@@ -55,11 +60,12 @@ func TestLoadUsesIndexes(t *testing.T) {
 	}
 	defer conn.Release()
 	for name, args := range map[string][]any{
-		"lock":        {[]string{"acct7"}},
-		"grants":      load,
-		"holds":       load,
-		"generations": load,
-		"idempotency": {[]string{"svc", "svc"}, []string{"key7", "nokey"}},
+		"lock":          {[]string{"acct7"}},
+		"grants":        load,
+		"holds":         load,
+		"generations":   load,
+		"idempotency":   {[]string{"svc", "svc"}, []string{"key7", "nokey"}},
+		"subscriptions": {[]string{"acct7"}},
 	} {
 		// The plan for these values, and the generic plan PostgreSQL
 		// switches a prepared statement to after five runs if it costs no

@@ -62,6 +62,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -439,6 +440,35 @@ func (c textColumn) ScanText(v pgtype.Text) error {
 		*c.s = v.String
 	}
 	return nil
+}
+
+// jsonColumn scans a nullable JSONB column into *v: the zero value for
+// NULL, else the column unmarshaled (encoding/json).
+type jsonColumn[T any] struct{ v *T }
+
+func (c jsonColumn[T]) Scan(src any) error {
+	var zero T
+	*c.v = zero
+	switch src := src.(type) {
+	case nil:
+		return nil
+	case []byte:
+		return json.Unmarshal(src, c.v)
+	case string:
+		return json.Unmarshal([]byte(src), c.v)
+	}
+	return fmt.Errorf("a JSON column holds a %T", src)
+}
+
+// jsonText returns v as JSON, for an element of a text[] parameter cast to
+// jsonb[]: NULL when null is true. v is one of the ledger's JSON columns
+// (strings and ints), which always marshal.
+func jsonText(v any, null bool) pgtype.Text {
+	if null {
+		return pgtype.Text{}
+	}
+	b, _ := json.Marshal(v)
+	return pgtype.Text{String: string(b), Valid: true}
 }
 
 // scanner is a pgx.Row or pgx.Rows.

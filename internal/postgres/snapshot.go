@@ -5,8 +5,8 @@ import (
 )
 
 // Snapshot returns the whole ledger, for Verify: accounts by id, grants by
-// account in consumption order, holds (with allocations) and generations by
-// creation, and the journal in id order with postings. Run in View (one
+// account in consumption order, holds (with allocations), generations and
+// subscriptions by creation, and the journal in id order with postings. Run in View (one
 // REPEATABLE READ transaction), it is one consistent snapshot that takes no
 // locks and holds up no writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
@@ -23,7 +23,8 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	return s, nil
 }
 
-// SnapshotState is accounts, grants and the usage rollup (see credit.Tx).
+// SnapshotState is accounts, grants, subscriptions and the usage rollup
+// (see credit.Tx).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -37,12 +38,16 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	if s.Grants, err = t.grants("snapshot grants", `SELECT `+grantColumns+` FROM grants ORDER BY account, `+consumptionOrder); err != nil {
 		return nil, err
 	}
+	if s.Subscriptions, err = t.subscriptions("snapshot subscriptions", `SELECT `+subscriptionColumns+` FROM subscriptions
+		ORDER BY `+subscriptionOrder); err != nil {
+		return nil, err
+	}
 	err = t.each("snapshot usage", func(r scanner) error {
 		var u credit.DailyUsage
-		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count)
+		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count, &u.List)
 		s.Usage = append(s.Usage, u)
 		return err
-	}, `SELECT account, to_char(day, 'YYYY-MM-DD'), model, model_kind, charged, charges FROM usage_daily`)
+	}, `SELECT account, to_char(day, 'YYYY-MM-DD'), model, model_kind, charged, charges, list_credits FROM usage_daily`)
 	if err != nil {
 		return nil, err
 	}

@@ -208,6 +208,8 @@ func translate(ctx context.Context, op string, err error, c *credit.Change) *cre
 			return credit.Errorf(credit.Conflict, "id_exists", "a hold with a new hold's id already exists")
 		case "generations_pkey":
 			return credit.Errorf(credit.Conflict, "id_exists", "a generation with a new generation's id already exists")
+		case "subscriptions_pkey":
+			return credit.Errorf(credit.Conflict, "id_exists", "a subscription with a new subscription's id already exists")
 		}
 	}
 	return storeError(ctx, op, err)

@@ -10,7 +10,8 @@ import (
 )
 
 // applyChanges writes changes in one statement: the document goes into the
-// view ledger_changes, whose trigger (migration 0006) writes its rows.
+// view ledger_changes, whose trigger (migration 0007, after 0006) writes
+// its rows.
 func (t *tx) applyChanges(changes []*credit.Change) error {
 	doc := changeDoc(changes)
 	if doc == nil {
@@ -27,29 +28,43 @@ func (t *tx) applyChanges(changes []*credit.Change) error {
 
 // changeDoc renders changes as the document the trigger reads: an object of
 // arrays, one per kind of row, each row an array in the trigger's column
-// order (see 0006_apply.sql). Entries of all the changes are numbered in
-// one sequence ($.e), which their postings name. nil if nothing changes.
+// order (see 0006_apply.sql, and 0007_plans.sql, which replaced it).
+// Entries of all the changes are numbered in one sequence ($.e), which
+// their postings name. nil if nothing changes.
 func changeDoc(changes []*credit.Change) []byte {
 	var d doc
 	d.b = append(d.b, '{')
 	d.rows("na", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.NewAccount; a != nil {
-			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt)
+			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone)
 		}
 	})
 	d.rows("a", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.Account; a != nil {
-			row(a.ID, a.Available, a.Held)
+			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone)
+		}
+	})
+	d.rows("ns", changes, func(c *credit.Change, row func(...any)) {
+		for _, s := range c.NewSubscriptions {
+			row(s.ID, s.Account, s.Plan, string(s.Billing), s.TimeZone, s.StartsAt, s.EndsAt, s.NextPlan, s.NextAt, s.Period, s.RenewsAt,
+				windowUsageJSON(s.Usage), s.CreatedAt, s.CanceledAt)
+		}
+	})
+	d.rows("s", changes, func(c *credit.Change, row func(...any)) {
+		for _, s := range c.Subscriptions {
+			row(s.ID, s.Plan, string(s.Billing), s.TimeZone, s.StartsAt, s.EndsAt, s.NextPlan, s.NextAt, s.Period, s.RenewsAt,
+				windowUsageJSON(s.Usage), s.CanceledAt)
 		}
 	})
 	d.rows("ng", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.NewGrants {
-			row(g.ID, g.Account, string(g.Source), g.Granted, g.Remaining, g.Held, g.Priority, g.ExpiresAt, g.ExpiredAt, g.CreatedAt, g.Memo, g.PaidBack)
+			row(g.ID, g.Account, string(g.Source), g.Granted, g.Remaining, g.Held, g.Priority, g.ExpiresAt, g.ExpiredAt, g.CreatedAt, g.Memo, g.PaidBack,
+				eligibilityJSON(g.AppliesTo), g.Subscription, g.Period)
 		}
 	})
 	d.rows("g", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.Grants {
-			row(g.ID, g.Remaining, g.Held, g.PaidBack, g.ExpiredAt)
+			row(g.ID, g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt)
 		}
 	})
 	d.rows("nh", changes, func(c *credit.Change, row func(...any)) {
@@ -80,7 +95,8 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.rows("ngen", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.NewGenerations {
 			row(g.ID, g.Account, string(g.Status), g.Hold, g.Model, string(g.Kind), g.CatalogVersion, g.Images, g.ImagesDelivered,
-				g.HoldCredits, g.UnitCredits, g.Surcharge, g.Charged, g.Refunded, nullBytes(g.Quote), g.ExpiresAt, g.CreatedAt, g.ResolvedAt)
+				g.HoldCredits, g.UnitCredits, g.Surcharge, g.Charged, g.Refunded, nullBytes(g.Quote), g.ExpiresAt, g.CreatedAt, g.ResolvedAt,
+				g.Window, string(g.Lane), g.ListCredits)
 		}
 	})
 	d.rows("gen", changes, func(c *credit.Change, row func(...any)) {
@@ -91,7 +107,7 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.rows("e", changes, func(c *credit.Change, row func(...any)) {
 		for _, e := range c.Entries {
 			row(string(e.Kind), e.Account, e.Time, e.Ref, e.Generation, e.Model, string(e.ModelKind), e.CatalogVersion,
-				e.AvailableDelta, e.HeldDelta, e.AvailableAfter, e.HeldAfter, e.ChargedDelta, e.Memo)
+				e.AvailableDelta, e.HeldDelta, e.AvailableAfter, e.HeldAfter, e.ChargedDelta, e.Memo, e.ListCredits)
 		}
 	})
 	entry := 0
@@ -225,4 +241,62 @@ func (d *doc) str(s string) {
 		i += size
 	}
 	d.b = append(d.b, '"')
+}
+
+// eligibilityJSON renders e as the applies_to column holds it, the JSON of
+// credit.Eligibility; "" (NULL) when e allows every model.
+func eligibilityJSON(e credit.Eligibility) nullString {
+	if e.IsZero() {
+		return ""
+	}
+	var d doc
+	d.b = append(d.b, '{')
+	n := 0
+	for _, l := range []struct {
+		name string
+		xs   []string
+	}{{"models", e.Models}, {"tags", e.Tags}, {"exclude_models", e.ExcludeModels}, {"exclude_tags", e.ExcludeTags}} {
+		if len(l.xs) == 0 {
+			continue
+		}
+		if n > 0 {
+			d.b = append(d.b, ',')
+		}
+		n++
+		d.str(l.name)
+		d.b = append(d.b, ':', '[')
+		for i, x := range l.xs {
+			if i > 0 {
+				d.b = append(d.b, ',')
+			}
+			d.str(x)
+		}
+		d.b = append(d.b, ']')
+	}
+	return nullString(append(d.b, '}'))
+}
+
+// windowUsageJSON renders a subscription's usage as its column holds it, a
+// JSON array of credit.WindowUsage; "" (NULL) when there is none.
+func windowUsageJSON(us []credit.WindowUsage) nullString {
+	if len(us) == 0 {
+		return ""
+	}
+	var d doc
+	d.b = append(d.b, '[')
+	for i, u := range us {
+		if i > 0 {
+			d.b = append(d.b, ',')
+		}
+		d.b = append(d.b, `{"open":`...)
+		d.b = strconv.AppendInt(d.b, int64(u.Open), 10)
+		if u.Day != "" {
+			d.b = append(d.b, `,"day":`...)
+			d.str(u.Day)
+		}
+		d.b = append(d.b, `,"fast":`...)
+		d.b = strconv.AppendInt(d.b, int64(u.Fast), 10)
+		d.b = append(d.b, '}')
+	}
+	return nullString(append(d.b, ']'))
 }

@@ -8,12 +8,12 @@ import (
 )
 
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
-	available_delta, held_delta, available_after, held_after, charged_delta, memo`
+	available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits`
 
 func scanTransaction(s scanner) (credit.Entry, error) {
 	var x credit.Entry
 	err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
-		&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo)
+		&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits)
 	return x, err
 }
 
@@ -63,10 +63,11 @@ func (t *tx) transactions(op, query, postingsWhere string, args ...any) ([]credi
 	return out, nil
 }
 
-// Usage sums ChargedDelta of an account's transactions in [from, to), and
-// counts those with a non-zero ChargedDelta (charges and refunds), by UTC day,
-// model and kind; rows are sorted by day, model, kind. Transactions that
-// charged nothing (grants, holds, releases, expiries) are in no row. Whole
+// Usage sums ChargedDelta and ListCredits of an account's transactions in
+// [from, to), and counts the charges among them (ChargedDelta > 0), by UTC
+// day, model and kind; rows are sorted by day, model, kind. Transactions
+// with neither (grants, holds, releases, expiries) are in no row; a capture
+// in an unlimited window, which charges 0 at a list price, is. Whole
 // days come from the usage_daily rollup, the partial days at the ends from
 // the journal (credit.WholeDays).
 func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
@@ -74,20 +75,20 @@ func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error
 	var out []credit.UsageRow
 	err := t.each("read usage", func(s scanner) error {
 		var r credit.UsageRow
-		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count); err != nil {
+		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count, &r.List); err != nil {
 			return err
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, sum(charged), sum(charges)
+	}, `SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, sum(charged), sum(charges), sum(list)
 		FROM (
-			SELECT time / 86400000000 AS day, model, model_kind, charged_delta AS charged, charged_delta > 0 AS charges
-			FROM transactions WHERE account = ?1 AND time >= ?2 AND time < ?3 AND charged_delta != 0
+			SELECT time / 86400000000 AS day, model, model_kind, charged_delta AS charged, charged_delta > 0 AS charges, list_credits AS list
+			FROM transactions WHERE account = ?1 AND time >= ?2 AND time < ?3 AND (charged_delta != 0 OR list_credits != 0)
 			UNION ALL
-			SELECT time / 86400000000, model, model_kind, charged_delta, charged_delta > 0
-			FROM transactions WHERE account = ?1 AND time >= ?4 AND time < ?5 AND charged_delta != 0
+			SELECT time / 86400000000, model, model_kind, charged_delta, charged_delta > 0, list_credits
+			FROM transactions WHERE account = ?1 AND time >= ?4 AND time < ?5 AND (charged_delta != 0 OR list_credits != 0)
 			UNION ALL
-			SELECT day, model, model_kind, charged, charges
+			SELECT day, model, model_kind, charged, charges, list_credits
 			FROM usage_daily WHERE account = ?1 AND day >= ?6 AND day < ?7
 		)
 		GROUP BY day, model, model_kind

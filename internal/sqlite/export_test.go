@@ -10,5 +10,6 @@ func (db *DB) Reader() *sql.DB { return db.cur.Load().reader }
 // StoreError is storeError, to test the translation of real driver errors.
 var StoreError = storeError
 
-// LoadQuery and PreambleQuery are a write's reads, for their query plans.
-const LoadQuery, PreambleQuery = loadQuery, preambleQuery
+// LoadQuery and PreambleQuery are a write's reads, and DueSubscriptionsQuery
+// the sweeper's, for their query plans.
+const LoadQuery, PreambleQuery, DueSubscriptionsQuery = loadQuery, preambleQuery, dueSubscriptionsQuery

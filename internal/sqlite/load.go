@@ -24,7 +24,8 @@ import (
 // Each part reads by an index: the account's open holds by holds_open,
 // named rows by primary key, the working set of grants by grants_working
 // (migration 0006), whose condition the query repeats word for word so
-// that SQLite can use it.
+// that SQLite can use it; every subscription of the account by
+// subscriptions_account (0007).
 const loadQuery = `
 WITH h (id) AS (
 	SELECT id FROM holds WHERE account = ?1 AND status = 'open'
@@ -32,9 +33,11 @@ WITH h (id) AS (
 	UNION SELECT hold_id FROM generations WHERE id IN (SELECT value FROM json_each(?3)) AND account = ?1
 )
 SELECT json_object(
-	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at) FROM accounts WHERE id = ?1)),
+	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone)
+		FROM accounts WHERE id = ?1)),
 	'g', json((SELECT json_group_array(json_object('id', id, 's', source, 'n', granted, 'r', remaining, 'h', held, 'p', priority,
-			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back))
+			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back,
+			'ap', json(applies_to), 'sub', subscription, 'per', period))
 		FROM (SELECT * FROM grants WHERE account = ?1 AND
 				((expired_at IS NULL AND (remaining <> 0 OR held <> 0 OR expires_at IS NOT NULL)) OR paid_back <> 0 OR source = 'overdraft')
 			UNION SELECT * FROM grants WHERE id IN (SELECT grant_id FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))))),
@@ -45,10 +48,14 @@ SELECT json_object(
 		FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))),
 	'gen', json((SELECT json_group_array(json_object('id', id, 's', status, 'h', hold_id, 'm', model, 'k', kind, 'cv', catalog_version,
 			'i', images, 'id2', images_delivered, 'hc', hold_credits, 'uc', unit_credits, 'sc', surcharge, 'ch', charged,
-			'rf', refunded, 'q', CAST(quote AS TEXT), 'x', expires_at, 'c', created_at, 'rs', resolved_at))
+			'rf', refunded, 'q', CAST(quote AS TEXT), 'x', expires_at, 'c', created_at, 'rs', resolved_at,
+			'w', "window", 'ln', lane, 'lc', list_credits))
 		FROM generations WHERE account = ?1 AND id IN (SELECT value FROM json_each(?3) UNION SELECT generation FROM holds WHERE id IN (SELECT id FROM h)))),
 	'i', json((SELECT json_group_array(json_object('s', scope, 'k', key, 'h', hash, 'r', CAST(response AS TEXT), 'c', created_at))
-		FROM idempotency WHERE (scope, key) IN (SELECT value->>0, value->>1 FROM json_each(?4))))
+		FROM idempotency WHERE (scope, key) IN (SELECT value->>0, value->>1 FROM json_each(?4)))),
+	'sub', json((SELECT json_group_array(json_object('id', id, 'pl', plan, 'b', billing, 'tz', time_zone, 'st', starts_at, 'en', ends_at,
+			'np', next_plan, 'na', next_at, 'p', period, 'r', renews_at, 'u', json(usage), 'c', created_at, 'cx', canceled_at))
+		FROM subscriptions WHERE account = ?1))
 )`
 
 // milli is an amount in the document: thousandths of a credit, as stored.
@@ -62,19 +69,24 @@ type stateDoc struct {
 	A *struct {
 		O, V, H milli
 		C       int64
+		Plan    string `json:"pl"`
+		TZ      string `json:"tz"`
 	} `json:"a"`
 	G []struct {
-		ID        string        `json:"id"`
-		S         credit.Source `json:"s"`
-		Granted   milli         `json:"n"`
-		Remaining milli         `json:"r"`
-		Held      milli         `json:"h"`
-		P         int           `json:"p"`
-		X         *int64        `json:"x"`
-		Expired   *int64        `json:"xd"`
-		C         int64         `json:"c"`
-		M         string        `json:"m"`
-		PB        milli         `json:"pb"`
+		ID        string              `json:"id"`
+		S         credit.Source       `json:"s"`
+		Granted   milli               `json:"n"`
+		Remaining milli               `json:"r"`
+		Held      milli               `json:"h"`
+		P         int                 `json:"p"`
+		X         *int64              `json:"x"`
+		Expired   *int64              `json:"xd"`
+		C         int64               `json:"c"`
+		M         string              `json:"m"`
+		PB        milli               `json:"pb"`
+		AppliesTo *credit.Eligibility `json:"ap"`
+		Sub       string              `json:"sub"`
+		Period    string              `json:"per"`
 	} `json:"g"`
 	H []struct {
 		ID       string            `json:"id"`
@@ -106,6 +118,9 @@ type stateDoc struct {
 		X         int64                   `json:"x"`
 		C         int64                   `json:"c"`
 		Resolved  *int64                  `json:"rs"`
+		Window    string                  `json:"w"`
+		Lane      credit.Lane             `json:"ln"`
+		List      milli                   `json:"lc"`
 	} `json:"gen"`
 	I []struct {
 		S string  `json:"s"`
@@ -114,6 +129,21 @@ type stateDoc struct {
 		R *string `json:"r"`
 		C int64   `json:"c"`
 	} `json:"i"`
+	Sub []struct {
+		ID       string               `json:"id"`
+		Plan     string               `json:"pl"`
+		Billing  credit.Billing       `json:"b"`
+		TZ       string               `json:"tz"`
+		Starts   int64                `json:"st"`
+		Ends     *int64               `json:"en"`
+		NextPlan string               `json:"np"`
+		NextAt   *int64               `json:"na"`
+		Period   int                  `json:"p"`
+		Renews   *int64               `json:"r"`
+		Usage    []credit.WindowUsage `json:"u"`
+		C        int64                `json:"c"`
+		Canceled *int64               `json:"cx"`
+	} `json:"sub"`
 }
 
 type allocationDoc struct {
@@ -176,12 +206,17 @@ func optMicros(v *int64) time.Time {
 func (sd *stateDoc) state(account string) *credit.State {
 	s := &credit.State{}
 	if a := sd.A; a != nil {
-		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C)}
+		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C),
+			Plan: a.Plan, TimeZone: a.TZ}
 	}
 	for _, g := range sd.G {
-		s.Grants = append(s.Grants, credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),
+		grant := credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),
 			Held: g.Held.c(), Priority: g.P, ExpiresAt: optMicros(g.X), ExpiredAt: optMicros(g.Expired), CreatedAt: microsTime(g.C),
-			Memo: g.M, PaidBack: g.PB.c()})
+			Memo: g.M, PaidBack: g.PB.c(), Subscription: g.Sub, Period: g.Period}
+		if g.AppliesTo != nil {
+			grant.AppliesTo = *g.AppliesTo
+		}
+		s.Grants = append(s.Grants, grant)
 	}
 	credit.SortGrants(s.Grants)
 	slices.SortFunc(sd.Al, func(a, b allocationDoc) int { return cmp.Or(cmp.Compare(a.H, b.H), cmp.Compare(a.Seq, b.Seq)) })
@@ -201,7 +236,8 @@ func (sd *stateDoc) state(account string) *credit.State {
 	for _, g := range sd.Gen {
 		gen := credit.Generation{ID: g.ID, Account: account, Status: g.S, Hold: g.H, Model: g.M, Kind: g.K, CatalogVersion: g.CV,
 			Images: g.I, ImagesDelivered: g.Delivered, HoldCredits: g.HC.c(), UnitCredits: g.UC.c(), Surcharge: g.SC.c(), Charged: g.Ch.c(),
-			Refunded: g.Rf.c(), ExpiresAt: microsTime(g.X), CreatedAt: microsTime(g.C), ResolvedAt: optMicros(g.Resolved)}
+			Refunded: g.Rf.c(), Window: g.Window, Lane: g.Lane, ListCredits: g.List.c(),
+			ExpiresAt: microsTime(g.X), CreatedAt: microsTime(g.C), ResolvedAt: optMicros(g.Resolved)}
 		if g.Q != nil {
 			gen.Quote = []byte(*g.Q)
 		}
@@ -214,5 +250,13 @@ func (sd *stateDoc) state(account string) *credit.State {
 		}
 		s.Idempotency = append(s.Idempotency, rec)
 	}
+	for _, u := range sd.Sub {
+		s.Subscriptions = append(s.Subscriptions, credit.Subscription{ID: u.ID, Account: account, Plan: u.Plan, Billing: u.Billing,
+			TimeZone: u.TZ, StartsAt: microsTime(u.Starts), EndsAt: optMicros(u.Ends), NextPlan: u.NextPlan, NextAt: optMicros(u.NextAt),
+			Period: u.Period, RenewsAt: optMicros(u.Renews), Usage: u.Usage, CreatedAt: microsTime(u.C), CanceledAt: optMicros(u.Canceled)})
+	}
+	slices.SortFunc(s.Subscriptions, func(a, b credit.Subscription) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
 	return s
 }

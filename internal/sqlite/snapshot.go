@@ -22,7 +22,8 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	return s, nil
 }
 
-// SnapshotState is accounts, grants and the usage rollup (see credit.Tx).
+// SnapshotState is accounts, grants, subscriptions and the usage rollup
+// (see credit.Scanner).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -38,11 +39,14 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	}
 	err = t.each("snapshot usage", func(r scanner) error {
 		var u credit.DailyUsage
-		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count)
+		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count, &u.List)
 		s.Usage = append(s.Usage, u)
 		return err
-	}, `SELECT account, strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, charged, charges FROM usage_daily`)
+	}, `SELECT account, strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, charged, charges, list_credits FROM usage_daily`)
 	if err != nil {
+		return nil, err
+	}
+	if s.Subscriptions, err = t.subscriptions("snapshot subscriptions", `SELECT `+subscriptionColumns+` FROM subscriptions ORDER BY created_at, id`); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -58,7 +62,7 @@ func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
 		var account, book, grant string
 		var amount *int64
 		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
-			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo,
+			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits,
 			textColumn{&account}, textColumn{&book}, textColumn{&grant}, &amount); err != nil {
 			return err
 		}
@@ -68,7 +72,7 @@ func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
 		}
 		return err
 	}, `SELECT t.id, t.kind, t.account, t.time, t.ref, t.generation, t.model, t.model_kind, t.catalog_version,
-			t.available_delta, t.held_delta, t.available_after, t.held_after, t.charged_delta, t.memo,
+			t.available_delta, t.held_delta, t.available_after, t.held_after, t.charged_delta, t.memo, t.list_credits,
 			p.account, p.book, p.grant_id, p.amount
 		FROM transactions t LEFT JOIN postings p ON p.tx_id = t.id
 		ORDER BY t.id, p.seq`)

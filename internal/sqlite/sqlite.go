@@ -13,6 +13,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -405,6 +406,23 @@ func (c textColumn) Scan(v any) error {
 		return fmt.Errorf("a text column holds a %T", v)
 	}
 	return nil
+}
+
+// jsonColumn scans a nullable TEXT column of JSON into v (a pointer), which
+// is left as it is (the zero value) for NULL.
+type jsonColumn struct{ v any }
+
+func (c jsonColumn) Scan(src any) error {
+	switch src := src.(type) {
+	case nil:
+		return nil
+	case string:
+		return json.Unmarshal([]byte(src), c.v)
+	case []byte:
+		return json.Unmarshal(src, c.v)
+	default:
+		return fmt.Errorf("a JSON column holds a %T", src)
+	}
 }
 
 // scanner is a *sql.Row or *sql.Rows.

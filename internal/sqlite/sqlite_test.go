@@ -328,14 +328,33 @@ func TestOpen_CantOpen(t *testing.T) {
 	wantError(t, "Open(a path in a missing directory)", err, credit.Unavailable, "store_unavailable")
 }
 
-// TestMigrateBackfillsUsageRollup: see storetest.RunUsageBackfill.
+// TestMigrateBackfillsUsageRollup: see storetest.RunUsageBackfill. The file
+// goes back to schema 3, every migration after it undone, and Migrate brings
+// it from there, with its journal, to the current schema.
 func TestMigrateBackfillsUsageRollup(t *testing.T) {
 	db := MustOpenDB(t)
 	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
 		for _, q := range []string{
+			// 0007
+			`DROP TABLE subscriptions`,
+			`DROP VIEW ledger_changes`, // and its trigger (0006, replaced by 0007)
 			`DROP TRIGGER transactions_usage_daily`,
+			`ALTER TABLE accounts DROP COLUMN plan`,
+			`ALTER TABLE accounts DROP COLUMN time_zone`,
+			`ALTER TABLE grants DROP COLUMN applies_to`,
+			`ALTER TABLE grants DROP COLUMN subscription`,
+			`ALTER TABLE grants DROP COLUMN period`,
+			`ALTER TABLE generations DROP COLUMN "window"`,
+			`ALTER TABLE generations DROP COLUMN lane`,
+			`ALTER TABLE generations DROP COLUMN list_credits`,
+			`ALTER TABLE transactions DROP COLUMN list_credits`,
+			// 0006
+			`DROP INDEX grants_working`,
+			// 0005
+			`DROP INDEX idempotency_created`,
+			// 0004
 			`DROP TABLE usage_daily`,
-			`DELETE FROM schema_migrations WHERE version = 4`,
+			`DELETE FROM schema_migrations WHERE version > 3`,
 		} {
 			if _, err := db.Writer().ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
@@ -399,6 +418,7 @@ func TestWriteQueriesUseIndexes(t *testing.T) {
 	}{
 		{"load", tsqlite.LoadQuery, []any{"a", "[]", "[]", "[]"}},
 		{"preamble", tsqlite.PreambleQuery, []any{"[]"}},
+		{"due subscriptions", tsqlite.DueSubscriptionsQuery, []any{1, 10}},
 	} {
 		name := tc.name
 		rows, err := db.Writer().Query(`EXPLAIN QUERY PLAN `+tc.query, tc.args...)
@@ -416,7 +436,7 @@ func TestWriteQueriesUseIndexes(t *testing.T) {
 		}
 		rows.Close()
 		for _, line := range plan {
-			for _, table := range []string{"accounts", "grants", "holds", "hold_allocations", "generations", "idempotency"} {
+			for _, table := range []string{"accounts", "grants", "holds", "hold_allocations", "generations", "idempotency", "subscriptions"} {
 				if strings.HasPrefix(line, "SCAN "+table+" ") || line == "SCAN "+table {
 					t.Errorf("%s scans %s:\n  %s", name, table, strings.Join(plan, "\n  "))
 				}

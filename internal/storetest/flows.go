@@ -207,8 +207,8 @@ func flowBadGrants(t *testing.T, e *env) {
 			_, err := e.ledger.AddGrant(e.ctx, nil, "a", tc.spec)
 			wantErr(t, "AddGrant("+tc.name+")", err, tc.code, tc.reason)
 			if tc.reason == "unknown_source" {
-				if ce := asError(err); ce == nil || !slices.Equal(ce.Allowed, []string{"subscription", "topup", "promo", "refund", "adjustment"}) {
-					t.Errorf("AddGrant(%s) allowed = %v; want the five sources", tc.name, ce)
+				if ce := asError(err); ce == nil || !slices.Equal(ce.Allowed, []string{"subscription", "topup", "promo", "refund", "adjustment", "free", "rollover"}) {
+					t.Errorf("AddGrant(%s) allowed = %v; want the seven sources", tc.name, ce)
 				}
 			}
 		}

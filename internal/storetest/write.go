@@ -51,6 +51,7 @@ func runWrite(t *testing.T, open func(t *testing.T) credit.Store) {
 		{"TxGrantOrder", wrTxGrantOrder},
 		{"TxDueGrants", wrTxDueGrants},
 		{"TxOpenHoldsDueHolds", wrTxOpenHoldsDueHolds},
+		{"TxSubscriptions", wrTxSubscriptions},
 		{"TxEntries", wrTxEntries},
 		{"TxUsage", wrTxUsage},
 	} {
@@ -185,17 +186,24 @@ func sortedIdem(rs []credit.IdempotencyRecord) []credit.IdempotencyRecord {
 func wrRoundTrip(t *testing.T, s credit.Store) {
 	const day = 24 * time.Hour
 	memo := "spring promo ✿ — \"quoted\" \\ back\nslash\ttab 日本語"
-	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 61500, Held: 49000, CreatedAt: wt0}
+	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 61500, Held: 49000, CreatedAt: wt0, Plan: "free", TimeZone: "America/New_York"}
 	// In consumption order: priority, expiry (never last), creation, id.
 	grants := []credit.Grant{
+		{ID: "g-free", Account: "acme", Source: credit.SourceFree, Granted: 0, Remaining: 0, ExpiresAt: wt0.Add(day), CreatedAt: wt0.Add(2 * time.Second),
+			Period: "free/2025-03-14"}, // voided
 		{ID: "g-sub", Account: "acme", Source: credit.SourceSubscription, Granted: 100000, Remaining: 50000, Held: 49000,
-			ExpiresAt: wt0.Add(30 * day), CreatedAt: wt0, Memo: memo},
-		{ID: "g-refund", Account: "acme", Source: credit.SourceRefund, Granted: 5000, Remaining: 5000, CreatedAt: wt0.Add(time.Second), Memo: "refund of gen_0"},
+			ExpiresAt: wt0.Add(30 * day), CreatedAt: wt0, Memo: memo, Subscription: "sub_1", Period: "sub_1/0/0",
+			AppliesTo: credit.Eligibility{Models: []string{"nano-banana-pro", "topaz ✿"}, Tags: []string{"image"},
+				ExcludeModels: []string{`say "q" \ `}, ExcludeTags: []string{"pro", "video"}}},
+		{ID: "g-refund", Account: "acme", Source: credit.SourceRefund, Granted: 5000, Remaining: 5000, CreatedAt: wt0.Add(time.Second), Memo: "refund of gen_0",
+			AppliesTo: credit.Eligibility{ExcludeTags: []string{"pro"}}},
 		{ID: "g-topup", Account: "acme", Source: credit.SourceTopup, Granted: 10000, Remaining: 10000, Priority: 1,
 			ExpiresAt: wt0.Add(31 * day), CreatedAt: wt0},
 		{ID: "g-adj", Account: "acme", Source: credit.SourceAdjustment, Granted: 3000, Remaining: 1500, Priority: 1, CreatedAt: wt0, PaidBack: 1500},
 		{ID: "g-promo", Account: "acme", Source: credit.SourcePromo, Granted: 7000, Priority: credit.MaxPriority,
 			ExpiresAt: wt0.Add(time.Hour), ExpiredAt: wt0.Add(time.Hour), CreatedAt: wt0, PaidBack: 2000},
+		{ID: "g-roll", Account: "acme", Source: credit.SourceRollover, Granted: 1000, Remaining: 1000, Priority: credit.MaxPriority,
+			CreatedAt: wt0, Subscription: "sub_1", Period: "sub_1/0/0/rollover", AppliesTo: credit.Eligibility{Tags: []string{"pro"}}},
 		{ID: "ovd_acme", Account: "acme", Source: credit.SourceOverdraft, Remaining: -4000, Priority: math.MaxInt32, CreatedAt: wt0},
 	}
 	// Snapshot order: creation, then id.
@@ -206,17 +214,21 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 		{ID: "h1", Account: "acme", Generation: "gen1", Amount: 49000, Status: credit.HoldOpen,
 			ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second),
 			Allocations: []credit.Allocation{{Grant: "g-topup", Amount: 30000}, {Grant: "g-sub", Amount: 19000}}},
-		{ID: "h3", Account: "acme", Status: credit.HoldReleased, ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second),
-			ResolvedAt: wt0.Add(3 * time.Minute)}, // generic, free: no allocations
+		{ID: "h3", Account: "acme", Generation: "gen3", Status: credit.HoldReleased, ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second),
+			ResolvedAt: wt0.Add(3 * time.Minute)}, // an unlimited window's, of 0: no allocations
 	}
 	gens := []credit.Generation{
 		{ID: "gen2", Account: "acme", Status: credit.GenerationCompleted, Hold: "h2", Model: "topaz", Kind: credit.KindUpscale,
 			CatalogVersion: "v2", Images: 2, ImagesDelivered: 1, HoldCredits: 20000, UnitCredits: 10000, Charged: 15000, Refunded: 5000,
-			ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0, ResolvedAt: wt0.Add(5 * time.Minute)},
+			ListCredits: 20000, ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0, ResolvedAt: wt0.Add(5 * time.Minute)},
 		{ID: "gen1", Account: "acme", Status: credit.GenerationHeld, Hold: "h1", Model: "nano-banana-pro", Kind: credit.KindImage,
 			CatalogVersion: "2025-03-01", Images: 3, HoldCredits: 49000, UnitCredits: 15000, Surcharge: 4000,
-			Quote:     []byte(`{"total_credits":"49","note":"✿ \"q\" \\ \n"}`),
+			Quote:  []byte(`{"total_credits":"49","note":"✿ \"q\" \\ \n"}`),
+			Window: "sub_1/0", Lane: credit.LaneFast, ListCredits: 49000,
 			ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second)},
+		{ID: "gen3", Account: "acme", Status: credit.GenerationCompleted, Hold: "h3", Model: "nano-banana-pro", Kind: credit.KindImage,
+			CatalogVersion: "v2", Images: 1, ImagesDelivered: 1, Window: "sub_1/0", Lane: credit.LaneRelaxed, ListCredits: 24500,
+			ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second), ResolvedAt: wt0.Add(3 * time.Minute)},
 	}
 	entries := []credit.Entry{
 		{Kind: credit.EntryGrant, Account: "acme", Time: wt0, Ref: "g-sub", Memo: memo, AvailableDelta: 100000, AvailableAfter: 100000,
@@ -233,14 +245,29 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 			}},
 		{Kind: credit.EntryCapture, Account: "acme", Time: wt0.Add(5 * time.Minute), Ref: "h2", Generation: "gen2",
 			Model: "topaz", ModelKind: credit.KindUpscale, CatalogVersion: "v2",
-			AvailableDelta: 5000, HeldDelta: -20000, AvailableAfter: 56000, HeldAfter: 29000, ChargedDelta: 15000, Memo: "ü",
+			AvailableDelta: 5000, HeldDelta: -20000, AvailableAfter: 56000, HeldAfter: 29000, ChargedDelta: 15000, ListCredits: 20000, Memo: "ü",
 			Postings: []credit.Posting{
 				{Account: "acme", Book: credit.BookHeld, Grant: "g-sub", Amount: -12000},
 				{Account: "acme", Book: credit.BookHeld, Grant: "ovd_acme", Amount: -8000},
 				{Account: credit.PlatformAccount, Book: credit.BookRevenue, Amount: 15000},
 				{Account: "acme", Book: credit.BookAvailable, Grant: "ovd_acme", Amount: 5000},
 			}},
+		// An unlimited window's capture: nothing charged, nothing moved, at a list price.
+		{Kind: credit.EntryCapture, Account: "acme", Time: wt0.Add(3 * time.Minute), Ref: "h3", Generation: "gen3",
+			Model: "nano-banana-pro", ModelKind: credit.KindImage, CatalogVersion: "v2", AvailableAfter: 56000, HeldAfter: 29000, ListCredits: 24500},
 		{Kind: credit.EntryExpire, Account: "acme", Time: wt0.Add(time.Hour), Ref: "g-promo"}, // moved nothing: no postings
+		{Kind: credit.EntryVoid, Account: "acme", Time: wt0.Add(2 * time.Hour), Ref: "g-free"},
+	}
+	// By creation, then id.
+	subs := []credit.Subscription{
+		{ID: "sub_0", Account: "acme", Plan: "basic", Billing: credit.BillMonth, StartsAt: wt0.Add(-60 * day), Period: 2,
+			CreatedAt: wt0.Add(-60 * day)}, // every optional field zero
+		{ID: "sub_1", Account: "acme", Plan: "pro ✿", Billing: credit.BillQuarter, TimeZone: "Asia/Tokyo", StartsAt: wt0,
+			EndsAt: wt0.Add(90 * day), NextPlan: "basic", NextAt: wt0.Add(30 * day), Period: 1, RenewsAt: wt0.Add(30 * day),
+			Usage:     []credit.WindowUsage{{Open: 2, Day: "2025-03-14", Fast: 7}, {}, {Open: 1, Fast: 0}},
+			CreatedAt: wt0, CanceledAt: wt0.Add(time.Hour)},
+		{ID: "sub_2", Account: "acme", Plan: "pro", Billing: credit.BillYear, StartsAt: wt0.Add(90 * day), RenewsAt: wt0.Add(90 * day),
+			CreatedAt: wt0},
 	}
 	idems := []credit.IdempotencyRecord{
 		{Idempotency: credit.Idempotency{Scope: "key_1", Key: "k-42", Hash: "sha256:ab12"}, Response: []byte(`{"id":"gen_1","memo":"✿"}`), CreatedAt: wt0},
@@ -276,6 +303,12 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 	for _, r := range idems {
 		r.CreatedAt = zoned(r.CreatedAt, wParis)
 		in.Idempotency = append(in.Idempotency, r)
+	}
+	for _, u := range slices.Backward(subs) {
+		u.StartsAt, u.EndsAt, u.NextAt = zoned(u.StartsAt, wTokyo), zoned(u.EndsAt, wParis), zoned(u.NextAt, wTokyo)
+		u.RenewsAt, u.CreatedAt, u.CanceledAt = zoned(u.RenewsAt, wParis), zoned(u.CreatedAt, wTokyo), zoned(u.CanceledAt, wParis)
+		u.Usage = slices.Clone(u.Usage)
+		in.NewSubscriptions = append(in.NewSubscriptions, u)
 	}
 	for _, e := range audit {
 		e.At = zoned(e.At, wTokyo)
@@ -332,6 +365,15 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 		if !reflect.DeepEqual(gotG, grants) {
 			t.Errorf("Grants(acme) =\n%+v\nwant (in consumption order)\n%+v", gotG, grants)
 		}
+		for _, w := range grants {
+			g, err := tx.Grant(w.ID)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(g, w) {
+				t.Errorf("Grant(%s) = %+v; want %+v", w.ID, g, w)
+			}
+		}
 		for _, w := range holds {
 			h, err := tx.Hold(w.ID)
 			if err != nil {
@@ -357,8 +399,35 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 				t.Errorf("Generation(%s) = %+v; want %+v", w.ID, g, w)
 			}
 		}
+		for _, w := range subs {
+			u, err := tx.Subscription(w.ID)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(u, w) {
+				t.Errorf("Subscription(%s) =\n%+v\nwant\n%+v", w.ID, u, w)
+			}
+		}
+		us, err := tx.Subscriptions("acme")
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(us, subs) {
+			t.Errorf("Subscriptions(acme) =\n%+v\nwant (by creation, then id)\n%+v", us, subs)
+		}
 		return nil
 	})
+	// Write's load: the account and every subscription, as they went in,
+	// read afresh (a store that keeps states between Writes has the
+	// Change's own values, in their zones, until a failed Write).
+	wFailedWrite(t, s)
+	st := wLoad(t, s, "acme", credit.Refs{Now: wt0})
+	if st.Account == nil || !reflect.DeepEqual(*st.Account, acct) {
+		t.Errorf("Load(acme): Account = %+v; want %+v", st.Account, acct)
+	}
+	if got := sortedSubs(st.Subscriptions); !reflect.DeepEqual(got, subs) {
+		t.Errorf("Load(acme): Subscriptions =\n%+v\nwant\n%+v", got, subs)
+	}
 	if !reflect.DeepEqual(got, entries) {
 		t.Errorf("Entries(acme) (oldest first) =\n%+v\nwant\n%+v", got, entries)
 	}
@@ -382,11 +451,58 @@ func wrRoundTrip(t *testing.T, s credit.Store) {
 	if !reflect.DeepEqual(snap.Entries, entries) {
 		t.Errorf("Snapshot entries =\n%+v\nwant\n%+v", snap.Entries, entries)
 	}
-	// The capture charged 15 credits of topaz on 2025-03-14: the rollup has it.
-	wantUsage := []credit.DailyUsage{{Account: "acme", UsageRow: credit.UsageRow{Day: "2025-03-14", Model: "topaz", Kind: "upscale", Charged: 15000, Count: 1}}}
-	if !reflect.DeepEqual(snap.Usage, wantUsage) {
-		t.Errorf("Snapshot usage = %+v; want %+v", snap.Usage, wantUsage)
+	if !reflect.DeepEqual(snap.Subscriptions, subs) {
+		t.Errorf("Snapshot subscriptions =\n%+v\nwant (by creation, then id)\n%+v", snap.Subscriptions, subs)
 	}
+	// The capture charged 15 credits of topaz on 2025-03-14, at a list of
+	// 20; the unlimited window's charged 0 of nano-banana-pro at a list of
+	// 24.5: the rollup has both.
+	wantUsage := []credit.DailyUsage{
+		{Account: "acme", UsageRow: credit.UsageRow{Day: "2025-03-14", Model: "nano-banana-pro", Kind: "image", Charged: 0, List: 24500, Count: 0}},
+		{Account: "acme", UsageRow: credit.UsageRow{Day: "2025-03-14", Model: "topaz", Kind: "upscale", Charged: 15000, List: 20000, Count: 1}},
+	}
+	if got := sortedUsage(snap.Usage); !reflect.DeepEqual(got, wantUsage) {
+		t.Errorf("Snapshot usage = %+v; want %+v", got, wantUsage)
+	}
+	var ss *credit.Snapshot
+	wView(t, s, func(tx credit.Tx) error {
+		sc, err := credit.Scan(tx)
+		if err != nil {
+			return err
+		}
+		ss, err = sc.SnapshotState()
+		return err
+	})
+	if !reflect.DeepEqual(ss.Accounts, snap.Accounts) || !reflect.DeepEqual(ss.Grants, snap.Grants) ||
+		!reflect.DeepEqual(ss.Subscriptions, subs) || !reflect.DeepEqual(sortedUsage(ss.Usage), wantUsage) {
+		t.Errorf("SnapshotState = %+v; want the accounts, grants, subscriptions and usage of Snapshot", ss)
+	}
+}
+
+// sortedSubs returns subscriptions by creation, then id (a State holds them
+// in any order).
+func sortedSubs(us []credit.Subscription) []credit.Subscription {
+	if len(us) == 0 {
+		return nil
+	}
+	us = slices.Clone(us)
+	slices.SortFunc(us, func(a, b credit.Subscription) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return us
+}
+
+// sortedUsage returns rollup rows by account, day, model and kind (a store
+// gives them in any order).
+func sortedUsage(us []credit.DailyUsage) []credit.DailyUsage {
+	if len(us) == 0 {
+		return nil
+	}
+	us = slices.Clone(us)
+	slices.SortFunc(us, func(a, b credit.DailyUsage) int {
+		return cmp.Or(cmp.Compare(a.Account, b.Account), cmp.Compare(a.Day, b.Day), cmp.Compare(a.Model, b.Model), cmp.Compare(a.Kind, b.Kind))
+	})
+	return us
 }
 
 // wrEntryOrder: the journal's and the audit log's ids follow the order of
@@ -443,14 +559,14 @@ func wrEntryOrder(t *testing.T, s credit.Store) {
 	}
 }
 
-// wrUpdates: Change.Account, Grants, Holds, Allocations, TrimAllocations and
-// Generations update exactly the columns credit.Change says, and nothing
-// else of the row.
+// wrUpdates: Change.Account, Grants, Holds, Allocations, TrimAllocations,
+// Generations and Subscriptions update exactly the columns credit.Change
+// says, and nothing else of the row.
 func wrUpdates(t *testing.T, s credit.Store) {
 	quote := []byte(`{"q":1}`)
-	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 10000, Held: 6000, CreatedAt: wt0}
+	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 10000, Held: 6000, CreatedAt: wt0, Plan: "free", TimeZone: "Europe/Paris"}
 	g1 := credit.Grant{ID: "g1", Account: "acme", Source: credit.SourcePromo, Granted: 10000, Remaining: 7000, Held: 3000,
-		ExpiresAt: wt0.Add(time.Hour), CreatedAt: wt0, Memo: "m1"}
+		ExpiresAt: wt0.Add(time.Hour), CreatedAt: wt0, Memo: "m1", AppliesTo: credit.Eligibility{Models: []string{"m"}}, Subscription: "sub1", Period: "sub1/0/0"}
 	g2 := credit.Grant{ID: "g2", Account: "acme", Source: credit.SourceTopup, Granted: 5000, Remaining: 3000, Held: 2000, CreatedAt: wt0, Memo: "m2"}
 	g3 := credit.Grant{ID: "g3", Account: "acme", Source: credit.SourceSubscription, Granted: 1000,
 		ExpiresAt: wt0.Add(time.Minute), ExpiredAt: wt0.Add(time.Minute), CreatedAt: wt0, PaidBack: 300}
@@ -461,21 +577,29 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	h2 := credit.Hold{ID: "h2", Account: "acme", Amount: 3000, Status: credit.HoldOpen, ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0.Add(time.Second),
 		Allocations: []credit.Allocation{{Grant: "g2", Amount: 1000}, {Grant: "g1", Amount: 1000}, {Grant: "ovd_acme", Amount: 1000}}}
 	gen1 := credit.Generation{ID: "gen1", Account: "acme", Status: credit.GenerationHeld, Hold: "h1", Model: "m", Kind: credit.KindImage,
-		CatalogVersion: "v1", Images: 3, HoldCredits: 6000, UnitCredits: 2000, Quote: quote, ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0}
+		CatalogVersion: "v1", Images: 3, HoldCredits: 6000, UnitCredits: 2000, Quote: quote, Window: "sub1/0", Lane: credit.LaneFast, ListCredits: 6000,
+		ExpiresAt: wt0.Add(15 * time.Minute), CreatedAt: wt0}
+	sub1 := credit.Subscription{ID: "sub1", Account: "acme", Plan: "pro", Billing: credit.BillMonth, TimeZone: "Europe/Paris", StartsAt: wt0,
+		Period: 1, RenewsAt: wt0.Add(30 * 24 * time.Hour), Usage: []credit.WindowUsage{{Open: 1, Day: "2025-03-14", Fast: 1}}, CreatedAt: wt0}
+	sub2 := credit.Subscription{ID: "sub2", Account: "acme", Plan: "basic", Billing: credit.BillYear, StartsAt: wt0.Add(-time.Hour),
+		EndsAt: wt0, NextPlan: "pro", NextAt: wt0, Period: 12, CreatedAt: wt0.Add(-time.Hour), CanceledAt: wt0.Add(-time.Minute)}
 	a := acct
 	MustApply(t, s, "acme", &credit.Change{NewAccount: &a, NewGrants: []credit.Grant{g1, g2, g3, ovd},
-		NewHolds: []credit.Hold{h1, h2}, NewGenerations: []credit.Generation{gen1}})
+		NewHolds: []credit.Hold{h1, h2}, NewGenerations: []credit.Generation{gen1}, NewSubscriptions: []credit.Subscription{sub1, sub2}})
 
 	// What the change updates; every other field differs too, and must not
 	// be written.
 	resolved := wt0.Add(2 * time.Minute)
-	acctU := credit.Account{ID: "acme", Overdraft: 999999, Available: -1234, Held: 0, CreatedAt: wt0.Add(time.Hour)}
+	acctU := credit.Account{ID: "acme", Overdraft: 999999, Available: -1234, Held: 0, CreatedAt: wt0.Add(time.Hour), TimeZone: "Asia/Tokyo"} // off the plan
 	g1U := credit.Grant{ID: "g1", Account: "acme", Source: credit.SourceRefund, Granted: 1, Remaining: 0, Held: 0, Priority: 7,
-		ExpiresAt: wt0.Add(9 * time.Hour), ExpiredAt: zoned(wt0.Add(time.Hour), wParis), CreatedAt: wt0.Add(time.Hour), Memo: "changed", PaidBack: 500}
+		ExpiresAt: zoned(wt0.Add(9*time.Hour), wTokyo), ExpiredAt: zoned(wt0.Add(time.Hour), wParis), CreatedAt: wt0.Add(time.Hour), Memo: "changed", PaidBack: 500,
+		AppliesTo: credit.Eligibility{Tags: []string{"changed"}}, Subscription: "changed", Period: "changed"} // its expiry amended
 	g2U := g2
 	g2U.Remaining, g2U.Held, g2U.Memo = 4000, 1000, "changed"
+	g2U.AppliesTo, g2U.Period = credit.Eligibility{ExcludeTags: []string{"pro"}}, "changed"
 	g3U := g3
 	g3U.ExpiredAt, g3U.PaidBack = time.Time{}, 0 // back to live: NULL, and 0
+	g3U.ExpiresAt = time.Time{}                  // and amended to never expire
 	ovdU := ovd
 	ovdU.Remaining, ovdU.Held = -2000, 0 // the overdraft grant goes below zero
 	h1U := credit.Hold{ID: "h1", Account: "acme", Amount: 999, Status: credit.HoldCaptured, Captured: 4000, Released: 2000,
@@ -484,11 +608,21 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	h2U.Status, h2U.Released, h2U.ResolvedAt = credit.HoldReleased, 3000, resolved
 	gen1U := credit.Generation{ID: "gen1", Account: "acme", Status: credit.GenerationCompleted, Hold: "hX", Model: "x", Kind: credit.KindUpscale,
 		CatalogVersion: "vX", Images: 99, ImagesDelivered: 2, HoldCredits: 1, UnitCredits: 1, Surcharge: 1, Charged: 4000, Refunded: 1000,
-		Quote: []byte(`{"changed":true}`), ExpiresAt: wt0.Add(9 * time.Hour), CreatedAt: wt0.Add(9 * time.Hour), ResolvedAt: zoned(resolved, wParis)}
+		Quote: []byte(`{"changed":true}`), Window: "changed", Lane: credit.LaneRelaxed, ListCredits: 1,
+		ExpiresAt: wt0.Add(9 * time.Hour), CreatedAt: wt0.Add(9 * time.Hour), ResolvedAt: zoned(resolved, wParis)}
+	// Every field of a subscription but its id, account and creation.
+	sub1U := credit.Subscription{ID: "sub1", Account: "bob", Plan: "max ✿", Billing: credit.BillQuarter, TimeZone: "Asia/Tokyo",
+		StartsAt: zoned(wt0.Add(time.Minute), wTokyo), EndsAt: zoned(wt0.Add(90*24*time.Hour), wParis), NextPlan: "basic",
+		NextAt: zoned(wt0.Add(60*24*time.Hour), wTokyo), Period: 3, RenewsAt: zoned(wt0.Add(31*24*time.Hour), wParis),
+		Usage: []credit.WindowUsage{{Open: 0, Day: "2025-03-15", Fast: 4}, {Open: 3}}, CreatedAt: wt0.Add(time.Hour), CanceledAt: zoned(resolved, wTokyo)}
+	// Every optional field back to zero: NULL, and none.
+	sub2U := credit.Subscription{ID: "sub2", Account: "acme", Plan: "basic", Billing: credit.BillMonth, StartsAt: wt0.Add(-time.Hour), Period: 0,
+		CreatedAt: wt0.Add(-time.Hour)}
 	MustApply(t, s, "acme", &credit.Change{
-		Account: &acctU,
-		Grants:  []credit.Grant{g1U, g2U, g3U, ovdU},
-		Holds:   []credit.Hold{h1U, h2U},
+		Account:       &acctU,
+		Subscriptions: []credit.Subscription{sub1U, sub2U},
+		Grants:        []credit.Grant{g1U, g2U, g3U, ovdU},
+		Holds:         []credit.Hold{h1U, h2U},
 		Allocations: []credit.AllocationRow{
 			{Hold: "h1", Seq: 0, Allocation: credit.Allocation{Grant: "g1", Amount: 3000, Captured: 3000, Refunded: 1000}}, // overwrite
 			{Hold: "h1", Seq: 1, Allocation: credit.Allocation{Grant: "g3", Amount: 2000, Captured: 1000}},                 // another grant
@@ -500,13 +634,18 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	})
 
 	wantA := acct
-	wantA.Available, wantA.Held = -1234, 0
+	wantA.Available, wantA.Held, wantA.Plan, wantA.TimeZone = -1234, 0, "", "Asia/Tokyo"
 	wantG1 := g1
-	wantG1.Remaining, wantG1.Held, wantG1.PaidBack, wantG1.ExpiredAt = 0, 0, 500, wt0.Add(time.Hour)
+	wantG1.Remaining, wantG1.Held, wantG1.PaidBack, wantG1.ExpiresAt, wantG1.ExpiredAt = 0, 0, 500, wt0.Add(9*time.Hour), wt0.Add(time.Hour)
 	wantG2 := g2
 	wantG2.Remaining, wantG2.Held = 4000, 1000
 	wantG3 := g3
-	wantG3.ExpiredAt, wantG3.PaidBack = time.Time{}, 0
+	wantG3.ExpiresAt, wantG3.ExpiredAt, wantG3.PaidBack = time.Time{}, time.Time{}, 0
+	wantSub1 := sub1
+	wantSub1.Plan, wantSub1.Billing, wantSub1.TimeZone, wantSub1.StartsAt, wantSub1.EndsAt = "max ✿", credit.BillQuarter, "Asia/Tokyo", wt0.Add(time.Minute), wt0.Add(90*24*time.Hour)
+	wantSub1.NextPlan, wantSub1.NextAt, wantSub1.Period, wantSub1.RenewsAt = "basic", wt0.Add(60*24*time.Hour), 3, wt0.Add(31*24*time.Hour)
+	wantSub1.Usage, wantSub1.CanceledAt = []credit.WindowUsage{{Open: 0, Day: "2025-03-15", Fast: 4}, {Open: 3}}, resolved
+	wantSub2 := sub2U
 	wantOvd := ovd
 	wantOvd.Remaining, wantOvd.Held = -2000, 0
 	wantH1 := h1
@@ -527,14 +666,14 @@ func wrUpdates(t *testing.T, s credit.Store) {
 				return err
 			}
 			if !reflect.DeepEqual(a, wantA) {
-				t.Errorf("%s: Account(acme) = %+v; want %+v (only Available and Held updated)", when, a, wantA)
+				t.Errorf("%s: Account(acme) = %+v; want %+v (only Available, Held, Plan and TimeZone updated)", when, a, wantA)
 			}
 			gs, err := tx.Grants("acme")
 			if err != nil {
 				return err
 			}
 			if !reflect.DeepEqual(gs, grants) {
-				t.Errorf("%s: Grants(acme) =\n%+v\nwant (only Remaining, Held, PaidBack, ExpiredAt updated)\n%+v", when, gs, grants)
+				t.Errorf("%s: Grants(acme) =\n%+v\nwant (only Remaining, Held, PaidBack, ExpiresAt, ExpiredAt updated)\n%+v", when, gs, grants)
 			}
 			for _, w := range holds {
 				h, err := tx.Hold(w.ID)
@@ -552,6 +691,15 @@ func wrUpdates(t *testing.T, s credit.Store) {
 			if !reflect.DeepEqual(g, wantGen) {
 				t.Errorf("%s: Generation(gen1) =\n%+v\nwant (only Status, ImagesDelivered, Charged, Refunded, ResolvedAt updated)\n%+v", when, g, wantGen)
 			}
+			for _, w := range []credit.Subscription{wantSub1, wantSub2} {
+				u, err := tx.Subscription(w.ID)
+				if err != nil {
+					return err
+				}
+				if !reflect.DeepEqual(u, w) {
+					t.Errorf("%s: Subscription(%s) =\n%+v\nwant (all but ID, Account, CreatedAt updated)\n%+v", when, w.ID, u, w)
+				}
+			}
 			return nil
 		})
 		snap := wSnapshot(t, s)
@@ -561,9 +709,13 @@ func wrUpdates(t *testing.T, s credit.Store) {
 		if !reflect.DeepEqual(snap.Holds, holds) {
 			t.Errorf("%s: Snapshot holds =\n%+v\nwant\n%+v", when, snap.Holds, holds)
 		}
+		if want := []credit.Subscription{wantSub2, wantSub1}; !reflect.DeepEqual(snap.Subscriptions, want) {
+			t.Errorf("%s: Snapshot subscriptions =\n%+v\nwant\n%+v", when, snap.Subscriptions, want)
+		}
 	}
-	// Consumption order: g3 expires first, then g1; g2 never; the overdraft last.
-	check("after the update", []credit.Grant{wantG3, wantG1, wantG2, wantOvd}, []credit.Hold{wantH1, wantH2})
+	// Consumption order: g1 expires (amended to 9h); g2 and g3 never, by id;
+	// the overdraft last.
+	check("after the update", []credit.Grant{wantG1, wantG2, wantG3, wantOvd}, []credit.Hold{wantH1, wantH2})
 
 	// Allocations grow again after a trim, and a trim from 0 leaves none.
 	MustApply(t, s, "acme", &credit.Change{
@@ -575,12 +727,20 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	})
 	wantH1.Allocations = nil
 	wantH2.Allocations = []credit.Allocation{{Grant: "g2", Amount: 1500}, {Grant: "g1", Amount: 700}, {Grant: "ovd_acme", Amount: 300, Captured: 300}}
-	check("after the regrowth", []credit.Grant{wantG3, wantG1, wantG2, wantOvd}, []credit.Hold{wantH1, wantH2})
+	check("after the regrowth", []credit.Grant{wantG1, wantG2, wantG3, wantOvd}, []credit.Hold{wantH1, wantH2})
 
-	// Load gives the same rows.
-	st := wLoad(t, s, "acme", credit.Refs{Now: wt0, Holds: []string{"h1", "h2"}, Generations: []string{"gen1"}})
-	wantState(t, s, "acme", "Load(acme) after the updates", st, &wantA, []credit.Grant{wantG3, wantG1, wantG2, wantOvd},
-		[]credit.Hold{wantH1, wantH2}, []credit.Generation{wantGen}, nil)
+	// Load gives the same rows (g3, spent, never expiring and in no
+	// allocation, is not in the working set), as the store has them
+	// afresh after a failed Write.
+	for _, when := range []string{"after the updates", "after the updates and a failed Write"} {
+		st := wLoad(t, s, "acme", credit.Refs{Now: wt0, Holds: []string{"h1", "h2"}, Generations: []string{"gen1"}})
+		wantState(t, s, "acme", "Load(acme) "+when, st, &wantA, []credit.Grant{wantG1, wantG2, wantOvd},
+			[]credit.Hold{wantH1, wantH2}, []credit.Generation{wantGen}, nil)
+		if want := []credit.Subscription{wantSub2, wantSub1}; !reflect.DeepEqual(sortedSubs(st.Subscriptions), want) {
+			t.Errorf("Load(acme) %s: Subscriptions =\n%+v\nwant\n%+v", when, st.Subscriptions, want)
+		}
+		wFailedWrite(t, s)
+	}
 }
 
 func grantIDs(gs []credit.Grant) []string {
@@ -617,10 +777,11 @@ func wLoad(t testing.TB, s credit.Store, account string, refs credit.Refs) *cred
 
 // wantState checks a State loaded for account id against the credit.State
 // doc: the account as it is; at least the grants, holds, generations and
-// idempotency records given, each whole; whatever else it holds (a store
-// may load more) the account's own, as the store has it (read afresh in a
-// View), each once. What it loads beyond the doc's minimum is logged. (The
-// order of the grants is wrLoadGrantOrder's.)
+// idempotency records given, each whole; every subscription of the account,
+// as the store has it; whatever else it holds (a store may load more) the
+// account's own, as the store has it (read afresh in a View), each once.
+// What it loads beyond the doc's minimum is logged. (The order of the
+// grants is wrLoadGrantOrder's.)
 func wantState(t testing.TB, s credit.Store, id, what string, got *credit.State, account *credit.Account, grants []credit.Grant, holds []credit.Hold,
 	gens []credit.Generation, idem []credit.IdempotencyRecord) {
 	t.Helper()
@@ -640,6 +801,13 @@ func wantState(t testing.TB, s credit.Store, id, what string, got *credit.State,
 		gs, err := tx.Grants(id)
 		if err != nil {
 			return err
+		}
+		subs, err := tx.Subscriptions(id)
+		if err != nil {
+			return err
+		}
+		if got := sortedSubs(got.Subscriptions); !reflect.DeepEqual(got, sortedSubs(subs)) {
+			t.Errorf("%s: Subscriptions =\n%+v\nwant every one of the account's, as the store has them\n%+v", what, got, subs)
 		}
 		for _, g := range gs {
 			truthG[g.ID] = g
@@ -1109,6 +1277,7 @@ func wrAllOrNothing(t *testing.T, s credit.Store) {
 	carol.NewHolds = []credit.Hold{{ID: "h-exists", Account: "carol", Amount: 100, Status: credit.HoldOpen, ExpiresAt: wt0.Add(time.Hour), CreatedAt: wt0,
 		Allocations: []credit.Allocation{{Grant: "grt_carol", Amount: 100}}}}
 	carol.Idempotency = []credit.IdempotencyRecord{{Idempotency: credit.Idempotency{Scope: "s", Key: "dup", Hash: "h"}, CreatedAt: wt0}}
+	carol.NewSubscriptions = []credit.Subscription{{ID: "sub-exists", Account: "carol", Plan: "pro", Billing: credit.BillMonth, StartsAt: wt0, CreatedAt: wt0}}
 	MustApply(t, s, "carol", carol)
 
 	// The good batch touches every kind of row.
@@ -1121,6 +1290,8 @@ func wrAllOrNothing(t *testing.T, s credit.Store) {
 				Allocations: []credit.Allocation{{Grant: "g-new", Amount: 1000}}}},
 			NewGenerations: []credit.Generation{{ID: "gen-new", Account: "acme", Status: credit.GenerationHeld, Hold: "h-new", Model: "m", Kind: credit.KindImage,
 				Images: 1, HoldCredits: 1000, UnitCredits: 1000, ExpiresAt: wt0.Add(time.Hour), CreatedAt: wt0}},
+			NewSubscriptions: []credit.Subscription{{ID: "sub-new", Account: "acme", Plan: "pro", Billing: credit.BillMonth, StartsAt: wt0,
+				RenewsAt: wt0, CreatedAt: wt0}},
 			Entries:     []credit.Entry{*wCharge("acme", "m", credit.KindImage, wt0, 1000)},
 			Idempotency: []credit.IdempotencyRecord{{Idempotency: credit.Idempotency{Scope: "s", Key: "fresh", Hash: "h"}, CreatedAt: wt0}},
 			Audit:       []credit.AuditEntry{{At: wt0, Actor: "t", Action: credit.AuditGrantCreate, Target: "acme", Detail: []byte(`{}`)}},
@@ -1143,6 +1314,10 @@ func wrAllOrNothing(t *testing.T, s credit.Store) {
 		{"AccountExists", "carol", func() *credit.Change { return wNewAccount("carol", 0, 0) }},
 		{"HoldIDExists", "carol", func() *credit.Change {
 			return &credit.Change{NewHolds: []credit.Hold{{ID: "h-exists", Account: "carol", Status: credit.HoldOpen, ExpiresAt: wt0, CreatedAt: wt0}}}
+		}},
+		{"SubscriptionIDExists", "carol", func() *credit.Change {
+			return &credit.Change{NewSubscriptions: []credit.Subscription{{ID: "sub-exists", Account: "carol", Plan: "basic", Billing: credit.BillYear,
+				StartsAt: wt0, CreatedAt: wt0}}}
 		}},
 		{"IdempotencyKeyExists", "carol", func() *credit.Change {
 			return &credit.Change{Idempotency: []credit.IdempotencyRecord{{Idempotency: credit.Idempotency{Scope: "s", Key: "dup", Hash: "h2"}, CreatedAt: wt0}}}
@@ -1201,6 +1376,9 @@ func wrAllOrNothing(t *testing.T, s credit.Store) {
 		if _, err := tx.Generation("gen-new"); err != nil {
 			t.Errorf("Generation(gen-new): %v", err)
 		}
+		if _, err := tx.Subscription("sub-new"); err != nil {
+			t.Errorf("Subscription(sub-new): %v", err)
+		}
 		if es, err := tx.Entries("acme", 0, 10); err != nil || len(es) != 1 {
 			t.Errorf("Entries(acme) = %+v, %v; want one", es, err)
 		}
@@ -1232,6 +1410,14 @@ func wNotWritten(t testing.TB, s credit.Store) {
 		wantErr(t, "Hold(h-new)", err, credit.NotFound, "unknown_hold")
 		_, err = tx.Generation("gen-new")
 		wantErr(t, "Generation(gen-new)", err, credit.NotFound, "unknown_generation")
+		_, err = tx.Subscription("sub-new")
+		wantErr(t, "Subscription(sub-new)", err, credit.NotFound, "unknown_subscription")
+		if us, err := tx.Subscriptions("acme"); err != nil || len(us) != 0 {
+			t.Errorf("Subscriptions(acme) = %+v, %v; want none", us, err)
+		}
+		if us, err := tx.DueSubscriptions(wt0, 10); err != nil || len(us) != 0 {
+			t.Errorf("DueSubscriptions(wt0) = %+v, %v; want none", us, err)
+		}
 		if es, err := tx.Entries("acme", 0, 10); err != nil || len(es) != 0 {
 			t.Errorf("Entries(acme) = %+v, %v; want none", es, err)
 		}

@@ -15,9 +15,9 @@ import (
 // View), their rows set up through Write. Part of runWrite.
 
 // wCharge is a capture entry of amount for model at `at`, balanced, from
-// grt_ACCOUNT (a refund if amount is negative).
+// grt_ACCOUNT (a refund if amount is negative), at a list price of amount.
 func wCharge(account, model string, kind credit.Kind, at time.Time, amount credit.Credits) *credit.Entry {
-	x := &credit.Entry{Kind: credit.EntryCapture, Account: account, Time: at, Model: model, ModelKind: kind, ChargedDelta: amount,
+	x := &credit.Entry{Kind: credit.EntryCapture, Account: account, Time: at, Model: model, ModelKind: kind, ChargedDelta: amount, ListCredits: amount,
 		Postings: []credit.Posting{
 			{Account: account, Book: credit.BookHeld, Grant: "grt_" + account, Amount: -amount},
 			{Account: credit.PlatformAccount, Book: credit.BookRevenue, Amount: amount},
@@ -46,8 +46,10 @@ func wrTxErrors(t *testing.T, s credit.Store) {
 		reason string
 	}{
 		{"Account", func(tx credit.Tx) error { _, err := tx.Account("nobody"); return err }, "unknown_account"},
+		{"Grant", func(tx credit.Tx) error { _, err := tx.Grant("grt_nope"); return err }, "unknown_grant"},
 		{"Hold", func(tx credit.Tx) error { _, err := tx.Hold("hld_nope"); return err }, "unknown_hold"},
 		{"Generation", func(tx credit.Tx) error { _, err := tx.Generation("gen_nope"); return err }, "unknown_generation"},
+		{"Subscription", func(tx credit.Tx) error { _, err := tx.Subscription("sub_nope"); return err }, "unknown_subscription"},
 		{"Key", func(tx credit.Tx) error { _, err := tx.Key("nope"); return err }, "unknown_key"},
 	} {
 		err := s.View(context.Background(), tc.fn)
@@ -73,6 +75,10 @@ func wrTxErrors(t *testing.T, s credit.Store) {
 		us, err := tx.Usage("nobody", wt0.Add(-48*time.Hour), wt0)
 		if err != nil || len(us) != 0 {
 			t.Errorf("Usage(nobody) = %v, %v; want none", us, err)
+		}
+		ss, err := tx.Subscriptions("nobody")
+		if err != nil || len(ss) != 0 {
+			t.Errorf("Subscriptions(nobody) = %v, %v; want none", ss, err)
 		}
 		return nil
 	})
@@ -577,17 +583,28 @@ func wrTxEntries(t *testing.T, s credit.Store) {
 	})
 }
 
-// wrTxUsage: Usage sums charges by day, model and kind, whole days from the
-// rollup the store keeps as Write appends the journal, partial days from the
-// journal.
+// wrTxUsage: Usage sums charges and list credits by day, model and kind,
+// whole days from the rollup the store keeps as Write appends the journal,
+// partial days from the journal. A capture in an unlimited window, which
+// charges 0 at a list price, is in the usage with its list credits, and is
+// no charge.
 func wrTxUsage(t *testing.T, s credit.Store) {
 	wAccount(t, s, "acme", 0, credit.Whole(1000))
 	wAccount(t, s, "bob", 0, credit.Whole(1000))
 	day1 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 	day2 := day1.Add(24 * time.Hour)
+	unlimited := func(at time.Time, list credit.Credits) *credit.Entry {
+		x := &credit.Entry{Kind: credit.EntryCapture, Account: "acme", Time: at, Model: "nano-banana-pro", ModelKind: credit.KindImage,
+			Generation: "gen_u", CatalogVersion: "v1", ListCredits: list}
+		if list < 0 {
+			x.Kind = credit.EntryRefund
+		}
+		return x
+	}
 	var acme []credit.Entry
 	for _, x := range []*credit.Entry{
 		wCharge("acme", "nano-banana-2", credit.KindImage, day1, 49000),
+		unlimited(day1.Add(12*time.Hour), 24500),
 		wCharge("acme", "nano-banana-2", credit.KindImage, day1.Add(23*time.Hour+59*time.Minute), 73500),
 		wCharge("acme", "nano-banana-2", credit.KindImage, day1.Add(24*time.Hour).In(wTokyo), 98000), // day 2, first µs (09:00 in Tokyo)
 		wCharge("acme", "topaz", credit.KindUpscale, day1.Add(time.Hour), 41000),
@@ -596,6 +613,8 @@ func wrTxUsage(t *testing.T, s credit.Store) {
 		wCharge("acme", "nano-banana-2", credit.KindImage, day1.Add(-time.Microsecond), 1000),                         // before from
 		wCharge("acme", "nano-banana-2", credit.KindImage, day2.Add(24*time.Hour), 1000),                              // at to: excluded
 		{Kind: credit.EntryRelease, Account: "acme", Time: day1, Model: "nano-banana-2", ModelKind: credit.KindImage}, // charged nothing
+		unlimited(day2.Add(30*time.Minute), 24500),
+		unlimited(day2.Add(75*time.Minute), -12250), // half of it refunded
 	} {
 		acme = append(acme, *x)
 	}
@@ -609,10 +628,12 @@ func wrTxUsage(t *testing.T, s credit.Store) {
 		t.Fatalf("Write(acme, bob): %v", err)
 	}
 	want := []credit.UsageRow{
-		{Day: "2025-03-01", Model: "nano-banana-2", Kind: "image", Charged: 122500, Count: 2},
-		{Day: "2025-03-01", Model: "topaz", Kind: "upscale", Charged: 41000, Count: 1},
-		{Day: "2025-03-02", Model: "", Kind: "", Charged: 5000, Count: 1},
-		{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, Count: 1}, // 98 charged, 49 refunded: one charge
+		{Day: "2025-03-01", Model: "nano-banana-2", Kind: "image", Charged: 122500, List: 122500, Count: 2},
+		{Day: "2025-03-01", Model: "nano-banana-pro", Kind: "image", Charged: 0, List: 24500, Count: 0},
+		{Day: "2025-03-01", Model: "topaz", Kind: "upscale", Charged: 41000, List: 41000, Count: 1},
+		{Day: "2025-03-02", Model: "", Kind: "", Charged: 5000, List: 5000, Count: 1},
+		{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, List: 49000, Count: 1}, // 98 charged, 49 refunded: one charge
+		{Day: "2025-03-02", Model: "nano-banana-pro", Kind: "image", Charged: 0, List: 12250, Count: 0},
 	}
 	wView(t, s, func(tx credit.Tx) error {
 		// Whole days (from the rollup).
@@ -630,9 +651,11 @@ func wrTxUsage(t *testing.T, s credit.Store) {
 			return err
 		}
 		partial := []credit.UsageRow{
-			{Day: "2025-03-01", Model: "nano-banana-2", Kind: "image", Charged: 73500, Count: 1},
-			{Day: "2025-03-01", Model: "topaz", Kind: "upscale", Charged: 41000, Count: 1},
-			{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, Count: 1},
+			{Day: "2025-03-01", Model: "nano-banana-2", Kind: "image", Charged: 73500, List: 73500, Count: 1},
+			{Day: "2025-03-01", Model: "nano-banana-pro", Kind: "image", Charged: 0, List: 24500, Count: 0},
+			{Day: "2025-03-01", Model: "topaz", Kind: "upscale", Charged: 41000, List: 41000, Count: 1},
+			{Day: "2025-03-02", Model: "nano-banana-2", Kind: "image", Charged: 49000, List: 49000, Count: 1},
+			{Day: "2025-03-02", Model: "nano-banana-pro", Kind: "image", Charged: 0, List: 12250, Count: 0},
 		}
 		if !reflect.DeepEqual(got, partial) {
 			t.Errorf("Usage(acme, March 1 01:00 – March 2 01:30) =\n%+v\nwant\n%+v", got, partial)
@@ -648,8 +671,8 @@ func wrTxUsage(t *testing.T, s credit.Store) {
 		}
 	}
 	wantRollup := map[string]credit.UsageRow{
-		"2025-02-28/nano-banana-2/image": {Day: "2025-02-28", Model: "nano-banana-2", Kind: "image", Charged: 1000, Count: 1},
-		"2025-03-03/nano-banana-2/image": {Day: "2025-03-03", Model: "nano-banana-2", Kind: "image", Charged: 1000, Count: 1},
+		"2025-02-28/nano-banana-2/image": {Day: "2025-02-28", Model: "nano-banana-2", Kind: "image", Charged: 1000, List: 1000, Count: 1},
+		"2025-03-03/nano-banana-2/image": {Day: "2025-03-03", Model: "nano-banana-2", Kind: "image", Charged: 1000, List: 1000, Count: 1},
 	}
 	for _, r := range want {
 		wantRollup[r.Day+"/"+r.Model+"/"+r.Kind] = r
@@ -657,4 +680,116 @@ func wrTxUsage(t *testing.T, s credit.Store) {
 	if !reflect.DeepEqual(rollup, wantRollup) {
 		t.Errorf("Snapshot usage rollup of acme =\n%+v\nwant\n%+v", rollup, wantRollup)
 	}
+}
+
+// wrTxSubscriptions: Subscription and Subscriptions read what Write
+// inserted and updated; DueSubscriptions finds, across accounts, the
+// subscriptions whose RenewsAt is set and ≤ now, earliest first; and Write
+// loads every subscription of its account, and none of another's.
+func wrTxSubscriptions(t *testing.T, s credit.Store) {
+	wAccount(t, s, "acme", 0, 0)
+	wAccount(t, s, "bob", 0, 0)
+	h, m := time.Hour, time.Minute
+	sub := func(id, account string, created, renews time.Time) credit.Subscription {
+		return credit.Subscription{ID: id, Account: account, Plan: "pro", Billing: credit.BillMonth, TimeZone: "Europe/Paris",
+			StartsAt: created, RenewsAt: renews, CreatedAt: created}
+	}
+	var never time.Time
+	a0 := sub("s-a0", "acme", wt0, never) // no month left to give
+	a1 := sub("s-a1", "acme", wt0.Add(m), wt0.Add(2*h))
+	a1.Usage = []credit.WindowUsage{{Open: 1, Day: "2025-03-14", Fast: 3}}
+	a2 := sub("s-a2", "acme", wt0.Add(m), wt0.Add(h)) // created with a1: after it by id
+	b1 := sub("s-b1", "bob", wt0, wt0.Add(h))         // due with a2: after it by id
+	b2 := sub("s-b2", "bob", wt0.Add(m), wt0.Add(5*h))
+	MustApply(t, s, "acme", &credit.Change{NewSubscriptions: []credit.Subscription{a2, a0, a1}})
+	MustApply(t, s, "bob", &credit.Change{NewSubscriptions: []credit.Subscription{b2, b1}})
+
+	ids := func(us []credit.Subscription) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.ID)
+		}
+		return out
+	}
+	due := func(when string, cases []struct {
+		now   time.Time
+		limit int
+		want  []string
+	}) {
+		t.Helper()
+		wView(t, s, func(tx credit.Tx) error {
+			for _, tt := range cases {
+				us, err := tx.DueSubscriptions(tt.now, tt.limit)
+				if err != nil {
+					return err
+				}
+				if got := ids(us); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("%s: DueSubscriptions(wt0+%v, %d) = %v; want %v", when, tt.now.Sub(wt0), tt.limit, got, tt.want)
+				}
+			}
+			return nil
+		})
+	}
+	due("after the inserts", []struct {
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{wt0.Add(3 * h), 10, []string{"s-a2", "s-b1", "s-a1"}},
+		{wt0.Add(3 * h), 2, []string{"s-a2", "s-b1"}},
+		{wt0.Add(3 * h), 0, []string{"s-a2", "s-b1", "s-a1"}},
+		{wt0.Add(h), 10, []string{"s-a2", "s-b1"}}, // due at RenewsAt
+		{wt0.Add(h - time.Microsecond), 10, nil},
+		{wt0.Add(5 * h), 10, []string{"s-a2", "s-b1", "s-a1", "s-b2"}},
+	})
+	wView(t, s, func(tx credit.Tx) error {
+		for account, want := range map[string][]credit.Subscription{"acme": {a0, a1, a2}, "bob": {b1, b2}} {
+			us, err := tx.Subscriptions(account)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(us, want) {
+				t.Errorf("Subscriptions(%s) =\n%+v\nwant (by creation, then id)\n%+v", account, us, want)
+			}
+		}
+		u, err := tx.Subscription("s-a1")
+		if err == nil && !reflect.DeepEqual(u, a1) {
+			t.Errorf("Subscription(s-a1) = %+v; want %+v", u, a1)
+		}
+		return err
+	})
+	st := wLoad(t, s, "acme", credit.Refs{Now: wt0})
+	wantState(t, s, "acme", "Load(acme)", st, &credit.Account{ID: "acme", CreatedAt: wt0}, nil, nil, nil, nil)
+	if got := ids(sortedSubs(st.Subscriptions)); !reflect.DeepEqual(got, []string{"s-a0", "s-a1", "s-a2"}) {
+		t.Errorf("Load(acme): subscriptions %v; want s-a0, s-a1, s-a2 (every one of acme's, none of bob's)", got)
+	}
+
+	// a2 gives its month and renews later; a1 is canceled at its period's
+	// end and has no month left to give.
+	a2.Period, a2.RenewsAt = 1, wt0.Add(30*24*h)
+	a2.Usage = []credit.WindowUsage{{}, {Open: 2}}
+	a1.Period, a1.RenewsAt, a1.EndsAt, a1.CanceledAt, a1.Usage = 1, never, wt0.Add(2*h), wt0.Add(m), nil
+	MustApply(t, s, "acme", &credit.Change{Subscriptions: []credit.Subscription{a1, a2}})
+	due("after the updates", []struct {
+		now   time.Time
+		limit int
+		want  []string
+	}{
+		{wt0.Add(3 * h), 10, []string{"s-b1"}},
+		{wt0.Add(30 * 24 * h), 10, []string{"s-b1", "s-b2", "s-a2"}},
+	})
+	for _, when := range []string{"after the updates", "after the updates and a failed Write"} {
+		st := wLoad(t, s, "acme", credit.Refs{Now: wt0})
+		if got, want := sortedSubs(st.Subscriptions), []credit.Subscription{a0, a1, a2}; !reflect.DeepEqual(got, want) {
+			t.Errorf("Load(acme) %s: Subscriptions =\n%+v\nwant\n%+v", when, got, want)
+		}
+		wFailedWrite(t, s)
+	}
+	wView(t, s, func(tx credit.Tx) error {
+		us, err := tx.Subscriptions("acme")
+		if err == nil && !reflect.DeepEqual(us, []credit.Subscription{a0, a1, a2}) {
+			t.Errorf("Subscriptions(acme) after the updates =\n%+v\nwant\n%+v", us, []credit.Subscription{a0, a1, a2})
+		}
+		return err
+	})
 }
