@@ -44,7 +44,7 @@ func (m Main) catalogShowCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show",
-		Short: "Print the catalog in use as the studio page's tables",
+		Short: "Print the catalog in use as the studio page's tables, and its plans",
 		Long: "Prints the catalog tally serve would price with: the one in use in the ledger (--db, $TALLY_DB, or\n" +
 			"./tally.db if it exists), else the --catalog file, else the built-in catalog.",
 		Args: cobra.ExactArgs(0),
@@ -104,7 +104,8 @@ func (m Main) catalogDiffCmd() *cobra.Command {
 	return cmd
 }
 
-// printTables writes the four tables of the studio page from the catalog.
+// printTables writes the four tables of the studio page from the catalog,
+// then its plans.
 func printTables(w io.Writer, c *credit.Catalog) {
 	fmt.Fprintf(w, "Catalog %s, effective %s\n", c.Version, c.EffectiveAt.Format("2006-01-02 15:04 MST"))
 	section := func(title string, header string, kinds ...credit.Kind) *tabwriter.Writer {
@@ -124,24 +125,66 @@ func printTables(w io.Writer, c *credit.Catalog) {
 	}
 	aspects := func(m *credit.Model) string { return strings.Join(m.AspectTexts(), ", ") }
 
+	// A model's tags follow its name in brackets: "Nano Banana Pro [pro]".
+	name := func(m *credit.Model) string {
+		if len(m.Tags) == 0 {
+			return m.Name
+		}
+		return m.Name + " [" + strings.Join(m.Tags, ", ") + "]"
+	}
+
 	tw := section("Create / Edit Image (base cost per 1 image)", "Model\tCredits (per image)\tResolution\tSupported aspect ratios")
 	for _, m := range of(credit.KindImage) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, catalog.PriceText(m), m.CapText(), aspects(m))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name(m), catalog.PriceText(m), m.CapText(), aspects(m))
 	}
 	tw.Flush()
 	tw = section("Personalise Image", "Mode\tCredits (per image)\tSupported aspect ratios")
 	for _, m := range of(credit.KindPersonalize) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, catalog.PriceText(m), aspects(m))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name(m), catalog.PriceText(m), aspects(m))
 	}
 	tw.Flush()
 	tw = section("Style Reference", "Feature\tCredits (per image)\tSupported aspect ratios")
 	for _, m := range of(credit.KindStyleReference) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.Name, catalog.PriceText(m), aspects(m))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", name(m), catalog.PriceText(m), aspects(m))
 	}
 	tw.Flush()
 	tw = section("Upscale Image", "Model\tBase Cost\tSupported scales\tCredits")
 	for _, m := range of(credit.KindUpscale) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Name, catalog.PriceText(m), catalog.ScalesText(m), strings.Join(catalog.ScaleCredits(m), "; "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name(m), catalog.PriceText(m), catalog.ScalesText(m), strings.Join(catalog.ScaleCredits(m), "; "))
 	}
 	tw.Flush()
+	if len(c.Plans) == 0 {
+		return
+	}
+	tw = section("Plans", "Plan\tName\tKind\tModels\tTop-ups\tAllowances\tUnlimited")
+	for _, p := range c.Plans {
+		kind := "subscription"
+		if p.Program {
+			kind = "program"
+		}
+		models := catalog.EligibilityText(p.Models)
+		if models == "" {
+			models = "all"
+		}
+		topups := "no"
+		if p.Topups {
+			topups = "yes"
+		}
+		var allowances, windows []string
+		for _, a := range p.Allowances {
+			allowances = append(allowances, catalog.AllowanceText(a))
+		}
+		for _, w := range p.Unlimited {
+			windows = append(windows, catalog.WindowText(w))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Name, kind, models, topups, orDash(strings.Join(allowances, "; ")), orDash(strings.Join(windows, "; ")))
+	}
+	tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -21,6 +21,8 @@ type builder struct {
 	maxImages   int
 	enhancer    credit.Credits
 	modelNodes  []ast.Node
+	plansNode   ast.Node
+	planNodes   []ast.Node
 }
 
 func (b *builder) versionText(n ast.Node, path string) string {
@@ -127,6 +129,7 @@ func (b *builder) model(n ast.Node, path string) *credit.Model {
 		field{"aspect_overrides", func(n ast.Node, _ string) { overrideNode = n }},
 		field{"max_images", func(n ast.Node, p string) { m.MaxImages = b.integer(n, p, 1, MaxImagesLimit) }},
 		field{"prompt_enhancer_credits", func(n ast.Node, p string) { m.PromptEnhancer = b.credits(n, p, true) }},
+		field{"tags", func(n ast.Node, p string) { m.Tags = b.tags(n, p) }},
 	)
 	if strings.TrimSpace(m.Name) == "" {
 		b.errorf(n, path+".name", "missing; every model needs a display name")

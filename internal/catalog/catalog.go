@@ -25,10 +25,33 @@
 //	    kind: upscale
 //	    price:
 //	      by_scale: {2: 65, 4: 260, 8: 520, 16: 1040}
+//	  - name: Nano Banana Pro
+//	    tags: [pro]                         # optional: labels plans and grants select by
+//	    ...
+//	plans:                                  # optional: how the studio gives credits
+//	  - id: free                            # lower-case letters, digits, dashes
+//	    name: Free
+//	    program: true                       # accounts are put on it, not subscribed; default false
+//	    topups: false                       # top-ups on sale on this plan; default true
+//	    models: {exclude_tags: [pro]}       # what accounts on it may use; default every model
+//	    allowances:
+//	      - credits: 100
+//	        every: day                      # day | month (a program: day only)
+//	        source: free                    # a grant source: subscription, topup, promo, free, ...
+//	        expires: period_end             # period_end (default) | never | a duration: 720h, 30d
+//	        applies_to: {exclude_tags: [pro]}  # models, tags, exclude_models, exclude_tags
+//	        rollover: {max_credits: 500, expires_after: 30d}  # monthly, period_end only
+//	    unlimited:                          # not in a program
+//	      - models: [nano-banana-2]         # ids or display names
+//	        days: 7                         # 1 to 366, from the start of each billing period
+//	        max_concurrent: 1               # default 1
+//	        daily_fast: 50                  # fast generations a local day
+//	        after_fast: relaxed             # block | relaxed
 //
 // Image, personalize and style reference entries are priced per_image or
 // per_image_by_resolution; upscale entries per_megapixel or by_scale. Amounts
 // are decimals with at most three decimals, read from the text, never via float.
+// A tag named in a plan must be carried by some model.
 package catalog
 
 import (
@@ -133,13 +156,15 @@ func Parse(data []byte) (*credit.Catalog, error) {
 		field{"max_images", func(n ast.Node, p string) { b.maxImages = b.integer(n, p, 1, MaxImagesLimit) }},
 		field{"prompt_enhancer_credits", func(n ast.Node, p string) { b.enhancer = b.credits(n, p, true) }},
 		field{"models", func(n ast.Node, p string) { modelsNode = n; b.modelNodes = t.sequence(n, p) }},
+		field{"plans", func(n ast.Node, p string) { b.plansNode = n; b.planNodes = t.sequence(n, p) }},
 	)
 	for _, k := range []string{"version", "effective_at", "models"} {
 		if !seen[k] {
 			t.errorf(root, k, "missing; every catalog needs one")
 		}
 	}
-	if _, isList := t.resolve(modelsNode).(*ast.SequenceNode); isList && len(b.modelNodes) == 0 {
+	_, isList := t.resolve(modelsNode).(*ast.SequenceNode)
+	if isList && len(b.modelNodes) == 0 {
 		t.errorf(modelsNode, "models", "the catalog has no models")
 	}
 	if len(b.modelNodes) > maxModels {
@@ -147,8 +172,13 @@ func Parse(data []byte) (*credit.Catalog, error) {
 		b.modelNodes = nil
 	}
 	models := b.models()
+	// A plan naming a model that could not be read is not reported for it:
+	// the model's own mistake is.
+	plans := b.plans(newRefs(models, isList && len(models) == len(b.modelNodes)))
 	if len(t.issues) > 0 {
 		return nil, &ValidationError{Issues: t.issues}
 	}
-	return credit.NewCatalog(b.version, b.effectiveAt, models), nil
+	c := credit.NewCatalog(b.version, b.effectiveAt, models)
+	c.Plans = plans
+	return c, nil
 }

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -709,6 +710,9 @@ func TestLoadFile(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(catalog.DefaultYAML())
 	f.Add([]byte(minimal))
+	if example, err := os.ReadFile("../../examples/plans.yaml"); err == nil {
+		f.Add(example)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := catalog.Parse(data)
 		if err != nil {
@@ -736,6 +740,7 @@ func FuzzParse(f *testing.F) {
 		if c == nil {
 			t.Fatalf("Parse returned neither a catalog nor an error")
 		}
+		checkPlans(t, c)
 		for _, m := range c.Models {
 			req := credit.QuoteRequest{Model: m.ID}
 			if m.Kind == credit.KindUpscale {
@@ -758,4 +763,56 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkPlans fails unless every plan of a valid catalog keeps the rules the
+// loader promises: model ids that exist, tags that some model carries,
+// positive allowances, programs with daily allowances and no windows.
+func checkPlans(t *testing.T, c *credit.Catalog) {
+	t.Helper()
+	tags := map[string]bool{}
+	for _, m := range c.Models {
+		for _, tag := range m.Tags {
+			tags[tag] = true
+		}
+	}
+	eligibility := func(what string, e credit.Eligibility) {
+		for _, id := range append(append([]string{}, e.Models...), e.ExcludeModels...) {
+			if m, err := c.Model(id); err != nil || m.ID != id {
+				t.Fatalf("%s names %q, which is not a model id", what, id)
+			}
+		}
+		for _, tag := range append(append([]string{}, e.Tags...), e.ExcludeTags...) {
+			if !tags[tag] {
+				t.Fatalf("%s names tag %q, which no model carries", what, tag)
+			}
+		}
+	}
+	for _, p := range c.Plans {
+		if c.Plan(p.ID) != p {
+			t.Fatalf("plan id %q is not unique", p.ID)
+		}
+		eligibility("plan "+p.ID, p.Models)
+		for _, a := range p.Allowances {
+			if a.Credits <= 0 || (a.Every != credit.EveryDay && a.Every != credit.EveryMonth) || a.Source == "" || a.Source == credit.SourceOverdraft {
+				t.Fatalf("plan %s allowance %+v", p.ID, a)
+			}
+			if p.Program && a.Every != credit.EveryDay {
+				t.Fatalf("program %s gives credits every %s", p.ID, a.Every)
+			}
+			if a.Rollover != nil && (a.Every != credit.EveryMonth || a.Rollover.MaxCredits <= 0) {
+				t.Fatalf("plan %s rollover %+v on %+v", p.ID, *a.Rollover, a)
+			}
+			eligibility("plan "+p.ID+" applies_to", a.AppliesTo)
+		}
+		if p.Program && len(p.Unlimited) > 0 {
+			t.Fatalf("program %s has unlimited windows", p.ID)
+		}
+		for _, w := range p.Unlimited {
+			if len(w.Models) == 0 || w.Days < 1 || w.MaxConcurrent < 1 || w.DailyFast < 0 || (w.AfterFast != credit.AfterFastBlock && w.AfterFast != credit.AfterFastRelaxed) {
+				t.Fatalf("plan %s window %+v", p.ID, w)
+			}
+			eligibility("plan "+p.ID+" window", credit.Eligibility{Models: w.Models})
+		}
+	}
 }

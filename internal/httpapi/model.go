@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
 )
 
@@ -28,6 +29,7 @@ type Model struct {
 	MaxImages             int               `json:"max_images"`
 	PromptEnhancerCredits credit.Credits    `json:"prompt_enhancer_credits" doc:"Surcharge per generation with the prompt enhancer on."`
 	QuoteTotalCredits     *credit.Credits   `json:"quote_total_credits,omitempty" doc:"Only in GET /v1/models with settings: the total for those settings."`
+	Tags                  []string          `json:"tags" doc:"Labels plans and grants select models by (applies_to, a plan's models); the built-in catalog tags the models whose name says Pro with pro. Empty when none." example:"pro"`
 }
 
 // ResolutionPrice is one tier and its per-image price.
@@ -57,7 +59,7 @@ func NewModel(m *credit.Model) Model {
 	out := Model{
 		ID: m.ID, Name: m.Name, Kind: m.Kind, Rule: string(m.Price.Kind), BaseCredits: m.BaseCredits(),
 		ResolutionCap: m.CapText(), AspectRatios: m.AspectTexts(), MaxImages: m.MaxImages,
-		PromptEnhancerCredits: m.PromptEnhancer,
+		PromptEnhancerCredits: m.PromptEnhancer, Tags: append([]string{}, m.Tags...),
 	}
 	for _, op := range m.Kind.Operations() {
 		out.Operations = append(out.Operations, string(op))
@@ -86,15 +88,86 @@ type Catalog struct {
 	Version     string    `json:"version"`
 	EffectiveAt time.Time `json:"effective_at"`
 	Models      []Model   `json:"models"`
+	Plans       []Plan    `json:"plans" doc:"The studio's credit programs and paid plans, in the catalog file's order. Empty when the catalog has none."`
 }
 
 // NewCatalog converts a catalog to its wire form.
 func NewCatalog(c *credit.Catalog) *Catalog {
-	out := &Catalog{Version: c.Version, EffectiveAt: c.EffectiveAt, Models: make([]Model, len(c.Models))}
+	out := &Catalog{Version: c.Version, EffectiveAt: c.EffectiveAt, Models: make([]Model, len(c.Models)), Plans: make([]Plan, len(c.Plans))}
 	for i, m := range c.Models {
 		out.Models[i] = NewModel(m)
 	}
+	for i, p := range c.Plans {
+		out.Plans[i] = NewPlan(p)
+	}
 	return out
+}
+
+// Plan is one of the catalog's plans: the free program an account is put
+// on, or a plan an account subscribes to.
+type Plan struct {
+	ID         string              `json:"id" example:"free"`
+	Name       string              `json:"name" example:"Free"`
+	Program    bool                `json:"program" doc:"An account is put on it (PUT /v1/accounts/{id}/plan) rather than subscribed to; its rules apply only while the account has no active subscription."`
+	Topups     bool                `json:"topups" doc:"Whether top-ups are on sale to an account on this plan."`
+	Models     *credit.Eligibility `json:"models,omitempty" doc:"What an account on the plan may generate with; absent: every model."`
+	Allowances []PlanAllowance     `json:"allowances" doc:"The credits the plan gives, each every day or month."`
+	Unlimited  []PlanWindow        `json:"unlimited" doc:"Models that cost nothing for some days from the start of each billing period."`
+}
+
+// PlanAllowance is credits a plan gives every period.
+type PlanAllowance struct {
+	Credits   credit.Credits      `json:"credits" example:"100"`
+	Every     credit.Period       `json:"every" enum:"day,month" doc:"day: each local calendar day of the account; month: from each renewal day (the subscription's start day of month) to the next."`
+	Source    credit.Source       `json:"source" enum:"subscription,topup,promo,refund,adjustment,free,rollover" doc:"The source of the grants it makes."`
+	Expires   string              `json:"expires" example:"period_end" doc:"When its grants expire: period_end (the end of the day or month given for), never, or a duration after they are given, such as 720h or 30d."`
+	Rollover  *PlanRollover       `json:"rollover,omitempty" doc:"Absent: unspent credits do not roll over."`
+	AppliesTo *credit.Eligibility `json:"applies_to,omitempty" doc:"Which models its grants pay for; absent: every model."`
+}
+
+// PlanRollover turns the unspent part of a period's allowance into a
+// rollover grant when the period ends.
+type PlanRollover struct {
+	MaxCredits   credit.Credits `json:"max_credits" example:"2000" doc:"At most this many unspent credits roll over."`
+	ExpiresAfter string         `json:"expires_after" example:"30d" doc:"How long the rollover grant lives: a duration such as 30d or 720h, or never."`
+}
+
+// PlanWindow is an unlimited window.
+type PlanWindow struct {
+	Models        []string         `json:"models" example:"nano-banana-2" doc:"Model ids that cost nothing inside the window."`
+	Days          int              `json:"days" example:"7" doc:"Days from the start of each billing period."`
+	MaxConcurrent int              `json:"max_concurrent" example:"1" doc:"Generations open at a time."`
+	DailyFast     int              `json:"daily_fast" example:"50" doc:"Generations a local day in the fast lane."`
+	AfterFast     credit.AfterFast `json:"after_fast" enum:"block,relaxed" doc:"Past daily_fast: block (refused until local midnight, 429 daily_limit_reached) or relaxed (the relaxed lane)."`
+}
+
+// NewPlan converts a plan to its wire form.
+func NewPlan(p *credit.Plan) Plan {
+	out := Plan{ID: p.ID, Name: p.Name, Program: p.Program, Topups: p.Topups, Models: eligibility(p.Models),
+		Allowances: make([]PlanAllowance, len(p.Allowances)), Unlimited: make([]PlanWindow, len(p.Unlimited))}
+	for i, a := range p.Allowances {
+		out.Allowances[i] = PlanAllowance{Credits: a.Credits, Every: a.Every, Source: a.Source,
+			Expires: catalog.ExpiryText(a.Expires), AppliesTo: eligibility(a.AppliesTo)}
+		if r := a.Rollover; r != nil {
+			after := "never"
+			if r.ExpiresAfter > 0 {
+				after = catalog.DurationText(r.ExpiresAfter)
+			}
+			out.Allowances[i].Rollover = &PlanRollover{MaxCredits: r.MaxCredits, ExpiresAfter: after}
+		}
+	}
+	for i, w := range p.Unlimited {
+		out.Unlimited[i] = PlanWindow{Models: append([]string{}, w.Models...), Days: w.Days, MaxConcurrent: w.MaxConcurrent, DailyFast: w.DailyFast, AfterFast: w.AfterFast}
+	}
+	return out
+}
+
+// eligibility is e on the wire: nil (absent) when it allows every model.
+func eligibility(e credit.Eligibility) *credit.Eligibility {
+	if e.IsZero() {
+		return nil
+	}
+	return &e
 }
 
 // ModelFilter is the query of GET /v1/models: settings a model must accept.
