@@ -161,6 +161,8 @@ func pCatalog() *Catalog {
 	}
 	roll := monthly(100)
 	roll.Rollover = &Rollover{MaxCredits: cr(30)}
+	roll3 := monthly(300)
+	roll3.Rollover = &Rollover{MaxCredits: cr(30)}
 	window := Window{Models: []string{"std"}, Days: 7, MaxConcurrent: 1, DailyFast: 2, AfterFast: AfterFastRelaxed}
 	blocking := window
 	blocking.AfterFast = AfterFastBlock
@@ -170,6 +172,7 @@ func pCatalog() *Catalog {
 		{ID: "basic", Name: "Basic", Topups: true, Allowances: []Allowance{monthly(100)}},
 		{ID: "big", Name: "Big", Topups: true, Allowances: []Allowance{monthly(300)}},
 		{ID: "roll", Name: "Roll", Topups: true, Allowances: []Allowance{roll}},
+		{ID: "roll3", Name: "Roll 3", Topups: true, Allowances: []Allowance{roll3}},
 		{ID: "unl", Name: "Unl", Topups: true, Allowances: []Allowance{monthly(100)}, Unlimited: []Window{window}},
 		{ID: "unlb", Name: "UnlB", Topups: true, Allowances: []Allowance{monthly(100)}, Unlimited: []Window{blocking}},
 	}
@@ -559,4 +562,37 @@ func TestVoidAndAmend(t *testing.T) {
 	_, err = l.VoidGrant(ctx, nil, gr.ID, "")
 	wantError(t, err, Conflict, "grant_expired")
 	wantAvailable(t, st, 0)
+}
+
+// TestUpgradeRolloverCap: a month's allowance and its upgrade grant expire
+// at one instant and share the allowance's rollover cap.
+func TestUpgradeRolloverCap(t *testing.T) {
+	ctx := context.Background()
+	now := utc("2026-01-10T09:00:00Z")
+	l, st := pLedger(t, &now, AccountSpec{})
+	sub, err := l.Subscribe(ctx, nil, tAcc, SubscriptionSpec{Plan: "roll"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = utc("2026-01-11T09:00:00Z")
+	if _, err := l.ChangeSubscription(ctx, nil, sub.ID, "roll3", AtNow); err != nil {
+		t.Fatal(err)
+	}
+	wantAvailable(t, st, cr(300)) // 100 + the upgrade's 200
+	// 10 Feb: 100 + 200 unspent; 30 roll over in all (the cap), 270
+	// expire; roll3's month brings 300.
+	now = utc("2026-02-10T00:00:00Z")
+	if _, err := l.AddGrant(ctx, nil, tAcc, GrantSpec{Credits: cr(1), Source: SourcePromo}); err != nil {
+		t.Fatal(err)
+	}
+	wantAvailable(t, st, cr(331))
+	var rolled Credits
+	for _, g := range st.state.Grants {
+		if g.Source == SourceRollover {
+			rolled += g.Granted
+		}
+	}
+	if rolled != cr(30) {
+		t.Errorf("rolled over %s; want 30", rolled)
+	}
 }
