@@ -44,9 +44,18 @@ var refusalFixes = map[string]fix{
 	"invalid_cursor":           {"--before", "an entry id that account history printed"},
 	"invalid_amount":           {"CREDITS", "more than 0, at most three decimals, e.g. 12.5"},
 	"invalid_account_id":       {"ID", "1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters; composed (NFC); not . or .."},
+	"unknown_tag":              {"--applies-to-tags", ""},
+	"unknown_plan":             {"--plan", ""},
+	"same_plan":                {"--plan", "another paid plan"},
+	"invalid_time_zone":        {"--time-zone", "an IANA time zone name, e.g. Europe/Berlin"},
+	"invalid_billing":          {"--billing", ""},
+	"invalid_at":               {"--at", ""},
+	"invalid_start":            {"--starts-at", "now or a time within a year, RFC 3339 or a date"},
 	"reserved_account_id":      {"ID", "any id but platform"},
 
 	"tally account create/invalid_amount": {"--overdraft", "0 or more credits, at most three decimals"},
+	"tally account plan/unknown_plan":     {"PLAN", ""},
+	"tally grant expiry/invalid_expiry":   {"--expires-at", "a time in the future, RFC 3339 or a date; or --never"},
 	"tally keys create/invalid_expiry":    {"--expires-in", "a duration more than 0, e.g. 2160h"},
 }
 
@@ -62,7 +71,7 @@ func refusal(cmdPath string, err error) string {
 	if !ok {
 		return msg
 	}
-	if !strings.Contains(msg, f.flag) {
+	if !strings.Contains(msg, f.flag) && !strings.HasPrefix(msg, "--") { // a message may name its flag itself
 		msg = f.flag + ": " + msg
 	}
 	var e *credit.Error

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/pflag"
 
+	"github.com/tally-credits/tally/internal/catalog"
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/postgres"
 	"github.com/tally-credits/tally/internal/sqlite"
@@ -120,6 +121,48 @@ func (f *storeFlags) openLedger(ctx context.Context, c func() *credit.Catalog) (
 		return nil, nil, err
 	}
 	return credit.NewLedger(s, credit.LedgerConfig{Catalog: c}), s, nil
+}
+
+// ledgerFlags are the flags of a command that works on accounts under the
+// catalog's plans (programs, subscriptions, Pro models, applies_to): the
+// ledger, and the catalog file that applies while the ledger has none
+// published in effect.
+type ledgerFlags struct {
+	storeFlags
+	file string
+}
+
+func (f *ledgerFlags) register(fs *pflag.FlagSet) {
+	f.storeFlags.register(fs)
+	fs.StringVar(&f.file, "catalog", "", "catalog YAML file whose plans and prices apply while the ledger has no published catalog in effect, as for tally serve --catalog (default: the built-in catalog)")
+}
+
+// ledger opens the existing ledger and a ledger on it that applies the
+// catalog tally serve would: the one in use in the ledger, else the
+// --catalog file, else the built-in catalog. closeStore closes the store.
+func (f *ledgerFlags) ledger(ctx context.Context) (l *credit.Ledger, c *credit.Catalog, closeStore func(), err error) {
+	// The file first: a bad --catalog is refused before the store is opened.
+	if c, err = loadCatalog(f.file); err != nil {
+		return nil, nil, nil, err
+	}
+	s, err := f.open(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cs, ok := s.(credit.CatalogStore); ok {
+		records, err := cs.Catalogs(ctx)
+		if err != nil {
+			s.Close()
+			return nil, nil, nil, err
+		}
+		if r, ok := catalog.InUse(catalog.Parsable(records), time.Now()); ok {
+			if c, err = catalog.Parse(r.YAML); err != nil {
+				s.Close()
+				return nil, nil, nil, err
+			}
+		}
+	}
+	return credit.NewLedger(s, credit.LedgerConfig{Catalog: func() *credit.Catalog { return c }}), c, func() { s.Close() }, nil
 }
 
 // name is the store as it may be printed: a URL's password is redacted.

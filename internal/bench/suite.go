@@ -19,9 +19,10 @@ import (
 )
 
 // Scenarios are the scenario names `tally bench --scenario` takes, in the
-// order they run. history runs last: it seeds a large journal, and its
-// verify reads all of it, which would weigh on the others' memory.
-var Scenarios = []string{"quote", "generation", "hot-account", "mixed", "history"}
+// order they run. history and idle run last: they seed a large journal and
+// many accounts, and their verify reads all of it, which would weigh on the
+// others' memory.
+var Scenarios = []string{"quote", "generation", "hot-account", "mixed", "history", "idle"}
 
 // Config is one `tally bench` run.
 type Config struct {
@@ -55,6 +56,9 @@ type Config struct {
 	Quick bool
 	// Entries is the journal length the history scenario seeds.
 	Entries int
+	// IdleAccounts is how many accounts the idle scenario seeds (0:
+	// 1,000,000, or 20,000 with Quick).
+	IdleAccounts int
 	// Progress, if set, gets the progress line and a line per setup step.
 	Progress io.Writer
 }
@@ -176,6 +180,8 @@ func RunSuite(ctx context.Context, cfg Config) (*Report, error) {
 			err = s.mixed(ctx)
 		case "history":
 			err = s.history(ctx)
+		case "idle":
+			err = s.idle(ctx)
 		}
 		if err != nil {
 			return s.report, err

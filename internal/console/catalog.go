@@ -25,7 +25,7 @@ type catalogView struct {
 	Options     []string // versions to compare, newest first
 	// Names maps the model ids of the catalog in use to their names, for
 	// the diff.
-	Names []modelName
+	Names []idName
 }
 
 type versionView struct {

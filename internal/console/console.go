@@ -1,5 +1,7 @@
 // Package console is tally's web console: Image mode (the model list, its
-// tooltips and the live total on Create), Pricing, Account and Catalog.
+// tooltips, the live total on Create, and what the account's plan does with
+// each model), Pricing (with the catalog's plans), Account (balances by
+// kind, plan, subscription and unlimited windows) and Catalog.
 //
 // Every page is rendered on the server from the catalog in use at the time of
 // the request, so prices show without JavaScript and a newly published catalog
@@ -245,23 +247,30 @@ func (c *console) accounts(w http.ResponseWriter, r *http.Request) {
 // API. Names maps the catalog's model ids to names for the usage chart.
 type accountView struct {
 	ID    string
-	Names []modelName
+	Names []idName
+	// Plans names the catalog's plans; Tags says what each model tag
+	// stands for ("pro": "Pro models"), for the grants' applies_to.
+	Plans []idName
+	Tags  []tagView
 }
 
-type modelName struct{ ID, Name string }
+// idName is an id and the name the console shows for it: a model's, or a
+// plan's.
+type idName struct{ ID, Name string }
 
-func modelNames(c *credit.Catalog) []modelName {
+func modelNames(c *credit.Catalog) []idName {
 	if c == nil {
 		return nil
 	}
-	out := make([]modelName, len(c.Models))
+	out := make([]idName, len(c.Models))
 	for i, m := range c.Models {
-		out[i] = modelName{m.ID, m.Name}
+		out[i] = idName{m.ID, m.Name}
 	}
 	return out
 }
 
 func (c *console) account(w http.ResponseWriter, r *http.Request) {
-	v := accountView{ID: r.PathValue("id"), Names: modelNames(c.cfg.Catalog())}
+	cat := c.cfg.Catalog()
+	v := accountView{ID: r.PathValue("id"), Names: modelNames(cat), Plans: planNames(cat), Tags: planTags(cat)}
 	c.render(w, r, http.StatusOK, "account", layout{Title: "Account " + v.ID, Nav: "account", Script: "account.js", Page: v})
 }

@@ -26,6 +26,9 @@ type imageView struct {
 
 	Quote      *quoteView
 	QuoteError string
+
+	// Plans names the catalog's plans, for the wallet's plan line.
+	Plans []idName
 }
 
 type settings struct {
@@ -78,7 +81,7 @@ func (c *console) image(w http.ResponseWriter, r *http.Request) {
 			m = found
 		}
 	}
-	v := imageView{Groups: groups(cat), Model: newModelView(cat, m)}
+	v := imageView{Groups: groups(cat), Model: newModelView(cat, m), Plans: planNames(cat)}
 	v.Settings = chooseSettings(m, q)
 	s := v.Settings
 

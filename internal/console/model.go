@@ -34,6 +34,12 @@ type modelView struct {
 	MaxImages     int
 	Enhancer      string // surcharge per generation; "" when free
 
+	// Tags are the model's tags as badges show them ("Pro"); DeniedBy the
+	// plans whose accounts may not use it.
+	Tags     []string
+	TagIDs   []string
+	DeniedBy []string
+
 	// Example is the page's worked example for a per-megapixel upscaler,
 	// priced by the quote engine (1920×1080 at the smallest scale).
 	Example *exampleView
@@ -65,6 +71,11 @@ func newModelView(c *credit.Catalog, m *credit.Model) modelView {
 		ID: m.ID, Name: m.Name, Kind: m.Kind, Base: m.BaseCredits().String(), Unit: "per image",
 		Cap: m.CapText(), Unpublished: m.Cap == credit.CapUnpublished, Ratios: m.AspectTexts(), MaxImages: m.MaxImages,
 	}
+	for _, t := range m.Tags {
+		v.TagIDs = append(v.TagIDs, t)
+		v.Tags = append(v.Tags, tagLabel(t))
+	}
+	v.DeniedBy = deniedBy(c, m)
 	if m.PromptEnhancer > 0 {
 		v.Enhancer = m.PromptEnhancer.String()
 	}
@@ -140,6 +151,12 @@ func (v modelView) DataScales() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// DataTags lists the model's tags.
+func (v modelView) DataTags() string { return strings.Join(v.TagIDs, " ") }
+
+// DataDenied lists the plans whose accounts may not use the model.
+func (v modelView) DataDenied() string { return strings.Join(v.DeniedBy, " ") }
 
 // NeedsInput says the price depends on the input image's size.
 func (v modelView) NeedsInput() bool { return v.MegapixelBase != "" }

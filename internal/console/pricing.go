@@ -19,6 +19,10 @@ type pricingView struct {
 	// on it ("" when it differs by model).
 	Enhancer     string
 	EnhancerFree bool
+	// Plans are the catalog's plans, and Tags what the tags their rules
+	// name mean ("Pro models: …").
+	Plans []planView
+	Tags  []tagView
 }
 
 func (c *console) pricing(w http.ResponseWriter, r *http.Request) {
@@ -27,7 +31,8 @@ func (c *console) pricing(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no catalog loaded", http.StatusServiceUnavailable)
 		return
 	}
-	v := pricingView{Version: cat.Version, EffectiveAt: cat.EffectiveAt.UTC(), Groups: groups(cat)}
+	v := pricingView{Version: cat.Version, EffectiveAt: cat.EffectiveAt.UTC(), Groups: groups(cat),
+		Plans: newPlanViews(cat), Tags: planTags(cat)}
 	maxImages, enhancer := map[int]bool{}, map[credit.Credits]bool{}
 	for _, m := range cat.Models {
 		if m.Kind == credit.KindUpscale {

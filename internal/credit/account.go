@@ -117,7 +117,7 @@ func (l *Ledger) checkProgram(id string) error {
 			return nil
 		}
 	}
-	e := Errorf(Invalid, "unknown_plan", "unknown program %q: an account is put on one of the catalog's programs, or on none (\"\")", badText(id))
+	e := Errorf(Invalid, "unknown_plan", "unknown program %q: an account is put on one of the catalog's programs, or on none (\"\")", shown(id))
 	if cat != nil {
 		for _, p := range cat.Plans {
 			if p.Program {

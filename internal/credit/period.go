@@ -39,7 +39,7 @@ func zone(name string) (*time.Location, error) {
 }
 
 func badZone(name string) *Error {
-	return Errorf(Invalid, "invalid_time_zone", "time_zone must be an IANA time zone name such as Europe/Berlin, not %q", badText(name))
+	return Errorf(Invalid, "invalid_time_zone", "time_zone must be an IANA time zone name such as Europe/Berlin, not %q", shown(name))
 }
 
 // CheckTimeZone refuses (Invalid invalid_time_zone) a name that is not an

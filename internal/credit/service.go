@@ -214,3 +214,13 @@ func badText(s string) string {
 	}
 	return ""
 }
+
+// shown is a caller's value as an error message quotes it (with %q, which
+// escapes what is not printable): cut to 64 bytes, so that a long value
+// does not make a long message.
+func shown(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -91,7 +91,7 @@ func (l *Ledger) paidPlan(id string) (*Plan, error) {
 	cat := l.catalog()
 	p := cat.Plan(id)
 	if p == nil || p.Program {
-		e := Errorf(Invalid, "unknown_plan", "unknown plan %q: a subscription is to one of the catalog's paid plans", badText(id))
+		e := Errorf(Invalid, "unknown_plan", "unknown plan %q: a subscription is to one of the catalog's paid plans", shown(id))
 		for _, q := range cat.Plans {
 			if !q.Program {
 				e.Allowed = append(e.Allowed, q.ID)
@@ -119,7 +119,7 @@ func (l *Ledger) Subscribe(ctx context.Context, idem *Idempotency, account strin
 		s.Billing = BillMonth
 	case BillMonth, BillQuarter, BillYear:
 	default:
-		e := Errorf(Invalid, "invalid_billing", "billing must be month, quarter or year, not %q", badText(string(s.Billing)))
+		e := Errorf(Invalid, "invalid_billing", "billing must be month, quarter or year, not %q", shown(string(s.Billing)))
 		e.Allowed = []string{string(BillMonth), string(BillQuarter), string(BillYear)}
 		return Subscription{}, e
 	}
@@ -183,7 +183,7 @@ func subDetail(b *Book, id string) any {
 
 func checkAt(at string) error {
 	if at != AtNow && at != AtPeriodEnd {
-		e := Errorf(Invalid, "invalid_at", "at must be now or period_end, not %q", badText(at))
+		e := Errorf(Invalid, "invalid_at", "at must be now or period_end, not %q", shown(at))
 		e.Allowed = []string{AtNow, AtPeriodEnd}
 		return e
 	}

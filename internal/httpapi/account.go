@@ -10,24 +10,57 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// Account is a wallet as support sees it: balances, grants, open holds.
+// Account is a wallet as support sees it: balances, grants, open holds,
+// and the plan whose rules apply to it.
 type Account struct {
 	ID                   string         `json:"id" doc:"The studio's user or team id." example:"user_42"`
-	AvailableCredits     credit.Credits `json:"available_credits" doc:"Spendable now (negative only within the overdraft)."`
+	AvailableCredits     credit.Credits `json:"available_credits" doc:"Spendable now (negative only within the overdraft). For an account on a program, the day's free credits are counted from the day's first read: no write is needed."`
 	HeldCredits          credit.Credits `json:"held_credits" doc:"Reserved by open holds."`
 	OverdraftCredits     credit.Credits `json:"overdraft_credits" doc:"How far below zero available_credits may go."`
 	OverdraftUsedCredits credit.Credits `json:"overdraft_used_credits" doc:"How far below zero the account is."`
 	CreatedAt            time.Time      `json:"created_at"`
+	Program              string         `json:"program,omitempty" doc:"The program the account is on (free), as POST /v1/accounts or PUT /v1/accounts/{id}/plan set it; absent: none." example:"free"`
+	Plan                 string         `json:"plan,omitempty" doc:"The plan whose rules apply now: an active subscription's plan, else the account's program; absent: a plain wallet." example:"free"`
+	Subscription         string         `json:"subscription,omitempty" doc:"The active subscription the plan comes through; absent: none."`
+	TimeZone             string         `json:"time_zone" doc:"The IANA time zone of the account's days: its free credits reset at its local midnight. UTC unless set." example:"Europe/Berlin"`
+	Balances             Balances       `json:"balances" doc:"available_credits by the kind of credits, as the studio shows them."`
 	Grants               []Grant        `json:"grants" doc:"The grants, in consumption order (lowest priority first, then earliest expiry with non-expiring last, then oldest); expired ones show expired_at."`
 	OpenHolds            []Hold         `json:"open_holds" doc:"Holds not yet captured, released or expired, oldest first."`
+	Subscriptions        []Subscription `json:"subscriptions" doc:"Its subscriptions, oldest first, ended ones included."`
+	Unlimited            []Window       `json:"unlimited" doc:"The unlimited windows in force now: models that cost nothing, with what is left of today's fast generations."`
 }
 
-// NewAccount converts an account view to its wire form.
-func NewAccount(v credit.AccountView) *Account {
+// Balances is what an account can spend, by where it came from.
+type Balances struct {
+	FreeCredits         credit.Credits `json:"free_credits" doc:"Today's free credits of the account's program."`
+	SubscriptionCredits credit.Credits `json:"subscription_credits" doc:"Monthly allowances of a subscription, and their rollovers."`
+	TopupCredits        credit.Credits `json:"topup_credits"`
+	OtherCredits        credit.Credits `json:"other_credits" doc:"Promotions, refunds and adjustments."`
+}
+
+// Window is an unlimited window in force, with what is left of it today.
+type Window struct {
+	Models        []string         `json:"models" doc:"Model ids that cost nothing in it." example:"nano-banana-2"`
+	Until         time.Time        `json:"until" doc:"When the window closes (the end of its days in the billing period)."`
+	MaxConcurrent int              `json:"max_concurrent" doc:"Generations that may be open at a time."`
+	Open          int              `json:"open" doc:"Generations open now."`
+	DailyFast     int              `json:"daily_fast" doc:"Fast generations a local day; 0: no limit."`
+	FastLeft      int              `json:"fast_left" doc:"Fast generations left today (0 when daily_fast is 0: no limit)."`
+	AfterFast     credit.AfterFast `json:"after_fast" enum:"block,relaxed" doc:"Past daily_fast: block (429 daily_limit_reached until resets_at) or relaxed (the relaxed lane)."`
+	ResetsAt      time.Time        `json:"resets_at" doc:"The account's next local midnight, when today's count resets."`
+}
+
+// NewAccount converts an account view to its wire form; now is the server's
+// clock, for the status of its subscriptions.
+func NewAccount(v credit.AccountView, now time.Time) *Account {
 	a := &Account{
 		ID: v.ID, AvailableCredits: v.Available, HeldCredits: v.Held, OverdraftCredits: v.Overdraft,
 		OverdraftUsedCredits: v.OverdraftUsed, CreatedAt: v.CreatedAt.UTC(),
+		Program: v.Account.Plan, Plan: v.Plan, Subscription: v.Subscription, TimeZone: zoneName(v.TimeZone),
+		Balances: Balances{FreeCredits: v.Balances.Free, SubscriptionCredits: v.Balances.Subscription,
+			TopupCredits: v.Balances.Topup, OtherCredits: v.Balances.Other},
 		Grants: make([]Grant, len(v.Grants)), OpenHolds: make([]Hold, len(v.OpenHolds)),
+		Subscriptions: make([]Subscription, len(v.Subscriptions)), Unlimited: make([]Window, len(v.Windows)),
 	}
 	for i, g := range v.Grants {
 		a.Grants[i] = *NewGrant(g)
@@ -35,22 +68,49 @@ func NewAccount(v credit.AccountView) *Account {
 	for i, h := range v.OpenHolds {
 		a.OpenHolds[i] = *NewHold(h)
 	}
+	for i, s := range v.Subscriptions {
+		a.Subscriptions[i] = *NewSubscription(s, now)
+	}
+	for i, w := range v.Windows {
+		a.Unlimited[i] = Window{Models: append([]string{}, w.Models...), Until: w.Until.UTC(), MaxConcurrent: w.MaxConcurrent,
+			Open: w.Open, DailyFast: w.DailyFast, FastLeft: w.FastLeft, AfterFast: w.AfterFast, ResetsAt: w.ResetsAt.UTC()}
+	}
 	return a
+}
+
+// openedAccount is the answer to opening an account: the account as opened,
+// on its program if it was given one (no subscription yet).
+func openedAccount(a credit.Account, now time.Time) *Account {
+	out := NewAccount(credit.AccountView{Account: a}, now)
+	out.Plan = a.Plan
+	return out
+}
+
+// zoneName is the time zone an account or subscription keeps its days in:
+// "" is UTC.
+func zoneName(tz string) string {
+	if tz == "" {
+		return "UTC"
+	}
+	return tz
 }
 
 // Grant is one lot of credits put into an account.
 type Grant struct {
-	ID               string         `json:"id"`
-	Account          string         `json:"account"`
-	Source           credit.Source  `json:"source" enum:"subscription,topup,promo,refund,adjustment"`
-	GrantedCredits   credit.Credits `json:"granted_credits"`
-	RemainingCredits credit.Credits `json:"remaining_credits" doc:"Spendable part."`
-	HeldCredits      credit.Credits `json:"held_credits" doc:"Part reserved by open holds."`
-	Priority         int            `json:"priority" doc:"Grants are used lowest priority first, then earliest expiry (non-expiring last), then oldest."`
-	ExpiresAt        *time.Time     `json:"expires_at,omitempty" doc:"When its remainder leaves the balance; absent: never."`
-	ExpiredAt        *time.Time     `json:"expired_at,omitempty" doc:"When its remainder left the balance."`
-	CreatedAt        time.Time      `json:"created_at"`
-	Memo             string         `json:"memo,omitempty"`
+	ID               string              `json:"id"`
+	Account          string              `json:"account"`
+	Source           credit.Source       `json:"source" enum:"subscription,topup,promo,refund,adjustment,free,rollover,overdraft" doc:"overdraft: the account's overdraft grant, listed only while credits returned to it are spendable."`
+	GrantedCredits   credit.Credits      `json:"granted_credits"`
+	RemainingCredits credit.Credits      `json:"remaining_credits" doc:"Spendable part."`
+	HeldCredits      credit.Credits      `json:"held_credits" doc:"Part reserved by open holds."`
+	Priority         int                 `json:"priority" doc:"Grants are used lowest priority first, then earliest expiry (non-expiring last), then oldest."`
+	ExpiresAt        *time.Time          `json:"expires_at,omitempty" doc:"When its remainder leaves the balance; absent: never."`
+	ExpiredAt        *time.Time          `json:"expired_at,omitempty" doc:"When its remainder left the balance (its expiry, or a void)."`
+	CreatedAt        time.Time           `json:"created_at"`
+	Memo             string              `json:"memo,omitempty"`
+	AppliesTo        *credit.Eligibility `json:"applies_to,omitempty" doc:"The models it may pay for; absent: every model."`
+	Subscription     string              `json:"subscription,omitempty" doc:"The subscription whose allowance (or rollover) it is."`
+	Period           string              `json:"period,omitempty" doc:"The allowance period it was given for, for a plan's grants: each is given once per period."`
 }
 
 // NewGrant converts a grant to its wire form.
@@ -58,7 +118,7 @@ func NewGrant(g credit.Grant) *Grant {
 	return &Grant{
 		ID: g.ID, Account: g.Account, Source: g.Source, GrantedCredits: g.Granted, RemainingCredits: g.Remaining,
 		HeldCredits: g.Held, Priority: g.Priority, ExpiresAt: optTime(g.ExpiresAt), ExpiredAt: optTime(g.ExpiredAt),
-		CreatedAt: g.CreatedAt.UTC(), Memo: g.Memo,
+		CreatedAt: g.CreatedAt.UTC(), Memo: g.Memo, AppliesTo: eligibility(g.AppliesTo), Subscription: g.Subscription, Period: g.Period,
 	}
 }
 
@@ -66,15 +126,24 @@ func NewGrant(g credit.Grant) *Grant {
 type AccountRequest struct {
 	ID               string  `json:"id" doc:"The studio's user or team id: 1 to 128 characters, no spaces." example:"user_42"`
 	OverdraftCredits *Amount `json:"overdraft_credits,omitempty" doc:"How far below zero the balance may go; default 0 (never)."`
+	Plan             string  `json:"plan,omitempty" doc:"A program of the catalog to put the account on (free: its daily free credits, no Pro models); absent: a plain wallet." example:"free"`
+	TimeZone         string  `json:"time_zone,omitempty" doc:"The IANA time zone of the account's days (its free credits reset at its local midnight); absent: UTC." example:"Europe/Berlin"`
+}
+
+// PlanRequest puts an account on a program, or takes it off.
+type PlanRequest struct {
+	Plan     *string `json:"plan" doc:"A program of the catalog (free); \"\" or null takes the account off its program (a plain wallet)." example:"free"`
+	TimeZone *string `json:"time_zone,omitempty" doc:"The IANA time zone of the account's days; absent: unchanged; \"\": UTC." example:"Europe/Berlin"`
 }
 
 // GrantRequest puts credits into an account.
 type GrantRequest struct {
-	Credits   Amount        `json:"credits"`
-	Source    credit.Source `json:"source" doc:"subscription, topup, promo, refund or adjustment."`
-	ExpiresAt *Time         `json:"expires_at,omitempty" doc:"When the remainder leaves the balance, in the future: RFC 3339 (2027-01-01T00:00:00Z) or a date (2027-01-01, that day's midnight UTC); absent or null: never."`
-	Priority  int           `json:"priority,omitempty" doc:"Grants are used lowest priority first, whatever their expiry; among equal priorities, the earliest expiry first (non-expiring last), then the oldest. 0 to 1000000, default 0."`
-	Memo      string        `json:"memo,omitempty" doc:"Why, for support and finance; at most 1000 bytes."`
+	Credits   Amount              `json:"credits"`
+	Source    credit.Source       `json:"source" doc:"subscription, topup, promo, refund, adjustment, free or rollover. A top-up to an account whose plan does not sell them (the free program) is 403 subscription_required."`
+	ExpiresAt *Time               `json:"expires_at,omitempty" doc:"When the remainder leaves the balance, in the future: RFC 3339 (2027-01-01T00:00:00Z) or a date (2027-01-01, that day's midnight UTC); absent or null: never."`
+	Priority  int                 `json:"priority,omitempty" doc:"Grants are used lowest priority first, whatever their expiry; among equal priorities, the earliest expiry first (non-expiring last), then the oldest. 0 to 1000000, default 0."`
+	Memo      string              `json:"memo,omitempty" doc:"Why, for support and finance; at most 1000 bytes."`
+	AppliesTo *credit.Eligibility `json:"applies_to,omitempty" doc:"Limits the models the grant may pay for: models (ids or names) or tags (pro) to include, exclude_models and exclude_tags to leave out; each must be in the catalog in use (422 unknown_model, unknown_tag). Absent: every model."`
 }
 
 func (s *Server) accountRoutes() {
@@ -83,7 +152,7 @@ func (s *Server) accountRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/accounts",
 		Summary:       "Open an account",
-		Description:   "Opens a wallet with zero balance. 409 account_exists if the id is taken.",
+		Description:   "Opens a wallet with zero balance, on a program (plan: free) if given: an account on the free program has 100 free credits each day of its time zone, counted without a write, and cannot use Pro models. 409 account_exists if the id is taken; 422 unknown_plan, invalid_time_zone.",
 		Tags:          []string{"Accounts"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{409},
@@ -92,31 +161,70 @@ func (s *Server) accountRoutes() {
 		Body           jsonBody[AccountRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Account }, error) {
-		overdraft, err := optCredits(in.Body.Value.OverdraftCredits)
+		body := &in.Body.Value
+		overdraft, err := optCredits(body.OverdraftCredits)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		var od credit.Credits
+		spec := credit.AccountSpec{ID: body.ID, Plan: body.Plan, TimeZone: body.TimeZone}
 		if overdraft != nil {
-			od = *overdraft
+			spec.Overdraft = *overdraft
 		}
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		a, err := s.ledger.CreateAccount(ctx, idem, in.Body.Value.ID, od)
+		a, err := s.ledger.OpenAccount(ctx, idem, spec)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		return &struct{ Body *Account }{NewAccount(credit.AccountView{Account: a})}, nil
+		if a.Plan != "" {
+			// On a program: answer as GET does, with the day's free credits.
+			if v, err := s.ledger.Account(ctx, a.ID); err == nil {
+				return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
+			}
+		}
+		return &struct{ Body *Account }{openedAccount(a, s.ledger.Now())}, nil
+	})
+
+	register(s, huma.Operation{
+		OperationID: "set-account-plan",
+		Method:      http.MethodPut,
+		Path:        "/v1/accounts/{id}/plan",
+		Summary:     "Put an account on a program, or take it off",
+		Description: "Puts the account on a program of the catalog (free: 100 credits a day, no Pro models), or takes it off (plan \"\" or null: a plain wallet), and sets the time zone of its days when time_zone is given. A subscription takes over from the program while it is active. Answers the account as GET /v1/accounts/{id} does. 422 unknown_plan (allowed lists the programs), invalid_time_zone.",
+		Tags:        []string{"Accounts"},
+		Errors:      []int{http.StatusConflict},
+	}, accessAdmin, func(ctx context.Context, in *struct {
+		ID             string `path:"id" doc:"Account id."`
+		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
+		Body           jsonBody[PlanRequest]
+		RawBody        []byte
+	}) (*struct{ Body *Account }, error) {
+		var plan string
+		if p := in.Body.Value.Plan; p != nil {
+			plan = *p
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		if _, err := s.ledger.SetPlan(ctx, idem, in.ID, plan, in.Body.Value.TimeZone); err != nil {
+			return nil, s.failOn(err, "account", in.ID)
+		}
+		v, err := s.ledger.Account(ctx, in.ID)
+		if err != nil {
+			return nil, s.failOn(err, "account", in.ID)
+		}
+		return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
 	})
 
 	register(s, huma.Operation{
 		OperationID: "get-account",
 		Method:      http.MethodGet,
 		Path:        "/v1/accounts/{id}",
-		Summary:     "Get an account: balances, grants, open holds",
-		Description: "As of now: holds past their TTL and grants past their expiry are settled first.",
+		Summary:     "Get an account: balances, grants, open holds, plan",
+		Description: "As of now: holds past their TTL, grants past their expiry and subscription renewals due are settled first. An account on a program shows the day's free credits without a write.",
 		Tags:        []string{"Accounts"},
 	}, accessRead, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Account id."`
@@ -128,7 +236,7 @@ func (s *Server) accountRoutes() {
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
 		}
-		return &struct{ Body *Account }{NewAccount(v)}, nil
+		return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
 	})
 
 	register(s, huma.Operation{
@@ -136,7 +244,7 @@ func (s *Server) accountRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/accounts/{id}/grants",
 		Summary:       "Grant credits to an account",
-		Description:   "Puts credits into the account (a subscription, a top-up, a promotion, a refund or an adjustment). If the account is overdrawn, the new credits pay that back first.",
+		Description:   "Puts credits into the account (a subscription, a top-up, a promotion, a refund or an adjustment), for every model or, with applies_to, only some. If the account is overdrawn, the new credits pay that back first (credits limited by applies_to do not). 403 subscription_required for a top-up to an account whose plan does not sell them (the free program).",
 		Tags:          []string{"Accounts"},
 		DefaultStatus: http.StatusCreated,
 	}, accessAdmin, func(ctx context.Context, in *struct {
@@ -150,6 +258,11 @@ func (s *Server) accountRoutes() {
 			return nil, s.fail(err)
 		}
 		spec := credit.GrantSpec{Credits: c, Source: in.Body.Value.Source, Priority: in.Body.Value.Priority, Memo: in.Body.Value.Memo}
+		if e := in.Body.Value.AppliesTo; e != nil {
+			if spec.AppliesTo, err = CheckAppliesTo(s.Catalog(), *e, appliesToField); err != nil {
+				return nil, s.fail(err)
+			}
+		}
 		if in.Body.Value.ExpiresAt != nil {
 			if spec.ExpiresAt, err = in.Body.Value.ExpiresAt.Time("expires_at"); err != nil {
 				return nil, s.fail(err)

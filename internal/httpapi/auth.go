@@ -22,7 +22,15 @@ import (
 //	     /v1/catalog, /openapi.json,
 //	     /healthz, /readyz                 yes    yes      yes        (public)
 //	POST /v1/accounts                      yes    403      403
+//	PUT  /v1/accounts/{id}/plan            yes    403      403
 //	POST /v1/accounts/{id}/grants          yes    403      403
+//	POST /v1/grants/{id}/void              yes    403      403
+//	POST /v1/grants/{id}/expiry            yes    403      403
+//	POST /v1/accounts/{id}/subscriptions   yes    403      403
+//	POST /v1/subscriptions/{id}/cancel     yes    403      403
+//	POST /v1/subscriptions/{id}/change     yes    403      403
+//	GET  /v1/accounts/{id}/subscriptions   yes    yes      own only
+//	GET  /v1/subscriptions/{id}            yes    yes      own only
 //	GET  /v1/accounts/{id}                 yes    yes      own only
 //	GET  /v1/accounts/{id}/entries         yes    yes      own only
 //	GET  /v1/accounts/{id}/usage           yes    yes      own only
@@ -37,12 +45,13 @@ import (
 //	GET  /v1/holds/{id}                    yes    yes      own only
 //
 // No key or a bad one is 401 unauthorized (with WWW-Authenticate: Bearer);
-// a valid key out of its scope is 403 forbidden. Grants and accounts are
-// admin-only because they create money; a service (the studio's backend)
-// prices, holds, charges and refunds. An account key reading another account,
-// or another account's generation or hold, gets exactly the 404 of one that
-// does not exist: a key never learns whether someone else's account exists.
-const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, generations and holds. Only admin keys create accounts and grants. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
+// a valid key out of its scope is 403 forbidden. Grants, accounts, plans and
+// subscriptions are admin-only because they create (or take back) money; a
+// service (the studio's backend) prices, holds, charges and refunds. An
+// account key reading another account, or another account's generation,
+// hold or subscription, gets exactly the 404 of one that does not exist: a
+// key never learns whether someone else's account exists.
+const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans and start, cancel or change subscriptions. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
 
 // bearerScheme names the security scheme in the OpenAPI document.
 const bearerScheme = "bearer"

@@ -18,7 +18,9 @@ import (
 // admin only, admin or service ("write"), or also the account's own key
 // ("read"). Paths and bodies name fixtures: {account} (alice), {gen} (a held
 // generation), {done} (a completed one), {hold} (an open hold), {new} (an
-// unused account id). hidden is the 404 code another account's key gets.
+// unused account id), {fresh} (an account without a subscription), {sub}
+// (alice's active subscription), {grant} (a live grant of alice's). hidden
+// is the 404 code another account's key gets.
 var ledgerRoutes = []struct {
 	method, path, body string
 	access             string
@@ -28,6 +30,14 @@ var ledgerRoutes = []struct {
 	{"POST", "/v1/accounts", `{"id":"{new}"}`, "admin", 201, ""},
 	{"GET", "/v1/accounts/{account}", "", "read", 200, "unknown_account"},
 	{"POST", "/v1/accounts/{account}/grants", `{"credits":1,"source":"promo"}`, "admin", 201, ""},
+	{"PUT", "/v1/accounts/{account}/plan", `{"plan":"free","time_zone":"Europe/Berlin"}`, "admin", 200, ""},
+	{"POST", "/v1/grants/{grant}/void", `{"memo":"auth"}`, "admin", 200, ""},
+	{"POST", "/v1/grants/{grant}/expiry", `{"expires_at":"2030-01-01","memo":"auth"}`, "admin", 200, ""},
+	{"POST", "/v1/accounts/{fresh}/subscriptions", `{"plan":"basic"}`, "admin", 201, ""},
+	{"GET", "/v1/accounts/{account}/subscriptions", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/subscriptions/{sub}", "", "read", 200, "unknown_subscription"},
+	{"POST", "/v1/subscriptions/{sub}/cancel", `{"at":"period_end"}`, "admin", 200, ""},
+	{"POST", "/v1/subscriptions/{sub}/change", `{"plan":"pro"}`, "admin", 200, ""},
 	{"POST", "/v1/accounts/{account}/holds", `{"credits":1}`, "write", 201, ""},
 	{"GET", "/v1/accounts/{account}/entries", "", "read", 200, "unknown_account"},
 	{"GET", "/v1/accounts/{account}/usage", "", "read", 200, "unknown_account"},
@@ -43,7 +53,7 @@ var ledgerRoutes = []struct {
 }
 
 func TestAuth(t *testing.T) {
-	e := MustLedgerServer(t)
+	e := MustLedgerServerWith(t, mustPlansCatalog(t)) // with paid plans to subscribe to
 	e.Account("alice", "", "1000000")
 	e.Account("bob", "", "10")
 	keys := map[string]string{
@@ -67,13 +77,23 @@ func TestAuth(t *testing.T) {
 	keys["expired"] = expired
 	e.Clock.Add(time.Second)
 	n := 0
+	sub := ""
 	fixture := func() *strings.Replacer {
 		gen := e.Generation(`{"account":"alice","model":"flux-dev"}`)
 		done := e.Generation(`{"account":"alice","model":"flux-dev"}`)
 		e.Want(e.Do(http.MethodPost, "/v1/generations/"+done+"/complete", adminKey, `{"images_delivered":1}`), http.StatusOK, "complete fixture")
 		h := e.Want(e.Do(http.MethodPost, "/v1/accounts/alice/holds", adminKey, `{"credits":2}`), http.StatusCreated, "hold fixture")
+		grant := e.Want(e.Do(http.MethodPost, "/v1/accounts/alice/grants", adminKey, `{"credits":1,"source":"promo"}`), http.StatusCreated, "grant fixture")
+		// A fresh subscription for alice: the last one ends now.
+		if sub != "" {
+			e.Want(e.Do(http.MethodPost, "/v1/subscriptions/"+sub+"/cancel", adminKey, `{"at":"now"}`), http.StatusOK, "cancel fixture")
+		}
+		sub = str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/alice/subscriptions", adminKey, `{"plan":"basic"}`), http.StatusCreated, "subscription fixture")["id"], "id")
 		n++
-		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n))
+		fresh := fmt.Sprintf("fresh-%d", n)
+		e.Account(fresh, "", "")
+		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n),
+			"{fresh}", fresh, "{sub}", sub, "{grant}", str(t, grant["id"], "id"))
 	}
 	for _, rt := range ledgerRoutes {
 		for _, who := range []string{"none", "bad", "revoked", "expired", "own", "other", "service", "admin"} {
@@ -109,7 +129,7 @@ func TestHiddenIsMissing(t *testing.T) {
 	e := MustLedgerServer(t)
 	e.Account("bob", "", "")
 	bob := e.Key(credit.ScopeAccount, "bob")
-	for _, path := range []string{"/v1/accounts/carol", "/v1/accounts/carol/entries", "/v1/accounts/carol/usage"} {
+	for _, path := range []string{"/v1/accounts/carol", "/v1/accounts/carol/entries", "/v1/accounts/carol/usage", "/v1/accounts/carol/subscriptions"} {
 		before := e.Do(http.MethodGet, path, bob, "")
 		wantProblem(t, before, http.StatusNotFound, "unknown_account")
 		if path == "/v1/accounts/carol" {
@@ -163,7 +183,8 @@ func TestLedgerOpenAPI(t *testing.T) {
 	}
 	scopes := map[string][]any{"admin": {"admin"}, "write": {"admin", "service"}, "read": {"admin", "service", "account"}}
 	for _, rt := range ledgerRoutes {
-		op := at(t, doc, "paths", strings.NewReplacer("{account}", "{id}", "{gen}", "{id}", "{done}", "{id}", "{hold}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
+		op := at(t, doc, "paths", strings.NewReplacer("{account}", "{id}", "{gen}", "{id}", "{done}", "{id}", "{hold}", "{id}",
+			"{fresh}", "{id}", "{sub}", "{id}", "{grant}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
 		if got, want := op["security"], []any{map[string]any{"bearer": []any{}}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s %s security = %v; want %v", rt.method, rt.path, got, want)
 		}

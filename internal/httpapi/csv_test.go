@@ -77,7 +77,7 @@ func TestCSVFormulas(t *testing.T) {
 			}
 
 			r = e.Do(http.MethodGet, path+"/usage", adminKey, "", "Accept", "text/csv")
-			if got, want := parseCSV(t, r.body), [][]string{{"model", "charged_credits", "count"}, {"nano-banana-2", "49", "1"}}; !slices.EqualFunc(got, want, slices.Equal) {
+			if got, want := parseCSV(t, r.body), [][]string{{"model", "charged_credits", "list_credits", "count"}, {"nano-banana-2", "49", "49", "1"}}; !slices.EqualFunc(got, want, slices.Equal) {
 				t.Errorf("%s: usage CSV = %q; want %q", id, got, want)
 			}
 		}

@@ -27,13 +27,19 @@ import (
 var walkBodies = map[string]string{
 	"create-quote":        `{"model":"flux-dev","account":"acme"}`,
 	"cheapest-quotes":     `{"kind":"image"}`,
-	"create-account":      `{"id":"walk-new"}`,
+	"create-account":      `{"id":"walk-new","plan":"free","time_zone":"UTC"}`,
 	"create-grant":        `{"credits":5,"source":"topup","memo":"walk"}`,
 	"create-hold":         `{"credits":1}`,
 	"create-generation":   `{"account":"acme","model":"flux-dev"}`,
 	"complete-generation": `{"images_delivered":1}`,
 	"refund-generation":   `{"credits":1}`,
 	"capture-hold":        `{"credits":1}`,
+	"set-account-plan":    `{"plan":"free","time_zone":"Europe/Berlin"}`,
+	"create-subscription": `{"plan":"basic","billing":"month","time_zone":"UTC","starts_at":"2027-01-01"}`,
+	"cancel-subscription": `{"at":"period_end"}`,
+	"change-subscription": `{"plan":"pro","at":"now"}`,
+	"void-grant":          `{"memo":"walk"}`,
+	"amend-grant-expiry":  `{"expires_at":"2030-01-01T00:00:00Z","memo":"walk"}`,
 }
 
 // Bad values. Path ids are as sent on the wire (percent-encoded); "." and
@@ -59,7 +65,9 @@ func TestBadBytesEveryRoute(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			db := st.open(t)
 			log := &errorLog{}
-			cfg := httpapi.Config{Catalog: catalog.Default(), Log: slog.New(log)}
+			// The example catalog: the built-in models, and paid plans to
+			// subscribe to.
+			cfg := httpapi.Config{Catalog: mustPlansCatalog(t), Log: slog.New(log)}
 			if cs, ok := db.(credit.CatalogStore); ok {
 				cfg.Catalogs = cs
 			}
@@ -76,7 +84,9 @@ func walkBadBytes(t *testing.T, e *Env) {
 	e.Account("acme", "", "1000")
 	gen := e.Generation(`{"account":"acme","model":"flux-dev","images":2}`)
 	hold := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/holds", adminKey, `{"credits":4}`), http.StatusCreated, "hold")["id"], "id")
-	goodID := map[string]string{"account": "acme", "generation": gen, "hold": hold, "model": "flux-dev"}
+	sub := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/subscriptions", adminKey, `{"plan":"basic"}`), http.StatusCreated, "subscribe")["id"], "id")
+	grant := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/grants", adminKey, `{"credits":5,"source":"promo"}`), http.StatusCreated, "grant")["id"], "id")
+	goodID := map[string]string{"account": "acme", "generation": gen, "hold": hold, "model": "flux-dev", "subscription": sub, "grant": grant}
 	before := contents(t, e)
 
 	type route struct {
@@ -214,6 +224,16 @@ func textCode(op, field string) string {
 		return "unknown_source"
 	case "kind":
 		return "invalid_request" // an enum
+	case "plan":
+		return "unknown_plan"
+	case "time_zone":
+		return "invalid_time_zone"
+	case "billing":
+		return "invalid_billing"
+	case "at":
+		return "invalid_at"
+	case "starts_at", "expires_at":
+		return "invalid_time"
 	}
 	return "field " + field + " of " + op + " has no expected code: add it to textCode"
 }

@@ -39,6 +39,13 @@ var ledgerFuzzRoutes = []struct{ method, path, id string }{
 	{http.MethodGet, "/v1/holds/{id}", "{hold}"},
 	{http.MethodPost, "/v1/quotes", ""},
 	{http.MethodPost, "/v1/quotes/cheapest", ""},
+	{http.MethodPut, "/v1/accounts/{id}/plan", "acme"},
+	{http.MethodPost, "/v1/accounts/{id}/subscriptions", "acme"},
+	{http.MethodGet, "/v1/accounts/{id}/subscriptions", "acme"},
+	{http.MethodGet, "/v1/subscriptions/{id}", "sub_none"},
+	{http.MethodPost, "/v1/subscriptions/{id}/cancel", "sub_none"},
+	{http.MethodPost, "/v1/grants/{id}/void", "grt_none"},
+	{http.MethodPost, "/v1/grants/{id}/expiry", "grt_none"},
 }
 
 // FuzzLedgerQuery sends arbitrary path ids, query strings, bodies,
@@ -111,6 +118,15 @@ func fuzzLedgerQuery(f *testing.F, open func(testing.TB) credit.Store) {
 		{9, "", "", ``, "", "tally_\xff_x"},
 		{14, "", "", ``, "", "tally_a\x00b_x"},
 		{7, "", "", `{"credits":1}`, "", "tally_\xc3\x28_x"},
+		{19, "", "", `{"plan":"gold"}`, "", ""},
+		{19, "", "", `{"plan":"free","time_zone":"Mars/Olympus"}`, "", ""},
+		{20, "", "", `{"plan":"basic","billing":"week"}`, "", ""},
+		{21, "", "", ``, "", ""},
+		{22, "", "", ``, "", ""},
+		{23, "", "", `{"at":"later"}`, "", ""},
+		{24, "", "", `{"memo":"a\u0000b"}`, "", ""},
+		{25, "", "", `{"expires_at":"soon"}`, "", ""},
+		{25, "", "", `{"expires_at":null}`, "", ""},
 	} {
 		f.Add(seed.route, seed.id, seed.query, []byte(seed.body), seed.idempotencyKey, seed.token)
 	}

@@ -28,6 +28,9 @@ type Generation struct {
 	ChargedCredits  credit.Credits          `json:"charged_credits" doc:"Charged on completion: images_delivered × the per-image price, plus per-generation surcharges when any image was delivered."`
 	RefundedCredits credit.Credits          `json:"refunded_credits" doc:"Of charged_credits, given back since."`
 	Quote           QuoteJSON               `json:"quote" doc:"The quote as the client was shown it at creation, kept for audit: the JSON of POST /v1/quotes."`
+	Unlimited       bool                    `json:"unlimited" doc:"It runs in an unlimited window of the account's plan: it holds and charges 0, and list_credits records its price."`
+	Lane            credit.Lane             `json:"lane,omitempty" enum:"fast,relaxed" doc:"The queue an unlimited generation runs in: fast, or relaxed past the window's daily fast generations; absent when not unlimited."`
+	ListCredits     credit.Credits          `json:"list_credits" doc:"The list price of what was delivered: what it was charged for (before refunds), or for an unlimited one what it would have cost. 0 until it is completed."`
 	CreatedAt       time.Time               `json:"created_at"`
 	ExpiresAt       time.Time               `json:"expires_at" doc:"When the hold is released by the service if the generation is neither completed nor failed."`
 	ResolvedAt      *time.Time              `json:"resolved_at,omitempty"`
@@ -61,6 +64,7 @@ func NewGeneration(g credit.Generation) *Generation {
 		ID: g.ID, Account: g.Account, Status: g.Status, Hold: g.Hold, Model: g.Model, Kind: g.Kind,
 		CatalogVersion: g.CatalogVersion, Images: g.Images, ImagesDelivered: g.ImagesDelivered,
 		HoldCredits: g.HoldCredits, ChargedCredits: g.Charged, RefundedCredits: g.Refunded, Quote: QuoteJSON(g.Quote),
+		Unlimited: g.Window != "", Lane: g.Lane, ListCredits: g.ListCredits,
 		CreatedAt: g.CreatedAt.UTC(), ExpiresAt: g.ExpiresAt.UTC(), ResolvedAt: optTime(g.ResolvedAt),
 	}
 }
@@ -98,10 +102,11 @@ func (s *Server) generationRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/generations",
 		Summary:       "Create: price a generation and hold its total",
-		Description:   "Prices the settings like POST /v1/quotes and holds the total on the account in one atomic step. 402 insufficient_credits (with available_credits and required_credits) when the balance, with the overdraft, cannot cover it; the quote's 422 errors for settings the model does not offer.",
+		Description:   "Prices the settings like POST /v1/quotes and holds the total on the account in one atomic step, from the grants that may pay for the model. 402 insufficient_credits (with available_credits, eligible_available_credits and required_credits) when they, with the overdraft, cannot cover it; 403 plan_required for a model the account's plan does not allow (a Pro model without a subscription), before anything is held; the quote's 422 errors for settings the model does not offer. In an unlimited window of the account's plan it holds 0 and runs in the fast or relaxed lane; 429 concurrency_limit when the window's generations at a time are open, daily_limit_reached (with resets_at and Retry-After) past its daily fast generations where the window blocks then.",
 		Tags:          []string{"Generations"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
+		Responses:     map[string]*huma.Response{"429": s.limitedResponse()},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[GenerationRequest]

@@ -19,7 +19,7 @@ import (
 type Entry struct {
 	ID             int64            `json:"id" doc:"Increasing: later entries have larger ids."`
 	Time           time.Time        `json:"time"`
-	Kind           credit.EntryKind `json:"kind" enum:"grant,hold,capture,release,expire,refund"`
+	Kind           credit.EntryKind `json:"kind" enum:"grant,hold,capture,release,expire,refund,void"`
 	Ref            string           `json:"ref" doc:"The grant, hold or generation it concerns."`
 	Generation     string           `json:"generation,omitempty"`
 	Model          string           `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
@@ -29,6 +29,7 @@ type Entry struct {
 	AvailableAfter credit.Credits   `json:"available_after"`
 	HeldAfter      credit.Credits   `json:"held_after"`
 	ChargedDelta   credit.Credits   `json:"charged_delta" doc:"Positive for a charge, negative for a refund."`
+	ListCredits    credit.Credits   `json:"list_credits" doc:"The list price of what a capture delivered (negative for a refund): charged_delta for a charged generation, its price for one in an unlimited window, which charges 0."`
 	Memo           string           `json:"memo,omitempty"`
 	Postings       []Posting        `json:"postings" doc:"The double-entry lines; they sum to zero."`
 }
@@ -47,7 +48,7 @@ func NewEntry(t credit.Entry) Entry {
 	e := Entry{
 		ID: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Ref: t.Ref, Generation: t.Generation, Model: t.Model,
 		CatalogVersion: t.CatalogVersion, AvailableDelta: t.AvailableDelta, HeldDelta: t.HeldDelta,
-		AvailableAfter: t.AvailableAfter, HeldAfter: t.HeldAfter, ChargedDelta: t.ChargedDelta, Memo: t.Memo,
+		AvailableAfter: t.AvailableAfter, HeldAfter: t.HeldAfter, ChargedDelta: t.ChargedDelta, ListCredits: t.ListCredits, Memo: t.Memo,
 		Postings: make([]Posting, len(t.Postings)),
 	}
 	for i, p := range t.Postings {
@@ -76,7 +77,8 @@ type Usage struct {
 type UsageGroup struct {
 	Key            string         `json:"key" doc:"The model id, the kind, or the day (YYYY-MM-DD, UTC); generic holds are under other."`
 	ChargedCredits credit.Credits `json:"charged_credits"`
-	Count          int            `json:"count" doc:"Charges (refunds are netted into charged_credits, not counted)."`
+	ListCredits    credit.Credits `json:"list_credits" doc:"The list price of the same generations, net of refunds: charged_credits for charged ones, and what the generations of an unlimited window, which are charged 0, would have cost."`
+	Count          int            `json:"count" doc:"Charges (refunds are netted into charged_credits, not counted; generations of an unlimited window charge nothing and are not counted)."`
 }
 
 // The cursor is opaque to clients: a version tag and the last entry's id.
@@ -142,13 +144,13 @@ func jsonOutput(v any) (*dataOutput, error) {
 // entryCSV is the CSV form of an entry: every field but the postings.
 var entryCSV = []csvColumn{{"id", true}, {"time", false}, {"kind", false}, {"ref", false}, {"generation", false},
 	{"model", false}, {"catalog_version", false}, {"available_delta", true}, {"held_delta", true},
-	{"available_after", true}, {"held_after", true}, {"charged_delta", true}, {"memo", false}}
+	{"available_after", true}, {"held_after", true}, {"charged_delta", true}, {"list_credits", true}, {"memo", false}}
 
 // csvRow is the entry's cells, in the order of entryCSV.
 func (e *Entry) csvRow() []string {
 	return []string{strconv.FormatInt(e.ID, 10), e.Time.Format(time.RFC3339Nano), string(e.Kind), e.Ref, e.Generation, e.Model,
 		e.CatalogVersion, e.AvailableDelta.String(), e.HeldDelta.String(), e.AvailableAfter.String(), e.HeldAfter.String(),
-		e.ChargedDelta.String(), e.Memo}
+		e.ChargedDelta.String(), e.ListCredits.String(), e.Memo}
 }
 
 // DefaultPageSize is the entries per page when the client does not say.
@@ -218,9 +220,9 @@ func (s *Server) historyRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/accounts/{id}/usage",
 		Summary:     "Where the credits went: charges by model, kind or day",
-		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day. With Accept: text/csv, one row per group.",
+		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day, with the list price of the same (list_credits: generations in an unlimited window are charged 0 but keep their price there). With Accept: text/csv, one row per group.",
 		Tags:        []string{"History"},
-	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), accessRead, func(ctx context.Context, in *struct {
+	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,list_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), accessRead, func(ctx context.Context, in *struct {
 		ID      string `path:"id" doc:"Account id."`
 		From    string `query:"from" doc:"Start, inclusive: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, that day's midnight UTC); absent: 30 days before to."`
 		To      string `query:"to" doc:"End, exclusive: RFC 3339 (2026-12-02T00:00:00Z) or a date (2026-12-02, that day's midnight UTC); absent: now, included (the next whole second). At most 400 days after from."`
@@ -260,15 +262,15 @@ func (s *Server) historyRoutes() {
 		}
 		out := Usage{Account: in.ID, From: from.UTC(), To: to.UTC(), GroupBy: by, Groups: make([]UsageGroup, len(groups))}
 		for i, g := range groups {
-			out.Groups[i] = UsageGroup{Key: g.Key, ChargedCredits: g.Charged, Count: g.Count}
+			out.Groups[i] = UsageGroup{Key: g.Key, ChargedCredits: g.Charged, ListCredits: g.List, Count: g.Count}
 		}
 		var o *dataOutput
 		if wantsCSV(in.Accept) {
 			rows := make([][]string, len(out.Groups))
 			for i, g := range out.Groups {
-				rows[i] = []string{g.Key, g.ChargedCredits.String(), strconv.Itoa(g.Count)}
+				rows[i] = []string{g.Key, g.ChargedCredits.String(), g.ListCredits.String(), strconv.Itoa(g.Count)}
 			}
-			o, err = csvOutput([]csvColumn{{by, false}, {"charged_credits", true}, {"count", true}}, rows)
+			o, err = csvOutput([]csvColumn{{by, false}, {"charged_credits", true}, {"list_credits", true}, {"count", true}}, rows)
 		} else {
 			o, err = jsonOutput(out)
 		}

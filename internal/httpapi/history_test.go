@@ -96,7 +96,7 @@ func TestEntriesPaging(t *testing.T) {
 				t.Fatalf("CSV entries: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 			}
 			recs := parseCSV(t, r.body)
-			if got, want := recs[0], []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "memo"}; !reflect.DeepEqual(got, want) {
+			if got, want := recs[0], []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo"}; !reflect.DeepEqual(got, want) {
 				t.Fatalf("CSV header = %v; want %v", got, want)
 			}
 			rows = append(rows, recs[1:]...)
@@ -109,7 +109,7 @@ func TestEntriesPaging(t *testing.T) {
 		}
 		for i, row := range rows {
 			want := 7 - i
-			if row[2] != "grant" || row[7] != strconv.Itoa(want) || row[12] != fmt.Sprintf("grant %d", want) {
+			if row[2] != "grant" || row[7] != strconv.Itoa(want) || row[13] != fmt.Sprintf("grant %d", want) {
 				t.Errorf("row %d = %v; want a grant of %d", i, row, want)
 			}
 			if _, err := time.Parse(time.RFC3339, row[1]); err != nil {
@@ -166,9 +166,9 @@ func TestUsage(t *testing.T) {
 				t.Fatalf("CSV usage: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 			}
 			recs := parseCSV(t, r.body)
-			want := [][]string{{c.by, "charged_credits", "count"}}
+			want := [][]string{{c.by, "charged_credits", "list_credits", "count"}}
 			for _, g := range c.want {
-				want = append(want, []string{g.key, g.charged, g.count})
+				want = append(want, []string{g.key, g.charged, g.charged, g.count}) // charged at list price
 			}
 			if !reflect.DeepEqual(recs, want) {
 				t.Errorf("CSV usage by %s = %v; want %v", c.by, recs, want)
@@ -238,16 +238,16 @@ func TestGenerationEntries(t *testing.T) {
 		e.Want(e.Do(http.MethodPost, "/v1/generations/"+failed+"/fail", adminKey, ""), http.StatusOK, "fail")
 		e.Want(e.Do(http.MethodPost, "/v1/accounts/ann/holds", adminKey, `{"credits":3}`), http.StatusCreated, "generic hold")
 
-		type row struct{ kind, generation, model, version, avail, held, charged string }
+		type row struct{ kind, generation, model, version, avail, held, charged, list string }
 		const v = "2026-11-24.seed" // the built-in catalog's version
-		want := []row{              // newest first
-			{"hold", "", "", "", "-3", "3", "0"},
-			{"release", failed, "nano-banana-2", v, "49", "-49", "0"},
-			{"hold", failed, "nano-banana-2", v, "-49", "49", "0"},
-			{"refund", gen, "nano-banana-2", v, "73.5", "0", "-73.5"},
-			{"capture", gen, "nano-banana-2", v, "0", "-73.5", "73.5"},
-			{"hold", gen, "nano-banana-2", v, "-73.5", "73.5", "0"},
-			{"grant", "", "", "", "200", "0", "0"},
+		want := []row{              // newest first; list credits follow the charge
+			{"hold", "", "", "", "-3", "3", "0", "0"},
+			{"release", failed, "nano-banana-2", v, "49", "-49", "0", "0"},
+			{"hold", failed, "nano-banana-2", v, "-49", "49", "0", "0"},
+			{"refund", gen, "nano-banana-2", v, "73.5", "0", "-73.5", "-73.5"},
+			{"capture", gen, "nano-banana-2", v, "0", "-73.5", "73.5", "73.5"},
+			{"hold", gen, "nano-banana-2", v, "-73.5", "73.5", "0", "0"},
+			{"grant", "", "", "", "200", "0", "0", "0"},
 		}
 
 		body := e.Want(e.Do(http.MethodGet, "/v1/accounts/ann/entries", adminKey, ""), http.StatusOK, "entries")
@@ -255,7 +255,8 @@ func TestGenerationEntries(t *testing.T) {
 		for _, en := range objects(t, body["entries"], "entries") {
 			s := func(k string) string { v, _ := en[k].(string); return v }
 			got = append(got, row{s("kind"), s("generation"), s("model"), s("catalog_version"),
-				num(t, en["available_delta"], "available_delta"), num(t, en["held_delta"], "held_delta"), num(t, en["charged_delta"], "charged_delta")})
+				num(t, en["available_delta"], "available_delta"), num(t, en["held_delta"], "held_delta"), num(t, en["charged_delta"], "charged_delta"),
+				num(t, en["list_credits"], "list_credits")})
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("JSON entries =\n%v\nwant\n%v", got, want)
@@ -263,12 +264,12 @@ func TestGenerationEntries(t *testing.T) {
 
 		r := e.Do(http.MethodGet, "/v1/accounts/ann/entries", adminKey, "", "Accept", "text/csv")
 		recs := parseCSV(t, r.body)
-		if wantHeader := []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "memo"}; !reflect.DeepEqual(recs[0], wantHeader) {
+		if wantHeader := []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo"}; !reflect.DeepEqual(recs[0], wantHeader) {
 			t.Fatalf("CSV header = %v; want %v", recs[0], wantHeader)
 		}
 		got = nil
 		for _, c := range recs[1:] {
-			got = append(got, row{c[2], c[4], c[5], c[6], c[7], c[8], c[11]})
+			got = append(got, row{c[2], c[4], c[5], c[6], c[7], c[8], c[11], c[12]})
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("CSV entries =\n%v\nwant\n%v", got, want)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 // who may call each).
 func (s *Server) ledgerRoutes() {
 	s.accountRoutes()
+	s.grantRoutes()
+	s.subscriptionRoutes()
 	s.generationRoutes()
 	s.holdRoutes()
 	s.historyRoutes()
@@ -53,7 +56,7 @@ func register[I, O any](s *Server, op huma.Operation, a access, h func(context.C
 	if hasBody {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
 	}
-	if op.Method == http.MethodPost {
+	if op.Method == http.MethodPost && !slices.Contains(op.Errors, http.StatusConflict) {
 		op.Errors = append(op.Errors, http.StatusConflict)
 	}
 	registerBody(s, op, h)
@@ -140,10 +143,11 @@ func seconds(n *int, field string) (time.Duration, error) {
 }
 
 // pathNounKey is the huma.Operation.Metadata key of what a ledger route's
-// {id} names: account, generation or hold.
+// {id} names: account, generation, hold, grant or subscription.
 const pathNounKey = "tally.noun"
 
-// missing is the one 404 for an account, generation or hold: the same
+// missing is the one 404 for an account, generation, hold, grant or
+// subscription: the same
 // whether it does not exist or belongs to an account the key may not read.
 func missing(what, id string) *Problem {
 	return newProblem(http.StatusNotFound, "unknown_"+what, fmt.Sprintf("there is no %s %q", what, id), nil)

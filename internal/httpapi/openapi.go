@@ -85,11 +85,8 @@ func (s *Server) documentLimits() {
 			if s.rateLimited(a) && op.Responses["429"] == nil {
 				op.Responses["429"] = &huma.Response{
 					Description: "rate_limited: too many requests from this API key or, without a valid key, from this address. Retry after Retry-After seconds.",
-					Headers: map[string]*huma.Param{"Retry-After": {
-						Description: "Seconds to wait before the next request.",
-						Schema:      &huma.Schema{Type: "integer", Minimum: ptr(1.0)},
-					}},
-					Content: content,
+					Headers:     retryAfterHeader(),
+					Content:     content,
 				}
 			}
 			if a != accessPublic && s.ledger != nil && op.Responses["503"] == nil {
@@ -99,6 +96,25 @@ func (s *Server) documentLimits() {
 				}
 			}
 		}
+	}
+}
+
+// retryAfterHeader documents the Retry-After of a 429.
+func retryAfterHeader() map[string]*huma.Param {
+	return map[string]*huma.Param{"Retry-After": {
+		Description: "Seconds to wait before the next request.",
+		Schema:      &huma.Schema{Type: "integer", Minimum: ptr(1.0)},
+	}}
+}
+
+// limitedResponse documents the 429 of a route a plan's limits refuse,
+// whether or not the server limits rates too (documentLimits leaves it be).
+func (s *Server) limitedResponse() *huma.Response {
+	problem := s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	return &huma.Response{
+		Description: "concurrency_limit: the unlimited window's generations at a time are open, retry when one ends; daily_limit_reached: the window's fast generations of today are used and it blocks until resets_at, the account's next local midnight (Retry-After says how long). Where the server limits request rates, also rate_limited, with Retry-After.",
+		Headers:     retryAfterHeader(),
+		Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: problem}},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/validation"
@@ -24,9 +25,15 @@ type Problem struct {
 	Code     string       `json:"code" doc:"Stable machine-readable reason, e.g. unsupported_aspect_ratio."`
 	Allowed  []string     `json:"allowed,omitempty" doc:"The values that would have been accepted."`
 	Errors   []FieldError `json:"errors,omitempty" doc:"Per-field details of a malformed request."`
-	// AvailableCredits and RequiredCredits explain insufficient_credits.
-	AvailableCredits *credit.Credits `json:"available_credits,omitempty"`
-	RequiredCredits  *credit.Credits `json:"required_credits,omitempty"`
+	// AvailableCredits and RequiredCredits explain insufficient_credits;
+	// EligibleAvailableCredits is the part of AvailableCredits that may pay
+	// for the request's model (grants limited by applies_to to other models
+	// do not).
+	AvailableCredits         *credit.Credits `json:"available_credits,omitempty"`
+	RequiredCredits          *credit.Credits `json:"required_credits,omitempty"`
+	EligibleAvailableCredits *credit.Credits `json:"eligible_available_credits,omitempty" doc:"insufficient_credits: the part of available_credits that may pay for this model (grants limited to other models by applies_to do not)."`
+	// ResetsAt is when a plan's limit resets (daily_limit_reached).
+	ResetsAt *time.Time `json:"resets_at,omitempty" doc:"daily_limit_reached: the account's next local midnight, when the day's fast generations reset."`
 }
 
 // FieldError locates one problem in a request ("body.images").
@@ -52,6 +59,7 @@ var statusOf = map[string]int{
 	credit.InsufficientCredits: http.StatusPaymentRequired,
 	credit.Unauthorized:        http.StatusUnauthorized,
 	credit.Forbidden:           http.StatusForbidden,
+	credit.Limited:             http.StatusTooManyRequests,
 	credit.Unavailable:         http.StatusServiceUnavailable,
 	credit.Internal:            http.StatusInternalServerError,
 }
@@ -79,9 +87,12 @@ func ProblemFor(err error, log *slog.Logger) *Problem {
 		status = http.StatusInternalServerError
 	}
 	p = newProblem(status, credit.ErrorReason(e), e.Message, e.Allowed)
-	if e.Code == credit.InsufficientCredits {
-		available, required := e.Available, e.Required
-		p.AvailableCredits, p.RequiredCredits = &available, &required
+	switch e.Code {
+	case credit.InsufficientCredits:
+		available, required, eligible := e.Available, e.Required, e.Eligible
+		p.AvailableCredits, p.RequiredCredits, p.EligibleAvailableCredits = &available, &required, &eligible
+	case credit.Limited:
+		p.ResetsAt = optTime(e.ResetsAt)
 	}
 	return p
 }

@@ -112,15 +112,39 @@ type Quote struct {
 	TotalCredits   credit.Credits `json:"total_credits"`
 	Lines          []QuoteLine    `json:"lines"`
 	CatalogVersion string         `json:"catalog_version"`
+	Unlimited      bool           `json:"unlimited,omitempty" doc:"Only when the request named an account: an unlimited window of its plan makes this generation free for it now. total_credits is still the list price."`
 	Affordable     *Affordable    `json:"affordable,omitempty" doc:"Only when the request named an account: what its balance buys at these settings."`
 }
 
-// Affordable says what an account's balance buys at a quote's settings.
+// Affordable says what an account's balance buys at a quote's settings, as
+// its plan and its grants' applies_to decide.
 type Affordable struct {
-	Account          string         `json:"account"`
-	AvailableCredits credit.Credits `json:"available_credits"`
-	Images           int64          `json:"images" doc:"Images at this per-image price (surcharges paid once) the balance, with the overdraft, covers."`
-	Generations      int64          `json:"generations" doc:"Whole generations like this one the balance, with the overdraft, covers."`
+	Account                  string         `json:"account"`
+	AvailableCredits         credit.Credits `json:"available_credits"`
+	EligibleAvailableCredits credit.Credits `json:"eligible_available_credits" doc:"The part of available_credits that may pay for this model: grants limited to other models by applies_to do not (the free credits never pay for Pro models)."`
+	Images                   int64          `json:"images" doc:"Images at this per-image price (surcharges paid once) the eligible balance, with the overdraft, covers."`
+	Generations              int64          `json:"generations" doc:"Whole generations like this one the eligible balance, with the overdraft, covers."`
+	PaidBy                   []PaidShare    `json:"paid_by" doc:"The grants that would pay for one generation like this, in consumption order; empty when the balance cannot, or it is free (unlimited) or refused (plan_required)."`
+	Unlimited                bool           `json:"unlimited" doc:"An unlimited window of the account's plan makes this generation free now."`
+	PlanRequired             bool           `json:"plan_required" doc:"The account's plan does not let it use this model (a Pro model without a subscription): a generation would be refused with 403 plan_required."`
+}
+
+// PaidShare is the part of a charge one grant would pay.
+type PaidShare struct {
+	Grant   string         `json:"grant"`
+	Source  credit.Source  `json:"source" enum:"subscription,topup,promo,refund,adjustment,free,rollover,overdraft"`
+	Credits credit.Credits `json:"credits"`
+}
+
+// NewAffordable converts what an account can afford to its wire form.
+func NewAffordable(account string, a credit.Affordable) *Affordable {
+	out := &Affordable{Account: account, AvailableCredits: a.Available, EligibleAvailableCredits: a.Eligible,
+		Images: a.Images, Generations: a.Generations, PaidBy: make([]PaidShare, len(a.PaidBy)),
+		Unlimited: a.Unlimited, PlanRequired: a.PlanRequired}
+	for i, p := range a.PaidBy {
+		out.PaidBy[i] = PaidShare{Grant: p.Grant, Source: p.Source, Credits: p.Credits}
+	}
+	return out
 }
 
 // QuoteLine is one row of the breakdown shown when hovering Create.

@@ -85,7 +85,7 @@ func TestREADMEErrorCodes(t *testing.T) {
 		}
 	}
 	// Built at run time, so no pattern sees them: the canonical 404s.
-	for _, r := range []string{"unknown_account", "unknown_generation", "unknown_hold"} {
+	for _, r := range []string{"unknown_account", "unknown_generation", "unknown_hold", "unknown_subscription", "unknown_grant"} {
 		used[r] = "ledger.go (missing)"
 	}
 	for _, want := range []string{"invalid_amount", "rate_limited", "invalid_json", "not_found", "internal"} {

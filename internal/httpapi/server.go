@@ -10,9 +10,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -262,13 +264,20 @@ func normalizeContentType(next http.Handler) http.Handler {
 }
 
 // fail turns err into the problem the client sees, keeping a 401's
-// WWW-Authenticate challenge.
+// WWW-Authenticate challenge, and giving a 429 daily_limit_reached the
+// Retry-After of its reset.
 func (s *Server) fail(err error) error {
 	var ap *authProblem
 	if errors.As(err, &ap) {
 		return ap
 	}
-	return ProblemFor(err, s.log)
+	p := ProblemFor(err, s.log)
+	if p.ResetsAt != nil && s.ledger != nil {
+		// A plan's daily limit says when to come back, as a rate limit does.
+		secs := max(1, int(math.Ceil(p.ResetsAt.Sub(s.ledger.Now()).Seconds())))
+		return &rateProblem{Problem: p, retryAfter: strconv.Itoa(secs)}
+	}
+	return p
 }
 
 func (s *Server) routes() {
@@ -278,7 +287,7 @@ func (s *Server) routes() {
 		Method:       http.MethodPost,
 		Path:         "/v1/quotes",
 		Summary:      "Price a generation",
-		Description:  "The total shown when hovering Create: the model's per-image price at these settings, times the images, plus surcharges. Writes nothing. Public; with an account, it also says what that account can afford, and then needs an API key that may read the account (401 without one, 404 for an account the key may not read).",
+		Description:  "The total shown when hovering Create: the model's per-image price at these settings, times the images, plus surcharges. Writes nothing. Public; with an account, it also says what that account can afford — which grants would pay, whether its plan makes the model free (unlimited: true, total_credits still the list price) or keeps it out of reach (plan_required) — and then needs an API key that may read the account (401 without one, 404 for an account the key may not read).",
 		Tags:         []string{"Pricing"},
 		MaxBodyBytes: MaxBodyBytes + 1, // huma refuses a body that reaches the limit; 1 MiB itself is allowed
 		Errors:       []int{400, 401, 404, 413, 415, 422},
@@ -304,7 +313,8 @@ func (s *Server) routes() {
 			if err != nil {
 				return nil, s.failOn(err, "account", body.Account)
 			}
-			out.Affordable = &Affordable{Account: body.Account, AvailableCredits: a.Available, Images: a.Images, Generations: a.Generations}
+			out.Affordable = NewAffordable(body.Account, a)
+			out.Unlimited = a.Unlimited
 		}
 		return &struct{ Body *Quote }{out}, nil
 	})

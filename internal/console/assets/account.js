@@ -56,9 +56,11 @@
   const id = page.dataset.account;
   const base = '/v1/accounts/' + encodeURIComponent(id);
   const msg = $('account-msg');
-  const names = {};
-  document.querySelectorAll('#model-names option').forEach((o) => { names[o.value] = o.textContent; });
+  const names = T.names('model-names');
+  const plans = T.names('plan-names');
+  const tags = T.names('tag-names');
   const modelName = (m) => names[m] || m;
+  const planName = (p) => plans[p] || p;
 
   if (!who) {
     msg.replaceChildren(signInLink(), ' with an API key to see this account.');
@@ -84,6 +86,13 @@
     $('a-available').textContent = T.credits(a.available_credits);
     $('a-held').textContent = T.credits(a.held_credits);
     $('a-holds-count').textContent = T.plural(a.open_holds.length, 'open hold', 'open holds');
+    const b = a.balances || {};
+    $('a-free').textContent = T.credits(b.free_credits || 0);
+    $('a-subscription').textContent = T.credits(b.subscription_credits || 0);
+    $('a-topup').textContent = T.credits(b.topup_credits || 0);
+    $('a-other-card').hidden = !b.other_credits;
+    $('a-other').textContent = T.credits(b.other_credits || 0);
+    renderPlan(a);
     const od = $('a-overdraft-card');
     od.hidden = !a.overdraft_credits;
     if (a.overdraft_credits) {
@@ -92,7 +101,7 @@
     }
 
     const grants = $('grants');
-    if (!a.grants.length) emptyRow(grants, 6, 'No grants yet.');
+    if (!a.grants.length) emptyRow(grants, 7, 'No grants yet.');
     else {
       grants.tBodies[0].replaceChildren(...a.grants.map((g) => T.el('tr', null,
         T.el('th', { scope: 'row', 'data-label': 'Source' }, T.el('span', { class: 'badge' }, g.source)),
@@ -100,6 +109,7 @@
         T.el('td', { class: 'num', 'data-label': 'Remaining' }, T.credits(g.remaining_credits)),
         T.el('td', { class: 'num', 'data-label': 'Held' }, T.credits(g.held_credits)),
         T.el('td', { 'data-label': 'Expires' }, g.expired_at ? 'expired ' + T.time(g.expired_at) : g.expires_at ? T.time(g.expires_at) : 'never'),
+        T.el('td', { 'data-label': 'Applies to' }, T.appliesTo(g.applies_to, modelName, (t) => tags[t])),
         T.el('td', { 'data-label': 'Memo' }, g.memo || ''))));
     }
 
@@ -115,11 +125,64 @@
     }
   }
 
+  // The plan whose rules apply, the subscription it comes through, and the
+  // unlimited windows in force, each day on the calendar of the account's
+  // (or the subscription's) time zone.
+  const billed = { month: 'billed monthly', quarter: 'billed quarterly', year: 'billed yearly' };
+  function renderPlan(a) {
+    const subs = a.subscriptions || [];
+    const sub = subs.find((s) => s.id === a.subscription);
+    $('a-plan').textContent = a.plan ? planName(a.plan) : 'No plan';
+    const line = $('a-sub');
+    if (sub) {
+      const tz = sub.time_zone || a.time_zone;
+      const parts = ['Subscription to ' + planName(sub.plan) + ', ' + (billed[sub.billing] || sub.billing)];
+      if (sub.ends_at) {
+        parts.push('ends on ' + T.date(sub.ends_at, tz));
+      } else {
+        const d = T.day(sub.starts_at, tz);
+        parts.push('renews on the ' + T.ordinal(d) + ' of each month' + (d > 28 ? ' (the last day of shorter months)' : ''));
+        if (sub.next_plan && sub.next_at) parts.push('changes to ' + planName(sub.next_plan) + ' on ' + T.date(sub.next_at, tz));
+        else if (sub.renews_at) parts.push('next renewal ' + T.date(sub.renews_at, tz));
+      }
+      line.textContent = parts.join(' \u00b7 ');
+    } else {
+      // No subscription in force: one to come, or the last one that ended.
+      const next = subs.find((s) => s.status === 'scheduled');
+      const last = subs.filter((s) => s.status === 'ended').pop();
+      const tz = a.time_zone;
+      if (next) line.textContent = 'Subscription to ' + planName(next.plan) + ' starts on ' + T.date(next.starts_at, next.time_zone || tz);
+      else if (last) line.textContent = 'Subscription to ' + planName(last.plan) + ' ended on ' + T.date(last.ends_at, last.time_zone || tz);
+      else line.textContent = a.plan ? 'No subscription.' : '';
+    }
+    const windows = a.unlimited || [];
+    const box = $('a-unlimited');
+    box.hidden = !windows.length;
+    const tz = (sub && sub.time_zone) || a.time_zone;
+    box.replaceChildren(...windows.map((w) => {
+      const parts = [T.list(w.models.map(modelName), 'and') + ' unlimited until ' + T.zoneFormat(w.until, tz, { month: 'short', day: 'numeric' })];
+      if (w.daily_fast) {
+        let fast = w.fast_left + ' of ' + T.plural(w.daily_fast, 'fast generation', 'fast generations') + ' left today';
+        if (!w.fast_left) fast += w.after_fast === 'relaxed' ? ', then the relaxed queue until midnight' : ', more after midnight';
+        parts.push(fast);
+      }
+      parts.push(w.open + ' of ' + w.max_concurrent + ' running');
+      return T.el('li', { title: 'Until ' + T.zoneFormat(w.until, tz, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }) }, parts.join(' \u00b7 '));
+    }));
+  }
+
   // History: cursor paging. cursors[i] is the cursor of page i ('' = newest).
   const cursors = [''];
   let pageIndex = 0;
   let nextCursor = '';
-  const kindLabel = { grant: 'Grant', hold: 'Hold', capture: 'Charge', release: 'Release', expire: 'Expiry', refund: 'Refund' };
+  const kindLabel = { grant: 'Grant', hold: 'Hold', capture: 'Charge', release: 'Release', expire: 'Expiry', refund: 'Refund', void: 'Void' };
+
+  // charged is what a charge cost, with its list price when that differs
+  // (a generation in an unlimited window is charged 0).
+  function charged(n, list) {
+    if (list && list !== n) return T.credits(n || 0) + ' (list price ' + T.credits(list) + ')';
+    return n ? T.credits(n) : T.credits(null);
+  }
 
   async function loadEntries() {
     const q = new URLSearchParams({ limit: String(PAGE) });
@@ -139,7 +202,7 @@
         T.el('td', { 'data-label': 'Catalog' }, e.catalog_version ? T.el('code', { class: 'version' }, e.catalog_version) : ''),
         T.el('td', { class: deltaClass(e.available_delta), 'data-label': 'Available' }, signed(e.available_delta)),
         T.el('td', { class: deltaClass(e.held_delta), 'data-label': 'Held' }, signed(e.held_delta)),
-        T.el('td', { class: 'num', 'data-label': 'Charged' }, e.charged_delta ? T.credits(e.charged_delta) : T.credits(null)),
+        T.el('td', { class: 'num', 'data-label': 'Charged' }, charged(e.charged_delta, e.list_credits)),
         T.el('td', { class: 'num', 'data-label': 'Balance after' }, T.credits(e.available_after) + (e.held_after ? ' (' + T.credits(e.held_after) + ' held)' : '')))));
     }
     $('page-label').textContent = 'Page ' + (pageIndex + 1);
@@ -281,7 +344,8 @@
     table.tBodies[0].replaceChildren(...usage.models.map((m) => T.el('tr', null,
       T.el('th', { scope: 'row', 'data-label': 'Model' }, modelName(m.key)),
       T.el('td', { class: 'num', 'data-label': 'Charges' }, String(m.count)),
-      T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(m.charged_credits)))));
+      T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(m.charged_credits) +
+        (m.list_credits && m.list_credits !== m.charged_credits ? ' (list price ' + T.credits(m.list_credits) + ')' : '')))));
   }
 
   let resizeTimer = 0;

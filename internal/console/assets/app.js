@@ -175,6 +175,53 @@
     return isNaN(d) ? s : timeFormat.format(d);
   }
 
+  // zoneFormat formats a time on the calendar of an IANA time zone (an
+  // account's or a subscription's days); an unknown zone falls back to UTC.
+  function zoneFormat(s, tz, opts) {
+    if (!s) return '';
+    const d = new Date(s);
+    if (isNaN(d)) return s;
+    try {
+      return new Intl.DateTimeFormat('en-US', Object.assign({ timeZone: tz || 'UTC' }, opts)).format(d);
+    } catch (_) {
+      return new Intl.DateTimeFormat('en-US', Object.assign({ timeZone: 'UTC' }, opts)).format(d);
+    }
+  }
+  // date is a day in a time zone: "Jan 31, 2027"; day is its day of month.
+  function date(s, tz) { return zoneFormat(s, tz, { year: 'numeric', month: 'short', day: 'numeric' }); }
+  function day(s, tz) { return Number(zoneFormat(s, tz, { day: 'numeric' })); }
+  // ordinal is 1st, 2nd, 3rd, 4th, 11th, 21st, 31st.
+  function ordinal(n) {
+    const t = n % 100;
+    if (t >= 11 && t <= 13) return n + 'th';
+    return n + ({ 1: 'st', 2: 'nd', 3: 'rd' }[n % 10] || 'th');
+  }
+
+  // names reads a datalist the page carries (id → name).
+  function names(id) {
+    const out = {};
+    document.querySelectorAll('#' + id + ' option').forEach((o) => { out[o.value] = o.textContent; });
+    return out;
+  }
+  // list joins words as a sentence does: "A", "A and B", "A, B and C".
+  function list(words, conj) {
+    if (words.length < 2) return words.join('');
+    return words.slice(0, -1).join(', ') + ' ' + conj + ' ' + words[words.length - 1];
+  }
+  // appliesTo says which models a grant may pay for, in the words of the
+  // Pricing page: "not for Pro models", "only for Nano Banana 2"; '' for
+  // every model. modelName and tagName name an id and a tag.
+  function appliesTo(e, modelName, tagName) {
+    if (!e) return '';
+    const tag = (t) => tagName(t) || (t.charAt(0).toUpperCase() + t.slice(1) + ' models');
+    const only = (e.models || []).map(modelName).concat((e.tags || []).map(tag));
+    const not = (e.exclude_models || []).map(modelName).concat((e.exclude_tags || []).map(tag));
+    const parts = [];
+    if (only.length) parts.push('only for ' + list(only, 'and'));
+    if (not.length) parts.push('not for ' + list(not, 'or'));
+    return parts.join(', ');
+  }
+
   // el builds an element: el('td', {class: 'num'}, 'text', child…). Text is
   // always set as text, never parsed as HTML.
   function el(tag, attrs) {
@@ -310,7 +357,8 @@
   }
 
   window.tally = {
-    session, api, ApiError, uuid, localPath, accountHref, checkAccount, accountRefusal, credits, plural, time, el, setMessage, download, renderAuth, setupTips, refreshTip,
+    session, api, ApiError, uuid, localPath, accountHref, checkAccount, accountRefusal, credits, plural, time, date, day, ordinal, zoneFormat,
+    names, list, appliesTo, el, setMessage, download, renderAuth, setupTips, refreshTip,
   };
 
   renderAuth();

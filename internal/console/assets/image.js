@@ -22,6 +22,7 @@
   const createMsg = $('create-msg');
   const walletMsg = $('wallet-msg');
   const GENS = 'tally.gens';
+  const plans = T.names('plan-names');
 
   let fileHead = null; // the input image's first 64 KiB, base64
   let seq = 0; // answers to older requests are dropped
@@ -153,6 +154,7 @@
 
   function renderAfford(q) {
     const a = q && q.affordable;
+    const note = $('bal-plan-note');
     if (!a) return;
     $('balance').hidden = false;
     $('bal-available').textContent = T.credits(a.available_credits);
@@ -160,7 +162,44 @@
       ? T.plural(a.generations, 'upscale', 'upscales')
       : T.plural(a.generations, 'generation', 'generations');
     $('bal-buys').title = T.plural(a.images, 'image', 'images') + ' at this price';
-    $('bal-buys-line').hidden = false;
+    // What the account's plan does with this model: keeps it out of
+    // reach, makes it free now, or leaves some credits unable to pay.
+    let text = '';
+    if (a.plan_required) {
+      text = current && current.subscription
+        ? q.model_name + ' is not in this account\u2019s plan.'
+        : q.model_name + ' needs a subscription: this account\u2019s plan does not include it.';
+    } else if (a.unlimited) {
+      text = 'Free with your plan: ' + q.model_name + ' is unlimited now, so Create holds no credits.';
+      createTotal.textContent = ' \u00b7 free with your plan';
+      createTip.append(T.el('p', { class: 'tip-note' }, 'List price ' + T.credits(q.total_credits) + ' credits; free inside your plan\u2019s unlimited window.'));
+      T.refreshTip(createTip);
+    } else if (a.eligible_available_credits !== undefined && a.eligible_available_credits !== a.available_credits) {
+      text = T.credits(a.eligible_available_credits) + ' of the ' + T.credits(a.available_credits) + ' credits can pay for ' + q.model_name + '.';
+    }
+    note.textContent = text;
+    note.hidden = !text;
+    $('bal-buys-line').hidden = a.plan_required || a.unlimited;
+  }
+
+  // Labels on the model list: what the account's plan does with each
+  // model. Without an account only the tags' neutral badges ("Pro") show.
+  let current = null; // the account in use, as the API last answered
+  function labelModels(a) {
+    current = a;
+    const free = new Set();
+    for (const w of (a && a.unlimited) || []) for (const m of w.models) free.add(m);
+    for (const r of radios) {
+      const box = document.getElementById('labels-' + r.value);
+      if (!box) continue;
+      box.querySelectorAll('[data-plan-label]').forEach((x) => x.remove());
+      const denied = !!(a && a.plan) && split(r.dataset.denied).includes(a.plan);
+      box.querySelectorAll('[data-tag]').forEach((x) => { x.hidden = denied; });
+      if (denied) {
+        box.append(T.el('span', { class: 'badge badge-warn', 'data-plan-label': 'denied' }, a.subscription ? 'not in your plan' : 'needs a subscription'));
+      }
+      if (free.has(r.value)) box.append(T.el('span', { class: 'badge badge-good', 'data-plan-label': 'unlimited' }, 'free with your plan'));
+    }
   }
 
   async function requote() {
@@ -199,6 +238,9 @@
     wallet.hidden = false;
     $('balance').hidden = true;
     $('bal-buys-line').hidden = true;
+    $('bal-plan-note').hidden = true;
+    $('bal-plan-line').hidden = true;
+    labelModels(null);
     if (!who) {
       f.account.closest('.field').hidden = true;
       walletMsg.replaceChildren(T.el('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, 'Sign in'),
@@ -221,6 +263,9 @@
       $('balance').hidden = false;
       $('bal-available').textContent = T.credits(a.available_credits);
       $('bal-held').textContent = T.credits(a.held_credits);
+      $('bal-plan').textContent = a.plan ? (plans[a.plan] || a.plan) : 'No plan';
+      $('bal-plan-line').hidden = false;
+      labelModels(a);
       walletMsg.replaceChildren(T.el('a', { href: T.accountHref(account) }, 'Open account ' + account));
     } catch (e) {
       T.setMessage(walletMsg, T.accountRefusal(e, account), 'bad');
@@ -242,6 +287,8 @@
       } catch (e) {
         $('balance').hidden = true;
         $('bal-buys-line').hidden = true;
+        $('bal-plan-note').hidden = true;
+        $('bal-plan-line').hidden = true;
         T.setMessage(walletMsg, T.accountRefusal(e, id), 'bad');
         return;
       }
@@ -269,8 +316,12 @@
     const title = (q.model_name || g.model) + (g.kind === 'upscale' ? ' \u00b7 ' + q.scale + '\u00d7' : ' \u00b7 ' + T.plural(g.images, 'image', 'images'));
     const [label, cls] = statusBadge[g.status] || [g.status, ''];
     let meta;
-    if (g.status === 'held') meta = T.credits(g.hold_credits) + ' credits held';
+    const lane = g.lane === 'relaxed' ? ', relaxed queue' : g.lane === 'fast' ? ', fast' : '';
+    if (g.unlimited && g.status === 'held') meta = 'Free with your plan' + lane + ': nothing held';
+    else if (g.unlimited && g.status === 'completed') meta = 'Free with your plan' + lane + ' (list price ' + T.credits(g.list_credits) + ' credits)';
+    else if (g.status === 'held') meta = T.credits(g.hold_credits) + ' credits held';
     else if (g.status === 'completed') meta = 'Charged ' + T.credits(g.charged_credits) + ' of ' + T.credits(g.hold_credits) + ' held' + (g.images > 1 ? ' (' + g.images_delivered + ' of ' + g.images + ' delivered)' : '');
+    else if (g.unlimited) meta = 'Nothing was held: free with your plan';
     else meta = 'Hold of ' + T.credits(g.hold_credits) + ' credits returned';
     const li = T.el('li', { class: 'gen', id: 'gen-' + g.id, 'data-status': g.status },
       T.el('div', { class: 'gen-head' }, T.el('span', { class: 'gen-title' }, title), T.el('span', { class: 'badge ' + cls }, label)),
@@ -347,11 +398,20 @@
       const g = await T.api('/v1/generations', { method: 'POST', body: s.body, idempotent: true });
       saveGen(g.id);
       showGen(g);
-      T.setMessage(createMsg, 'Held ' + T.credits(g.hold_credits) + ' credits. Mark the generation delivered or failed below.', 'good');
+      T.setMessage(createMsg, (g.unlimited ? 'Free with your plan: nothing held.' : 'Held ' + T.credits(g.hold_credits) + ' credits.') +
+        ' Mark the generation delivered or failed below.', 'good');
     } catch (e) {
+      const p = e.problem;
       if (e.code === 'insufficient_credits') {
-        T.setMessage(createMsg, 'Not enough credits: ' + T.credits(e.problem.available_credits) + ' available, ' +
-          T.credits(e.problem.required_credits) + ' needed.', 'bad');
+        const eligible = p.eligible_available_credits;
+        const usable = eligible !== undefined && eligible !== p.available_credits
+          ? T.credits(eligible) + ' of the ' + T.credits(p.available_credits) + ' available can pay for this model, '
+          : T.credits(p.available_credits) + ' available, ';
+        T.setMessage(createMsg, 'Not enough credits: ' + usable + T.credits(p.required_credits) + ' needed.', 'bad');
+      } else if (e.code === 'plan_required') {
+        T.setMessage(createMsg, model().name + ' needs a subscription: this account\u2019s plan does not include it.', 'bad');
+      } else if (e.code === 'daily_limit_reached' && p.resets_at) {
+        T.setMessage(createMsg, 'Today\u2019s fast generations of ' + model().name + ' are used up: more from ' + T.time(p.resets_at) + '.', 'bad');
       } else {
         T.setMessage(createMsg, e.message, 'bad');
       }

@@ -76,3 +76,8 @@ CREATE INDEX subscriptions_account ON subscriptions (account, created_at, id);
 -- Tx.DueSubscriptions: the months still to give, by their start. A
 -- subscription with none left leaves the index.
 CREATE INDEX subscriptions_due ON subscriptions (renews_at, id) WHERE renews_at IS NOT NULL;
+
+-- The audit log learns the plans' actions.
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_action_check CHECK (action IN ('account.create', 'grant.create', 'key.create', 'key.revoke', 'catalog.publish',
+	'account.plan', 'subscription.create', 'subscription.cancel', 'subscription.change', 'grant.void', 'grant.amend'));

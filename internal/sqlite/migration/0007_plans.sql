@@ -73,6 +73,31 @@ END;
 -- expiry (amended), and subscriptions are inserted ($.ns) and updated
 -- whole ($.s) but for their id, account and creation.
 DROP TRIGGER ledger_changes_apply;
+
+-- The audit log learns the plans' actions. SQLite cannot change a CHECK in
+-- place: the table is rebuilt, rows and ids kept, while no trigger names it
+-- (the apply trigger was dropped just above and is created again below).
+CREATE TABLE audit_log_plans (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	at     INTEGER NOT NULL, -- Unix microseconds UTC
+	actor  TEXT NOT NULL CHECK (actor <> ''),
+	action TEXT NOT NULL CHECK (action IN ('account.create', 'grant.create', 'key.create', 'key.revoke', 'catalog.publish',
+		'account.plan', 'subscription.create', 'subscription.cancel', 'subscription.change', 'grant.void', 'grant.amend')),
+	target TEXT NOT NULL,
+	detail BLOB NOT NULL
+) STRICT;
+INSERT INTO audit_log_plans (id, at, actor, action, target, detail) SELECT id, at, actor, action, target, detail FROM audit_log;
+DROP TABLE audit_log;
+ALTER TABLE audit_log_plans RENAME TO audit_log;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+	SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be updated');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+	SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be deleted');
+END;
+
 CREATE TRIGGER ledger_changes_apply INSTEAD OF INSERT ON ledger_changes
 BEGIN
 	INSERT INTO accounts (id, overdraft, available, held, created_at, plan, time_zone)
