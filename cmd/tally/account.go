@@ -53,7 +53,7 @@ func (m Main) accountCreateCmd() *cobra.Command {
 				writeJSON(m.Stdout, httpapi.NewAccount(v, l.Now()))
 				return nil
 			}
-			fmt.Fprintf(m.Stdout, "account %s created (overdraft %s credits%s)\n", a.ID, a.Overdraft, planText(a))
+			fmt.Fprintf(m.Stdout, "account %s created (overdraft %s credits%s)\n", a.ID, a.Overdraft, planText(a.Account))
 			return nil
 		},
 	}
@@ -293,14 +293,14 @@ func printAccount(w io.Writer, v credit.AccountView, now time.Time) {
 		fmt.Fprintf(w, "  overdraft %s of %s credits used\n", v.OverdraftUsed, v.Overdraft)
 	}
 	switch {
-	case v.Subscription != "":
-		fmt.Fprintf(w, "  plan      %s (subscription %s)\n", v.Plan, v.Subscription)
-	case v.Plan != "":
-		fmt.Fprintf(w, "  plan      %s (program)\n", v.Plan)
+	case v.ActiveSubscription != "":
+		fmt.Fprintf(w, "  plan      %s (subscription %s)\n", v.ActivePlan, v.ActiveSubscription)
+	case v.ActivePlan != "":
+		fmt.Fprintf(w, "  plan      %s (program)\n", v.ActivePlan)
 	default:
 		fmt.Fprintf(w, "  plan      none (a plain wallet)\n")
 	}
-	if v.Account.Plan != "" && v.Subscription != "" {
+	if v.Account.Plan != "" && v.ActiveSubscription != "" {
 		fmt.Fprintf(w, "  program   %s (again when the subscription ends)\n", v.Account.Plan)
 	}
 	fmt.Fprintf(w, "  time zone %s\n", zoneOrUTC(v.TimeZone))

@@ -59,12 +59,12 @@ type node struct {
 	done chan error
 }
 
-// startNode starts `tally serve --addr 127.0.0.1:0 --db dsn` and waits for
-// the address it logs. The process is killed when the test ends, however it
-// ends.
-func startNode(t *testing.T, bin, name, dsn string) *node {
+// startNode starts `tally serve --addr 127.0.0.1:0 --db dsn` (and args) and
+// waits for the address it logs. The process is killed when the test ends,
+// however it ends.
+func startNode(t *testing.T, bin, name, dsn string, args ...string) *node {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--db", dsn)
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--db", dsn}, args...)...)
 	cmd.Env = append(os.Environ(), "TALLY_ADMIN_KEY="+nodeAdminKey)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

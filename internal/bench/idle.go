@@ -476,10 +476,10 @@ func readIdle(ctx context.Context, l *credit.Ledger, locs map[string]*time.Locat
 			free = append(free, g)
 		}
 	}
-	if v.Plan != freeProgram || v.TimeZone != zone || v.Available != freeDaily || v.Balances.Free != freeDaily || v.Held != 0 ||
+	if v.ActivePlan != freeProgram || v.TimeZone != zone || v.Available != freeDaily || v.Balances.Free != freeDaily || v.Held != 0 ||
 		len(free) != 1 || !free[0].ExpiresAt.Equal(midnight) {
 		return "", fmt.Errorf("bench: idle: %s (%s) at %s: plan %q, %s available, %s free, %s held, %d free grants; want plan %q, %s available and free expiring at %s",
-			id, zone, l.Now().Format(time.RFC3339), v.Plan, v.Available, v.Balances.Free, v.Held, len(free), freeProgram, freeDaily, midnight.Format(time.RFC3339))
+			id, zone, l.Now().Format(time.RFC3339), v.ActivePlan, v.Available, v.Balances.Free, v.Held, len(free), freeProgram, freeDaily, midnight.Format(time.RFC3339))
 	}
 	return zone, nil
 }

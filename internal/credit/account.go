@@ -18,13 +18,16 @@ type AccountView struct {
 	OpenHolds []Hold
 	// Subscriptions are the account's subscriptions, oldest first.
 	Subscriptions []Subscription
-	// Plan is the plan whose rules apply now ("" for a plain wallet), and
-	// Subscription the subscription it comes through ("" for a program).
-	Plan, Subscription string
+	// ActivePlan is the plan whose rules apply now ("" for a plain wallet),
+	// and ActiveSubscription the subscription it comes through ("" for a
+	// program). (Account.Plan is the program the account is on.)
+	ActivePlan, ActiveSubscription string
 	// Balances is Available by the kind of credits, as the studio shows it.
 	Balances Balances
 	// Windows are the unlimited windows in force now.
 	Windows []WindowView
+	// At is when the view was taken: "now" above.
+	At time.Time
 }
 
 // Balances splits what an account can spend by where it came from: the
@@ -60,35 +63,38 @@ type AccountSpec struct {
 
 // CreateAccount opens an account with the given overdraft limit (0: none).
 func (l *Ledger) CreateAccount(ctx context.Context, idem *Idempotency, id string, overdraft Credits) (Account, error) {
-	return l.OpenAccount(ctx, idem, AccountSpec{ID: id, Overdraft: overdraft})
+	v, err := l.OpenAccount(ctx, idem, AccountSpec{ID: id, Overdraft: overdraft})
+	return v.Account, err
 }
 
-// OpenAccount opens an account. Conflict account_exists if the id is taken;
+// OpenAccount opens an account and answers it as it is then: on a program,
+// with the day's free credits (see AccountView.plan). The answer is what a
+// retry with the same Idempotency-Key gets again, whatever the day. Conflict account_exists if the id is taken;
 // Invalid reserved_account_id for PlatformAccount, whose books are the
 // platform's: a user's wallet of that name would mix its postings with
 // revenue and issued credits; Invalid unknown_plan, invalid_time_zone.
-func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSpec) (Account, error) {
+func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSpec) (AccountView, error) {
 	id, overdraft := s.ID, s.Overdraft
 	if err := checkAccountID(id); err != nil {
-		return Account{}, err
+		return AccountView{}, err
 	}
 	if id == PlatformAccount {
-		return Account{}, Errorf(Invalid, "reserved_account_id", "the account id %q is reserved for the platform's books", id)
+		return AccountView{}, Errorf(Invalid, "reserved_account_id", "the account id %q is reserved for the platform's books", id)
 	}
 	if overdraft < 0 || overdraft > MaxCredits {
-		return Account{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)
+		return AccountView{}, Errorf(Invalid, "invalid_amount", "overdraft must be 0 to %s credits, not %s", MaxCredits, overdraft)
 	}
 	if err := l.checkProgram(s.Plan); err != nil {
-		return Account{}, err
+		return AccountView{}, err
 	}
 	if err := CheckTimeZone(s.TimeZone); err != nil {
-		return Account{}, err
+		return AccountView{}, err
 	}
-	return update(ctx, l, idem, id, Refs{}, func(b *Book, now time.Time) (Account, error) {
+	return update(ctx, l, idem, id, Refs{}, func(b *Book, now time.Time) (AccountView, error) {
 		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now, Plan: s.Plan, TimeZone: s.TimeZone}
 		g := Grant{ID: overdraftGrantID(id), Account: id, Source: SourceOverdraft, Priority: math.MaxInt32, CreatedAt: now}
 		if err := b.insertAccount(a, g); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
 		detail := struct {
 			Overdraft Credits `json:"overdraft"`
@@ -96,10 +102,32 @@ func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSp
 			TimeZone  string  `json:"time_zone,omitempty"`
 		}{overdraft, s.Plan, s.TimeZone}
 		if err := audit(ctx, b, now, AuditAccountCreate, id, detail); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
-		return a, nil
+		return bookView(b, now), nil
 	})
+}
+
+// bookView is the account as a write leaves it: its balances, its grants
+// with something left, its subscriptions and its plan at now. Open holds
+// are not listed: a store need not load the ones not yet due (see State).
+func bookView(b *Book, now time.Time) AccountView {
+	v := AccountView{Account: *b.cur.Account, Subscriptions: b.Subscriptions(), At: now}
+	for _, g := range b.Grants() {
+		if g.Source == SourceOverdraft {
+			if g.Remaining < 0 {
+				v.OverdraftUsed = -g.Remaining
+			}
+			if g.Remaining <= 0 {
+				continue
+			}
+		}
+		if g.ExpiredAt.IsZero() && g.Remaining+g.Held != 0 {
+			v.Grants = append(v.Grants, g)
+		}
+	}
+	v.plan(b.cat, now)
+	return v
 }
 
 // checkProgram refuses (Invalid unknown_plan) a plan id that is not one of
@@ -129,38 +157,39 @@ func (l *Ledger) checkProgram(id string) error {
 }
 
 // SetPlan puts an account on a program ("free"), or takes it off (""), and
-// sets the time zone of its days when tz is not nil. A subscription takes
+// sets the time zone of its days when tz is not nil; it answers the account
+// as the change left it (see bookView). A subscription takes
 // over from the program while it is active. Invalid unknown_plan,
 // invalid_time_zone; NotFound unknown_account.
-func (l *Ledger) SetPlan(ctx context.Context, idem *Idempotency, account, plan string, tz *string) (Account, error) {
+func (l *Ledger) SetPlan(ctx context.Context, idem *Idempotency, account, plan string, tz *string) (AccountView, error) {
 	if err := checkAccountID(account); err != nil {
-		return Account{}, err
+		return AccountView{}, err
 	}
 	if err := l.checkProgram(plan); err != nil {
-		return Account{}, err
+		return AccountView{}, err
 	}
 	if tz != nil {
 		if err := CheckTimeZone(*tz); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
 	}
-	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Account, error) {
+	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (AccountView, error) {
 		a, err := b.Account()
 		if err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
 		if err := settle(b, now); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
 		zone := a.TimeZone
 		if tz != nil {
 			zone = *tz
 		}
 		if a.Plan == plan && a.TimeZone == zone {
-			return a, nil
+			return bookView(b, now), nil
 		}
 		if err := b.setAccountPlan(plan, zone); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
 		detail := struct {
 			Plan     string `json:"plan"`
@@ -168,9 +197,9 @@ func (l *Ledger) SetPlan(ctx context.Context, idem *Idempotency, account, plan s
 			TimeZone string `json:"time_zone,omitempty"`
 		}{plan, a.Plan, zone}
 		if err := audit(ctx, b, now, AuditAccountPlan, account, detail); err != nil {
-			return Account{}, err
+			return AccountView{}, err
 		}
-		return b.Account()
+		return bookView(b, now), nil
 	})
 }
 
@@ -245,6 +274,7 @@ func accountView(tx Tx, cat *Catalog, id string, now time.Time) (AccountView, er
 		return AccountView{}, err
 	}
 	v.plan(cat, now)
+	v.At = now
 	return v, nil
 }
 
@@ -258,9 +288,9 @@ func (v *AccountView) plan(cat *Catalog, now time.Time) {
 		v.splitBalances(now)
 		return
 	}
-	v.Plan = p.ID
+	v.ActivePlan = p.ID
 	if s != nil {
-		v.Subscription = s.ID
+		v.ActiveSubscription = s.ID
 	}
 	for _, g := range dailyGrants(cat, &v.Account, v.Subscriptions, now) {
 		if !slices.ContainsFunc(v.Grants, func(o Grant) bool { return o.ID == g.ID }) {

@@ -56,7 +56,7 @@ func NewAccount(v credit.AccountView, now time.Time) *Account {
 	a := &Account{
 		ID: v.ID, AvailableCredits: v.Available, HeldCredits: v.Held, OverdraftCredits: v.Overdraft,
 		OverdraftUsedCredits: v.OverdraftUsed, CreatedAt: v.CreatedAt.UTC(),
-		Program: v.Account.Plan, Plan: v.Plan, Subscription: v.Subscription, TimeZone: zoneName(v.TimeZone),
+		Program: v.Account.Plan, Plan: v.ActivePlan, Subscription: v.ActiveSubscription, TimeZone: zoneName(v.TimeZone),
 		Balances: Balances{FreeCredits: v.Balances.Free, SubscriptionCredits: v.Balances.Subscription,
 			TopupCredits: v.Balances.Topup, OtherCredits: v.Balances.Other},
 		Grants: make([]Grant, len(v.Grants)), OpenHolds: make([]Hold, len(v.OpenHolds)),
@@ -174,17 +174,16 @@ func (s *Server) accountRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		a, err := s.ledger.OpenAccount(ctx, idem, spec)
+		v, err := s.ledger.OpenAccount(ctx, idem, spec)
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		if a.Plan != "" {
-			// On a program: answer as GET does, with the day's free credits.
-			if v, err := s.ledger.Account(ctx, a.ID); err == nil {
-				return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
-			}
+		if v.Account.Plan != "" {
+			// On a program: with the day's free credits, as the account was
+			// opened (a retry gets this same answer).
+			return &struct{ Body *Account }{NewAccount(v, v.At)}, nil
 		}
-		return &struct{ Body *Account }{openedAccount(a, s.ledger.Now())}, nil
+		return &struct{ Body *Account }{openedAccount(v.Account, s.ledger.Now())}, nil
 	})
 
 	register(s, huma.Operation{
@@ -192,7 +191,7 @@ func (s *Server) accountRoutes() {
 		Method:      http.MethodPut,
 		Path:        "/v1/accounts/{id}/plan",
 		Summary:     "Put an account on a program, or take it off",
-		Description: "Puts the account on a program of the catalog (free: 100 credits a day, no Pro models), or takes it off (plan \"\" or null: a plain wallet), and sets the time zone of its days when time_zone is given. A subscription takes over from the program while it is active. Answers the account as GET /v1/accounts/{id} does. 422 unknown_plan (allowed lists the programs), invalid_time_zone.",
+		Description: "Puts the account on a program of the catalog (free: 100 credits a day, no Pro models), or takes it off (plan \"\" or null: a plain wallet), and sets the time zone of its days when time_zone is given. A subscription takes over from the program while it is active. Answers the account as the change left it (its balances, grants and subscriptions; open holds are listed by GET), which is also what a retry with the same Idempotency-Key gets. 422 unknown_plan (allowed lists the programs), invalid_time_zone.",
 		Tags:        []string{"Accounts"},
 		Errors:      []int{http.StatusConflict},
 	}, accessAdmin, func(ctx context.Context, in *struct {
@@ -209,14 +208,12 @@ func (s *Server) accountRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		if _, err := s.ledger.SetPlan(ctx, idem, in.ID, plan, in.Body.Value.TimeZone); err != nil {
-			return nil, s.failOn(err, "account", in.ID)
-		}
-		v, err := s.ledger.Account(ctx, in.ID)
+		// The account as the change left it: a retry gets this same answer.
+		v, err := s.ledger.SetPlan(ctx, idem, in.ID, plan, in.Body.Value.TimeZone)
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
 		}
-		return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
+		return &struct{ Body *Account }{NewAccount(v, v.At)}, nil
 	})
 
 	register(s, huma.Operation{

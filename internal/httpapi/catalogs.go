@@ -46,7 +46,7 @@ func NewCatalogVersions(inUse string, records []credit.CatalogRecord) *CatalogVe
 type CatalogDiff struct {
 	From    string           `json:"from"`
 	To      string           `json:"to"`
-	Changes []catalog.Change `json:"changes" doc:"Models added and removed, prices up and down, tiers, scales and aspect ratios added or removed, settings changed; model by model."`
+	Changes []catalog.Change `json:"changes" doc:"Models added and removed, prices up and down, tiers, scales and aspect ratios added or removed, settings changed, model by model; then plans, their allowances and unlimited windows added, removed or changed, plan by plan."`
 }
 
 // catalogRoutes registers the catalog history routes, served from the store's

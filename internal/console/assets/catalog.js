@@ -29,6 +29,15 @@
     aspect_ratio_added: ['Aspect ratio added', 'badge-accent'],
     aspect_ratio_removed: ['Aspect ratio removed', 'badge-warn'],
     setting_changed: ['Setting changed', ''],
+    plan_added: ['Plan added', 'badge-accent'],
+    plan_removed: ['Plan removed', 'badge-warn'],
+    plan_changed: ['Plan changed', ''],
+    allowance_added: ['Allowance added', 'badge-good'],
+    allowance_removed: ['Allowance removed', 'badge-bad'],
+    allowance_changed: ['Allowance changed', ''],
+    window_added: ['Unlimited window added', 'badge-good'],
+    window_removed: ['Unlimited window removed', 'badge-bad'],
+    window_changed: ['Unlimited window changed', ''],
   };
 
   function summary(changes) {
@@ -70,7 +79,9 @@
         const model = c.kind === 'model_added' || c.kind === 'model_removed';
         return T.el('tr', { 'data-kind': c.kind },
           T.el('td', { 'data-label': 'Change' }, T.el('span', { class: 'badge ' + cls }, label)),
-          T.el('th', { scope: 'row', 'data-label': 'Model' }, modelName(c), ' ', T.el('code', { class: 'muted' }, c.model)),
+          c.plan
+            ? T.el('th', { scope: 'row', 'data-label': 'Plan' }, 'Plan ', T.el('code', { class: 'muted' }, c.plan))
+            : T.el('th', { scope: 'row', 'data-label': 'Model' }, modelName(c), ' ', T.el('code', { class: 'muted' }, c.model)),
           T.el('td', { 'data-label': 'What' }, c.what || ''),
           T.el('td', { 'data-label': 'Before → after' }, !model && (c.old || c.new) ? (c.old || 'none') + ' \u2192 ' + (c.new || 'none') : ''),
           T.el('td', { class: 'num ' + (c.delta > 0 ? 'up' : c.delta < 0 ? 'down' : ''), 'data-label': 'Difference' }, delta));
