@@ -292,7 +292,8 @@ func (v *AccountView) plan(cat *Catalog, now time.Time) {
 	if s != nil {
 		v.ActiveSubscription = s.ID
 	}
-	for _, g := range dailyGrants(cat, &v.Account, v.Subscriptions, now) {
+	grants, _ := dailyGrants(cat, &v.Account, v.Subscriptions, now)
+	for _, g := range grants {
 		if !slices.ContainsFunc(v.Grants, func(o Grant) bool { return o.ID == g.ID }) {
 			v.Grants = append(v.Grants, g)
 			v.Available += g.Remaining

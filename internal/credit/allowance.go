@@ -51,12 +51,13 @@ func planAt(cat *Catalog, a *Account, subs []Subscription, now time.Time) (*Plan
 }
 
 // dailyGrants returns the grants the account's plan gives for now's local
-// day (in the subscription's time zone, or the account's), whether or not
-// they were given yet.
-func dailyGrants(cat *Catalog, a *Account, subs []Subscription, now time.Time) []Grant {
+// day (in the subscription's time zone, or the account's), none if the day
+// was given already (Account.Daily says so: a later or equal day of the
+// same scope). mark is what Account.Daily becomes once they are given.
+func dailyGrants(cat *Catalog, a *Account, subs []Subscription, now time.Time) (grants []Grant, mark string) {
 	p, s := planAt(cat, a, subs, now)
 	if p == nil {
-		return nil
+		return nil, ""
 	}
 	scope, tz, sub := p.ID, a.TimeZone, ""
 	if s != nil {
@@ -64,6 +65,9 @@ func dailyGrants(cat *Catalog, a *Account, subs []Subscription, now time.Time) [
 	}
 	loc := mustZone(tz)
 	day := dayKey(now, loc)
+	if given, ok := strings.CutPrefix(a.Daily, scope+"/"); ok && given >= day {
+		return nil, "" // this day, or a later one in another zone, was given
+	}
 	var out []Grant
 	for i, al := range p.Allowances {
 		if al.Every != EveryDay {
@@ -78,7 +82,10 @@ func dailyGrants(cat *Catalog, a *Account, subs []Subscription, now time.Time) [
 			Subscription: sub, Period: period, Memo: p.Name + " credits for " + day,
 		})
 	}
-	return out
+	if len(out) == 0 {
+		return nil, ""
+	}
+	return out, scope + "/" + day
 }
 
 // giveDaily gives the day's allowances the account has not had yet: the
@@ -88,14 +95,17 @@ func giveDaily(b *Book, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, g := range dailyGrants(b.cat, &a, b.cur.Subscriptions, now) {
+	grants, mark := dailyGrants(b.cat, &a, b.cur.Subscriptions, now)
+	for _, g := range grants {
 		if b.grantAt(g.ID) != nil {
 			continue
 		}
-		g.Remaining = 0 // the postings add it
 		if err := addGrant(b, g, now); err != nil {
 			return err
 		}
+	}
+	if mark != "" {
+		b.cur.Account.Daily = mark
 	}
 	return nil
 }

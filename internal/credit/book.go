@@ -333,7 +333,7 @@ func (b *Book) Change() *Change {
 	case la == nil:
 		a := *ca
 		c.NewAccount = &a
-	case la.Available != ca.Available || la.Held != ca.Held || la.Plan != ca.Plan || la.TimeZone != ca.TimeZone:
+	case la.Available != ca.Available || la.Held != ca.Held || la.Plan != ca.Plan || la.TimeZone != ca.TimeZone || la.Daily != ca.Daily:
 		a := *ca
 		c.Account = &a
 	}
@@ -374,7 +374,7 @@ func (b *Book) Change() *Change {
 			continue
 		}
 		o := b.loaded.Generations[i]
-		if o.Status != g.Status || o.ImagesDelivered != g.ImagesDelivered || o.Charged != g.Charged || o.Refunded != g.Refunded || !o.ResolvedAt.Equal(g.ResolvedAt) {
+		if o.Status != g.Status || o.ImagesDelivered != g.ImagesDelivered || o.Charged != g.Charged || o.Refunded != g.Refunded || !o.ResolvedAt.Equal(g.ResolvedAt) || o.ListCredits != g.ListCredits {
 			c.Generations = append(c.Generations, g)
 		}
 	}

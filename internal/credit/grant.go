@@ -251,7 +251,7 @@ func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo stri
 	if err := checkMemo(memo); err != nil {
 		return Grant{}, err
 	}
-	account, err := l.grantAccount(ctx, id)
+	account, err := l.liveGrantAccount(ctx, id)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -289,7 +289,7 @@ func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id str
 		return Grant{}, err
 	}
 	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
-	account, err := l.grantAccount(ctx, id)
+	account, err := l.liveGrantAccount(ctx, id)
 	if err != nil {
 		return Grant{}, err
 	}
@@ -307,6 +307,24 @@ func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id str
 		}{g.ID, expiresAt, g.ExpiresAt, memo}
 		return audit(ctx, b, now, AuditGrantAmend, account, detail)
 	})
+}
+
+// liveGrantAccount returns the account of grant id, read from the store
+// (not the owners cache: the read is what tells an expired grant, which a
+// write's state may not hold, from a spent one). Conflict grant_expired
+// when it was marked expired or voided; NotFound unknown_grant.
+func (l *Ledger) liveGrantAccount(ctx context.Context, id string) (string, error) {
+	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Grant, error) { return tx.Grant(id) })
+	if err != nil {
+		return "", err
+	}
+	if g.Source == SourceOverdraft {
+		return "", unknown("grant", id)
+	}
+	if !g.ExpiredAt.IsZero() {
+		return "", Errorf(Conflict, "grant_expired", "grant %s expired or was voided at %s", id, g.ExpiredAt.Format(time.RFC3339))
+	}
+	return g.Account, nil
 }
 
 // changeGrant runs fn on a live, loaded grant of account.

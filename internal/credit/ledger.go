@@ -36,6 +36,11 @@ type Account struct {
 	// TimeZone is the IANA zone of the account's days ("" is UTC): its
 	// free credits reset at its local midnight.
 	TimeZone string
+	// Daily is the last local day whose daily allowances the account was
+	// given, with their scope ("free/2026-12-05"): a day's grant expires
+	// and leaves the state a write loads, and this is what still says it
+	// was given (after a move to a zone where that day is not over).
+	Daily string
 }
 
 // Grant is one lot of credits put into an account. Remaining is its spendable

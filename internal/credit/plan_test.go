@@ -535,35 +535,6 @@ func TestRefundAfterPeriodEnd(t *testing.T) {
 	wantAvailable(t, st, cr(30))
 }
 
-// TestVoidAndAmend: voiding takes a grant's remainder back by a void entry
-// to the issued book; amending moves its expiry; both are audited.
-func TestVoidAndAmend(t *testing.T) {
-	ctx := context.Background()
-	now := utc("2026-06-01T12:00:00Z")
-	l, st := pLedger(t, &now, AccountSpec{})
-	gr, err := l.AddGrant(ctx, nil, tAcc, GrantSpec{Credits: cr(50), Source: SourcePromo})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.owners.remember(gr.ID, tAcc) // no database to look the grant up in
-	mustGen(t, l, "std", 2)        // 20 held
-	later := utc("2026-07-01T00:00:00Z")
-	if g, err := l.AmendGrantExpiry(ctx, nil, gr.ID, later, "goodwill"); err != nil || !g.ExpiresAt.Equal(later) {
-		t.Errorf("amend: %+v, %v; want expiring 1 Jul", g, err)
-	}
-	v, err := l.VoidGrant(ctx, nil, gr.ID, "granted by mistake")
-	if err != nil || v.Remaining != 0 || v.Held != cr(20) || v.ExpiredAt.IsZero() {
-		t.Errorf("void: %+v, %v; want 0 left, 20 still held, expired", v, err)
-	}
-	c := st.changes[len(st.changes)-1]
-	if len(c.Entries) != 1 || c.Entries[0].Kind != EntryVoid || c.Entries[0].AvailableDelta != cr(-30) || len(c.Audit) != 1 {
-		t.Errorf("void change %+v; want one void entry of −30 and one audit entry", c)
-	}
-	_, err = l.VoidGrant(ctx, nil, gr.ID, "")
-	wantError(t, err, Conflict, "grant_expired")
-	wantAvailable(t, st, 0)
-}
-
 // TestUpgradeRolloverCap: a month's allowance and its upgrade grant expire
 // at one instant and share the allowance's rollover cap.
 func TestUpgradeRolloverCap(t *testing.T) {
@@ -594,5 +565,35 @@ func TestUpgradeRolloverCap(t *testing.T) {
 	}
 	if rolled != cr(30) {
 		t.Errorf("rolled over %s; want 30", rolled)
+	}
+}
+
+// TestDailyAfterZoneChange: a day's free credits are given once per
+// calendar date: an account moved from Auckland to New York, where the day
+// it had them for is not over, gets no second 100 for it; New York's next
+// day brings the next.
+func TestDailyAfterZoneChange(t *testing.T) {
+	ctx := context.Background()
+	now := utc("2026-03-28T12:00:00Z") // 01:00 NZDT on 29 March
+	l, st := pLedger(t, &now, AccountSpec{Plan: "free", TimeZone: "Pacific/Auckland"})
+	g := mustGen(t, l, "std", 1)
+	if _, err := l.CompleteGeneration(ctx, nil, g.ID, 1); err != nil {
+		t.Fatal(err)
+	}
+	now = utc("2026-03-29T12:00:00Z") // 01:00 NZDT on 30 March; 08:00 EDT on 29 March
+	ny := "America/New_York"
+	if _, err := l.SetPlan(ctx, nil, tAcc, "free", &ny); err != nil {
+		t.Fatal(err)
+	}
+	_, err := gen(t, l, "std", 1)
+	e := wantError(t, err, InsufficientCredits, "insufficient_credits")
+	if e.Available != 0 {
+		t.Errorf("available %s after the move; want 0 (29 March was given in Auckland and has expired there)", e.Available)
+	}
+	now = utc("2026-03-30T04:00:00Z") // New York's midnight: 30 March
+	mustGen(t, l, "std", 1)
+	wantAvailable(t, st, cr(90))
+	if got := st.state.Account.Daily; got != "free/2026-03-30" {
+		t.Errorf("daily mark %q; want free/2026-03-30", got)
 	}
 }

@@ -67,7 +67,7 @@ func (r *Refs) add(o Refs) {
 // journal, idempotency and audit records to append, in order.
 type Change struct {
 	NewAccount *Account // insert
-	// Account is updated to its Available, Held, Plan and TimeZone.
+	// Account is updated to its Available, Held, Plan, TimeZone and Daily.
 	Account   *Account
 	NewGrants []Grant
 	// Grants are updated to their Remaining, Held, PaidBack, ExpiresAt and
@@ -84,7 +84,7 @@ type Change struct {
 	TrimAllocations []AllocationRow
 	NewGenerations  []Generation
 	// Generations are updated to their Status, ImagesDelivered, Charged,
-	// Refunded and ResolvedAt.
+	// Refunded, ResolvedAt and ListCredits.
 	Generations []Generation
 	// NewSubscriptions are inserted; Subscriptions are updated whole (every
 	// field but ID, Account and CreatedAt).
@@ -147,7 +147,7 @@ func (s *State) Apply(c *Change) bool {
 	}
 	if c.Account != nil && s.Account != nil {
 		s.Account.Available, s.Account.Held = c.Account.Available, c.Account.Held
-		s.Account.Plan, s.Account.TimeZone = c.Account.Plan, c.Account.TimeZone
+		s.Account.Plan, s.Account.TimeZone, s.Account.Daily = c.Account.Plan, c.Account.TimeZone, c.Account.Daily
 	}
 	if c.NewAccount == nil && c.Account != nil && s.Account == nil {
 		whole = false
@@ -213,7 +213,7 @@ func (s *State) Apply(c *Change) bool {
 			continue
 		}
 		g := &s.Generations[i]
-		g.Status, g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt = u.Status, u.ImagesDelivered, u.Charged, u.Refunded, u.ResolvedAt
+		g.Status, g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt, g.ListCredits = u.Status, u.ImagesDelivered, u.Charged, u.Refunded, u.ResolvedAt, u.ListCredits
 	}
 	s.Idempotency = append(s.Idempotency, c.Idempotency...)
 	for _, u := range c.NewSubscriptions {

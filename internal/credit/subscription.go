@@ -142,7 +142,8 @@ func (l *Ledger) Subscribe(ctx context.Context, idem *Idempotency, account strin
 			return Subscription{}, Errorf(Invalid, "invalid_start", "starts_at must be now or within a year, not %s", start.Format(time.RFC3339))
 		}
 		for _, o := range b.cur.Subscriptions {
-			if o.EndsAt.IsZero() || o.EndsAt.After(now) {
+			never := !o.EndsAt.IsZero() && !o.EndsAt.After(o.StartsAt) // canceled before it started
+			if (o.EndsAt.IsZero() || o.EndsAt.After(now)) && !never {
 				return Subscription{}, Errorf(Conflict, "subscription_exists", "account %s already has subscription %s to %s", account, o.ID, o.Plan)
 			}
 		}

@@ -69,7 +69,8 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //   - period_grant: a plan's grant has the ID of its (account, period), so
 //     each allowance period is granted at most once;
 //   - eligibility: no charge was paid by a grant whose applies_to does not
-//     allow the generation's model (with the tags of the catalog in use);
+//     allow the generation's model (with the tags of the catalog in use:
+//     Ledger.Verify checks it, VerifySnapshot, which has no catalog, does not);
 //   - unlimited: a generation of an unlimited window holds and charges 0.
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
@@ -299,14 +300,12 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 	}
 	for _, u := range v.paidFor {
 		e, ok := elig[u.grant]
-		if !ok {
+		if !ok || v.cat == nil { // without the catalog, models' tags are unknown
 			continue
 		}
 		var tags []string
-		if v.cat != nil {
-			if m, err := v.cat.Model(u.model); err == nil {
-				tags = m.Tags
-			}
+		if m, err := v.cat.Model(u.model); err == nil {
+			tags = m.Tags
 		}
 		if !e.Allows(u.model, tags) {
 			bad("eligibility", "grant %s of generation %s paid for %s, which its applies_to does not allow", u.grant, u.generation, u.model)

@@ -22,9 +22,9 @@ import (
 
 const (
 	insertAccounts = `INSERT INTO accounts (` + accountColumns + `)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[])`
-	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) AS u (id, available, held, plan, time_zone)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])`
+	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone, daily = u.daily
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u (id, available, held, plan, time_zone, daily)
 		WHERE a.id = u.id`
 
 	insertGrants = `INSERT INTO grants (` + grantColumns + `)
@@ -42,9 +42,9 @@ const (
 			$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[],
 			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::bigint[])`
 	updateGenerations = `UPDATE generations AS g SET status = u.status, images_delivered = u.images_delivered,
-			charged = u.charged, refunded = u.refunded, resolved_at = u.resolved_at
-		FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[])
-			AS u (id, status, images_delivered, charged, refunded, resolved_at)
+			charged = u.charged, refunded = u.refunded, resolved_at = u.resolved_at, list_credits = u.list_credits
+		FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::bigint[])
+			AS u (id, status, images_delivered, charged, refunded, resolved_at, list_credits)
 		WHERE g.id = u.id`
 
 	insertHolds = `INSERT INTO holds (` + holdColumns + `)
@@ -176,19 +176,19 @@ func queueChange(r *round, cs []*credit.Change) {
 	}
 	if n := len(newAccounts); n > 0 {
 		ids, overdraft, available, held, created := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]pgtype.Timestamptz, n)
-		plans, zones := make([]string, n), make([]string, n)
+		plans, zones, daily := make([]string, n), make([]string, n), make([]string, n)
 		for i, a := range newAccounts {
 			ids[i], overdraft[i], available[i], held[i], created[i] = a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), timestamp(a.CreatedAt)
-			plans[i], zones[i] = a.Plan, a.TimeZone
+			plans[i], zones[i], daily[i] = a.Plan, a.TimeZone, a.Daily
 		}
-		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones)
+		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones, daily)
 	}
 	if n := len(accounts); n > 0 {
-		ids, available, held, plans, zones := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n)
+		ids, available, held, plans, zones, daily := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
 		for i, a := range accounts {
-			ids[i], available[i], held[i], plans[i], zones[i] = a.ID, int64(a.Available), int64(a.Held), a.Plan, a.TimeZone
+			ids[i], available[i], held[i], plans[i], zones[i], daily[i] = a.ID, int64(a.Available), int64(a.Held), a.Plan, a.TimeZone, a.Daily
 		}
-		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held, plans, zones)
+		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held, plans, zones, daily)
 	}
 	if gs := c.NewGrants; len(gs) > 0 {
 		var a grantArrays
@@ -219,7 +219,7 @@ func queueChange(r *round, cs []*credit.Change) {
 		for _, g := range gs {
 			a.add(g)
 		}
-		r.exec("update generations", updateGenerations, rowsChanged(len(gs)), a.id, a.status, a.delivered, a.charged, a.refunded, a.resolvedAt)
+		r.exec("update generations", updateGenerations, rowsChanged(len(gs)), a.id, a.status, a.delivered, a.charged, a.refunded, a.resolvedAt, a.listCredits)
 	}
 	var allocs allocationArrays
 	if hs := c.NewHolds; len(hs) > 0 {

@@ -40,7 +40,7 @@ func TestMigrateBackfillsUsageRollup(t *testing.T) {
 			DROP FUNCTION usage_daily_add();
 			DROP TABLE usage_daily;
 			DROP TABLE subscriptions;
-			ALTER TABLE accounts DROP COLUMN plan, DROP COLUMN time_zone;
+			ALTER TABLE accounts DROP COLUMN plan, DROP COLUMN time_zone, DROP COLUMN daily;
 			ALTER TABLE grants DROP COLUMN applies_to, DROP COLUMN subscription, DROP COLUMN period;
 			ALTER TABLE generations DROP COLUMN "window", DROP COLUMN lane, DROP COLUMN list_credits;
 			ALTER TABLE transactions DROP COLUMN list_credits;

@@ -36,12 +36,12 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.b = append(d.b, '{')
 	d.rows("na", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.NewAccount; a != nil {
-			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone)
+			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone, a.Daily)
 		}
 	})
 	d.rows("a", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.Account; a != nil {
-			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone)
+			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone, a.Daily)
 		}
 	})
 	d.rows("ns", changes, func(c *credit.Change, row func(...any)) {
@@ -101,7 +101,7 @@ func changeDoc(changes []*credit.Change) []byte {
 	})
 	d.rows("gen", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.Generations {
-			row(g.ID, string(g.Status), g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt)
+			row(g.ID, string(g.Status), g.ImagesDelivered, g.Charged, g.Refunded, g.ResolvedAt, g.ListCredits)
 		}
 	})
 	d.rows("e", changes, func(c *credit.Change, row func(...any)) {

@@ -33,7 +33,7 @@ WITH h (id) AS (
 	UNION SELECT hold_id FROM generations WHERE id IN (SELECT value FROM json_each(?3)) AND account = ?1
 )
 SELECT json_object(
-	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone)
+	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone, 'dl', daily)
 		FROM accounts WHERE id = ?1)),
 	'g', json((SELECT json_group_array(json_object('id', id, 's', source, 'n', granted, 'r', remaining, 'h', held, 'p', priority,
 			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back,
@@ -71,6 +71,7 @@ type stateDoc struct {
 		C       int64
 		Plan    string `json:"pl"`
 		TZ      string `json:"tz"`
+		Daily   string `json:"dl"`
 	} `json:"a"`
 	G []struct {
 		ID        string              `json:"id"`
@@ -207,7 +208,7 @@ func (sd *stateDoc) state(account string) *credit.State {
 	s := &credit.State{}
 	if a := sd.A; a != nil {
 		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C),
-			Plan: a.Plan, TimeZone: a.TZ}
+			Plan: a.Plan, TimeZone: a.TZ, Daily: a.Daily}
 	}
 	for _, g := range sd.G {
 		grant := credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),

@@ -341,6 +341,7 @@ func TestMigrateBackfillsUsageRollup(t *testing.T) {
 			`DROP TRIGGER transactions_usage_daily`,
 			`ALTER TABLE accounts DROP COLUMN plan`,
 			`ALTER TABLE accounts DROP COLUMN time_zone`,
+			`ALTER TABLE accounts DROP COLUMN daily`,
 			`ALTER TABLE grants DROP COLUMN applies_to`,
 			`ALTER TABLE grants DROP COLUMN subscription`,
 			`ALTER TABLE grants DROP COLUMN period`,

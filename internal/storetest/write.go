@@ -186,7 +186,7 @@ func sortedIdem(rs []credit.IdempotencyRecord) []credit.IdempotencyRecord {
 func wrRoundTrip(t *testing.T, s credit.Store) {
 	const day = 24 * time.Hour
 	memo := "spring promo ✿ — \"quoted\" \\ back\nslash\ttab 日本語"
-	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 61500, Held: 49000, CreatedAt: wt0, Plan: "free", TimeZone: "America/New_York"}
+	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 61500, Held: 49000, CreatedAt: wt0, Plan: "free", TimeZone: "America/New_York", Daily: "free/2026-03-08"}
 	// In consumption order: priority, expiry (never last), creation, id.
 	grants := []credit.Grant{
 		{ID: "g-free", Account: "acme", Source: credit.SourceFree, Granted: 0, Remaining: 0, ExpiresAt: wt0.Add(day), CreatedAt: wt0.Add(2 * time.Second),
@@ -564,7 +564,7 @@ func wrEntryOrder(t *testing.T, s credit.Store) {
 // says, and nothing else of the row.
 func wrUpdates(t *testing.T, s credit.Store) {
 	quote := []byte(`{"q":1}`)
-	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 10000, Held: 6000, CreatedAt: wt0, Plan: "free", TimeZone: "Europe/Paris"}
+	acct := credit.Account{ID: "acme", Overdraft: 2500, Available: 10000, Held: 6000, CreatedAt: wt0, Plan: "free", TimeZone: "Europe/Paris", Daily: "free/2026-03-07"}
 	g1 := credit.Grant{ID: "g1", Account: "acme", Source: credit.SourcePromo, Granted: 10000, Remaining: 7000, Held: 3000,
 		ExpiresAt: wt0.Add(time.Hour), CreatedAt: wt0, Memo: "m1", AppliesTo: credit.Eligibility{Models: []string{"m"}}, Subscription: "sub1", Period: "sub1/0/0"}
 	g2 := credit.Grant{ID: "g2", Account: "acme", Source: credit.SourceTopup, Granted: 5000, Remaining: 3000, Held: 2000, CreatedAt: wt0, Memo: "m2"}
@@ -590,7 +590,7 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	// What the change updates; every other field differs too, and must not
 	// be written.
 	resolved := wt0.Add(2 * time.Minute)
-	acctU := credit.Account{ID: "acme", Overdraft: 999999, Available: -1234, Held: 0, CreatedAt: wt0.Add(time.Hour), TimeZone: "Asia/Tokyo"} // off the plan
+	acctU := credit.Account{ID: "acme", Overdraft: 999999, Available: -1234, Held: 0, CreatedAt: wt0.Add(time.Hour), TimeZone: "Asia/Tokyo", Daily: "sub1/day/2026-03-09"} // off the plan
 	g1U := credit.Grant{ID: "g1", Account: "acme", Source: credit.SourceRefund, Granted: 1, Remaining: 0, Held: 0, Priority: 7,
 		ExpiresAt: zoned(wt0.Add(9*time.Hour), wTokyo), ExpiredAt: zoned(wt0.Add(time.Hour), wParis), CreatedAt: wt0.Add(time.Hour), Memo: "changed", PaidBack: 500,
 		AppliesTo: credit.Eligibility{Tags: []string{"changed"}}, Subscription: "changed", Period: "changed"} // its expiry amended
@@ -634,7 +634,7 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	})
 
 	wantA := acct
-	wantA.Available, wantA.Held, wantA.Plan, wantA.TimeZone = -1234, 0, "", "Asia/Tokyo"
+	wantA.Available, wantA.Held, wantA.Plan, wantA.TimeZone, wantA.Daily = -1234, 0, "", "Asia/Tokyo", "sub1/day/2026-03-09"
 	wantG1 := g1
 	wantG1.Remaining, wantG1.Held, wantG1.PaidBack, wantG1.ExpiresAt, wantG1.ExpiredAt = 0, 0, 500, wt0.Add(9*time.Hour), wt0.Add(time.Hour)
 	wantG2 := g2
@@ -666,7 +666,7 @@ func wrUpdates(t *testing.T, s credit.Store) {
 				return err
 			}
 			if !reflect.DeepEqual(a, wantA) {
-				t.Errorf("%s: Account(acme) = %+v; want %+v (only Available, Held, Plan and TimeZone updated)", when, a, wantA)
+				t.Errorf("%s: Account(acme) = %+v; want %+v (only Available, Held, Plan, TimeZone and Daily updated)", when, a, wantA)
 			}
 			gs, err := tx.Grants("acme")
 			if err != nil {

@@ -11,7 +11,10 @@
 
 ALTER TABLE accounts
 	ADD COLUMN plan      TEXT NOT NULL DEFAULT '', -- the program ("free"), '' for a plain wallet
-	ADD COLUMN time_zone TEXT NOT NULL DEFAULT ''; -- IANA name, '' for UTC
+	ADD COLUMN time_zone TEXT NOT NULL DEFAULT '', -- IANA name, '' for UTC
+	-- The last local day whose daily allowances were given ('free/2026-12-05'):
+	-- credit.Account.Daily.
+	ADD COLUMN daily TEXT NOT NULL DEFAULT '';
 
 ALTER TABLE grants
 	ADD COLUMN applies_to   JSONB, -- credit.Eligibility; NULL: any model

@@ -14,6 +14,9 @@
 
 ALTER TABLE accounts ADD COLUMN plan TEXT NOT NULL DEFAULT '';
 ALTER TABLE accounts ADD COLUMN time_zone TEXT NOT NULL DEFAULT '';
+-- The last local day whose daily allowances were given ('free/2026-12-05'):
+-- credit.Account.Daily.
+ALTER TABLE accounts ADD COLUMN daily TEXT NOT NULL DEFAULT '';
 
 ALTER TABLE grants ADD COLUMN applies_to TEXT; -- JSON (credit.Eligibility); NULL: any model
 ALTER TABLE grants ADD COLUMN subscription TEXT NOT NULL DEFAULT '';
@@ -100,12 +103,12 @@ END;
 
 CREATE TRIGGER ledger_changes_apply INSTEAD OF INSERT ON ledger_changes
 BEGIN
-	INSERT INTO accounts (id, overdraft, available, held, created_at, plan, time_zone)
-	SELECT v->>0, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6
+	INSERT INTO accounts (id, overdraft, available, held, created_at, plan, time_zone, daily)
+	SELECT v->>0, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7
 	FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.na'));
 
-	UPDATE accounts SET (available, held, plan, time_zone) =
-		(SELECT v->>1, v->>2, v->>3, v->>4 FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.a')) WHERE v->>0 = accounts.id)
+	UPDATE accounts SET (available, held, plan, time_zone, daily) =
+		(SELECT v->>1, v->>2, v->>3, v->>4, v->>5 FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.a')) WHERE v->>0 = accounts.id)
 	WHERE id IN (SELECT value->>0 FROM jsonb_each(NEW.doc, '$.a'));
 
 	INSERT INTO subscriptions (id, account, plan, billing, time_zone, starts_at, ends_at, next_plan, next_at, period, renews_at, usage,
@@ -153,8 +156,8 @@ BEGIN
 		v->>18, v->>19, v->>20
 	FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.ngen'));
 
-	UPDATE generations SET (status, images_delivered, charged, refunded, resolved_at) =
-		(SELECT v->>1, v->>2, v->>3, v->>4, v->>5 FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.gen')) WHERE v->>0 = generations.id)
+	UPDATE generations SET (status, images_delivered, charged, refunded, resolved_at, list_credits) =
+		(SELECT v->>1, v->>2, v->>3, v->>4, v->>5, v->>6 FROM (SELECT value AS v FROM jsonb_each(NEW.doc, '$.gen')) WHERE v->>0 = generations.id)
 	WHERE id IN (SELECT value->>0 FROM jsonb_each(NEW.doc, '$.gen'));
 
 	INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
