@@ -251,11 +251,11 @@ func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo stri
 	if err := checkMemo(memo); err != nil {
 		return Grant{}, err
 	}
-	account, err := l.liveGrantAccount(ctx, id)
+	read, err := l.readGrant(ctx, id)
 	if err != nil {
 		return Grant{}, err
 	}
-	return l.changeGrant(ctx, idem, account, id, func(b *Book, g *Grant, now time.Time) error {
+	return l.changeGrant(ctx, idem, read, func(b *Book, g *Grant, now time.Time) error {
 		e := newDraft(EntryVoid, g.Account, g.ID, now)
 		e.t.Memo = memo
 		e.wallet(BookAvailable, g.ID, -g.Remaining)
@@ -274,13 +274,14 @@ func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo stri
 			Voided Credits `json:"voided"`
 			Memo   string  `json:"memo,omitempty"`
 		}{g.ID, g.Remaining, memo}
-		return audit(ctx, b, now, AuditGrantVoid, account, detail)
+		return audit(ctx, b, now, AuditGrantVoid, g.Account, detail)
 	})
 }
 
 // AmendGrantExpiry moves a live grant's expiry to expiresAt (zero: never),
 // which must be in the future; audited with memo. Conflict grant_expired;
-// Invalid invalid_expiry, daily_grant; NotFound unknown_grant.
+// Invalid invalid_expiry, daily_grant, plan_grant (a plan's period grant
+// expires with its period); NotFound unknown_grant.
 func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id string, expiresAt time.Time, memo string) (Grant, error) {
 	if err := named(id, "grant"); err != nil {
 		return Grant{}, err
@@ -289,11 +290,16 @@ func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id str
 		return Grant{}, err
 	}
 	expiresAt = expiresAt.UTC().Truncate(time.Microsecond)
-	account, err := l.liveGrantAccount(ctx, id)
+	read, err := l.readGrant(ctx, id)
 	if err != nil {
 		return Grant{}, err
 	}
-	return l.changeGrant(ctx, idem, account, id, func(b *Book, g *Grant, now time.Time) error {
+	return l.changeGrant(ctx, idem, read, func(b *Book, g *Grant, now time.Time) error {
+		if g.Period != "" && g.Source != SourceRollover {
+			// A month's allowance and its upgrade grant expire together and
+			// share the rollover cap at that instant (see rollover).
+			return Errorf(Invalid, "plan_grant", "grant %s is a plan's credits for a period: it expires with the period", g.ID)
+		}
 		if !expiresAt.IsZero() && !expiresAt.After(now) {
 			return Errorf(Invalid, "invalid_expiry", "expires_at %s is not in the future", expiresAt.Format(time.RFC3339))
 		}
@@ -305,39 +311,41 @@ func (l *Ledger) AmendGrantExpiry(ctx context.Context, idem *Idempotency, id str
 			Was       time.Time `json:"was,omitzero"`
 			Memo      string    `json:"memo,omitempty"`
 		}{g.ID, expiresAt, g.ExpiresAt, memo}
-		return audit(ctx, b, now, AuditGrantAmend, account, detail)
+		return audit(ctx, b, now, AuditGrantAmend, g.Account, detail)
 	})
 }
 
-// liveGrantAccount returns the account of grant id, read from the store
-// (not the owners cache: the read is what tells an expired grant, which a
-// write's state may not hold, from a spent one). Conflict grant_expired
-// when it was marked expired or voided; NotFound unknown_grant.
-func (l *Ledger) liveGrantAccount(ctx context.Context, id string) (string, error) {
+// readGrant reads grant id from the store (not the owners cache: the read
+// is what tells an expired grant, which a write's state may not hold, from
+// a spent one). NotFound unknown_grant, also for an overdraft grant.
+func (l *Ledger) readGrant(ctx context.Context, id string) (Grant, error) {
 	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Grant, error) { return tx.Grant(id) })
-	if err != nil {
-		return "", err
+	if err == nil && g.Source == SourceOverdraft {
+		err = unknown("grant", id)
 	}
-	if g.Source == SourceOverdraft {
-		return "", unknown("grant", id)
+	if err == nil {
+		l.owners.remember(id, g.Account)
 	}
-	if !g.ExpiredAt.IsZero() {
-		return "", Errorf(Conflict, "grant_expired", "grant %s expired or was voided at %s", id, g.ExpiredAt.Format(time.RFC3339))
-	}
-	return g.Account, nil
+	return g, err
 }
 
-// changeGrant runs fn on a live, loaded grant of account.
-func (l *Ledger) changeGrant(ctx context.Context, idem *Idempotency, account, id string, fn func(*Book, *Grant, time.Time) error) (Grant, error) {
-	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Grant, error) {
+// changeGrant runs fn on a live, loaded grant, as read before the write.
+// Every refusal is decided in the write, after its idempotency check, so
+// that a retry gets its first answer.
+func (l *Ledger) changeGrant(ctx context.Context, idem *Idempotency, read Grant, fn func(*Book, *Grant, time.Time) error) (Grant, error) {
+	id := read.ID
+	return update(ctx, l, idem, read.Account, Refs{}, func(b *Book, now time.Time) (Grant, error) {
 		if err := settle(b, now); err != nil {
 			return Grant{}, err
 		}
 		g, err := b.Grant(id)
 		if err != nil {
-			// Not in the working set: spent to nothing and never expiring,
-			// or expired. There is nothing left to change.
-			return Grant{}, Errorf(Conflict, "grant_spent", "grant %s has nothing left: it was spent, expired or voided", id)
+			// Not in the working set: expired (and marked so before the
+			// read), or spent to nothing and never expiring.
+			if !read.ExpiredAt.IsZero() {
+				return Grant{}, Errorf(Conflict, "grant_expired", "grant %s expired or was voided at %s", id, read.ExpiredAt.Format(time.RFC3339))
+			}
+			return Grant{}, Errorf(Conflict, "grant_spent", "grant %s has nothing left: it was spent", id)
 		}
 		switch {
 		case g.Source == SourceOverdraft:

@@ -43,7 +43,6 @@ func flowList() []flow {
 }
 
 func runFlows(t *testing.T, open func(t *testing.T) credit.Store) {
-	open = tmpWrap(open) // TEMPORARY
 	for _, f := range flowList() {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,7 @@ package storetest
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -11,9 +12,11 @@ import (
 )
 
 // model is the reference the simulation checks the store against: the ledger
-// of SPEC §3 and doc.go written as plainly as possible, in memory, with no
-// journal — just what each grant, hold and generation holds. Ids come from the
-// store (they are random); everything else the model works out itself.
+// of SPEC §3 and §7 and doc.go written as plainly as possible, in memory, with
+// no journal — just what each account, grant, hold, generation and
+// subscription holds. Ids come from the store (they are random), but for a
+// plan's grants, whose ids credit.PeriodGrantID makes from their period;
+// everything else the model works out itself (plans: modelplans.go).
 //
 // Where the ledger documents a policy, the model follows the document:
 //   - consumption order: priority, then expiry (never last), then creation,
@@ -31,17 +34,27 @@ import (
 //     back to each allocation's grant (the overdraft grant as above), or to
 //     the expired book if that grant is no longer live;
 //   - a refund goes back over the allocations last-first, to live grants and
-//     the overdraft grant (as above); what belongs to a grant no longer live
-//     goes into one new never-expiring refund grant: a customer never loses
-//     refunded credits to expiry;
+//     the overdraft grant (as above); what belongs to grants no longer live
+//     goes into new never-expiring refund grants, one per applies_to (an
+//     overdraft payer's share may pay for anything): a customer never loses
+//     refunded credits to expiry, and never gains what they may pay for;
+//   - a hold takes only grants whose applies_to allows its model (a generic
+//     hold: grants not limited to some models), and only those count in its
+//     balance check;
 //   - what is past its time is settled on the next write to its account (or by
-//     ExpireDue), in time order, at its own time; a refused request settles
-//     nothing (its transaction rolls back).
+//     ExpireDue), in time order, at its own time, and at one instant a hold
+//     before a grant before a subscription's renewal; a refused request
+//     settles nothing (its transaction rolls back).
 type model struct {
+	// cat is the catalog the ledger runs with: the model reads its plans
+	// and models' tags as data, and works out their rules itself
+	// (modelplans.go).
+	cat      *credit.Catalog
 	accounts map[string]*mAccount
 	grants   map[string]*mGrant
 	holds    map[string]*mHold
 	gens     map[string]*mGen
+	subs     map[string]*mSub
 	// books are the platform's: issued (negative), revenue, expired.
 	issued, revenue, expired credit.Credits
 	// reached counts the paths credits took back (see the path… names), so
@@ -67,17 +80,25 @@ type mAccount struct {
 	overdraft credit.Credits
 	ovd       string   // the overdraft grant's id
 	grants    []string // every grant, in creation order
+	plan, tz  string   // its program ("" none) and time zone ("" UTC)
+	daily     string   // the last day given its daily allowances: "scope/2026-03-08"
+	subs      []string // its subscriptions, oldest first
 }
 
 type mGrant struct {
 	id, account     string
 	ovd             bool
+	source          credit.Source
+	granted         credit.Credits
 	priority        int
 	expiresAt       time.Time // zero: never
 	createdAt       time.Time
 	remaining, held credit.Credits
 	paidBack        credit.Credits // of its credits, those that paid back the overdraft
 	expired         bool           // its remainder has left (or it had none when its time came)
+	expiredAt       time.Time      // when (its expiry, or when it was voided)
+	appliesTo       credit.Eligibility
+	sub, period     string // a plan's grant: its subscription ("" for a program's) and period
 }
 
 func (g *mGrant) live(at time.Time) bool {
@@ -101,24 +122,36 @@ type mAlloc struct {
 
 type mGen struct {
 	id, account, hold string
+	model             string
 	images            int
 	unit, surcharge   credit.Credits
+	holdCredits       credit.Credits // 0 in an unlimited window
 	status            credit.GenerationStatus
 	charged, refunded credit.Credits
+	window            string      // "sub/i" of an unlimited window, "" when charged
+	lane              credit.Lane // in a window
+	list              credit.Credits
 }
 
-func newModel() *model {
-	return &model{accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{}, reached: map[string]int{}}
+func newModel(cat *credit.Catalog) *model {
+	return &model{cat: cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
+		subs: map[string]*mSub{}, reached: map[string]int{}}
 }
 
 // clone returns a deep copy, so that a refused request can be undone.
 func (m *model) clone() *model {
-	n := &model{accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
-		issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached)}
+	n := &model{cat: m.cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
+		subs: map[string]*mSub{}, issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached)}
 	for k, a := range m.accounts {
 		c := *a
 		c.grants = slices.Clone(a.grants)
+		c.subs = slices.Clone(a.subs)
 		n.accounts[k] = &c
+	}
+	for k, sub := range m.subs {
+		c := *sub
+		c.usage = slices.Clone(sub.usage)
+		n.subs[k] = &c
 	}
 	for k, g := range m.grants {
 		c := *g
@@ -136,12 +169,19 @@ func (m *model) clone() *model {
 	return n
 }
 
-// refusal is a request the model expects the ledger to refuse.
-type refusal struct{ code, reason string }
+// refusal is a request the model expects the ledger to refuse. amounts
+// says the refusal's Available, Eligible and Required are to be checked
+// too, and resetsAt (when not zero) its ResetsAt.
+type refusal struct {
+	code, reason                  string
+	amounts                       bool
+	available, eligible, required credit.Credits
+	resetsAt                      time.Time
+}
 
 func (r *refusal) Error() string { return r.code + "/" + r.reason }
 
-func refuse(code, reason string) *refusal { return &refusal{code, reason} }
+func refuse(code, reason string) *refusal { return &refusal{code: code, reason: reason} }
 
 func (m *model) available(account string) credit.Credits {
 	var sum credit.Credits
@@ -160,44 +200,93 @@ func (m *model) held(account string) credit.Credits {
 }
 
 // addAccount records an account the store created, with its overdraft grant.
-func (m *model) addAccount(id string, overdraft credit.Credits, ovdGrant string, now time.Time) {
-	m.accounts[id] = &mAccount{id: id, overdraft: overdraft, ovd: ovdGrant, grants: []string{ovdGrant}}
-	m.grants[ovdGrant] = &mGrant{id: ovdGrant, account: id, ovd: true, createdAt: now}
+func (m *model) addAccount(id string, overdraft credit.Credits, ovdGrant string, plan, tz string, now time.Time) {
+	m.accounts[id] = &mAccount{id: id, overdraft: overdraft, ovd: ovdGrant, grants: []string{ovdGrant}, plan: plan, tz: tz}
+	m.grants[ovdGrant] = &mGrant{id: ovdGrant, account: id, ovd: true, source: credit.SourceOverdraft, priority: math.MaxInt32, createdAt: now}
 }
 
-// settle brings an account to now: holds past their TTL are released and
-// grants past their expiry lose their remainder, each at its own time, in
-// time order.
-func (m *model) settle(account string, now time.Time) {
-	type event struct {
-		at    time.Time
-		hold  *mHold
-		grant *mGrant
-	}
-	var due []event
+// accountHolds returns an account's holds by creation, then id.
+func (m *model) accountHolds(account string) []*mHold {
+	var hs []*mHold
 	for _, h := range m.holds {
-		if h.account == account && h.status == credit.HoldOpen && !now.Before(h.expiresAt) {
-			due = append(due, event{at: h.expiresAt, hold: h})
+		if h.account == account {
+			hs = append(hs, h)
 		}
 	}
-	for _, id := range m.accounts[account].grants {
-		g := m.grants[id]
-		if !g.ovd && !g.expired && !g.expiresAt.IsZero() && !now.Before(g.expiresAt) {
-			due = append(due, event{at: g.expiresAt, grant: g})
+	slices.SortFunc(hs, func(a, b *mHold) int {
+		if c := a.createdAt.Compare(b.createdAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.id, b.id)
+	})
+	return hs
+}
+
+// settle brings an account to now: what fell due — a hold's TTL, a grant's
+// expiry, a subscription's next month — is done at its own time, in time
+// order, and at one instant a hold's release before a grant's expiry before
+// a renewal (so that a month's credits expire before the next month's
+// arrive). Within one kind, holds go by creation and grants in consumption
+// order.
+func (m *model) settle(account string, now time.Time) {
+	for {
+		var (
+			at    time.Time
+			kind  int // 1 hold, 2 grant, 3 renewal
+			hold  *mHold
+			grant *mGrant
+			sub   *mSub
+		)
+		better := func(t time.Time, k int) bool {
+			if t.After(now) {
+				return false
+			}
+			if kind == 0 || t.Before(at) || (t.Equal(at) && k < kind) {
+				at, kind = t, k
+				return true
+			}
+			return false
+		}
+		for _, h := range m.accountHolds(account) {
+			if h.status == credit.HoldOpen && better(h.expiresAt, 1) {
+				hold = h
+			}
+		}
+		for _, g := range m.order(account) {
+			if !g.ovd && !g.expired && !g.expiresAt.IsZero() && better(g.expiresAt, 2) {
+				grant = g
+			}
+		}
+		for _, id := range m.accounts[account].subs {
+			if s := m.subs[id]; !s.renewsAt.IsZero() && better(s.renewsAt, 3) {
+				sub = s
+			}
+		}
+		switch kind {
+		case 0:
+			return
+		case 1:
+			m.resolve(hold, 0, credit.HoldExpired, at)
+		case 2:
+			m.expireGrant(grant, at)
+		default:
+			m.renew(sub)
 		}
 	}
-	// Ties: a hold released at the instant its grant expires finds the grant
-	// not live either way, so the order of equal times does not matter.
-	slices.SortStableFunc(due, func(a, b event) int { return a.at.Compare(b.at) })
-	for _, ev := range due {
-		if ev.hold != nil {
-			m.resolve(ev.hold, 0, credit.HoldExpired, ev.at)
-			continue
-		}
-		m.expired += ev.grant.remaining
-		ev.grant.remaining = 0
-		ev.grant.expired = true
+}
+
+// expireGrant takes a grant's remainder out of the balance at its expiry:
+// to the expired book, but for what rolls over into a new grant.
+func (m *model) expireGrant(g *mGrant, at time.Time) {
+	lost := g.remaining
+	if r := m.rollover(g, at); r != nil {
+		lost -= r.granted
+		m.grants[r.id] = r
+		m.accounts[r.account].grants = append(m.accounts[r.account].grants, r.id)
+		m.reached[planRollover]++
 	}
+	m.expired += lost
+	g.remaining, g.expired, g.expiredAt = 0, true, at
 }
 
 // settleAll settles every account (ExpireDue).
@@ -240,11 +329,42 @@ func (m *model) order(account string) []*mGrant {
 	return gs
 }
 
-// reserve holds amount on an account, or refuses it.
-func (m *model) reserve(h *mHold, now time.Time) error {
+// payer returns which grants may pay for a hold for model ("" a generic
+// hold): those whose applies_to allows it, with the model's tags.
+func (m *model) payer(model string) func(*mGrant) bool {
+	var tags []string
+	if model != "" {
+		if md, err := m.cat.Model(model); err == nil {
+			tags = md.Tags
+		}
+	}
+	return func(g *mGrant) bool { return allows(g.appliesTo, model, tags) }
+}
+
+// reserve holds h's amount on its account from the grants that may pay for
+// model, or refuses it: only those grants (and the overdraft) count.
+func (m *model) reserve(h *mHold, model string, now time.Time) error {
 	a := m.accounts[h.account]
-	if m.available(h.account)-h.amount < -a.overdraft {
-		return refuse(credit.InsufficientCredits, "insufficient_credits")
+	pays := m.payer(model)
+	var spendable, eligible credit.Credits
+	for _, id := range a.grants {
+		switch g := m.grants[id]; {
+		case g.ovd:
+			spendable += g.remaining
+			eligible += g.remaining
+		case !g.live(now):
+		case pays(g):
+			spendable += g.remaining
+			eligible += g.remaining
+		default:
+			spendable += g.remaining
+		}
+	}
+	if eligible-h.amount < -a.overdraft {
+		return &refusal{code: credit.InsufficientCredits, reason: "insufficient_credits", amounts: true, available: spendable, eligible: eligible, required: h.amount}
+	}
+	if eligible != spendable {
+		m.reached[planEligibleOnly]++
 	}
 	rest := h.amount
 	for _, g := range m.order(h.account) {
@@ -255,7 +375,7 @@ func (m *model) reserve(h *mHold, now time.Time) error {
 		switch {
 		case g.ovd:
 			take = rest
-		case g.live(now) && g.remaining > 0:
+		case g.live(now) && g.remaining > 0 && pays(g):
 			take = min(rest, g.remaining)
 		default:
 			continue
@@ -316,38 +436,50 @@ func (m *model) resolve(h *mHold, capture credit.Credits, status credit.HoldStat
 		default:
 			g.status = credit.GenerationCompleted
 		}
+		if g.window != "" {
+			m.closeWindow(g.window)
+		}
 	}
 }
 
-// grant puts credits into an account; the overdraft is paid back first.
-func (m *model) grant(id, account string, amount credit.Credits, expiresAt time.Time, priority int, now time.Time) {
+// grant is AddGrant: a top-up needs a plan that sells them (or none); the
+// overdraft is paid back first.
+func (m *model) grant(id, account string, s credit.GrantSpec, now time.Time) error {
 	m.settle(account, now)
+	if s.Source == credit.SourceTopup {
+		if p, _ := m.planAt(account, now); p != nil && !p.Topups {
+			return refuse(credit.Forbidden, "subscription_required")
+		}
+	}
+	m.addGrant(&mGrant{id: id, account: account, source: s.Source, granted: s.Credits, priority: s.Priority,
+		expiresAt: s.ExpiresAt.UTC().Truncate(time.Microsecond), createdAt: now, appliesTo: s.AppliesTo})
+	return nil
+}
+
+// addGrant puts g (its granted credits, at its creation) into its account:
+// what the overdraft grant owes is paid back first, but by a grant limited
+// to some models (the debt may be for another).
+func (m *model) addGrant(g *mGrant) {
+	account, amount := g.account, g.granted
 	a := m.accounts[account]
 	ovd := m.grants[a.ovd]
 	owed := max(0, -ovd.remaining)
-	g := &mGrant{id: id, account: account, priority: priority, expiresAt: expiresAt, createdAt: now}
+	if !eligibilityZero(g.appliesTo) {
+		owed = 0
+	}
 	// Open holds on the overdraft move onto the new grant, oldest hold first,
 	// each just before its overdraft allocation.
 	budget := min(amount, owed)
 	var moved credit.Credits
-	var open []*mHold
-	for _, h := range m.holds {
-		if h.account == account && h.status == credit.HoldOpen {
-			open = append(open, h)
+	for _, h := range m.accountHolds(account) {
+		if h.status != credit.HoldOpen {
+			continue
 		}
-	}
-	slices.SortFunc(open, func(x, y *mHold) int {
-		if c := x.createdAt.Compare(y.createdAt); c != 0 {
-			return c
-		}
-		return strings.Compare(x.id, y.id)
-	})
-	for _, h := range open {
 		var allocs []mAlloc
 		for _, al := range h.allocs {
 			if al.grant == ovd.id && moved < budget {
 				x := min(al.amount, budget-moved)
-				allocs = append(allocs, mAlloc{grant: id, amount: x})
+				allocs = append(allocs, mAlloc{grant: g.id, amount: x})
 				al.amount -= x
 				ovd.held -= x
 				ovd.remaining += x
@@ -363,8 +495,8 @@ func (m *model) grant(id, account string, amount credit.Credits, expiresAt time.
 	payback := min(amount-moved, owed-moved)
 	ovd.remaining += payback
 	g.remaining, g.paidBack = amount-moved-payback, payback
-	m.grants[id] = g
-	a.grants = append(a.grants, id)
+	m.grants[g.id] = g
+	a.grants = append(a.grants, g.id)
 	m.issued -= amount
 }
 
@@ -401,24 +533,47 @@ func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Ti
 	return toLive, toExpired
 }
 
-// createHold holds credits for a generic hold.
+// createHold holds credits for a generic hold: the day's free credits are
+// given first (a charge), and only grants not limited to some models pay.
 func (m *model) createHold(id, account string, amount credit.Credits, ttl time.Duration, now time.Time) error {
 	m.settle(account, now)
-	return m.reserve(&mHold{id: id, account: account, amount: amount, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}, now)
+	m.giveDaily(account, now)
+	return m.reserve(&mHold{id: id, account: account, amount: amount, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}, "", now)
 }
 
-// createGeneration holds a generation's price.
+// createGeneration is the Create button: the plan decides first (a model it
+// does not allow is refused before anything), then an unlimited window makes
+// it free (within its limits), or the day's free credits are given and the
+// price held from the grants that may pay for the model.
 func (m *model) createGeneration(id, holdID, account string, p price, ttl time.Duration, now time.Time) error {
 	m.settle(account, now)
-	h := &mHold{id: holdID, account: account, gen: id, amount: p.total(), status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}
-	if err := m.reserve(h, now); err != nil {
+	model := p.req.Model
+	plan, sub := m.planAt(account, now)
+	if err := m.planAllows(plan, model); err != nil {
 		return err
 	}
-	m.gens[id] = &mGen{id: id, account: account, hold: holdID, images: p.images, unit: p.unit, surcharge: p.surcharge, status: credit.GenerationHeld}
+	g := &mGen{id: id, account: account, hold: holdID, model: model, images: p.images, unit: p.unit, surcharge: p.surcharge,
+		holdCredits: p.total(), status: credit.GenerationHeld}
+	if w, i := m.windowAt(plan, sub, model, now); w != nil {
+		lane, err := m.useWindow(sub, w, i, now)
+		if err != nil {
+			return err
+		}
+		g.window, g.lane, g.holdCredits = fmt.Sprintf("%s/%d", sub.id, i), lane, 0
+	} else {
+		m.giveDaily(account, now)
+	}
+	h := &mHold{id: holdID, account: account, gen: id, amount: g.holdCredits, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}
+	if err := m.reserve(h, model, now); err != nil {
+		return err
+	}
+	m.gens[id] = g
 	return nil
 }
 
-// finishGeneration completes (delivered ≥ 0) or fails (delivered < 0) a generation.
+// finishGeneration completes (delivered ≥ 0) or fails (delivered < 0) a
+// generation. An unlimited window's completion charges nothing and records
+// the list price.
 func (m *model) finishGeneration(id string, delivered int, fail bool, now time.Time) error {
 	g := m.gens[id]
 	m.settle(g.account, now)
@@ -441,8 +596,14 @@ func (m *model) finishGeneration(id string, delivered int, fail bool, now time.T
 	if delivered > 0 {
 		charge = g.unit*credit.Credits(delivered) + g.surcharge
 	}
+	list := charge
+	if g.window != "" {
+		charge = 0
+		m.reached[planWindowDelivered]++
+	}
 	m.resolve(h, charge, credit.HoldCaptured, now)
 	g.status = credit.GenerationCompleted // even when nothing was delivered
+	g.list = list
 	return nil
 }
 
@@ -470,28 +631,49 @@ func (m *model) finishHold(id string, capture credit.Credits, whole bool, now ti
 	return nil
 }
 
+// refundShare is credits a refund gives back as a new refund grant, with
+// what they may pay for.
+type refundShare struct {
+	appliesTo credit.Eligibility
+	amount    credit.Credits
+}
+
 // refund gives back amount (all that is left with whole) of a generation's
-// charge. It returns the credits that go into a new refund grant, whose id
-// the caller learns from the store and passes to addRefundGrant.
-func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Time) (credit.Credits, error) {
+// charge. It returns the credits that go into new refund grants, one per
+// applies_to of the expired grants they came from (those of the overdraft's
+// expired payers may pay for anything), whose ids the caller learns from the
+// store and passes to addRefundGrant.
+func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Time) ([]refundShare, error) {
 	g := m.gens[id]
 	m.settle(g.account, now)
 	if g.status != credit.GenerationCompleted || g.charged == 0 {
-		return 0, refuse(credit.Conflict, "not_refundable")
+		return nil, refuse(credit.Conflict, "not_refundable")
 	}
 	left := g.charged - g.refunded
 	if left == 0 && whole {
-		return 0, refuse(credit.Conflict, "not_refundable") // refunded in full already
+		return nil, refuse(credit.Conflict, "not_refundable") // refunded in full already
 	}
 	if whole {
 		amount = left
 	}
 	if amount > left {
-		return 0, refuse(credit.Invalid, "over_refund")
+		return nil, refuse(credit.Invalid, "over_refund")
+	}
+	var shares []refundShare
+	give := func(x credit.Credits, e credit.Eligibility) {
+		if x == 0 {
+			return
+		}
+		for i := range shares {
+			if eligibilityText(shares[i].appliesTo) == eligibilityText(e) {
+				shares[i].amount += x
+				return
+			}
+		}
+		shares = append(shares, refundShare{e, x})
 	}
 	h := m.holds[g.hold]
 	rest := amount
-	var toNew credit.Credits
 	for i := len(h.allocs) - 1; i >= 0 && rest > 0; i-- {
 		a := &h.allocs[i]
 		back := min(rest, a.captured-a.refunded)
@@ -510,120 +692,28 @@ func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Ti
 			if toExpired > 0 {
 				m.reached[pathRefundToExpiredPayer]++
 			}
-			toNew += toExpired
+			give(toExpired, credit.Eligibility{})
 		case gr.live(now):
 			gr.remaining += back
 		default:
 			if back > 0 {
 				m.reached[pathRefundToExpiredGrant]++
+				if gr.period != "" {
+					m.reached[planRefundEndedPeriod]++
+				}
 			}
-			toNew += back
+			give(back, gr.appliesTo)
 		}
 	}
 	g.refunded += amount
 	m.revenue -= amount
-	return toNew, nil
+	return shares, nil
 }
 
-// addRefundGrant records the never-expiring grant a refund created.
-func (m *model) addRefundGrant(id, account string, amount credit.Credits, now time.Time) {
-	m.grants[id] = &mGrant{id: id, account: account, createdAt: now, remaining: amount}
+// addRefundGrant records a never-expiring grant a refund created.
+func (m *model) addRefundGrant(id, account string, sh refundShare, now time.Time) {
+	m.grants[id] = &mGrant{id: id, account: account, source: credit.SourceRefund, granted: sh.amount, createdAt: now, remaining: sh.amount, appliesTo: sh.appliesTo}
 	m.accounts[account].grants = append(m.accounts[account].grants, id)
-}
-
-// compare checks a store snapshot against the model and returns every
-// difference.
-func (m *model) compare(s *credit.Snapshot) []string {
-	var d []string
-	bad := func(format string, args ...any) { d = append(d, fmt.Sprintf(format, args...)) }
-	seen := map[string]bool{}
-	for _, a := range s.Accounts {
-		ma := m.accounts[a.ID]
-		if ma == nil {
-			bad("account %s is not in the model", a.ID)
-			continue
-		}
-		seen[a.ID] = true
-		if a.Available != m.available(a.ID) || a.Held != m.held(a.ID) {
-			bad("account %s: available %s, held %s; model %s, %s", a.ID, a.Available, a.Held, m.available(a.ID), m.held(a.ID))
-		}
-	}
-	if len(seen) != len(m.accounts) {
-		bad("store has %d accounts; model %d", len(seen), len(m.accounts))
-	}
-	n := 0
-	for _, g := range s.Grants {
-		mg := m.grants[g.ID]
-		if mg == nil {
-			bad("grant %s (%s, %s of %s) is not in the model", g.ID, g.Source, g.Remaining, g.Account)
-			continue
-		}
-		n++
-		if g.Remaining != mg.remaining || g.Held != mg.held || g.PaidBack != mg.paidBack {
-			bad("grant %s of %s: remaining %s, held %s, paid back %s; model %s, %s, %s", g.ID, g.Account, g.Remaining, g.Held, g.PaidBack, mg.remaining, mg.held, mg.paidBack)
-		}
-	}
-	if n != len(m.grants) {
-		bad("store has %d grants; model %d", n, len(m.grants))
-	}
-	n = 0
-	for _, h := range s.Holds {
-		mh := m.holds[h.ID]
-		if mh == nil {
-			bad("hold %s is not in the model", h.ID)
-			continue
-		}
-		n++
-		if h.Status != mh.status || h.Captured != mh.captured || h.Released != mh.released || h.Amount != mh.amount {
-			bad("hold %s: %s %s, captured %s, released %s; model %s %s, %s, %s", h.ID, h.Status, h.Amount, h.Captured, h.Released, mh.status, mh.amount, mh.captured, mh.released)
-		}
-		if got, want := allocText(h.Allocations), mAllocText(mh.allocs); got != want {
-			bad("hold %s allocations: %s; model %s", h.ID, got, want)
-		}
-	}
-	if n != len(m.holds) {
-		bad("store has %d holds; model %d", n, len(m.holds))
-	}
-	n = 0
-	for _, g := range s.Generations {
-		mg := m.gens[g.ID]
-		if mg == nil {
-			bad("generation %s is not in the model", g.ID)
-			continue
-		}
-		n++
-		if g.Status != mg.status || g.Charged != mg.charged || g.Refunded != mg.refunded {
-			bad("generation %s: %s, charged %s, refunded %s; model %s, %s, %s", g.ID, g.Status, g.Charged, g.Refunded, mg.status, mg.charged, mg.refunded)
-		}
-	}
-	if n != len(m.gens) {
-		bad("store has %d generations; model %d", n, len(m.gens))
-	}
-	for _, b := range []struct {
-		book string
-		want credit.Credits
-	}{{credit.BookIssued, m.issued}, {credit.BookRevenue, m.revenue}, {credit.BookExpired, m.expired}} {
-		if got := platformBook(s, b.book); got != b.want {
-			bad("platform %s book folds to %s; model %s", b.book, got, b.want)
-		}
-	}
-	return d
-}
-
-func allocText(as []credit.Allocation) string {
-	var parts []string
-	for _, a := range as {
-		parts = append(parts, fmt.Sprintf("%s:%s/%s/%s", a.Grant, a.Amount, a.Captured, a.Refunded))
-	}
-	return strings.Join(parts, " ")
-}
-
-func mAllocText(as []mAlloc) string {
-	var parts []string
-	for _, a := range as {
-		parts = append(parts, fmt.Sprintf("%s:%s/%s/%s", a.grant, a.amount, a.captured, a.refunded))
-	}
-	return strings.Join(parts, " ")
 }
 
 // price is a generation's price, worked out by hand from the seed page.

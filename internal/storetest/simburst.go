@@ -24,8 +24,9 @@ func (s *sim) burst() {
 	for i := s.rng.IntN(3); i > 0 && acct != overdrawn; i-- {
 		amount := s.amount(20)
 		s.note("node B: grant %s %s", acct, amount)
-		g, err := s.node2.AddGrant(s.e.ctx, nil, acct, credit.GrantSpec{Credits: amount, Source: credit.SourceTopup})
-		s.apply(err, func(m *model) error { m.grant(g.ID, acct, amount, g.ExpiresAt, 0, now); return nil })
+		spec := credit.GrantSpec{Credits: amount, Source: credit.SourceTopup}
+		g, err := s.node2.AddGrant(s.e.ctx, nil, acct, spec)
+		s.apply(err, func(m *model) error { return m.grant(g.ID, acct, spec, now) })
 	}
 
 	type item struct {
@@ -79,12 +80,11 @@ func (s *sim) burst() {
 				return m.createGeneration(g.ID, g.Hold, acct, p, credit.DefaultHoldTTL, now)
 			}, func(res any) { s.gens = append(s.gens, res.(credit.Generation).ID) })
 		case r < 6 && acct != overdrawn:
-			amount := s.amount(30)
-			add("grant "+acct+" "+amount.String(), func() (any, error) {
-				return s.e.ledger.AddGrant(s.e.ctx, nil, acct, credit.GrantSpec{Credits: amount, Source: credit.SourcePromo})
+			spec := credit.GrantSpec{Credits: s.amount(30), Source: credit.SourcePromo}
+			add("grant "+acct+" "+spec.Credits.String(), func() (any, error) {
+				return s.e.ledger.AddGrant(s.e.ctx, nil, acct, spec)
 			}, func(res any, m *model) error {
-				m.grant(res.(credit.Grant).ID, acct, amount, res.(credit.Grant).ExpiresAt, 0, now)
-				return nil
+				return m.grant(res.(credit.Grant).ID, acct, spec, now)
 			}, nil)
 		case r < 8:
 			if hs := openHolds(); len(hs) > 0 {

@@ -40,7 +40,10 @@ func (s *sim) grant() {
 	case 1:
 		spec.ExpiresAt = s.now().Add(time.Duration(60+s.rng.IntN(48*3600)) * time.Second)
 	}
-	s.note("grant %s %s (%s, priority %d, expires %v)", acct, spec.Credits, spec.Source, spec.Priority, spec.ExpiresAt)
+	if s.rng.IntN(4) == 0 {
+		spec.AppliesTo = eligibilities[s.rng.IntN(len(eligibilities))]
+	}
+	s.note("grant %s %s (%s, priority %d, expires %v, applies to %s)", acct, spec.Credits, spec.Source, spec.Priority, spec.ExpiresAt, eligibilityText(spec.AppliesTo))
 	key := s.key()
 	call := func(k *credit.Idempotency) (string, error) {
 		g, err := s.e.ledger.AddGrant(s.e.ctx, k, acct, spec)
@@ -48,10 +51,7 @@ func (s *sim) grant() {
 	}
 	g, err := s.e.ledger.AddGrant(s.e.ctx, key, acct, spec)
 	now := s.now()
-	if s.apply(err, func(m *model) error {
-		m.grant(g.ID, acct, spec.Credits, spec.ExpiresAt, spec.Priority, now)
-		return nil
-	}) {
+	if s.apply(err, func(m *model) error { return m.grant(g.ID, acct, spec, now) }) {
 		s.remember(key, call, grantText(g))
 	}
 }
@@ -97,10 +97,7 @@ func (s *sim) paybackOn(acct string) time.Time {
 	}
 	g, err := s.e.ledger.AddGrant(s.e.ctx, key, acct, spec)
 	now := s.now()
-	if s.apply(err, func(m *model) error {
-		m.grant(g.ID, acct, spec.Credits, spec.ExpiresAt, 0, now)
-		return nil
-	}) {
+	if s.apply(err, func(m *model) error { return m.grant(g.ID, acct, spec, now) }) {
 		s.remember(key, call, grantText(g))
 	}
 	return spec.ExpiresAt
@@ -164,7 +161,7 @@ func (s *sim) overdraftStory() {
 					d = expires.Sub(s.now()) + time.Duration(s.rng.IntN(1000))*time.Millisecond
 				}
 				s.note("clock +%v (past the payback's expiry)", d)
-				s.e.clock.Add(d)
+				s.advance(d)
 			case gen == "":
 				s.createGeneration() // the story's generation was refused
 			case ev == "complete":
@@ -203,8 +200,12 @@ func (s *sim) createGenerationOn(acct string, p price, ttl time.Duration) string
 		return genText(g), err
 	}
 	g, err := s.e.ledger.CreateGeneration(s.e.ctx, key, spec)
-	if err == nil && (g.HoldCredits != p.total() || g.UnitCredits != p.unit || g.Surcharge != p.surcharge) {
-		s.fail("generation priced %s (unit %s, surcharge %s); the page says %s (unit %s, surcharge %s)", g.HoldCredits, g.UnitCredits, g.Surcharge, p.total(), p.unit, p.surcharge)
+	hold := p.total()
+	if g.Window != "" {
+		hold = 0 // an unlimited window's: compare checks it is the model's
+	}
+	if err == nil && (g.HoldCredits != hold || g.UnitCredits != p.unit || g.Surcharge != p.surcharge) {
+		s.fail("generation priced %s (unit %s, surcharge %s); the page says %s (unit %s, surcharge %s)", g.HoldCredits, g.UnitCredits, g.Surcharge, hold, p.unit, p.surcharge)
 	}
 	now := s.now()
 	if s.apply(err, func(m *model) error {
@@ -274,6 +275,11 @@ func (s *sim) failGeneration() {
 		s.createGeneration()
 		return
 	}
+	s.failOf(id)
+}
+
+// failOf fails generation id.
+func (s *sim) failOf(id string) {
 	s.note("fail %s (%s)", id, s.m.gens[id].status)
 	key := s.key()
 	call := func(k *credit.Idempotency) (string, error) {
@@ -359,8 +365,11 @@ func (s *sim) captureHold() {
 	r, err := s.e.ledger.CaptureHold(s.e.ctx, key, id, amount)
 	now := s.now()
 	if s.apply(err, func(m *model) error {
-		if amount == nil {
+		switch {
+		case amount == nil:
 			return m.finishHold(id, 0, true, now)
+		case *amount <= 0: // capturing nothing is a release, not a capture of 0
+			return refuse(credit.Invalid, "invalid_amount")
 		}
 		return m.finishHold(id, *amount, false, now)
 	}) {
@@ -428,31 +437,38 @@ func (s *sim) refundOf(id string) {
 	}
 	r, err := s.e.ledger.RefundGeneration(s.e.ctx, key, id, amount)
 	now := s.now()
-	var toNew credit.Credits
+	var shares []refundShare
 	ok := s.apply(err, func(m *model) error {
 		var err error
 		if amount == nil {
-			toNew, err = m.refund(id, 0, true, now)
+			shares, err = m.refund(id, 0, true, now)
 		} else {
-			toNew, err = m.refund(id, *amount, false, now)
+			shares, err = m.refund(id, *amount, false, now)
 		}
 		return err
 	})
 	if !ok {
 		return
 	}
-	if toNew > 0 {
-		// The refund went partly to a new grant: learn its id from the store.
-		var fresh []credit.Grant
-		for _, gr := range s.e.snapshot().Grants {
-			if !before[gr.ID] {
-				fresh = append(fresh, gr)
-			}
+	// What went to new refund grants: learn their ids from the store, one
+	// grant a share, matched by what it may pay for.
+	var fresh []credit.Grant
+	for _, gr := range s.e.snapshot().Grants {
+		if !before[gr.ID] && s.m.grants[gr.ID] == nil { // not a grant the refund's settling gave
+			fresh = append(fresh, gr)
 		}
-		if len(fresh) != 1 || fresh[0].Source != credit.SourceRefund || fresh[0].Granted != toNew || !fresh[0].ExpiresAt.IsZero() || fresh[0].Account != g.account {
-			s.fail("refund of %s: new grants %+v; the model wants one never-expiring refund grant of %s on %s", id, fresh, toNew, g.account)
+	}
+	if len(fresh) != len(shares) {
+		s.fail("refund of %s: new grants %+v; the model wants %d never-expiring refund grants %+v", id, fresh, len(shares), shares)
+	}
+	for _, sh := range shares {
+		i := slices.IndexFunc(fresh, func(gr credit.Grant) bool {
+			return eligibilityText(gr.AppliesTo) == eligibilityText(sh.appliesTo)
+		})
+		if i < 0 || fresh[i].Source != credit.SourceRefund || fresh[i].Granted != sh.amount || !fresh[i].ExpiresAt.IsZero() || fresh[i].Account != g.account {
+			s.fail("refund of %s: new grants %+v; the model wants a never-expiring refund grant of %s on %s that applies to %s", id, fresh, sh.amount, g.account, eligibilityText(sh.appliesTo))
 		}
-		s.m.addRefundGrant(fresh[0].ID, g.account, toNew, now)
+		s.m.addRefundGrant(fresh[i].ID, g.account, sh, now)
 	}
 	s.remember(key, call, genText(r))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,12 @@ import (
 // runSimulation runs seeded random operations against the store and the
 // reference model, comparing them after every step. A failure names its seed
 // and step; -storetest.seed replays it.
+//
+// It runs on the example catalog with plans (simPlansCatalog): beside plain
+// wallets, accounts in four time zones on the free program or subscribed
+// (simplans.go), with a clock that starts, by seed, a few days before a DST
+// change or a short month's end and crosses local midnights, renewals and
+// DST changes.
 func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 	steps := stepsFlag
 	if steps <= 0 {
@@ -39,7 +46,7 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 			if t.Failed() {
 				return
 			}
-			for _, p := range mustReach {
+			for _, p := range slices.Concat(mustReach, mustReachPlans) {
 				if reached[p] == 0 {
 					t.Errorf("the simulation never reached %q in %d seeds of %d steps; reached %v", p, len(seeds), steps, reached)
 				}
@@ -52,15 +59,25 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 			// The store is gated, for bursts; a second ledger on it is
 			// another node.
 			gate := &gatedStore{}
-			e := newEnvCatalog(t, func(t *testing.T) credit.Store { gate.Store = open(t); return gate }, enhancerCatalog())
-			node2 := credit.NewLedger(gate, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return enhancerCatalog() }})
-			s := &sim{t: t, e: e, m: newModel(), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}, gate: gate, node2: node2}
+			cat := simPlansCatalog()
+			e := newEnvCatalog(t, func(t *testing.T) credit.Store { gate.Store = open(t); return gate }, cat)
+			node2 := credit.NewLedger(gate, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }})
+			s := &sim{t: t, e: e, m: newModel(cat), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}, gate: gate, node2: node2}
 			s.run(steps)
 			mu.Lock()
 			defer mu.Unlock()
 			for p, n := range s.m.reached {
 				reached[p] += n
 			}
+			for _, z := range s.crossed {
+				reached["clock crossed "+z]++
+			}
+			for k, n := range s.stats {
+				if _, reason, _ := strings.Cut(k, " "); slices.Contains(planRefusals, reason) {
+					reached["refused "+reason] += n
+				}
+			}
+			reached[planPastFast] = reached[planRelaxed] + reached["refused daily_limit_reached"]
 		})
 	}
 }
@@ -91,10 +108,14 @@ type sim struct {
 	gens     []string // every generation, oldest first
 	holds    []string // every generic hold, oldest first
 	keyed    []keyedCall
+	keys     int            // keys made
 	stats    map[string]int // outcomes by kind of step, logged at the end
 	plan     []func()       // steps planned by an earlier one, taken in order
 	gate     *gatedStore    // the store, for bursts
 	node2    *credit.Ledger // another node on the same store
+
+	planAccounts []string // the accounts in time zones, on plans
+	crossed      []string // the DST changes and month ends the clock crossed
 }
 
 // keyedCall is a successful call made with an idempotency key, to retry.
@@ -129,10 +150,20 @@ func (s *sim) ops() []simOp {
 		{6, (*sim).payback},
 		{6, (*sim).overdraftStory},
 		{5, (*sim).burst},
+		// Plans (simplans.go).
+		{2, (*sim).setPlan},
+		{4, (*sim).subscribe},
+		{3, (*sim).cancel},
+		{3, (*sim).change},
+		{7, (*sim).planGeneration},
+		{2, (*sim).voidGrant},
+		{2, (*sim).amendGrant},
+		{6, (*sim).planClock},
 	}
 }
 
 func (s *sim) run(steps int) {
+	s.e.clock.Set(simStarts[uint64(s.seed)%uint64(len(simStarts))])
 	// u3 (overdrawn) has nothing but a large overdraft: its generations are
 	// charged to the overdraft and paid back by short-lived grants.
 	for _, a := range []struct {
@@ -141,13 +172,17 @@ func (s *sim) run(steps int) {
 	}{{"u0", 0, credit.Whole(40)}, {"u1", credit.Whole(10), credit.Whole(80)}, {"u2", credit.Whole(40), credit.Whole(120)}, {overdrawn, credit.Whole(300), 0}} {
 		s.e.account(a.id, a.overdraft)
 		ovd := findGrant(s.t, s.e.snapshot(), a.id, credit.SourceOverdraft)
-		s.m.addAccount(a.id, a.overdraft, ovd.ID, s.e.clock.Now())
+		s.m.addAccount(a.id, a.overdraft, ovd.ID, "", "", s.e.clock.Now())
 		s.accounts = append(s.accounts, a.id)
 		if a.grant > 0 {
-			g := s.e.grant(a.id, credit.GrantSpec{Credits: a.grant, Source: credit.SourceSubscription})
-			s.m.grant(g.ID, a.id, g.Granted, time.Time{}, 0, s.e.clock.Now())
+			spec := credit.GrantSpec{Credits: a.grant, Source: credit.SourceSubscription}
+			g := s.e.grant(a.id, spec)
+			if err := s.m.grant(g.ID, a.id, spec, s.e.clock.Now()); err != nil {
+				s.fail("setup grant: the model refuses with %v", err)
+			}
 		}
 	}
+	s.setupPlans()
 	s.check("setup")
 	ops := s.ops()
 	total := 0
@@ -176,7 +211,8 @@ func (s *sim) run(steps int) {
 		s.check(s.log[len(s.log)-1])
 	}
 	s.e.verify()
-	s.t.Logf("seed %d, %d steps: %v; paths back: %v", s.seed, steps, s.stats, s.m.reached)
+	s.t.Logf("seed %d, %d steps from %s to %s (crossed %v): %v; paths: %v", s.seed, steps, simStarts[uint64(s.seed)%uint64(len(simStarts))].Format(time.RFC3339),
+		s.now().Format(time.RFC3339), s.crossed, s.stats, s.m.reached)
 }
 
 func (s *sim) now() time.Time { return s.e.clock.Now() }
@@ -237,6 +273,14 @@ func (s *sim) apply(storeErr error, modelFn func(m *model) error) bool {
 			s.fail("%s: the store refused with %s/%s (%v); the model with %s/%s", s.log[len(s.log)-1],
 				credit.ErrorCode(storeErr), credit.ErrorReason(storeErr), storeErr, r.code, r.reason)
 		}
+		e := asError(storeErr)
+		if r.amounts && (e.Available != r.available || e.Eligible != r.eligible || e.Required != r.required) {
+			s.fail("%s: the store refused with available %s, eligible %s, required %s; the model %s, %s, %s", s.log[len(s.log)-1],
+				e.Available, e.Eligible, e.Required, r.available, r.eligible, r.required)
+		}
+		if !r.resetsAt.IsZero() && !e.ResetsAt.Equal(r.resetsAt) {
+			s.fail("%s: the store says the limit resets at %v; the model at %v", s.log[len(s.log)-1], e.ResetsAt, r.resetsAt)
+		}
 	case storeErr != nil:
 		s.fail("%s: the store refused with %s/%s (%v); the model accepts it", s.log[len(s.log)-1],
 			credit.ErrorCode(storeErr), credit.ErrorReason(storeErr), storeErr)
@@ -249,7 +293,8 @@ func (s *sim) apply(storeErr error, modelFn func(m *model) error) bool {
 // key returns an idempotency key for this step, or nil, at random.
 func (s *sim) key() *credit.Idempotency {
 	if s.rng.IntN(10) < 3 {
-		return &credit.Idempotency{Scope: "sim", Key: fmt.Sprintf("k%d", s.step), Hash: fmt.Sprintf("h%d", s.step)}
+		s.keys++ // several calls of one step (the setup's) each have their own
+		return &credit.Idempotency{Scope: "sim", Key: fmt.Sprintf("k%d.%d", s.step, s.keys), Hash: fmt.Sprintf("h%d.%d", s.step, s.keys)}
 	}
 	return nil
 }
@@ -319,6 +364,9 @@ func (s *sim) moveClock() {
 				consider(g.expiresAt)
 			}
 		}
+		for _, sub := range s.m.subs {
+			consider(sub.renewsAt)
+		}
 		if next.IsZero() {
 			d = time.Minute
 		} else {
@@ -326,7 +374,7 @@ func (s *sim) moveClock() {
 		}
 	}
 	s.note("clock +%v", d)
-	s.e.clock.Add(d)
+	s.advance(d)
 }
 
 func (s *sim) expireDue() {
@@ -337,30 +385,15 @@ func (s *sim) expireDue() {
 	s.m.settleAll(s.now())
 }
 
-// read reads an account, a generation or a hold; a read of something past its
-// time settles its account.
+// read reads an account, a generation, a hold or a subscription; a read of
+// something past its time settles its account.
 func (s *sim) read() {
 	now := s.now()
-	switch s.rng.IntN(3) {
+	switch s.rng.IntN(4) {
 	case 0:
-		acct := s.account()
-		s.note("read account %s", acct)
-		v, err := s.e.ledger.Account(s.e.ctx, acct)
-		if err != nil {
-			s.fail("Account(%s) = %v", acct, err)
-		}
-		s.m.settle(acct, now)
-		var open int
-		for _, h := range s.m.holds {
-			if h.account == acct && h.status == credit.HoldOpen {
-				open++
-			}
-		}
-		used := max(0, -s.m.grants[s.m.accounts[acct].ovd].remaining)
-		if v.Available != s.m.available(acct) || v.Held != s.m.held(acct) || len(v.OpenHolds) != open || v.OverdraftUsed != used {
-			s.fail("Account(%s) = available %s, held %s, %d open holds, overdraft used %s; model %s, %s, %d, %s",
-				acct, v.Available, v.Held, len(v.OpenHolds), v.OverdraftUsed, s.m.available(acct), s.m.held(acct), open, used)
-		}
+		s.readAccount(s.account())
+	case 3:
+		s.readSubscription()
 	case 1:
 		id := s.pickGeneration(isHeld)
 		if id == "" {

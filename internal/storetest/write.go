@@ -657,6 +657,7 @@ func wrUpdates(t *testing.T, s credit.Store) {
 	wantH2.Allocations = []credit.Allocation{{Grant: "g2", Amount: 1500}}
 	wantGen := gen1
 	wantGen.Status, wantGen.ImagesDelivered, wantGen.Charged, wantGen.Refunded, wantGen.ResolvedAt = credit.GenerationCompleted, 2, 4000, 1000, resolved
+	wantGen.ListCredits = 1 // 0.001 credits, as the update wrote
 
 	check := func(when string, grants []credit.Grant, holds []credit.Hold) {
 		t.Helper()
@@ -689,7 +690,7 @@ func wrUpdates(t *testing.T, s credit.Store) {
 				return err
 			}
 			if !reflect.DeepEqual(g, wantGen) {
-				t.Errorf("%s: Generation(gen1) =\n%+v\nwant (only Status, ImagesDelivered, Charged, Refunded, ResolvedAt updated)\n%+v", when, g, wantGen)
+				t.Errorf("%s: Generation(gen1) =\n%+v\nwant (only Status, ImagesDelivered, Charged, Refunded, ResolvedAt and ListCredits updated)\n%+v", when, g, wantGen)
 			}
 			for _, w := range []credit.Subscription{wantSub1, wantSub2} {
 				u, err := tx.Subscription(w.ID)
