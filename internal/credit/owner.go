@@ -75,16 +75,3 @@ func (l *Ledger) subscriptionAccount(ctx context.Context, id string) (string, er
 	l.owners.remember(id, s.Account)
 	return s.Account, nil
 }
-
-// grantAccount returns the account of grant id. NotFound unknown_grant.
-func (l *Ledger) grantAccount(ctx context.Context, id string) (string, error) {
-	if a, ok := l.owners.lookup(id); ok {
-		return a, nil
-	}
-	g, err := view(ctx, l, func(tx Tx, _ time.Time) (Grant, error) { return tx.Grant(id) })
-	if err != nil {
-		return "", err
-	}
-	l.owners.remember(id, g.Account)
-	return g.Account, nil
-}
