@@ -202,21 +202,7 @@ func (l *Ledger) CancelSubscription(ctx context.Context, idem *Idempotency, id, 
 	if err := checkAt(at); err != nil {
 		return Subscription{}, err
 	}
-	account, err := l.subscriptionAccount(ctx, id)
-	if err != nil {
-		return Subscription{}, err
-	}
-	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Subscription, error) {
-		if err := settle(b, now); err != nil {
-			return Subscription{}, err
-		}
-		s, err := b.Subscription(id)
-		if err != nil {
-			return Subscription{}, err
-		}
-		if !s.EndsAt.IsZero() && !s.EndsAt.After(now) {
-			return Subscription{}, Errorf(Conflict, "subscription_ended", "subscription %s ended at %s", id, s.EndsAt.Format(time.RFC3339))
-		}
+	return l.changeSub(ctx, idem, id, func(b *Book, s Subscription, now time.Time) (Subscription, error) {
 		end := now
 		if at == AtPeriodEnd && !now.Before(s.StartsAt) {
 			_, end = s.billingPeriod(now)
@@ -237,10 +223,33 @@ func (l *Ledger) CancelSubscription(ctx context.Context, idem *Idempotency, id, 
 			s.NextPlan, s.NextAt = "", time.Time{}
 		}
 		b.putSubscription(s)
-		if err := audit(ctx, b, now, AuditSubCancel, account, subDetail(b, id)); err != nil {
+		if err := audit(ctx, b, now, AuditSubCancel, s.Account, subDetail(b, id)); err != nil {
 			return Subscription{}, err
 		}
 		return s, nil
+	})
+}
+
+// changeSub runs fn as a write on subscription id of its account, settled
+// to now. Conflict subscription_ended when it has ended; NotFound
+// unknown_subscription.
+func (l *Ledger) changeSub(ctx context.Context, idem *Idempotency, id string, fn func(*Book, Subscription, time.Time) (Subscription, error)) (Subscription, error) {
+	account, err := l.subscriptionAccount(ctx, id)
+	if err != nil {
+		return Subscription{}, err
+	}
+	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Subscription, error) {
+		if err := settle(b, now); err != nil {
+			return Subscription{}, err
+		}
+		s, err := b.Subscription(id)
+		if err != nil {
+			return Subscription{}, err
+		}
+		if !s.EndsAt.IsZero() && !s.EndsAt.After(now) {
+			return Subscription{}, Errorf(Conflict, "subscription_ended", "subscription %s ended at %s", id, s.EndsAt.Format(time.RFC3339))
+		}
+		return fn(b, s, now)
 	})
 }
 
@@ -277,21 +286,7 @@ func (l *Ledger) ChangeSubscription(ctx context.Context, idem *Idempotency, id, 
 	if err != nil {
 		return Subscription{}, err
 	}
-	account, err := l.subscriptionAccount(ctx, id)
-	if err != nil {
-		return Subscription{}, err
-	}
-	return update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Subscription, error) {
-		if err := settle(b, now); err != nil {
-			return Subscription{}, err
-		}
-		s, err := b.Subscription(id)
-		if err != nil {
-			return Subscription{}, err
-		}
-		if !s.EndsAt.IsZero() && !s.EndsAt.After(now) {
-			return Subscription{}, Errorf(Conflict, "subscription_ended", "subscription %s ended at %s", id, s.EndsAt.Format(time.RFC3339))
-		}
+	return l.changeSub(ctx, idem, id, func(b *Book, s Subscription, now time.Time) (Subscription, error) {
 		if s.Plan == plan && s.NextPlan == "" {
 			return Subscription{}, Errorf(Invalid, "same_plan", "subscription %s is already on %s", id, plan)
 		}
@@ -326,7 +321,7 @@ func (l *Ledger) ChangeSubscription(ctx context.Context, idem *Idempotency, id, 
 			s.NextPlan, s.NextAt = plan, end
 		}
 		b.putSubscription(s)
-		if err := audit(ctx, b, now, AuditSubChange, account, subDetail(b, id)); err != nil {
+		if err := audit(ctx, b, now, AuditSubChange, s.Account, subDetail(b, id)); err != nil {
 			return Subscription{}, err
 		}
 		return b.Subscription(id)
