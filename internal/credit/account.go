@@ -2,6 +2,7 @@ package credit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -59,6 +60,9 @@ type AccountSpec struct {
 	Overdraft Credits // how far below zero it may go (0: not at all)
 	Plan      string  // a program of the catalog ("free"), or "" for a plain wallet
 	TimeZone  string  // IANA name of its days ("": UTC)
+	// Kind is AccountUser (also "") or AccountTeam: a team's credits are
+	// a pool its members spend (see Member).
+	Kind AccountKind
 }
 
 // CreateAccount opens an account with the given overdraft limit (0: none).
@@ -90,8 +94,17 @@ func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSp
 	if err := CheckTimeZone(s.TimeZone); err != nil {
 		return AccountView{}, err
 	}
+	kind := s.Kind
+	switch kind {
+	case "":
+		kind = AccountUser
+	case AccountUser, AccountTeam:
+	default:
+		return AccountView{}, &Error{Code: Invalid, Reason: "invalid_account_kind", Message: fmt.Sprintf("kind must be user or team, not %q", shown(string(kind))),
+			Allowed: []string{string(AccountUser), string(AccountTeam)}}
+	}
 	return update(ctx, l, idem, id, Refs{}, func(b *Book, now time.Time) (AccountView, error) {
-		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now, Plan: s.Plan, TimeZone: s.TimeZone}
+		a := Account{ID: id, Overdraft: overdraft, CreatedAt: now, Plan: s.Plan, TimeZone: s.TimeZone, Kind: kind}
 		g := Grant{ID: overdraftGrantID(id), Account: id, Source: SourceOverdraft, Priority: math.MaxInt32, CreatedAt: now}
 		if err := b.insertAccount(a, g); err != nil {
 			return AccountView{}, err
@@ -100,7 +113,8 @@ func (l *Ledger) OpenAccount(ctx context.Context, idem *Idempotency, s AccountSp
 			Overdraft Credits `json:"overdraft"`
 			Plan      string  `json:"plan,omitempty"`
 			TimeZone  string  `json:"time_zone,omitempty"`
-		}{overdraft, s.Plan, s.TimeZone}
+			Kind      string  `json:"kind,omitempty"`
+		}{overdraft, s.Plan, s.TimeZone, string(s.Kind)}
 		if err := audit(ctx, b, now, AuditAccountCreate, id, detail); err != nil {
 			return AccountView{}, err
 		}

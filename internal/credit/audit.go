@@ -35,6 +35,8 @@ const (
 	AuditSubChange      = "subscription.change"
 	AuditGrantVoid      = "grant.void"
 	AuditGrantAmend     = "grant.amend" // a grant's expiry changed
+	AuditMemberSet      = "member.set"  // a team member added, or their limit changed
+	AuditMemberRemove   = "member.remove"
 )
 
 // MaxAuditPage bounds one page of the audit log.

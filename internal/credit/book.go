@@ -378,6 +378,20 @@ func (b *Book) Change() *Change {
 			c.Generations = append(c.Generations, g)
 		}
 	}
+	for _, m := range b.cur.Members {
+		i := slices.IndexFunc(b.loaded.Members, func(o Member) bool { return o.ID == m.ID })
+		if i < 0 || !b.loaded.Members[i].equal(&m) {
+			m.MonthlyLimit = cloneCredits(m.MonthlyLimit)
+			c.Members = append(c.Members, m)
+		}
+	}
+	for _, p := range b.cur.MemberPeriods {
+		i := slices.IndexFunc(b.loaded.MemberPeriods, func(o MemberPeriod) bool { return o.Member == p.Member && o.Start.Equal(p.Start) })
+		if i < 0 || b.loaded.MemberPeriods[i].Used != p.Used || !equalLimit(b.loaded.MemberPeriods[i].Limit, p.Limit) {
+			p.Limit = cloneCredits(p.Limit)
+			c.MemberPeriods = append(c.MemberPeriods, p)
+		}
+	}
 	for _, u := range b.cur.Subscriptions {
 		i := slices.IndexFunc(b.loaded.Subscriptions, func(o Subscription) bool { return o.ID == u.ID })
 		switch {
@@ -388,6 +402,10 @@ func (b *Book) Change() *Change {
 		}
 	}
 	return c
+}
+
+func (m *Member) equal(o *Member) bool {
+	return equalLimit(m.MonthlyLimit, o.MonthlyLimit) && m.CreatedAt.Equal(o.CreatedAt) && m.UpdatedAt.Equal(o.UpdatedAt) && m.RemovedAt.Equal(o.RemovedAt)
 }
 
 func (s *Subscription) equal(o *Subscription) bool {

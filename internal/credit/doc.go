@@ -37,5 +37,11 @@
 //     expired grant go to that book too.
 //  8. Usage is the journal's: a store's daily usage rollup (DailyUsage), which
 //     answers usage queries, equals the journal's charges summed by account,
-//     UTC day, model and kind; it is written in the transaction of each charge.
+//     UTC day, model, kind and team member; it is written in the transaction
+//     of each charge.
+//  9. Team members' limits hold like the pool's balance: a member's hold is
+//     counted against their limit (Book.reserveMember) in the same step as
+//     Book.reserve, and each member period's Used is captured + held −
+//     returned of the holds made in it, never above the limit its
+//     reservations were checked against.
 package credit

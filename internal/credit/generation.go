@@ -14,6 +14,10 @@ type GenerationSpec struct {
 	// QuoteJSON renders the quote for the audit record; nil stores the engine's
 	// own JSON form.
 	QuoteJSON func(Quote) []byte
+	// Member is the team member who pressed Create: required on a team's
+	// account, whose pool pays within the member's monthly limit; refused
+	// on any other.
+	Member string
 }
 
 // CreateGeneration prices the request and holds its total in one step.
@@ -27,7 +31,12 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 	if err != nil {
 		return Generation{}, err
 	}
-	g, err := update(ctx, l, idem, s.Account, Refs{}, func(b *Book, now time.Time) (Generation, error) {
+	if s.Member != "" {
+		if err := checkMemberID(s.Member); err != nil {
+			return Generation{}, err
+		}
+	}
+	g, err := update(ctx, l, idem, s.Account, memberRefs(s.Member), func(b *Book, now time.Time) (Generation, error) {
 		// Priced inside the transaction, after the idempotency check: a retry
 		// gets its first answer even if the catalog changed in between.
 		q, err := l.catalog().Quote(s.Request)
@@ -47,6 +56,9 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 		if err != nil {
 			return Generation{}, err
 		}
+		if err := checkMember(b, s.Member); err != nil {
+			return Generation{}, err
+		}
 		// The plan decides before anything is held: whether the account may
 		// use the model, and whether a window makes it free.
 		plan, sub := planAt(b.cat, &a, b.cur.Subscriptions, now)
@@ -57,7 +69,7 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 			ID: NewID("gen", now), Account: s.Account, Status: GenerationHeld,
 			Model: q.Model, Kind: q.Kind, CatalogVersion: q.CatalogVersion, Images: q.Images,
 			HoldCredits: q.TotalCredits, UnitCredits: q.UnitCredits, Surcharge: q.TotalCredits - q.UnitCredits*Credits(q.Images),
-			Quote: quoteJSON, CreatedAt: now, ExpiresAt: now.Add(ttl),
+			Quote: quoteJSON, CreatedAt: now, ExpiresAt: now.Add(ttl), Member: s.Member,
 		}
 		if w, i := windowAt(plan, sub, q.Model, now); w != nil {
 			if g.Lane, err = useWindow(b, sub, w, i, now); err != nil {
@@ -68,10 +80,10 @@ func (l *Ledger) CreateGeneration(ctx context.Context, idem *Idempotency, s Gene
 			return Generation{}, err
 		}
 		h := Hold{ID: NewID("hld", now), Account: s.Account, Generation: g.ID, Amount: g.HoldCredits,
-			Status: HoldOpen, CreatedAt: now, ExpiresAt: g.ExpiresAt}
+			Status: HoldOpen, CreatedAt: now, ExpiresAt: g.ExpiresAt, Member: s.Member}
 		g.Hold = h.ID
 		if _, err := reserve(b, &h, &g, now); err != nil {
-			if ErrorCode(err) == InsufficientCredits {
+			if ErrorReason(err) == "insufficient_credits" {
 				return Generation{}, insufficient(err, q.TotalCredits)
 			}
 			return Generation{}, err

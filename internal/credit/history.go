@@ -13,6 +13,13 @@ const MaxPageSize = 1000
 // with ID < before (0: from the newest). The next page starts at the last
 // entry's ID. NotFound unknown_account.
 func (l *Ledger) Entries(ctx context.Context, account string, before int64, limit int) ([]Entry, error) {
+	return l.MemberEntries(ctx, account, "", before, limit)
+}
+
+// MemberEntries is Entries as a team member sees the team's journal: their
+// own entries and the pool's (grants, expiries), never another member's.
+// With member "", every entry.
+func (l *Ledger) MemberEntries(ctx context.Context, account, member string, before int64, limit int) ([]Entry, error) {
 	if err := named(account, "account"); err != nil {
 		return nil, err
 	}
@@ -26,7 +33,7 @@ func (l *Ledger) Entries(ctx context.Context, account string, before int64, limi
 		if _, err := tx.Account(account); err != nil {
 			return nil, err
 		}
-		return tx.Entries(account, before, limit)
+		return tx.Entries(account, member, before, limit)
 	})
 }
 
@@ -38,11 +45,13 @@ const (
 	ByModel GroupBy = "model"
 	ByKind  GroupBy = "kind"
 	ByDay   GroupBy = "day"
+	// ByMember sums a team's usage by member.
+	ByMember GroupBy = "member"
 )
 
 // UsageGroup is the net credits charged in one group.
 type UsageGroup struct {
-	Key     string // the model id, the kind, or the day (YYYY-MM-DD)
+	Key     string // the model id, the kind, the day (YYYY-MM-DD) or the member
 	Charged Credits
 	// List is the list price of the same generations: Charged for
 	// charged ones, what an unlimited window gave for free ones.
@@ -54,16 +63,22 @@ type UsageGroup struct {
 const MaxUsageSpan = 400 * 24 * time.Hour
 
 // Usage sums what an account was charged in [from, to), net of refunds,
-// grouped by model, kind or day; groups are sorted by key. Generic holds have
-// no model: they are grouped under "other".
+// grouped by model, kind, day or team member; groups are sorted by key.
+// Generic holds have no model, and charges outside a team no member: they
+// are grouped under "other".
 func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, by GroupBy) ([]UsageGroup, error) {
+	return l.MemberUsage(ctx, account, "", from, to, by)
+}
+
+// MemberUsage is Usage of one team member's charges (member "": all).
+func (l *Ledger) MemberUsage(ctx context.Context, account, member string, from, to time.Time, by GroupBy) ([]UsageGroup, error) {
 	if err := named(account, "account"); err != nil {
 		return nil, err
 	}
 	switch by {
-	case ByModel, ByKind, ByDay:
+	case ByModel, ByKind, ByDay, ByMember:
 	default:
-		return nil, &Error{Code: Invalid, Reason: "invalid_group_by", Message: "group_by must be model, kind or day", Allowed: []string{"model", "kind", "day"}}
+		return nil, &Error{Code: Invalid, Reason: "invalid_group_by", Message: "group_by must be model, kind, day or member", Allowed: []string{"model", "kind", "day", "member"}}
 	}
 	if !from.Before(to) || to.Sub(from) > MaxUsageSpan {
 		return nil, Errorf(Invalid, "invalid_range", "from must be before to, at most %d days apart", int(MaxUsageSpan.Hours()/24))
@@ -84,12 +99,17 @@ func (l *Ledger) Usage(ctx context.Context, account string, from, to time.Time, 
 	}
 	sums := map[string]*UsageGroup{}
 	for _, r := range rows {
+		if member != "" && r.Member != member {
+			continue
+		}
 		key := r.Day
 		switch by {
 		case ByModel:
 			key = r.Model
 		case ByKind:
 			key = r.Kind
+		case ByMember:
+			key = r.Member
 		}
 		if key == "" {
 			key = "other"

@@ -10,8 +10,19 @@ import (
 // consumption order (the overdraft grant last, which may go below zero within
 // the limit the check enforced). g is the generation the hold is for,
 // recorded on its entry; nil for a generic hold.
+//
+// A team member's hold (h.Member) is counted against the member's limit in
+// the same step: both checks pass, or neither moves anything.
 func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
+	if err := checkMember(b, h.Member); err != nil {
+		return nil, err
+	}
 	pays := payer(b, g)
+	if h.Member != "" {
+		if err := b.reserveMember(h, now); err != nil {
+			return nil, err
+		}
+	}
 	acct, err := b.reserve(h.Amount, now, pays)
 	if err != nil {
 		return nil, err
@@ -21,6 +32,7 @@ func reserve(b *Book, h *Hold, g *Generation, now time.Time) (*Entry, error) {
 	if g != nil {
 		e.generation(*g)
 	}
+	e.t.Member = h.Member
 	rest := h.Amount
 	for _, g := range grants {
 		if rest == 0 {
@@ -82,7 +94,7 @@ func resolveHold(b *Book, h *Hold, capture Credits, status HoldStatus, at time.T
 		kind = EntryRelease
 	}
 	e := newDraft(kind, h.Account, h.ID, at)
-	e.t.Generation = h.Generation
+	e.t.Generation, e.t.Member = h.Generation, h.Member
 	e.t.ChargedDelta, e.t.ListCredits = capture, capture
 	if h.Generation != "" {
 		// Every charge records what it was priced with.
@@ -125,6 +137,9 @@ func resolveHold(b *Book, h *Hold, capture Credits, status HoldStatus, at time.T
 		}
 		returned += back
 	}
+	if err := b.returnMember(h, h.Open()-capture); err != nil {
+		return err
+	}
 	h.Captured += capture
 	h.Released += returned
 	h.Status = status
@@ -157,6 +172,9 @@ func holdResolved(h *Hold) error {
 type HoldSpec struct {
 	Credits Credits
 	TTL     time.Duration // 0: the default
+	// Member is the team member the hold is for: required on a team's
+	// account, refused on any other.
+	Member string
 }
 
 func (l *Ledger) ttl(d time.Duration) (time.Duration, error) {
@@ -182,14 +200,22 @@ func (l *Ledger) CreateHold(ctx context.Context, idem *Idempotency, account stri
 	if err != nil {
 		return Hold{}, err
 	}
-	h, err := update(ctx, l, idem, account, Refs{}, func(b *Book, now time.Time) (Hold, error) {
+	if s.Member != "" {
+		if err := checkMemberID(s.Member); err != nil {
+			return Hold{}, err
+		}
+	}
+	h, err := update(ctx, l, idem, account, memberRefs(s.Member), func(b *Book, now time.Time) (Hold, error) {
 		if err := settle(b, now); err != nil {
+			return Hold{}, err
+		}
+		if err := checkMember(b, s.Member); err != nil {
 			return Hold{}, err
 		}
 		if err := giveDaily(b, now); err != nil {
 			return Hold{}, err
 		}
-		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		h := Hold{ID: NewID("hld", now), Account: account, Amount: s.Credits, Status: HoldOpen, CreatedAt: now, ExpiresAt: now.Add(ttl), Member: s.Member}
 		if _, err := reserve(b, &h, nil, now); err != nil {
 			return Hold{}, err
 		}

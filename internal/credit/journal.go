@@ -20,6 +20,7 @@ func newDraft(kind EntryKind, account, ref string, at time.Time) *draft {
 // that history and CSV read alike for all of them.
 func (e *draft) generation(g Generation) {
 	e.t.Generation, e.t.Model, e.t.ModelKind, e.t.CatalogVersion = g.ID, g.Model, g.Kind, g.CatalogVersion
+	e.t.Member = g.Member
 }
 
 // post adds amount to a book. Zero amounts are dropped.

@@ -17,8 +17,11 @@ const keyPrefix = "tally_"
 
 // KeySpec describes a key to create.
 type KeySpec struct {
-	Scope     Scope
-	Account   string // required for ScopeAccount
+	Scope   Scope
+	Account string // required for ScopeAccount
+	// Member makes an account key a team member's (see Key.Member): only
+	// for ScopeAccount on a team.
+	Member    string
 	Name      string
 	ExpiresAt time.Time // zero: never
 }
@@ -31,12 +34,20 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 		if s.Account != "" {
 			return Key{}, "", Errorf(Invalid, "invalid_key", "only account keys name an account")
 		}
+		if s.Member != "" {
+			return Key{}, "", Errorf(Invalid, "invalid_key", "only account keys name a member")
+		}
 	case ScopeAccount:
 		if s.Account == "" {
 			return Key{}, "", Errorf(Invalid, "invalid_key", "an account key needs the account it may read")
 		}
 		if err := named(s.Account, "account"); err != nil {
 			return Key{}, "", err
+		}
+		if s.Member != "" {
+			if err := checkMemberID(s.Member); err != nil {
+				return Key{}, "", err
+			}
 		}
 	default:
 		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "account"}}
@@ -47,8 +58,15 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 	}
 	kt, err := adminUpdate(ctx, l, func(tx Tx, now time.Time) (keyAndToken, error) {
 		if s.Scope == ScopeAccount {
-			if _, err := tx.Account(s.Account); err != nil {
+			a, err := tx.Account(s.Account)
+			if err != nil {
 				return keyAndToken{}, err
+			}
+			// A member need not be set yet (an admin may make the key
+			// first); the key sees nothing of the team's members but
+			// its own either way.
+			if s.Member != "" && a.Kind != AccountTeam {
+				return keyAndToken{}, notTeam(a.ID)
 			}
 		}
 		return insertKey(ctx, tx, now, s, secret)
@@ -105,16 +123,17 @@ func insertKey(ctx context.Context, tx Tx, now time.Time, s KeySpec, secret []by
 	id := strings.TrimPrefix(NewID("key", now), "key_")
 	token := keyPrefix + id + "_" + idEncoding.EncodeToString(secret)
 	sum := sha256.Sum256([]byte(token))
-	k := Key{ID: id, Hash: sum[:], Scope: s.Scope, Account: s.Account, Name: s.Name, CreatedAt: now, ExpiresAt: s.ExpiresAt}
+	k := Key{ID: id, Hash: sum[:], Scope: s.Scope, Account: s.Account, Member: s.Member, Name: s.Name, CreatedAt: now, ExpiresAt: s.ExpiresAt}
 	if err := tx.InsertKey(k); err != nil {
 		return keyAndToken{}, err
 	}
 	detail := struct {
 		Scope     Scope     `json:"scope"`
 		Account   string    `json:"account,omitempty"`
+		Member    string    `json:"member,omitempty"`
 		Name      string    `json:"name,omitempty"`
 		ExpiresAt time.Time `json:"expires_at,omitzero"`
-	}{k.Scope, k.Account, k.Name, k.ExpiresAt}
+	}{k.Scope, k.Account, k.Member, k.Name, k.ExpiresAt}
 	if err := auditTx(ctx, tx, now, AuditKeyCreate, k.ID, detail); err != nil {
 		return keyAndToken{}, err
 	}

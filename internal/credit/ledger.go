@@ -41,6 +41,9 @@ type Account struct {
 	// and leaves the state a write loads, and this is what still says it
 	// was given (after a move to a zone where that day is not over).
 	Daily string
+	// Kind is a user's wallet or a team's pool (see Member). It is set
+	// when the account is opened and never changes.
+	Kind AccountKind
 }
 
 // Grant is one lot of credits put into an account. Remaining is its spendable
@@ -104,6 +107,11 @@ type Hold struct {
 	ExpiresAt  time.Time
 	CreatedAt  time.Time
 	ResolvedAt time.Time
+	// Member is the team member the hold is for ("" on a user's account),
+	// and MemberPeriod the start of the member's period it counts in (see
+	// MemberPeriod).
+	Member       string
+	MemberPeriod time.Time
 	// Allocations say which grants the hold reserved from, in consumption order.
 	Allocations []Allocation
 }
@@ -154,9 +162,11 @@ type Generation struct {
 	Window      string
 	Lane        Lane
 	ListCredits Credits
-	ExpiresAt   time.Time
-	CreatedAt   time.Time
-	ResolvedAt  time.Time
+	// Member is the team member who made it ("" on a user's account).
+	Member     string
+	ExpiresAt  time.Time
+	CreatedAt  time.Time
+	ResolvedAt time.Time
 }
 
 // EntryKind names what a journal entry did.
@@ -217,8 +227,11 @@ type Entry struct {
 	// refund): ChargedDelta for a charged generation, the price it would
 	// have had for one in an unlimited window, which charges 0.
 	ListCredits Credits
-	Memo        string
-	Postings    []Posting
+	// Member is the team member whose generation or hold the entry
+	// concerns ("" for the pool's own: grants, expiries, voids).
+	Member   string
+	Memo     string
+	Postings []Posting
 }
 
 // Idempotency is a request's key and fingerprint. A mutating call that carries
@@ -237,18 +250,20 @@ type IdempotencyRecord struct {
 	CreatedAt time.Time
 }
 
-// UsageRow is net credits charged in one group (a model, a kind, a day).
+// UsageRow is net credits charged in one group (a model, a kind, a day, a
+// team member).
 type UsageRow struct {
 	Day     string // YYYY-MM-DD (UTC)
 	Model   string
 	Kind    string
+	Member  string  // "" outside teams
 	Charged Credits // captures minus refunds
 	List    Credits // list credits of the same (see Entry.ListCredits)
 	Count   int     // charges
 }
 
 // DailyUsage is one row of a store's usage rollup: what one account was
-// charged on one UTC day for one model and kind. Stores keep the rollup in
+// charged on one UTC day for one model, kind and member. Stores keep the rollup in
 // the transaction that appends each charge or refund, so that a usage query
 // reads a row per day instead of every entry of its window; Verify checks it
 // against the journal.
@@ -290,10 +305,14 @@ const (
 
 // Key is an API key as stored: never the secret, only its hash.
 type Key struct {
-	ID        string
-	Hash      []byte // SHA-256 of the secret
-	Scope     Scope
-	Account   string // for ScopeAccount
+	ID      string
+	Hash    []byte // SHA-256 of the secret
+	Scope   Scope
+	Account string // for ScopeAccount
+	// Member, for ScopeAccount on a team, makes it a member's key: it
+	// sees the pool's balance and the member's own usage, never another
+	// member's.
+	Member    string
 	Name      string
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero: never

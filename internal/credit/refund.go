@@ -115,6 +115,9 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		if _, err := e.commit(b, nil); err != nil {
 			return Generation{}, err
 		}
+		if err := b.returnMember(&h, amount); err != nil {
+			return Generation{}, err
+		}
 		if err := b.updateHold(h); err != nil {
 			return Generation{}, err
 		}

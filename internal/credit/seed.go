@@ -37,7 +37,7 @@ func SeedHistory(ctx context.Context, store Store, account string, cycles int, f
 		if err != nil {
 			return err
 		}
-		entries, err := tx.Entries(account, 0, 1)
+		entries, err := tx.Entries(account, "", 0, 1)
 		if err != nil {
 			return err
 		}

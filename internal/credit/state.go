@@ -25,7 +25,10 @@ import (
 //     grant (a grant that pays the overdraft back moves those);
 //   - the generations Refs names and those of the loaded holds;
 //   - the idempotency records Refs names that exist;
-//   - every subscription of the account (an account has few).
+//   - every subscription of the account (an account has few);
+//   - the team's members Refs names (removed ones too), each with its
+//     MemberPeriods that have not ended at Refs.Now; and the MemberPeriod
+//     each loaded hold with a Member counts in (Hold.MemberPeriod).
 //
 // It may load more (SQLite loads every open hold, and keeps states in memory
 // between writes): the ledger decides alike on any superset. Everything is
@@ -38,6 +41,8 @@ type State struct {
 	Generations   []Generation
 	Idempotency   []IdempotencyRecord
 	Subscriptions []Subscription
+	Members       []Member
+	MemberPeriods []MemberPeriod
 }
 
 // Refs is what the writes of a batch name besides their account.
@@ -47,6 +52,8 @@ type Refs struct {
 	Holds       []string
 	Generations []string
 	Idempotency []Idempotency // Scope and Key; Hash is not used
+	// Members are the members of a team the writes name.
+	Members []string
 	// TryLock asks the store not to wait for the account's lock: if another
 	// transaction holds it, Write loads nothing and sets Batch.Skipped. The
 	// expiry sweeper uses it so that nodes settling in parallel never do the
@@ -58,6 +65,7 @@ func (r *Refs) add(o Refs) {
 	r.Holds = append(r.Holds, o.Holds...)
 	r.Generations = append(r.Generations, o.Generations...)
 	r.Idempotency = append(r.Idempotency, o.Idempotency...)
+	r.Members = append(r.Members, o.Members...)
 	r.TryLock = r.TryLock && o.TryLock // a batch skips only if all its writes may
 }
 
@@ -67,7 +75,8 @@ func (r *Refs) add(o Refs) {
 // journal, idempotency and audit records to append, in order.
 type Change struct {
 	NewAccount *Account // insert
-	// Account is updated to its Available, Held, Plan, TimeZone and Daily.
+	// Account is updated to its Available, Held, Plan, TimeZone and Daily
+	// (never its Kind).
 	Account   *Account
 	NewGrants []Grant
 	// Grants are updated to their Remaining, Held, PaidBack, ExpiresAt and
@@ -90,9 +99,14 @@ type Change struct {
 	// field but ID, Account and CreatedAt).
 	NewSubscriptions []Subscription
 	Subscriptions    []Subscription
-	Entries          []Entry // the store assigns their IDs, in order
-	Idempotency      []IdempotencyRecord
-	Audit            []AuditEntry
+	// Members and MemberPeriods are inserted, or updated whole (every field
+	// but the key: Account and ID; Account, Member and Start) where the
+	// row exists.
+	Members       []Member
+	MemberPeriods []MemberPeriod
+	Entries       []Entry // the store assigns their IDs, in order
+	Idempotency   []IdempotencyRecord
+	Audit         []AuditEntry
 }
 
 // AllocationRow is one allocation of a hold at its place (Seq) in the hold's
@@ -108,7 +122,8 @@ func (c *Change) Empty() bool {
 	return c.NewAccount == nil && c.Account == nil && len(c.NewGrants) == 0 && len(c.Grants) == 0 &&
 		len(c.NewHolds) == 0 && len(c.Holds) == 0 && len(c.Allocations) == 0 && len(c.TrimAllocations) == 0 &&
 		len(c.NewGenerations) == 0 && len(c.Generations) == 0 && len(c.Entries) == 0 &&
-		len(c.Idempotency) == 0 && len(c.Audit) == 0 && len(c.NewSubscriptions) == 0 && len(c.Subscriptions) == 0
+		len(c.Idempotency) == 0 && len(c.Audit) == 0 && len(c.NewSubscriptions) == 0 && len(c.Subscriptions) == 0 &&
+		len(c.Members) == 0 && len(c.MemberPeriods) == 0
 }
 
 // Batch is the queued writes of one account, which a store runs under one
@@ -229,13 +244,31 @@ func (s *State) Apply(c *Change) bool {
 		u.Usage = slices.Clone(u.Usage)
 		s.Subscriptions[i] = u
 	}
+	for _, u := range c.Members {
+		u.MonthlyLimit = cloneCredits(u.MonthlyLimit)
+		if i := slices.IndexFunc(s.Members, func(o Member) bool { return o.ID == u.ID }); i >= 0 {
+			s.Members[i] = u
+		} else {
+			s.Members = append(s.Members, u)
+		}
+	}
+	for _, u := range c.MemberPeriods {
+		u.Limit = cloneCredits(u.Limit)
+		if i := slices.IndexFunc(s.MemberPeriods, func(o MemberPeriod) bool { return o.Member == u.Member && o.Start.Equal(u.Start) }); i >= 0 {
+			s.MemberPeriods[i] = u
+		} else {
+			s.MemberPeriods = append(s.MemberPeriods, u)
+		}
+	}
 	return whole
 }
 
 // Prune keeps of s what every later write may need, whatever it names: the
 // account, the working set of grants (see State) and the grants open holds
-// name, every open hold and the generations of those. Idempotency records are dropped: they are looked up
-// by key.
+// name, every open hold and the generations of those, the members and
+// their periods (a member's periods that have ended are kept: a write
+// cannot tell which have from the State alone, and they are one row a
+// month). Idempotency records are dropped: they are looked up by key.
 func (s *State) Prune() {
 	s.Holds = slices.DeleteFunc(s.Holds, func(h Hold) bool { return h.Status != HoldOpen })
 	s.Grants = slices.DeleteFunc(s.Grants, func(g Grant) bool {
@@ -260,6 +293,14 @@ func (g *Grant) working() bool {
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
 	c := &State{Grants: slices.Clone(s.Grants), Generations: slices.Clone(s.Generations), Idempotency: slices.Clone(s.Idempotency)}
+	for _, m := range s.Members {
+		m.MonthlyLimit = cloneCredits(m.MonthlyLimit)
+		c.Members = append(c.Members, m)
+	}
+	for _, p := range s.MemberPeriods {
+		p.Limit = cloneCredits(p.Limit)
+		c.MemberPeriods = append(c.MemberPeriods, p)
+	}
 	for _, u := range s.Subscriptions {
 		u.Usage = slices.Clone(u.Usage)
 		c.Subscriptions = append(c.Subscriptions, u)

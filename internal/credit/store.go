@@ -79,10 +79,17 @@ type Tx interface {
 	// DueSubscriptions returns up to limit subscriptions whose RenewsAt is
 	// set and ≤ now, across all accounts.
 	DueSubscriptions(now time.Time, limit int) ([]Subscription, error)
+	// Members returns a team's members, removed ones too, by id.
+	Members(account string) ([]Member, error)
+	// MemberPeriods returns a team's member periods that have not ended at
+	// `at` (End > at), by member, then start.
+	MemberPeriods(account string, at time.Time) ([]MemberPeriod, error)
 
 	// Entries returns an account's transactions with ID < before (0: from the
-	// newest), newest first, at most limit, each with its postings.
-	Entries(account string, before int64, limit int) ([]Entry, error)
+	// newest), newest first, at most limit, each with its postings. With a
+	// member, only the member's entries and the pool's own (Entry.Member
+	// "") are returned: a team member's view of the team's journal.
+	Entries(account, member string, before int64, limit int) ([]Entry, error)
 	// Usage sums ChargedDelta of an account's transactions in [from, to) by
 	// day, model and kind, and counts the charges among them (ChargedDelta >
 	// 0). A store may answer the whole days of the window (see WholeDays)
@@ -129,7 +136,8 @@ type Scanner interface {
 	// the request path.
 	Snapshot() (*Snapshot, error)
 	// SnapshotState is the part of Snapshot that Verify keeps in memory:
-	// accounts, grants, subscriptions and the usage rollup (Holds, Generations and
+	// accounts, grants, subscriptions, members, member periods and the
+	// usage rollup (Holds, Generations and
 	// Entries are nil). EachHold (with allocations), EachGeneration and
 	// EachEntry (in ID order, with postings) stream the rest, reading
 	// as they go and keeping none: Verify reads a ledger of any history in
@@ -163,6 +171,10 @@ type Snapshot struct {
 	Usage       []DailyUsage // the usage rollup, in any order
 	// Subscriptions by creation, then ID.
 	Subscriptions []Subscription
+	// Members by account, then ID; MemberPeriods by account, member,
+	// then start.
+	Members       []Member
+	MemberPeriods []MemberPeriod
 }
 
 // CatalogRecord is one published catalog version, as stored.

@@ -71,7 +71,13 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //   - eligibility: no charge was paid by a grant whose applies_to does not
 //     allow the generation's model (with the tags of the catalog in use:
 //     Ledger.Verify checks it, VerifySnapshot, which has no catalog, does not);
-//   - unlimited: a generation of an unlimited window holds and charges 0.
+//   - unlimited: a generation of an unlimited window holds and charges 0;
+//   - member_usage: each team member period's Used equals what the holds
+//     made in it hold and charged, less their refunds (captured + held −
+//     returned), and every member's hold and generation is on a team and
+//     counts in a period that has a row;
+//   - member_limit: no member period's Used exceeds the limit its
+//     reservations were checked against.
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
 	for i := range s.Holds {
@@ -106,6 +112,14 @@ type verifier struct {
 	paid    map[string][]string
 	paidFor []grantUse
 	cat     *Catalog // the catalog in use, for models' tags (nil: none)
+	// memberUse is, for each member period, what its holds hold and
+	// charged less what was returned of them.
+	memberUse map[memberKey]Credits
+}
+
+type memberKey struct {
+	account, member string
+	start           int64 // Unix microseconds: the period's Start
 }
 
 type grantUse struct{ grant, model, generation string }
@@ -114,17 +128,19 @@ type grantUse struct{ grant, model, generation string }
 type holdState struct {
 	captured Credits
 	open     bool
+	member   memberKey // member "" when the hold is no member's
 }
 
 type foldKey struct{ account, book, grant string }
 
 type running struct{ avail, held Credits }
 
-type usageKey struct{ account, day, model, kind string }
+type usageKey struct{ account, day, model, kind, member string }
 
 func newVerifier() *verifier {
 	return &verifier{holds: map[string]holdState{}, openHeld: map[string]Credits{},
-		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}, paid: map[string][]string{}}
+		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}, paid: map[string][]string{},
+		memberUse: map[memberKey]Credits{}}
 }
 
 // hold checks one hold; holds come before generations.
@@ -151,7 +167,15 @@ func (v *verifier) hold(h *Hold) {
 	if h.Status == HoldOpen {
 		v.openHeld[h.Account] += h.Amount
 	}
-	v.holds[h.ID] = holdState{captured: h.Captured, open: h.Status == HoldOpen}
+	st := holdState{captured: h.Captured, open: h.Status == HoldOpen}
+	if h.Member != "" {
+		st.member = memberKey{h.Account, h.Member, h.MemberPeriod.UnixMicro()}
+		if h.MemberPeriod.IsZero() {
+			v.bad("member_usage", "hold %s of member %s of %s counts in no period", h.ID, h.Member, h.Account)
+		}
+		v.memberUse[st.member] += h.Amount - h.Released
+	}
+	v.holds[h.ID] = st
 }
 
 // generation checks one generation against its hold.
@@ -163,6 +187,12 @@ func (v *verifier) generation(g *Generation) {
 	}
 	if g.Charged != h.captured {
 		v.bad("generations", "generation %s charged %s; its hold captured %s", g.ID, g.Charged, h.captured)
+	}
+	if g.Member != h.member.member {
+		v.bad("member_usage", "generation %s is member %q's; its hold is member %q's", g.ID, g.Member, h.member.member)
+	}
+	if h.member.member != "" {
+		v.memberUse[h.member] -= g.Refunded
 	}
 	for _, gr := range v.paid[g.Hold] {
 		v.paidFor = append(v.paidFor, grantUse{gr, g.Model, g.ID})
@@ -220,7 +250,7 @@ func (v *verifier) entry(t *Entry) {
 		v.bad("charges", "transaction %d charges generation %s without a catalog version", t.ID, t.Generation)
 	}
 	if t.ChargedDelta != 0 || t.ListCredits != 0 {
-		k := usageKey{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind)}
+		k := usageKey{t.Account, t.Time.UTC().Format(time.DateOnly), t.Model, string(t.ModelKind), t.Member}
 		u := v.usage[k]
 		u.Charged += t.ChargedDelta
 		u.List += t.ListCredits
@@ -312,7 +342,59 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 		}
 	}
 	v.verifyUsage(s.Usage)
+	v.verifyMembers(s)
 	return v.out
+}
+
+// verifyMembers checks the member_usage and member_limit invariants (see
+// VerifySnapshot) against what the holds and generations folded to.
+func (v *verifier) verifyMembers(s *Snapshot) {
+	teams := map[string]bool{}
+	for _, a := range s.Accounts {
+		teams[a.ID] = a.Kind == AccountTeam
+	}
+	for _, m := range s.Members {
+		if !teams[m.Account] {
+			v.bad("member_usage", "%s is a member of %s, which is not a team", m.ID, m.Account)
+		}
+	}
+	want := v.memberUse
+	for k := range want {
+		if !teams[k.account] {
+			v.bad("member_usage", "account %s has holds of member %s but is not a team", k.account, k.member)
+		}
+	}
+	for _, p := range s.MemberPeriods {
+		k := memberKey{p.Account, p.Member, p.Start.UnixMicro()}
+		if got := want[k]; got != p.Used {
+			v.bad("member_usage", "member %s of %s used %s in the period from %s; its holds hold and charged %s less returns",
+				p.Member, p.Account, p.Used, p.Start.Format(time.RFC3339), got)
+		}
+		delete(want, k)
+		if !p.Start.Before(p.End) {
+			v.bad("member_usage", "member %s of %s has a period from %s to %s", p.Member, p.Account, p.Start.Format(time.RFC3339), p.End.Format(time.RFC3339))
+		}
+		if p.Used < 0 || (p.Limit != nil && p.Used > *p.Limit) {
+			limit := "none"
+			if p.Limit != nil {
+				limit = p.Limit.String()
+			}
+			v.bad("member_limit", "member %s of %s used %s in the period from %s; the limit is %s", p.Member, p.Account, p.Used, p.Start.Format(time.RFC3339), limit)
+		}
+	}
+	missing := make([]memberKey, 0, len(want))
+	for k, used := range want {
+		if used != 0 {
+			missing = append(missing, k)
+		}
+	}
+	slices.SortFunc(missing, func(a, b memberKey) int {
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.member, b.member), cmp.Compare(a.start, b.start))
+	})
+	for _, k := range missing {
+		v.bad("member_usage", "member %s of %s holds and was charged %s in the period from %s, which has no row",
+			k.member, k.account, want[k], time.UnixMicro(k.start).UTC().Format(time.RFC3339))
+	}
 }
 
 // verifyUsage checks the usage_rollup invariant (see VerifySnapshot): the
@@ -320,11 +402,11 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 func (v *verifier) verifyUsage(rollup []DailyUsage) {
 	want := v.usage
 	for _, u := range rollup {
-		k := usageKey{u.Account, u.Day, u.Model, u.Kind}
+		k := usageKey{u.Account, u.Day, u.Model, u.Kind, u.Member}
 		w := want[k]
 		if w.Charged != u.Charged || w.Count != u.Count || w.List != u.List {
-			v.bad("usage_rollup", "%s on %s (model %q, kind %q): the rollup has %s (list %s) in %d charges; the journal %s (list %s) in %d",
-				k.account, k.day, k.model, k.kind, u.Charged, u.List, u.Count, w.Charged, w.List, w.Count)
+			v.bad("usage_rollup", "%s on %s (model %q, kind %q, member %q): the rollup has %s (list %s) in %d charges; the journal %s (list %s) in %d",
+				k.account, k.day, k.model, k.kind, k.member, u.Charged, u.List, u.Count, w.Charged, w.List, w.Count)
 		}
 		delete(want, k)
 	}
@@ -333,11 +415,11 @@ func (v *verifier) verifyUsage(rollup []DailyUsage) {
 		missing = append(missing, k)
 	}
 	slices.SortFunc(missing, func(a, b usageKey) int {
-		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day), cmp.Compare(a.model, b.model), cmp.Compare(a.kind, b.kind))
+		return cmp.Or(cmp.Compare(a.account, b.account), cmp.Compare(a.day, b.day), cmp.Compare(a.model, b.model), cmp.Compare(a.kind, b.kind), cmp.Compare(a.member, b.member))
 	})
 	for _, k := range missing {
 		w := want[k]
-		v.bad("usage_rollup", "%s on %s (model %q, kind %q): the journal charges %s in %d charges; the rollup has no row",
-			k.account, k.day, k.model, k.kind, w.Charged, w.Count)
+		v.bad("usage_rollup", "%s on %s (model %q, kind %q, member %q): the journal charges %s in %d charges; the rollup has no row",
+			k.account, k.day, k.model, k.kind, k.member, w.Charged, w.Count)
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const accountColumns = `id, overdraft, available, held, created_at, plan, time_zone, daily`
+const accountColumns = `id, overdraft, available, held, created_at, plan, time_zone, daily, kind`
 
 func scanAccount(s scanner) (credit.Account, error) {
 	var a credit.Account
-	err := s.Scan(&a.ID, &a.Overdraft, &a.Available, &a.Held, timeColumn{&a.CreatedAt}, &a.Plan, &a.TimeZone, &a.Daily)
+	err := s.Scan(&a.ID, &a.Overdraft, &a.Available, &a.Held, timeColumn{&a.CreatedAt}, &a.Plan, &a.TimeZone, &a.Daily, &a.Kind)
 	return a, err
 }
 

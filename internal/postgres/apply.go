@@ -16,13 +16,14 @@ import (
 // in the order of the foreign keys: the account, then grants, generations
 // and holds (which name each other; those two keys are checked at commit),
 // then allocations (which name holds and grants) and subscriptions (which
-// name their account), then the journal (whose postings name grants), the
-// idempotency records and the audit log. The usage rollup is kept by the
+// name their account), then members (who name their team) and their periods
+// (which name their member), then the journal (whose postings name grants),
+// the idempotency records and the audit log. The usage rollup is kept by the
 // journal's trigger.
 
 const (
 	insertAccounts = `INSERT INTO accounts (` + accountColumns + `)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::text[])`
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[])`
 	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone, daily = u.daily
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u (id, available, held, plan, time_zone, daily)
 		WHERE a.id = u.id`
@@ -40,7 +41,7 @@ const (
 	insertGenerations = `INSERT INTO generations (` + generationColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[], $9::int[],
 			$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[],
-			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::bigint[])`
+			$16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::bigint[], $22::text[])`
 	updateGenerations = `UPDATE generations AS g SET status = u.status, images_delivered = u.images_delivered,
 			charged = u.charged, refunded = u.refunded, resolved_at = u.resolved_at, list_credits = u.list_credits
 		FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::timestamptz[], $7::bigint[])
@@ -49,7 +50,7 @@ const (
 
 	insertHolds = `INSERT INTO holds (` + holdColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::text[],
-			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[])`
+			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::timestamptz[])`
 	updateHolds = `UPDATE holds AS h SET status = u.status, captured = u.captured, released = u.released, resolved_at = u.resolved_at
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::timestamptz[])
 			AS u (id, status, captured, released, resolved_at)
@@ -68,6 +69,18 @@ const (
 			AS u (id, plan, billing, time_zone, starts_at, ends_at, next_plan, next_at, period, renews_at, usage, canceled_at)
 		WHERE s.id = u.id`
 
+	// putMembers and putMemberPeriods insert, or write every column but
+	// the key of a row that exists (credit.Change.Members and
+	// MemberPeriods).
+	putMembers = `INSERT INTO members (` + memberColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[])
+		ON CONFLICT (account, member) DO UPDATE SET monthly_limit = excluded.monthly_limit,
+			created_at = excluded.created_at, updated_at = excluded.updated_at, removed_at = excluded.removed_at`
+	putMemberPeriods = `INSERT INTO member_periods (` + memberPeriodColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+		ON CONFLICT (account, member, period_start) DO UPDATE SET period_end = excluded.period_end,
+			used = excluded.used, limit_credits = excluded.limit_credits`
+
 	putAllocations = `INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
 		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
 		ON CONFLICT (hold_id, seq) DO UPDATE SET grant_id = excluded.grant_id, amount = excluded.amount,
@@ -81,13 +94,13 @@ const (
 	// It returns the ids, in order.
 	appendEntries = `WITH x AS (
 			INSERT INTO transactions (kind, account, time, ref, generation, model, model_kind, catalog_version,
-				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits)
+				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, member)
 			SELECT kind, account, time, ref, generation, model, model_kind, catalog_version,
-				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits
+				available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, member
 			FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $21::bigint[]) WITH ORDINALITY
+				$9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::text[], $21::bigint[], $22::text[]) WITH ORDINALITY
 				AS e (kind, account, time, ref, generation, model, model_kind, catalog_version,
-					available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, n)
+					available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, member, n)
 			ORDER BY n
 			RETURNING id
 		), xn AS (
@@ -170,18 +183,20 @@ func queueChange(r *round, cs []*credit.Change) {
 		c.Generations = append(c.Generations, x.Generations...)
 		c.NewSubscriptions = append(c.NewSubscriptions, x.NewSubscriptions...)
 		c.Subscriptions = append(c.Subscriptions, x.Subscriptions...)
+		c.Members = append(c.Members, x.Members...)
+		c.MemberPeriods = append(c.MemberPeriods, x.MemberPeriods...)
 		c.Entries = append(c.Entries, x.Entries...)
 		c.Idempotency = append(c.Idempotency, x.Idempotency...)
 		c.Audit = append(c.Audit, x.Audit...)
 	}
 	if n := len(newAccounts); n > 0 {
 		ids, overdraft, available, held, created := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]pgtype.Timestamptz, n)
-		plans, zones, daily := make([]string, n), make([]string, n), make([]string, n)
+		plans, zones, daily, kinds := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		for i, a := range newAccounts {
 			ids[i], overdraft[i], available[i], held[i], created[i] = a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), timestamp(a.CreatedAt)
-			plans[i], zones[i], daily[i] = a.Plan, a.TimeZone, a.Daily
+			plans[i], zones[i], daily[i], kinds[i] = a.Plan, a.TimeZone, a.Daily, string(a.Kind)
 		}
-		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones, daily)
+		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones, daily, kinds)
 	}
 	if n := len(accounts); n > 0 {
 		ids, available, held, plans, zones, daily := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
@@ -212,7 +227,7 @@ func queueChange(r *round, cs []*credit.Change) {
 		}
 		r.exec("insert generations", insertGenerations, nil, a.id, a.account, a.status, a.hold, a.model, a.kind, a.version,
 			a.images, a.delivered, a.holdCredits, a.unitCredits, a.surcharge, a.charged, a.refunded, a.quote,
-			a.expiresAt, a.createdAt, a.resolvedAt, a.window, a.lane, a.listCredits)
+			a.expiresAt, a.createdAt, a.resolvedAt, a.window, a.lane, a.listCredits, a.member)
 	}
 	if gs := c.Generations; len(gs) > 0 {
 		var a genArrays
@@ -231,7 +246,7 @@ func queueChange(r *round, cs []*credit.Change) {
 			}
 		}
 		r.exec("insert holds", insertHolds, nil, a.id, a.account, a.generation, a.amount, a.captured, a.released, a.status,
-			a.expiresAt, a.createdAt, a.resolvedAt)
+			a.expiresAt, a.createdAt, a.resolvedAt, a.member, a.memberPeriod)
 	}
 	if hs := c.Holds; len(hs) > 0 {
 		var a holdArrays
@@ -269,6 +284,20 @@ func queueChange(r *round, cs []*credit.Change) {
 		r.exec("update subscriptions", updateSubscriptions, rowsChanged(len(ss)), a.id, a.plan, a.billing, a.timeZone,
 			a.startsAt, a.endsAt, a.nextPlan, a.nextAt, a.period, a.renewsAt, a.usage, a.canceledAt)
 	}
+	if ms := c.Members; len(ms) > 0 {
+		var a memberArrays
+		for _, m := range ms {
+			a.add(m)
+		}
+		r.exec("write members", putMembers, nil, a.account, a.id, a.monthlyLimit, a.createdAt, a.updatedAt, a.removedAt)
+	}
+	if ps := c.MemberPeriods; len(ps) > 0 {
+		var a memberPeriodArrays
+		for _, p := range ps {
+			a.add(p)
+		}
+		r.exec("write member periods", putMemberPeriods, nil, a.account, a.member, a.start, a.end, a.used, a.limit)
+	}
 	if xs := c.Entries; len(xs) > 0 {
 		var e entryArrays
 		for i, x := range xs {
@@ -277,7 +306,7 @@ func queueChange(r *round, cs []*credit.Change) {
 		r.query("append transactions", appendEntries, ids(entryRefs(cs), func(x **credit.Entry, id int64) { (*x).ID = id }),
 			e.kind, e.account, e.time, e.ref, e.generation, e.model, e.modelKind, e.version,
 			e.availableDelta, e.heldDelta, e.availableAfter, e.heldAfter, e.chargedDelta, e.memo,
-			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount, e.listCredits)
+			e.pEntry, e.pSeq, e.pAccount, e.pBook, e.pGrant, e.pAmount, e.listCredits, e.member)
 	}
 	if rs := c.Idempotency; len(rs) > 0 {
 		n := len(rs)
@@ -379,6 +408,7 @@ func (a *grantArrays) add(g credit.Grant) {
 
 type genArrays struct {
 	id, account, status, hold, model, kind, version, window, lane       []string
+	member                                                              []string
 	images, delivered                                                   []int32
 	holdCredits, unitCredits, surcharge, charged, refunded, listCredits []int64
 	quote                                                               [][]byte
@@ -394,6 +424,7 @@ func (a *genArrays) add(g credit.Generation) {
 	a.quote = append(a.quote, g.Quote) // nil: NULL
 	a.expiresAt, a.createdAt, a.resolvedAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.createdAt, timestamp(g.CreatedAt)), append(a.resolvedAt, timestamp(g.ResolvedAt))
 	a.window, a.lane, a.listCredits = append(a.window, g.Window), append(a.lane, string(g.Lane)), append(a.listCredits, int64(g.ListCredits))
+	a.member = append(a.member, g.Member)
 }
 
 type subscriptionArrays struct {
@@ -412,16 +443,48 @@ func (a *subscriptionArrays) add(s credit.Subscription) {
 }
 
 type holdArrays struct {
-	id, account, status              []string
-	generation                       []pgtype.Text
-	amount, captured, released       []int64
-	expiresAt, createdAt, resolvedAt []pgtype.Timestamptz
+	id, account, status, member                    []string
+	generation                                     []pgtype.Text
+	amount, captured, released                     []int64
+	expiresAt, createdAt, resolvedAt, memberPeriod []pgtype.Timestamptz
 }
 
 func (a *holdArrays) add(h credit.Hold) {
 	a.id, a.account, a.status, a.generation = append(a.id, h.ID), append(a.account, h.Account), append(a.status, string(h.Status)), append(a.generation, text(h.Generation))
 	a.amount, a.captured, a.released = append(a.amount, int64(h.Amount)), append(a.captured, int64(h.Captured)), append(a.released, int64(h.Released))
 	a.expiresAt, a.createdAt, a.resolvedAt = append(a.expiresAt, timestamp(h.ExpiresAt)), append(a.createdAt, timestamp(h.CreatedAt)), append(a.resolvedAt, timestamp(h.ResolvedAt))
+	a.member, a.memberPeriod = append(a.member, h.Member), append(a.memberPeriod, timestamp(h.MemberPeriod))
+}
+
+type memberArrays struct {
+	account, id                     []string
+	monthlyLimit                    []pgtype.Int8
+	createdAt, updatedAt, removedAt []pgtype.Timestamptz
+}
+
+func (a *memberArrays) add(m credit.Member) {
+	a.account, a.id, a.monthlyLimit = append(a.account, m.Account), append(a.id, m.ID), append(a.monthlyLimit, optional(m.MonthlyLimit))
+	a.createdAt, a.updatedAt, a.removedAt = append(a.createdAt, timestamp(m.CreatedAt)), append(a.updatedAt, timestamp(m.UpdatedAt)), append(a.removedAt, timestamp(m.RemovedAt))
+}
+
+type memberPeriodArrays struct {
+	account, member []string
+	start, end      []pgtype.Timestamptz
+	used            []int64
+	limit           []pgtype.Int8
+}
+
+func (a *memberPeriodArrays) add(p credit.MemberPeriod) {
+	a.account, a.member, a.start, a.end = append(a.account, p.Account), append(a.member, p.Member), append(a.start, timestamp(p.Start)), append(a.end, timestamp(p.End))
+	a.used, a.limit = append(a.used, int64(p.Used)), append(a.limit, optional(p.Limit))
+}
+
+// optional returns c as an element of a bigint[] parameter: NULL for nil.
+func optional(c *credit.Credits) pgtype.Int8 {
+	if c == nil {
+		return pgtype.Int8{}
+	}
+	return pgtype.Int8{Int64: int64(*c), Valid: true}
 }
 
 type allocationArrays struct {
@@ -437,6 +500,7 @@ func (a *allocationArrays) add(x credit.AllocationRow) {
 
 type entryArrays struct {
 	kind, account, ref, generation, model, modelKind, version, memo    []string
+	member                                                             []string
 	time                                                               []pgtype.Timestamptz
 	availableDelta, heldDelta, availableAfter, heldAfter, chargedDelta []int64
 	listCredits                                                        []int64
@@ -454,6 +518,7 @@ func (a *entryArrays) add(n int, x credit.Entry) {
 	a.availableDelta, a.heldDelta = append(a.availableDelta, int64(x.AvailableDelta)), append(a.heldDelta, int64(x.HeldDelta))
 	a.availableAfter, a.heldAfter = append(a.availableAfter, int64(x.AvailableAfter)), append(a.heldAfter, int64(x.HeldAfter))
 	a.chargedDelta, a.listCredits = append(a.chargedDelta, int64(x.ChargedDelta)), append(a.listCredits, int64(x.ListCredits))
+	a.member = append(a.member, x.Member)
 	for seq, p := range x.Postings {
 		a.pEntry, a.pSeq = append(a.pEntry, int32(n)), append(a.pSeq, int32(seq))
 		a.pAccount, a.pBook, a.pGrant, a.pAmount = append(a.pAccount, p.Account), append(a.pBook, p.Book), append(a.pGrant, text(p.Grant)), append(a.pAmount, int64(p.Amount))

@@ -8,15 +8,25 @@ import (
 )
 
 const transactionColumns = `id, kind, account, time, ref, generation, model, model_kind, catalog_version,
-	available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits`
+	available_delta, held_delta, available_after, held_after, charged_delta, memo, list_credits, member`
 
 // Entries returns an account's transactions with ID < before (0: from the
 // newest), newest first, at most limit (≤ 0: all), each with its postings.
-func (t *tx) Entries(account string, before int64, limit int) ([]credit.Entry, error) {
+// With a member, only the member's and the pool's own (Entry.Member ""):
+// each read newest first by transactions_member up to the page's limit, so
+// that a page costs the same however much the team's other members did.
+func (t *tx) Entries(account, member string, before int64, limit int) ([]credit.Entry, error) {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	return t.transactions("read entries", `account = $1 AND id < $2`, `DESC LIMIT $3`, account, before, sqlLimit(limit))
+	if member == "" {
+		return t.transactions("read entries", `account = $1 AND id < $2`, `DESC LIMIT $3`, account, before, sqlLimit(limit))
+	}
+	return t.transactions("read entries", `id IN (
+			SELECT id FROM (SELECT id FROM transactions WHERE account = $1 AND member = $4 AND id < $2 ORDER BY id DESC LIMIT $3) AS own
+			UNION ALL
+			SELECT id FROM (SELECT id FROM transactions WHERE account = $1 AND member = '' AND id < $2 ORDER BY id DESC LIMIT $3) AS pool)`,
+		`DESC LIMIT $3`, account, before, sqlLimit(limit), member)
 }
 
 // transactions returns the transactions that where selects, in id order (or
@@ -48,7 +58,7 @@ func (t *tx) eachEntry(op, where, order string, fn func(*credit.Entry) error, ar
 		var grants []*string
 		var amounts []int64
 		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
-			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits,
+			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits, &x.Member,
 			&accounts, &books, &grants, &amounts); err != nil {
 			return err
 		}
@@ -83,37 +93,38 @@ func firstWord(s string) string {
 
 // Usage sums ChargedDelta and ListCredits of an account's transactions in
 // [from, to), and counts those with a positive ChargedDelta (charges), by
-// UTC day, model and kind; rows are sorted by day, model, kind. Transactions
-// that moved neither (grants, holds, releases, expiries) are in no row; the
-// captures and refunds of unlimited generations, which charge nothing, are
-// in theirs by their list credits (and count as no charge). Whole days come from the usage_daily
-// rollup, the partial days at the ends from the journal (credit.WholeDays),
-// which the rollup's trigger sums alike.
+// UTC day, model, kind and team member; rows are sorted by day, model,
+// kind, member. Transactions that moved neither (grants, holds, releases,
+// expiries) are in no row; the captures and refunds of unlimited
+// generations, which charge nothing, are in theirs by their list credits
+// (and count as no charge). Whole days come from the usage_daily rollup, the
+// partial days at the ends from the journal (credit.WholeDays), which the
+// rollup's trigger sums alike.
 func (t *tx) Usage(account string, from, to time.Time) ([]credit.UsageRow, error) {
 	dayFrom, dayTo := credit.WholeDays(from, to)
 	var out []credit.UsageRow
 	err := t.each("read usage", func(s scanner) error {
 		var r credit.UsageRow
-		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Charged, &r.Count, &r.List); err != nil {
+		if err := s.Scan(&r.Day, &r.Model, &r.Kind, &r.Member, &r.Charged, &r.Count, &r.List); err != nil {
 			return err
 		}
 		out = append(out, r)
 		return nil
-	}, `SELECT to_char(day, 'YYYY-MM-DD'), model, model_kind, sum(charged)::bigint, sum(charges)::bigint, sum(list_credits)::bigint
+	}, `SELECT to_char(day, 'YYYY-MM-DD'), model, model_kind, member, sum(charged)::bigint, sum(charges)::bigint, sum(list_credits)::bigint
 		FROM (
-			SELECT (time AT TIME ZONE 'UTC')::date AS day, model, model_kind, charged_delta AS charged,
+			SELECT (time AT TIME ZONE 'UTC')::date AS day, model, model_kind, member, charged_delta AS charged,
 				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END AS charges, list_credits
 			FROM transactions WHERE account = $1 AND time >= $2 AND time < $3 AND (charged_delta <> 0 OR list_credits <> 0)
 			UNION ALL
-			SELECT (time AT TIME ZONE 'UTC')::date, model, model_kind, charged_delta,
+			SELECT (time AT TIME ZONE 'UTC')::date, model, model_kind, member, charged_delta,
 				CASE WHEN charged_delta > 0 THEN 1 ELSE 0 END, list_credits
 			FROM transactions WHERE account = $1 AND time >= $4 AND time < $5 AND (charged_delta <> 0 OR list_credits <> 0)
 			UNION ALL
-			SELECT day, model, model_kind, charged, charges, list_credits
+			SELECT day, model, model_kind, member, charged, charges, list_credits
 			FROM usage_daily WHERE account = $1 AND day >= $6::date AND day < $7::date
 		) u
-		GROUP BY day, model, model_kind
-		ORDER BY day, model, model_kind`,
+		GROUP BY day, model, model_kind, member
+		ORDER BY day, model, model_kind, member`,
 		account, from.UTC(), dayFrom, dayTo, to.UTC(),
 		dayFrom.Format(time.DateOnly), dayTo.Format(time.DateOnly))
 	if err != nil {

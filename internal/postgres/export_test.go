@@ -24,6 +24,7 @@ var LoadQueries = map[string]string{
 	"generations":   loadGenerationsQuery,
 	"idempotency":   loadIdempotencyQuery,
 	"subscriptions": loadSubscriptionsQuery,
+	"members":       loadMembersQuery,
 }
 
 // OpenWire is Open, and counts the network round trips of the pool's

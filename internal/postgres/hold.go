@@ -6,7 +6,8 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at`
+const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at,
+	member, member_period`
 
 func unknownHold(id string) *credit.Error {
 	return credit.Errorf(credit.NotFound, "unknown_hold", "unknown hold %q", id)
@@ -70,26 +71,37 @@ func (t *tx) eachHold(op, where, order, limit string, fn func(*credit.Hold) erro
 // with, if not ""), in order, at most limit, each with its allocations as
 // arrays aggregated per hold, in seq order: one row per hold, for scanHold.
 func holdQuery(with, where, order, limit string) string {
+	return holdJoinQuery(with, ``, ``, where, order, limit)
+}
+
+// holdJoinQuery is holdQuery with the columns cols (", p.x, …") of the
+// join (a JOIN clause on h, the hold) after the allocations: one row per
+// hold still, for scanHold with as many more destinations.
+func holdJoinQuery(with, cols, join, where, order, limit string) string {
 	return with + `
 		SELECT h.id, h.account, h.generation, h.amount, h.captured, h.released, h.status, h.expires_at, h.created_at, h.resolved_at,
-			coalesce(a.grants, '{}'), coalesce(a.amounts, '{}'), coalesce(a.captured, '{}'), coalesce(a.refunded, '{}')
+			h.member, h.member_period,
+			coalesce(a.grants, '{}'), coalesce(a.amounts, '{}'), coalesce(a.captured, '{}'), coalesce(a.refunded, '{}')` + cols + `
 		FROM (SELECT ` + holdColumns + ` FROM holds WHERE ` + where + ` ORDER BY ` + order + ` ` + limit + `) AS h
 		LEFT JOIN LATERAL (
 			SELECT array_agg(grant_id ORDER BY seq) AS grants, array_agg(amount ORDER BY seq) AS amounts,
 				array_agg(captured ORDER BY seq) AS captured, array_agg(refunded ORDER BY seq) AS refunded
 			FROM hold_allocations WHERE hold_id = h.id
-		) AS a ON true
+		) AS a ON true` + join + `
 		ORDER BY ` + order
 }
 
-// scanHold scans a row of holdQuery.
-func scanHold(s scanner) (credit.Hold, error) {
+// scanHold scans a row of holdQuery, or of holdJoinQuery into its more
+// destinations.
+func scanHold(s scanner, more ...any) (credit.Hold, error) {
 	var h credit.Hold
 	var grants []string
 	var amounts, captured, refunded []int64
-	if err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
+	dest := append([]any{&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
 		timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt},
-		&grants, &amounts, &captured, &refunded); err != nil {
+		&h.Member, timeColumn{&h.MemberPeriod},
+		&grants, &amounts, &captured, &refunded}, more...)
+	if err := s.Scan(dest...); err != nil {
 		return credit.Hold{}, err
 	}
 	for i := range grants {

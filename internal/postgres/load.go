@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/tally-credits/tally/internal/credit"
 )
@@ -89,8 +91,13 @@ const loadHolds = `WITH load_holds AS (
 	)`
 
 // loadHoldsQuery reads the holds of loadHolds with their allocations,
-// oldest first.
-var loadHoldsQuery = holdQuery(loadHolds, `id IN (SELECT id FROM load_holds) AND account = ANY($1::text[])`, `created_at, id`, ``)
+// oldest first, each with the member period it counts in (NULLs without a
+// member), found by the member_periods_pkey index: a write that returns
+// credits of a member's hold to its period (a capture, a release, an
+// expiry, a refund) loads the period with the hold.
+var loadHoldsQuery = holdJoinQuery(loadHolds, `, p.period_end, p.used, p.limit_credits`, `
+		LEFT JOIN member_periods AS p ON p.account = h.account AND p.member = h.member AND p.period_start = h.member_period`,
+	`id IN (SELECT id FROM load_holds) AND account = ANY($1::text[])`, `created_at, id`, ``)
 
 // loadGrantsQuery reads the accounts' working sets of grants in
 // consumption order: the grants not yet expired with something left or
@@ -132,6 +139,22 @@ const loadSubscriptionsQuery = `SELECT ` + subscriptionColumns + ` FROM subscrip
 const loadIdempotencyQuery = `SELECT scope, key, hash, response, created_at FROM idempotency
 	WHERE (scope, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`
 
+// loadMembersQuery reads the members the batches name, removed ones too
+// (the (account, member) pairs $1, $2, by the members_pkey index), each
+// with its periods that have not ended at $3 (the earliest Refs.Now of the
+// batches: a later batch loads a period more than it needs) as arrays in
+// start order, read by the member_periods_pkey index: one row per member.
+const loadMembersQuery = `SELECT m.account, m.member, m.monthly_limit, m.created_at, m.updated_at, m.removed_at,
+		coalesce(p.starts, '{}'), coalesce(p.ends, '{}'), coalesce(p.used, '{}'), coalesce(p.limits, '{}')
+	FROM members AS m
+	LEFT JOIN LATERAL (
+		SELECT array_agg(period_start ORDER BY period_start) AS starts, array_agg(period_end ORDER BY period_start) AS ends,
+			array_agg(used ORDER BY period_start) AS used, array_agg(limit_credits ORDER BY period_start) AS limits
+		FROM member_periods WHERE account = m.account AND member = m.member AND period_end > $3::timestamptz
+	) AS p ON true
+	WHERE (m.account, m.member) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+	ORDER BY m.account, m.member`
+
 // load is what the first round trip of a batch loads.
 type load struct {
 	state  credit.State
@@ -146,7 +169,8 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 	index := make(map[string][]int, len(batches))
 	var accounts, holds, gens []string
 	var scopes, keys []string
-	now := batches[0].Refs.Now
+	var teams, members []string // the (account, member) pairs the batches name
+	now, earliest := batches[0].Refs.Now, batches[0].Refs.Now
 	for i, b := range batches {
 		if len(index[b.Account]) == 0 {
 			accounts = append(accounts, b.Account)
@@ -157,8 +181,14 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		for _, k := range b.Refs.Idempotency {
 			scopes, keys = append(scopes, k.Scope), append(keys, k.Key)
 		}
+		for _, m := range b.Refs.Members {
+			teams, members = append(teams, b.Account), append(members, m)
+		}
 		if b.Refs.Now.After(now) {
 			now = b.Refs.Now // the latest: the holds due by it are every batch's due ones
+		}
+		if b.Refs.Now.Before(earliest) {
+			earliest = b.Refs.Now // the earliest: the periods not ended at it are every batch's
 		}
 	}
 	each := func(account string, fn func(*credit.State)) {
@@ -179,7 +209,10 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 	}, args...)
 	r.query("load holds", loadHoldsQuery, func(rows pgx.Rows) error {
 		for rows.Next() {
-			h, err := scanHold(rows)
+			var end time.Time
+			var used pgtype.Int8
+			var limit *credit.Credits
+			h, err := scanHold(rows, timeColumn{&end}, &used, &limit)
 			if err != nil {
 				return err
 			}
@@ -187,6 +220,10 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 				c := h
 				c.Allocations = slices.Clone(h.Allocations)
 				s.Holds = append(s.Holds, c)
+				if used.Valid {
+					addPeriod(s, credit.MemberPeriod{Account: h.Account, Member: h.Member, Start: h.MemberPeriod, End: end,
+						Used: credit.Credits(used.Int64), Limit: cloneCredits(limit)})
+				}
 			})
 		}
 		return rows.Err()
@@ -215,6 +252,34 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		}
 		return rows.Err()
 	}, accounts)
+	if len(members) > 0 {
+		r.query("load members", loadMembersQuery, func(rows pgx.Rows) error {
+			for rows.Next() {
+				var m credit.Member
+				var starts, ends []time.Time
+				var used []int64
+				var limits []*int64
+				if err := rows.Scan(&m.Account, &m.ID, &m.MonthlyLimit, timeColumn{&m.CreatedAt}, timeColumn{&m.UpdatedAt}, timeColumn{&m.RemovedAt},
+					&starts, &ends, &used, &limits); err != nil {
+					return err
+				}
+				each(m.Account, func(s *credit.State) {
+					c := m
+					c.MonthlyLimit = cloneCredits(m.MonthlyLimit)
+					s.Members = append(s.Members, c)
+					for i := range starts {
+						p := credit.MemberPeriod{Account: m.Account, Member: m.ID, Start: starts[i].UTC(), End: ends[i].UTC(), Used: credit.Credits(used[i])}
+						if limits[i] != nil {
+							l := credit.Credits(*limits[i])
+							p.Limit = &l
+						}
+						addPeriod(s, p)
+					}
+				})
+			}
+			return rows.Err()
+		}, teams, members, earliest.UTC())
+	}
 	if len(scopes) == 0 {
 		return
 	}
@@ -230,6 +295,27 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		}
 		return rows.Err()
 	}, scopes, keys)
+}
+
+// addPeriod adds p to s, unless s has it: a period comes with each of its
+// holds, and with its member.
+func addPeriod(s *credit.State, p credit.MemberPeriod) {
+	for _, o := range s.MemberPeriods {
+		if o.Member == p.Member && o.Start.Equal(p.Start) {
+			return
+		}
+	}
+	s.MemberPeriods = append(s.MemberPeriods, p)
+}
+
+// cloneCredits returns a copy of *c, nil for nil: each State of an
+// account has its own.
+func cloneCredits(c *credit.Credits) *credit.Credits {
+	if c == nil {
+		return nil
+	}
+	v := *c
+	return &v
 }
 
 // textArray returns s as a text[] parameter: empty, not NULL, for none.

@@ -12,8 +12,9 @@ import (
 
 // TestLoadUsesIndexes: on tables of many rows (a thousand accounts with 30
 // resolved generations, whose holds drew on the overdraft too, and 3 open
-// holds on the overdraft each, and 3 subscriptions, and an old account with
-// 3000 spent grants),
+// holds on the overdraft each, and 3 subscriptions, and 30 team members with
+// 12 monthly periods each, which the resolved holds count in, and an old
+// account with 3000 spent grants),
 // every statement of a batch's load finds its rows by an index, never by
 // scanning a table, and reads none of another account's rows.
 func TestLoadUsesIndexes(t *testing.T) {
@@ -49,6 +50,15 @@ func TestLoadUsesIndexes(t *testing.T) {
 				period, renews_at, usage, created_at, canceled_at)
 			SELECT 'sub' || i, 'acct' || (i % 1000), 'pro', 'month', '', now(), NULL, '', NULL,
 				0, now() + interval '1 month', '[{"open": 0, "fast": 0}]', now(), NULL FROM generate_series(0, 2999) AS i;
+		UPDATE accounts SET kind = 'team';
+		INSERT INTO members (account, member, monthly_limit, created_at, updated_at, removed_at)
+			SELECT 'acct' || (i % 1000), 'mem' || (i / 1000), 1000, now(), now(), NULL FROM generate_series(0, 29999) AS i;
+		INSERT INTO member_periods (account, member, period_start, period_end, used, limit_credits)
+			SELECT 'acct' || (i % 1000), 'mem' || (i / 1000), date_trunc('month', now()) - make_interval(months => p),
+				date_trunc('month', now()) - make_interval(months => p - 1), 10, 1000
+			FROM generate_series(0, 29999) AS i, generate_series(0, 11) AS p;
+		UPDATE holds SET member = 'mem' || (substr(id, 4)::int / 1000), member_period = date_trunc('month', now())
+			WHERE id LIKE 'hld%';
 		ANALYZE;`); err != nil {
 		t.Fatal(err)
 	}
@@ -66,6 +76,7 @@ func TestLoadUsesIndexes(t *testing.T) {
 		"generations":   load,
 		"idempotency":   {[]string{"svc", "svc"}, []string{"key7", "nokey"}},
 		"subscriptions": {[]string{"acct7"}},
+		"members":       {[]string{"acct7", "acct7"}, []string{"mem0", "mem3"}, now},
 	} {
 		// The plan for these values, and the generic plan PostgreSQL
 		// switches a prepared statement to after five runs if it costs no

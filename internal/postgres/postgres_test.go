@@ -34,17 +34,24 @@ func wantError(tb testing.TB, what string, err error, code, reason string) {
 func TestMigrateBackfillsUsageRollup(t *testing.T) {
 	db := pgtest.Open(t)
 	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
-		// Back to schema 3: 0006 changes the rollup too, so it goes, and
-		// both run again.
+		// Back to schema 3: 0006 and 0007 change the rollup too, so they
+		// go, and all three run again.
 		_, err := db.Pool().Exec(ctx, `DROP TRIGGER transactions_usage_daily ON transactions;
 			DROP FUNCTION usage_daily_add();
 			DROP TABLE usage_daily;
+			DROP TABLE member_periods;
+			DROP TABLE members;
+			ALTER TABLE accounts DROP COLUMN kind;
+			ALTER TABLE holds DROP COLUMN member, DROP COLUMN member_period;
+			ALTER TABLE generations DROP COLUMN member;
+			ALTER TABLE transactions DROP COLUMN member;
+			ALTER TABLE api_keys DROP COLUMN member;
 			DROP TABLE subscriptions;
 			ALTER TABLE accounts DROP COLUMN plan, DROP COLUMN time_zone, DROP COLUMN daily;
 			ALTER TABLE grants DROP COLUMN applies_to, DROP COLUMN subscription, DROP COLUMN period;
 			ALTER TABLE generations DROP COLUMN "window", DROP COLUMN lane, DROP COLUMN list_credits;
 			ALTER TABLE transactions DROP COLUMN list_credits;
-			DELETE FROM schema_migrations WHERE version IN (4, 6);`)
+			DELETE FROM schema_migrations WHERE version IN (4, 6, 7);`)
 		return err
 	}, db.Migrate)
 }

@@ -6,7 +6,8 @@ import (
 
 // Snapshot returns the whole ledger, for Verify: accounts by id, grants by
 // account in consumption order, holds (with allocations), generations and
-// subscriptions by creation, and the journal in id order with postings. Run in View (one
+// subscriptions by creation, members by account and id, member periods by
+// account, member and start, and the journal in id order with postings. Run in View (one
 // REPEATABLE READ transaction), it is one consistent snapshot that takes no
 // locks and holds up no writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
@@ -23,8 +24,8 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	return s, nil
 }
 
-// SnapshotState is accounts, grants, subscriptions and the usage rollup
-// (see credit.Tx).
+// SnapshotState is accounts, grants, subscriptions, members, member
+// periods and the usage rollup (see credit.Scanner).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -42,12 +43,20 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 		ORDER BY `+subscriptionOrder); err != nil {
 		return nil, err
 	}
+	if s.Members, err = t.members("snapshot members", `SELECT `+memberColumns+` FROM members
+		ORDER BY account, `+memberOrder); err != nil {
+		return nil, err
+	}
+	if s.MemberPeriods, err = t.memberPeriods("snapshot member periods", `SELECT `+memberPeriodColumns+` FROM member_periods
+		ORDER BY account, `+memberPeriodOrder); err != nil {
+		return nil, err
+	}
 	err = t.each("snapshot usage", func(r scanner) error {
 		var u credit.DailyUsage
-		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count, &u.List)
+		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Member, &u.Charged, &u.Count, &u.List)
 		s.Usage = append(s.Usage, u)
 		return err
-	}, `SELECT account, to_char(day, 'YYYY-MM-DD'), model, model_kind, charged, charges, list_credits FROM usage_daily`)
+	}, `SELECT account, to_char(day, 'YYYY-MM-DD'), model, model_kind, member, charged, charges, list_credits FROM usage_daily`)
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,8 @@ import (
 )
 
 // applyChanges writes changes in one statement: the document goes into the
-// view ledger_changes, whose trigger (migration 0007, after 0006) writes
-// its rows.
+// view ledger_changes, whose trigger (migration 0008, after 0006 and 0007)
+// writes its rows.
 func (t *tx) applyChanges(changes []*credit.Change) error {
 	doc := changeDoc(changes)
 	if doc == nil {
@@ -28,7 +28,8 @@ func (t *tx) applyChanges(changes []*credit.Change) error {
 
 // changeDoc renders changes as the document the trigger reads: an object of
 // arrays, one per kind of row, each row an array in the trigger's column
-// order (see 0006_apply.sql, and 0007_plans.sql, which replaced it).
+// order (see 0006_apply.sql, and 0008_teams.sql, which replaced it after
+// 0007_plans.sql).
 // Entries of all the changes are numbered in one sequence ($.e), which
 // their postings name. nil if nothing changes.
 func changeDoc(changes []*credit.Change) []byte {
@@ -36,12 +37,22 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.b = append(d.b, '{')
 	d.rows("na", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.NewAccount; a != nil {
-			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone, a.Daily)
+			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone, a.Daily, string(a.Kind))
 		}
 	})
 	d.rows("a", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.Account; a != nil {
 			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone, a.Daily)
+		}
+	})
+	d.rows("m", changes, func(c *credit.Change, row func(...any)) {
+		for _, m := range c.Members {
+			row(m.Account, m.ID, m.MonthlyLimit, m.CreatedAt, m.UpdatedAt, m.RemovedAt)
+		}
+	})
+	d.rows("mp", changes, func(c *credit.Change, row func(...any)) {
+		for _, p := range c.MemberPeriods {
+			row(p.Account, p.Member, p.Start, p.End, p.Used, p.Limit)
 		}
 	})
 	d.rows("ns", changes, func(c *credit.Change, row func(...any)) {
@@ -69,7 +80,8 @@ func changeDoc(changes []*credit.Change) []byte {
 	})
 	d.rows("nh", changes, func(c *credit.Change, row func(...any)) {
 		for _, h := range c.NewHolds {
-			row(h.ID, h.Account, nullString(h.Generation), h.Amount, h.Captured, h.Released, string(h.Status), h.ExpiresAt, h.CreatedAt, h.ResolvedAt)
+			row(h.ID, h.Account, nullString(h.Generation), h.Amount, h.Captured, h.Released, string(h.Status), h.ExpiresAt, h.CreatedAt, h.ResolvedAt,
+				h.Member, h.MemberPeriod)
 		}
 	})
 	d.rows("h", changes, func(c *credit.Change, row func(...any)) {
@@ -96,7 +108,7 @@ func changeDoc(changes []*credit.Change) []byte {
 		for _, g := range c.NewGenerations {
 			row(g.ID, g.Account, string(g.Status), g.Hold, g.Model, string(g.Kind), g.CatalogVersion, g.Images, g.ImagesDelivered,
 				g.HoldCredits, g.UnitCredits, g.Surcharge, g.Charged, g.Refunded, nullBytes(g.Quote), g.ExpiresAt, g.CreatedAt, g.ResolvedAt,
-				g.Window, string(g.Lane), g.ListCredits)
+				g.Window, string(g.Lane), g.ListCredits, g.Member)
 		}
 	})
 	d.rows("gen", changes, func(c *credit.Change, row func(...any)) {
@@ -107,7 +119,7 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.rows("e", changes, func(c *credit.Change, row func(...any)) {
 		for _, e := range c.Entries {
 			row(string(e.Kind), e.Account, e.Time, e.Ref, e.Generation, e.Model, string(e.ModelKind), e.CatalogVersion,
-				e.AvailableDelta, e.HeldDelta, e.AvailableAfter, e.HeldAfter, e.ChargedDelta, e.Memo, e.ListCredits)
+				e.AvailableDelta, e.HeldDelta, e.AvailableAfter, e.HeldAfter, e.ChargedDelta, e.Memo, e.ListCredits, e.Member)
 		}
 	})
 	entry := 0
@@ -200,6 +212,12 @@ func (d *doc) value(v any) {
 		}
 	case credit.Credits:
 		d.b = strconv.AppendInt(d.b, int64(v), 10)
+	case *credit.Credits:
+		if v == nil {
+			d.b = append(d.b, "null"...)
+		} else {
+			d.b = strconv.AppendInt(d.b, int64(*v), 10)
+		}
 	case int:
 		d.b = strconv.AppendInt(d.b, int64(v), 10)
 	case time.Time:

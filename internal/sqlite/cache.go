@@ -21,7 +21,7 @@ const maxCached = 10_000
 // cache. A cached state holds every open hold of its account and their
 // generations (credit.State.Prune), so it answers any write that names an
 // open hold or a held generation; a write that names a resolved one (a
-// refund) loads.
+// refund), or a team member it does not hold, loads.
 //
 // mu is held from before a write transaction begins until the cache has
 // taken its outcome, so no transaction ever decides on a state an earlier
@@ -47,6 +47,14 @@ func (c *states) lookup(b *credit.Batch) *credit.State {
 	}
 	for _, id := range b.Refs.Generations {
 		if !slices.ContainsFunc(s.Generations, func(g credit.Generation) bool { return g.ID == id }) {
+			return nil
+		}
+	}
+	// A member the state holds has every period of theirs not yet ended:
+	// those the load read, and those the writes since made (Apply), which
+	// Prune keeps. One it does not hold is loaded with theirs.
+	for _, id := range b.Refs.Members {
+		if !slices.ContainsFunc(s.Members, func(m credit.Member) bool { return m.ID == id }) {
 			return nil
 		}
 	}

@@ -8,13 +8,13 @@ import (
 )
 
 const generationColumns = `id, account, status, hold_id, model, kind, catalog_version, images, images_delivered,
-	hold_credits, unit_credits, surcharge, charged, refunded, quote, expires_at, created_at, resolved_at, "window", lane, list_credits`
+	hold_credits, unit_credits, surcharge, charged, refunded, quote, expires_at, created_at, resolved_at, "window", lane, list_credits, member`
 
 func scanGeneration(s scanner) (credit.Generation, error) {
 	var g credit.Generation
 	err := s.Scan(&g.ID, &g.Account, &g.Status, &g.Hold, &g.Model, &g.Kind, &g.CatalogVersion, &g.Images, &g.ImagesDelivered,
 		&g.HoldCredits, &g.UnitCredits, &g.Surcharge, &g.Charged, &g.Refunded, &g.Quote,
-		timeColumn{&g.ExpiresAt}, timeColumn{&g.CreatedAt}, timeColumn{&g.ResolvedAt}, &g.Window, &g.Lane, &g.ListCredits)
+		timeColumn{&g.ExpiresAt}, timeColumn{&g.CreatedAt}, timeColumn{&g.ResolvedAt}, &g.Window, &g.Lane, &g.ListCredits, &g.Member)
 	return g, err
 }
 

@@ -6,12 +6,13 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at`
+const holdColumns = `id, account, generation, amount, captured, released, status, expires_at, created_at, resolved_at,
+	member, member_period`
 
 func scanHold(s scanner) (credit.Hold, error) {
 	var h credit.Hold
 	err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
-		timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt})
+		timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt}, &h.Member, timeColumn{&h.MemberPeriod})
 	return h, err
 }
 

@@ -8,12 +8,12 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const keyColumns = `id, hash, scope, account, name, created_at, expires_at, revoked_at`
+const keyColumns = `id, hash, scope, account, name, created_at, expires_at, revoked_at, member`
 
 func scanKey(s scanner) (credit.Key, error) {
 	var k credit.Key
 	err := s.Scan(&k.ID, &k.Hash, &k.Scope, textColumn{&k.Account}, &k.Name,
-		timeColumn{&k.CreatedAt}, timeColumn{&k.ExpiresAt}, timeColumn{&k.RevokedAt})
+		timeColumn{&k.CreatedAt}, timeColumn{&k.ExpiresAt}, timeColumn{&k.RevokedAt}, &k.Member)
 	return k, err
 }
 
@@ -24,8 +24,8 @@ func unknownKey(id string) *credit.Error {
 // InsertKey stores an API key. Conflict key_exists if the id is taken;
 // NotFound unknown_account if an account key names an unknown account.
 func (t *tx) InsertKey(k credit.Key) error {
-	_, err := t.exec(`INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		k.ID, k.Hash, k.Scope, nullable(k.Account), k.Name, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt))
+	_, err := t.exec(`INSERT INTO api_keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Hash, k.Scope, nullable(k.Account), k.Name, micros(k.CreatedAt), micros(k.ExpiresAt), micros(k.RevokedAt), k.Member)
 	switch {
 	case isDuplicate(err):
 		return credit.Errorf(credit.Conflict, "key_exists", "an API key with id %q already exists", k.ID)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"cmp"
 	"encoding/json"
+	"math"
 	"slices"
 	"time"
 
@@ -19,13 +20,17 @@ import (
 // (states), where it must answer any later write. Parameters: ?1 the
 // account, ?2 and ?3 JSON arrays of the holds and generations the batch
 // names, ?4 a JSON array of [scope, key] (the preamble reads the records of
-// a transaction's writes; ?4 is for callers outside it).
+// a transaction's writes; ?4 is for callers outside it), ?5 a JSON array of
+// the members the batch names and ?6 Refs.Now (Unix microseconds): those
+// members' periods not ended at ?6 are loaded, and the period of every
+// loaded hold that has a member.
 //
 // Each part reads by an index: the account's open holds by holds_open,
 // named rows by primary key, the working set of grants by grants_working
 // (migration 0006), whose condition the query repeats word for word so
 // that SQLite can use it; every subscription of the account by
-// subscriptions_account (0007).
+// subscriptions_account (0007); members and member periods by primary key
+// (0008).
 const loadQuery = `
 WITH h (id) AS (
 	SELECT id FROM holds WHERE account = ?1 AND status = 'open'
@@ -33,7 +38,8 @@ WITH h (id) AS (
 	UNION SELECT hold_id FROM generations WHERE id IN (SELECT value FROM json_each(?3)) AND account = ?1
 )
 SELECT json_object(
-	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone, 'dl', daily)
+	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone, 'dl', daily,
+			'k', kind)
 		FROM accounts WHERE id = ?1)),
 	'g', json((SELECT json_group_array(json_object('id', id, 's', source, 'n', granted, 'r', remaining, 'h', held, 'p', priority,
 			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back,
@@ -42,20 +48,26 @@ SELECT json_object(
 				((expired_at IS NULL AND (remaining <> 0 OR held <> 0 OR expires_at IS NOT NULL)) OR paid_back <> 0 OR source = 'overdraft')
 			UNION SELECT * FROM grants WHERE id IN (SELECT grant_id FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))))),
 	'h', json((SELECT json_group_array(json_object('id', id, 'gen', generation, 'n', amount, 'cap', captured, 'rel', released,
-			's', status, 'x', expires_at, 'c', created_at, 'rs', resolved_at))
+			's', status, 'x', expires_at, 'c', created_at, 'rs', resolved_at, 'mb', member, 'mp', member_period))
 		FROM holds WHERE id IN (SELECT id FROM h))),
 	'al', json((SELECT json_group_array(json_object('h', hold_id, 'seq', seq, 'g', grant_id, 'n', amount, 'cap', captured, 'ref', refunded))
 		FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))),
 	'gen', json((SELECT json_group_array(json_object('id', id, 's', status, 'h', hold_id, 'm', model, 'k', kind, 'cv', catalog_version,
 			'i', images, 'id2', images_delivered, 'hc', hold_credits, 'uc', unit_credits, 'sc', surcharge, 'ch', charged,
 			'rf', refunded, 'q', CAST(quote AS TEXT), 'x', expires_at, 'c', created_at, 'rs', resolved_at,
-			'w', "window", 'ln', lane, 'lc', list_credits))
+			'w', "window", 'ln', lane, 'lc', list_credits, 'mb', member))
 		FROM generations WHERE account = ?1 AND id IN (SELECT value FROM json_each(?3) UNION SELECT generation FROM holds WHERE id IN (SELECT id FROM h)))),
 	'i', json((SELECT json_group_array(json_object('s', scope, 'k', key, 'h', hash, 'r', CAST(response AS TEXT), 'c', created_at))
 		FROM idempotency WHERE (scope, key) IN (SELECT value->>0, value->>1 FROM json_each(?4)))),
 	'sub', json((SELECT json_group_array(json_object('id', id, 'pl', plan, 'b', billing, 'tz', time_zone, 'st', starts_at, 'en', ends_at,
 			'np', next_plan, 'na', next_at, 'p', period, 'r', renews_at, 'u', json(usage), 'c', created_at, 'cx', canceled_at))
-		FROM subscriptions WHERE account = ?1))
+		FROM subscriptions WHERE account = ?1)),
+	'm', json((SELECT json_group_array(json_object('id', member, 'l', monthly_limit, 'c', created_at, 'u', updated_at, 'rm', removed_at))
+		FROM members WHERE account = ?1 AND member IN (SELECT value FROM json_each(?5)))),
+	'mp', json((SELECT json_group_array(json_object('m', member, 'st', period_start, 'en', period_end, 'u', used, 'l', limit_credits))
+		FROM (SELECT * FROM member_periods WHERE account = ?1 AND member IN (SELECT value FROM json_each(?5)) AND period_end > ?6
+			UNION SELECT * FROM member_periods WHERE account = ?1 AND (member, period_start) IN
+				(SELECT member, member_period FROM holds WHERE id IN (SELECT id FROM h) AND member <> ''))))
 )`
 
 // milli is an amount in the document: thousandths of a credit, as stored.
@@ -63,6 +75,15 @@ SELECT json_object(
 type milli int64
 
 func (m milli) c() credit.Credits { return credit.Credits(m) }
+
+// credits is an amount that may be NULL (nil: no limit).
+func (m *milli) credits() *credit.Credits {
+	if m == nil {
+		return nil
+	}
+	c := credit.Credits(*m)
+	return &c
+}
 
 // stateDoc is loadQuery's document.
 type stateDoc struct {
@@ -72,6 +93,7 @@ type stateDoc struct {
 		Plan    string `json:"pl"`
 		TZ      string `json:"tz"`
 		Daily   string `json:"dl"`
+		Kind    string `json:"k"`
 	} `json:"a"`
 	G []struct {
 		ID        string              `json:"id"`
@@ -99,6 +121,8 @@ type stateDoc struct {
 		X        int64             `json:"x"`
 		C        int64             `json:"c"`
 		Resolved *int64            `json:"rs"`
+		Member   string            `json:"mb"`
+		Period   *int64            `json:"mp"`
 	} `json:"h"`
 	Al  []allocationDoc `json:"al"`
 	Gen []struct {
@@ -122,6 +146,7 @@ type stateDoc struct {
 		Window    string                  `json:"w"`
 		Lane      credit.Lane             `json:"ln"`
 		List      milli                   `json:"lc"`
+		Member    string                  `json:"mb"`
 	} `json:"gen"`
 	I []struct {
 		S string  `json:"s"`
@@ -145,6 +170,20 @@ type stateDoc struct {
 		C        int64                `json:"c"`
 		Canceled *int64               `json:"cx"`
 	} `json:"sub"`
+	M []struct {
+		ID      string `json:"id"`
+		Limit   *milli `json:"l"`
+		C       int64  `json:"c"`
+		U       int64  `json:"u"`
+		Removed *int64 `json:"rm"`
+	} `json:"m"`
+	MP []struct {
+		M     string `json:"m"`
+		Start int64  `json:"st"`
+		End   int64  `json:"en"`
+		Used  milli  `json:"u"`
+		Limit *milli `json:"l"`
+	} `json:"mp"`
 }
 
 type allocationDoc struct {
@@ -184,8 +223,13 @@ func (t *tx) load(b *credit.Batch) (*credit.State, error) {
 		d.b = append(d.b, ']')
 	}
 	keys := string(append(d.b, ']'))
+	members := string(ids(b.Refs.Members))
+	now := int64(math.MinInt64) // no Now: every period of the members
+	if !b.Refs.Now.IsZero() {
+		now = b.Refs.Now.UnixMicro()
+	}
 	var raw []byte
-	if err := t.queryRow(loadQuery, b.Account, holds, gens, keys).Scan(&raw); err != nil {
+	if err := t.queryRow(loadQuery, b.Account, holds, gens, keys, members, now).Scan(&raw); err != nil {
 		return nil, t.fail("load account", err)
 	}
 	var sd stateDoc
@@ -208,7 +252,7 @@ func (sd *stateDoc) state(account string) *credit.State {
 	s := &credit.State{}
 	if a := sd.A; a != nil {
 		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C),
-			Plan: a.Plan, TimeZone: a.TZ, Daily: a.Daily}
+			Plan: a.Plan, TimeZone: a.TZ, Daily: a.Daily, Kind: credit.AccountKind(a.Kind)}
 	}
 	for _, g := range sd.G {
 		grant := credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),
@@ -223,7 +267,8 @@ func (sd *stateDoc) state(account string) *credit.State {
 	slices.SortFunc(sd.Al, func(a, b allocationDoc) int { return cmp.Or(cmp.Compare(a.H, b.H), cmp.Compare(a.Seq, b.Seq)) })
 	for _, h := range sd.H {
 		hold := credit.Hold{ID: h.ID, Account: account, Amount: h.N.c(), Captured: h.Cap.c(), Released: h.Rel.c(), Status: h.S,
-			ExpiresAt: microsTime(h.X), CreatedAt: microsTime(h.C), ResolvedAt: optMicros(h.Resolved)}
+			ExpiresAt: microsTime(h.X), CreatedAt: microsTime(h.C), ResolvedAt: optMicros(h.Resolved),
+			Member: h.Member, MemberPeriod: optMicros(h.Period)}
 		if h.Gen != nil {
 			hold.Generation = *h.Gen
 		}
@@ -237,7 +282,7 @@ func (sd *stateDoc) state(account string) *credit.State {
 	for _, g := range sd.Gen {
 		gen := credit.Generation{ID: g.ID, Account: account, Status: g.S, Hold: g.H, Model: g.M, Kind: g.K, CatalogVersion: g.CV,
 			Images: g.I, ImagesDelivered: g.Delivered, HoldCredits: g.HC.c(), UnitCredits: g.UC.c(), Surcharge: g.SC.c(), Charged: g.Ch.c(),
-			Refunded: g.Rf.c(), Window: g.Window, Lane: g.Lane, ListCredits: g.List.c(),
+			Refunded: g.Rf.c(), Window: g.Window, Lane: g.Lane, ListCredits: g.List.c(), Member: g.Member,
 			ExpiresAt: microsTime(g.X), CreatedAt: microsTime(g.C), ResolvedAt: optMicros(g.Resolved)}
 		if g.Q != nil {
 			gen.Quote = []byte(*g.Q)
@@ -258,6 +303,18 @@ func (sd *stateDoc) state(account string) *credit.State {
 	}
 	slices.SortFunc(s.Subscriptions, func(a, b credit.Subscription) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	for _, m := range sd.M {
+		s.Members = append(s.Members, credit.Member{Account: account, ID: m.ID, MonthlyLimit: m.Limit.credits(),
+			CreatedAt: microsTime(m.C), UpdatedAt: microsTime(m.U), RemovedAt: optMicros(m.Removed)})
+	}
+	slices.SortFunc(s.Members, func(a, b credit.Member) int { return cmp.Compare(a.ID, b.ID) })
+	for _, p := range sd.MP {
+		s.MemberPeriods = append(s.MemberPeriods, credit.MemberPeriod{Account: account, Member: p.M, Start: microsTime(p.Start),
+			End: microsTime(p.End), Used: p.Used.c(), Limit: p.Limit.credits()})
+	}
+	slices.SortFunc(s.MemberPeriods, func(a, b credit.MemberPeriod) int {
+		return cmp.Or(cmp.Compare(a.Member, b.Member), a.Start.Compare(b.Start))
 	})
 	return s
 }

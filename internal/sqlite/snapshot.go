@@ -6,7 +6,8 @@ import (
 
 // Snapshot returns the whole ledger, for Verify: accounts by id, grants by
 // account in consumption order, holds (with allocations) and generations by
-// creation, and the journal in id order with postings. Run in View, it is
+// creation, the journal in id order with postings, members by account and
+// id, and member periods by account, member and start. Run in View, it is
 // one consistent snapshot that does not hold up the writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	s, err := t.SnapshotState()
@@ -22,8 +23,8 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	return s, nil
 }
 
-// SnapshotState is accounts, grants, subscriptions and the usage rollup
-// (see credit.Scanner).
+// SnapshotState is accounts, grants, subscriptions, members, member periods
+// and the usage rollup (see credit.Scanner).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -39,14 +40,22 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	}
 	err = t.each("snapshot usage", func(r scanner) error {
 		var u credit.DailyUsage
-		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Charged, &u.Count, &u.List)
+		err := r.Scan(&u.Account, &u.Day, &u.Model, &u.Kind, &u.Member, &u.Charged, &u.Count, &u.List)
 		s.Usage = append(s.Usage, u)
 		return err
-	}, `SELECT account, strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, charged, charges, list_credits FROM usage_daily`)
+	}, `SELECT account, strftime('%Y-%m-%d', day * 86400, 'unixepoch'), model, model_kind, member, charged, charges, list_credits
+		FROM usage_daily`)
 	if err != nil {
 		return nil, err
 	}
 	if s.Subscriptions, err = t.subscriptions("snapshot subscriptions", `SELECT `+subscriptionColumns+` FROM subscriptions ORDER BY created_at, id`); err != nil {
+		return nil, err
+	}
+	if s.Members, err = t.members("snapshot members", `SELECT `+memberColumns+` FROM members ORDER BY account, member`); err != nil {
+		return nil, err
+	}
+	if s.MemberPeriods, err = t.memberPeriods("snapshot member periods", `SELECT `+memberPeriodColumns+` FROM member_periods
+		ORDER BY account, member, period_start`); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -62,7 +71,7 @@ func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
 		var account, book, grant string
 		var amount *int64
 		if err := s.Scan(&x.ID, &x.Kind, &x.Account, timeColumn{&x.Time}, &x.Ref, &x.Generation, &x.Model, &x.ModelKind, &x.CatalogVersion,
-			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits,
+			&x.AvailableDelta, &x.HeldDelta, &x.AvailableAfter, &x.HeldAfter, &x.ChargedDelta, &x.Memo, &x.ListCredits, &x.Member,
 			textColumn{&account}, textColumn{&book}, textColumn{&grant}, &amount); err != nil {
 			return err
 		}
@@ -72,7 +81,7 @@ func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
 		}
 		return err
 	}, `SELECT t.id, t.kind, t.account, t.time, t.ref, t.generation, t.model, t.model_kind, t.catalog_version,
-			t.available_delta, t.held_delta, t.available_after, t.held_after, t.charged_delta, t.memo, t.list_credits,
+			t.available_delta, t.held_delta, t.available_after, t.held_after, t.charged_delta, t.memo, t.list_credits, t.member,
 			p.account, p.book, p.grant_id, p.amount
 		FROM transactions t LEFT JOIN postings p ON p.tx_id = t.id
 		ORDER BY t.id, p.seq`)
@@ -90,7 +99,7 @@ func (t *tx) EachHold(fn func(*credit.Hold) error) error {
 		var grant string
 		var amount, captured, refunded *int64
 		if err := s.Scan(&h.ID, &h.Account, textColumn{&h.Generation}, &h.Amount, &h.Captured, &h.Released, &h.Status,
-			timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt},
+			timeColumn{&h.ExpiresAt}, timeColumn{&h.CreatedAt}, timeColumn{&h.ResolvedAt}, &h.Member, timeColumn{&h.MemberPeriod},
 			textColumn{&grant}, &amount, &captured, &refunded); err != nil {
 			return err
 		}
@@ -101,7 +110,7 @@ func (t *tx) EachHold(fn func(*credit.Hold) error) error {
 		}
 		return err
 	}, `SELECT h.id, h.account, h.generation, h.amount, h.captured, h.released, h.status, h.expires_at, h.created_at, h.resolved_at,
-			a.grant_id, a.amount, a.captured, a.refunded
+			h.member, h.member_period, a.grant_id, a.amount, a.captured, a.refunded
 		FROM holds h LEFT JOIN hold_allocations a ON a.hold_id = h.id
 		ORDER BY h.id, a.seq`)
 	if err != nil {

@@ -20,7 +20,8 @@ type flow struct {
 
 // flows are the ledger's scenarios: this file has accounts, grants, the
 // consumption order, generations and holds; expiry.go expiry, refunds and the
-// overdraft; history.go idempotency, history and keys.
+// overdraft; history.go idempotency, history and keys; planflows.go plans;
+// teamflows.go and teamperiods.go teams.
 func flowList() []flow {
 	return slices.Concat([]flow{
 		{name: "CreateAccount", fn: flowCreateAccount},
@@ -39,7 +40,7 @@ func flowList() []flow {
 		{name: "BadHolds", fn: flowBadHolds},
 		{name: "Audit", fn: flowAudit},
 		{name: "BadIDsAreUnknown", fn: flowBadIDsAreUnknown},
-	}, expiryFlows(), historyFlows(), planFlows())
+	}, expiryFlows(), historyFlows(), planFlows(), teamFlows())
 }
 
 func runFlows(t *testing.T, open func(t *testing.T) credit.Store) {

@@ -12,11 +12,12 @@ import (
 )
 
 // model is the reference the simulation checks the store against: the ledger
-// of SPEC §3 and §7 and doc.go written as plainly as possible, in memory, with
-// no journal — just what each account, grant, hold, generation and
-// subscription holds. Ids come from the store (they are random), but for a
-// plan's grants, whose ids credit.PeriodGrantID makes from their period;
-// everything else the model works out itself (plans: modelplans.go).
+// of SPEC §3, §7 and §8 and doc.go written as plainly as possible, in memory,
+// with no journal — just what each account, grant, hold, generation,
+// subscription, team member and member period holds. Ids come from the
+// store (they are random), but for a plan's grants, whose ids
+// credit.PeriodGrantID makes from their period; everything else the model
+// works out itself (plans: modelplans.go; teams: modelteams.go).
 //
 // Where the ledger documents a policy, the model follows the document:
 //   - consumption order: priority, then expiry (never last), then creation,
@@ -55,6 +56,9 @@ type model struct {
 	holds    map[string]*mHold
 	gens     map[string]*mGen
 	subs     map[string]*mSub
+	// members and periods are the teams' (modelteams.go).
+	members map[string]*mMember
+	periods map[mPeriodKey]*mPeriod
 	// books are the platform's: issued (negative), revenue, expired.
 	issued, revenue, expired credit.Credits
 	// reached counts the paths credits took back (see the path… names), so
@@ -83,6 +87,7 @@ type mAccount struct {
 	plan, tz  string   // its program ("" none) and time zone ("" UTC)
 	daily     string   // the last day given its daily allowances: "scope/2026-03-08"
 	subs      []string // its subscriptions, oldest first
+	kind      credit.AccountKind
 }
 
 type mGrant struct {
@@ -113,6 +118,10 @@ type mHold struct {
 	expiresAt          time.Time
 	createdAt          time.Time
 	allocs             []mAlloc
+	// member is the team member the hold is for, memberPeriod the start
+	// of the member period it counts in (modelteams.go).
+	member       string
+	memberPeriod time.Time
 }
 
 type mAlloc struct {
@@ -131,11 +140,12 @@ type mGen struct {
 	window            string      // "sub/i" of an unlimited window, "" when charged
 	lane              credit.Lane // in a window
 	list              credit.Credits
+	member            string // the team member who made it
 }
 
 func newModel(cat *credit.Catalog) *model {
 	return &model{cat: cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
-		subs: map[string]*mSub{}, reached: map[string]int{}}
+		subs: map[string]*mSub{}, reached: map[string]int{}, members: map[string]*mMember{}, periods: map[mPeriodKey]*mPeriod{}}
 }
 
 // clone returns a deep copy, so that a refused request can be undone.
@@ -166,6 +176,7 @@ func (m *model) clone() *model {
 		c := *g
 		n.gens[k] = &c
 	}
+	m.cloneTeams(n)
 	return n
 }
 
@@ -343,7 +354,15 @@ func (m *model) payer(model string) func(*mGrant) bool {
 
 // reserve holds h's amount on its account from the grants that may pay for
 // model, or refuses it: only those grants (and the overdraft) count.
+//
+// A member's hold is counted against the member's limit first, in the same
+// step: over the limit, it is refused whatever the pool holds.
 func (m *model) reserve(h *mHold, model string, now time.Time) error {
+	if h.member != "" {
+		if err := m.reserveMember(h, now); err != nil {
+			return err
+		}
+	}
 	a := m.accounts[h.account]
 	pays := m.payer(model)
 	var spendable, eligible credit.Credits
@@ -420,6 +439,7 @@ func (m *model) resolve(h *mHold, capture credit.Credits, status credit.HoldStat
 			m.expired += back
 		}
 	}
+	m.returnMember(h, h.amount-capture, at)
 	h.captured, h.released = capture, h.amount-capture
 	if status == credit.HoldCaptured && capture == 0 {
 		status = credit.HoldReleased
@@ -534,26 +554,34 @@ func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Ti
 }
 
 // createHold holds credits for a generic hold: the day's free credits are
-// given first (a charge), and only grants not limited to some models pay.
-func (m *model) createHold(id, account string, amount credit.Credits, ttl time.Duration, now time.Time) error {
+// given first (a charge), and only grants not limited to some models pay. A
+// team's hold is a member's (member), and no one else's is.
+func (m *model) createHold(id, account, member string, amount credit.Credits, ttl time.Duration, now time.Time) error {
 	m.settle(account, now)
+	if err := m.checkMember(account, member); err != nil {
+		return err
+	}
 	m.giveDaily(account, now)
-	return m.reserve(&mHold{id: id, account: account, amount: amount, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}, "", now)
+	return m.reserve(&mHold{id: id, account: account, amount: amount, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now, member: member}, "", now)
 }
 
 // createGeneration is the Create button: the plan decides first (a model it
 // does not allow is refused before anything), then an unlimited window makes
 // it free (within its limits), or the day's free credits are given and the
-// price held from the grants that may pay for the model.
-func (m *model) createGeneration(id, holdID, account string, p price, ttl time.Duration, now time.Time) error {
+// price held from the grants that may pay for the model. A team's
+// generation is a member's (member), and no one else's is.
+func (m *model) createGeneration(id, holdID, account, member string, p price, ttl time.Duration, now time.Time) error {
 	m.settle(account, now)
+	if err := m.checkMember(account, member); err != nil {
+		return err
+	}
 	model := p.req.Model
 	plan, sub := m.planAt(account, now)
 	if err := m.planAllows(plan, model); err != nil {
 		return err
 	}
 	g := &mGen{id: id, account: account, hold: holdID, model: model, images: p.images, unit: p.unit, surcharge: p.surcharge,
-		holdCredits: p.total(), status: credit.GenerationHeld}
+		holdCredits: p.total(), status: credit.GenerationHeld, member: member}
 	if w, i := m.windowAt(plan, sub, model, now); w != nil {
 		lane, err := m.useWindow(sub, w, i, now)
 		if err != nil {
@@ -563,7 +591,7 @@ func (m *model) createGeneration(id, holdID, account string, p price, ttl time.D
 	} else {
 		m.giveDaily(account, now)
 	}
-	h := &mHold{id: holdID, account: account, gen: id, amount: g.holdCredits, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now}
+	h := &mHold{id: holdID, account: account, gen: id, amount: g.holdCredits, status: credit.HoldOpen, expiresAt: now.Add(ttl), createdAt: now, member: member}
 	if err := m.reserve(h, model, now); err != nil {
 		return err
 	}
@@ -707,6 +735,7 @@ func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Ti
 	}
 	g.refunded += amount
 	m.revenue -= amount
+	m.returnMember(h, amount, now)
 	return shares, nil
 }
 

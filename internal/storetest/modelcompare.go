@@ -108,6 +108,7 @@ func (m *model) compare(s *credit.Snapshot) []string {
 	if n != len(m.subs) {
 		bad("store has %d subscriptions; model %d", n, len(m.subs))
 	}
+	d = append(d, m.compareTeams(s)...)
 	for _, b := range []struct {
 		book string
 		want credit.Credits

@@ -63,21 +63,22 @@ func (s *sim) burst() {
 	for range 2 + s.rng.IntN(5) {
 		switch r := s.rng.IntN(10); {
 		case r < 3:
-			amount, ttl := s.amount(60), s.ttl()
-			add("hold "+acct+" "+amount.String(), func() (any, error) {
-				return s.e.ledger.CreateHold(s.e.ctx, nil, acct, credit.HoldSpec{Credits: amount, TTL: ttl})
+			amount, ttl, member := s.amount(60), s.ttl(), s.memberFor(acct)
+			add("hold "+acct+memberNote(member)+" "+amount.String(), func() (any, error) {
+				return s.e.ledger.CreateHold(s.e.ctx, nil, acct, credit.HoldSpec{Credits: amount, TTL: ttl, Member: member})
 			}, func(res any, m *model) error {
-				return m.createHold(res.(credit.Hold).ID, acct, amount, ttlOrDefault(ttl), now)
+				return m.createHold(res.(credit.Hold).ID, acct, member, amount, ttlOrDefault(ttl), now)
 			}, func(res any) { s.holds = append(s.holds, res.(credit.Hold).ID) })
 		case r < 5:
 			pr := prices[s.rng.IntN(len(prices))]
 			p := price{req: credit.QuoteRequest{Model: pr.model, Resolution: pr.resolution, Images: 1 + s.rng.IntN(4)}, unit: pr.unit}
 			p.images = p.req.Images
-			add("generation "+acct+" "+pr.model+" = "+p.total().String(), func() (any, error) {
-				return s.e.ledger.CreateGeneration(s.e.ctx, nil, credit.GenerationSpec{Account: acct, Request: p.req})
+			member := s.memberFor(acct)
+			add("generation "+acct+memberNote(member)+" "+pr.model+" = "+p.total().String(), func() (any, error) {
+				return s.e.ledger.CreateGeneration(s.e.ctx, nil, credit.GenerationSpec{Account: acct, Request: p.req, Member: member})
 			}, func(res any, m *model) error {
 				g := res.(credit.Generation)
-				return m.createGeneration(g.ID, g.Hold, acct, p, credit.DefaultHoldTTL, now)
+				return m.createGeneration(g.ID, g.Hold, acct, member, p, credit.DefaultHoldTTL, now)
 			}, func(res any) { s.gens = append(s.gens, res.(credit.Generation).ID) })
 		case r < 6 && acct != overdrawn:
 			spec := credit.GrantSpec{Credits: s.amount(30), Source: credit.SourcePromo}
@@ -108,7 +109,8 @@ func (s *sim) burst() {
 	}
 
 	// Hold the account at the store with a write the model ignores (a hold
-	// no balance covers, refused), and queue the items behind it in order.
+	// no balance covers, refused; on a team, a hold of no member), and
+	// queue the items behind it in order.
 	entered, release := s.gate.arm()
 	blocked := make(chan error, 1)
 	go func() {
@@ -135,8 +137,8 @@ func (s *sim) burst() {
 		}
 	}
 	close(release)
-	if err := <-blocked; credit.ErrorCode(err) != credit.InsufficientCredits {
-		s.fail("the burst's blocking hold of %s: %v; want insufficient_credits", credit.MaxCredits, err)
+	if err := <-blocked; credit.ErrorCode(err) != credit.InsufficientCredits && credit.ErrorReason(err) != "member_required" {
+		s.fail("the burst's blocking hold of %s: %v; want insufficient_credits (member_required on a team)", credit.MaxCredits, err)
 	}
 	for _, it := range items {
 		<-it.done

@@ -188,12 +188,17 @@ func (s *sim) createGeneration() {
 	s.createGenerationOn(s.account(), p, s.ttl())
 }
 
-// createGenerationOn creates a generation of price p on acct and returns its
-// id ("" when it was refused).
+// createGenerationOn creates a generation of price p on acct (by one of its
+// members, on a team) and returns its id ("" when it was refused).
 func (s *sim) createGenerationOn(acct string, p price, ttl time.Duration) string {
+	return s.createGenerationBy(acct, s.memberFor(acct), p, ttl)
+}
+
+// createGenerationBy creates a generation of price p on acct by member.
+func (s *sim) createGenerationBy(acct, member string, p price, ttl time.Duration) string {
 	pr := p.req
-	spec := credit.GenerationSpec{Account: acct, Request: p.req, TTL: ttl}
-	s.note("generation %s %s %s ×%d enhancer=%v = %s (ttl %v)", acct, pr.Model, pr.Resolution, p.images, p.req.PromptEnhancer, p.total(), ttl)
+	spec := credit.GenerationSpec{Account: acct, Request: p.req, TTL: ttl, Member: member}
+	s.note("generation %s%s %s %s ×%d enhancer=%v = %s (ttl %v)", acct, memberNote(member), pr.Model, pr.Resolution, p.images, p.req.PromptEnhancer, p.total(), ttl)
 	key := s.key()
 	call := func(k *credit.Idempotency) (string, error) {
 		g, err := s.e.ledger.CreateGeneration(s.e.ctx, k, spec)
@@ -209,7 +214,7 @@ func (s *sim) createGenerationOn(acct string, p price, ttl time.Duration) string
 	}
 	now := s.now()
 	if s.apply(err, func(m *model) error {
-		return m.createGeneration(g.ID, g.Hold, acct, p, ttlOrDefault(ttl), now)
+		return m.createGeneration(g.ID, g.Hold, acct, member, p, ttlOrDefault(ttl), now)
 	}) {
 		s.gens = append(s.gens, g.ID)
 		s.remember(key, call, genText(g))
@@ -295,21 +300,27 @@ func (s *sim) failOf(id string) {
 
 func (s *sim) createHold() {
 	acct := s.account()
-	amount := s.amount(90)
-	ttl := s.ttl()
-	s.note("hold %s %s (ttl %v)", acct, amount, ttl)
+	s.createHoldBy(acct, s.memberFor(acct), s.amount(90), s.ttl())
+}
+
+// createHoldBy creates a generic hold of amount on acct by member and
+// returns its id ("" when it was refused).
+func (s *sim) createHoldBy(acct, member string, amount credit.Credits, ttl time.Duration) string {
+	s.note("hold %s%s %s (ttl %v)", acct, memberNote(member), amount, ttl)
 	key := s.key()
-	spec := credit.HoldSpec{Credits: amount, TTL: ttl}
+	spec := credit.HoldSpec{Credits: amount, TTL: ttl, Member: member}
 	call := func(k *credit.Idempotency) (string, error) {
 		h, err := s.e.ledger.CreateHold(s.e.ctx, k, acct, spec)
 		return holdText(h), err
 	}
 	h, err := s.e.ledger.CreateHold(s.e.ctx, key, acct, spec)
 	now := s.now()
-	if s.apply(err, func(m *model) error { return m.createHold(h.ID, acct, amount, ttlOrDefault(ttl), now) }) {
+	if s.apply(err, func(m *model) error { return m.createHold(h.ID, acct, member, amount, ttlOrDefault(ttl), now) }) {
 		s.holds = append(s.holds, h.ID)
 		s.remember(key, call, holdText(h))
+		return h.ID
 	}
+	return ""
 }
 
 // pickHold picks a generic hold, mostly an open one; now and then a

@@ -19,9 +19,10 @@ import (
 //
 // It runs on the example catalog with plans (simPlansCatalog): beside plain
 // wallets, accounts in four time zones on the free program or subscribed
-// (simplans.go), with a clock that starts, by seed, a few days before a DST
-// change or a short month's end and crosses local midnights, renewals and
-// DST changes.
+// (simplans.go) and two teams whose members spend their pools within their
+// limits (simteams.go), with a clock that starts, by seed, a few days
+// before a DST change or a short month's end and crosses local midnights,
+// renewals, member periods' ends and DST changes.
 func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 	steps := stepsFlag
 	if steps <= 0 {
@@ -46,7 +47,7 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 			if t.Failed() {
 				return
 			}
-			for _, p := range slices.Concat(mustReach, mustReachPlans) {
+			for _, p := range slices.Concat(mustReach, mustReachPlans, mustReachTeams) {
 				if reached[p] == 0 {
 					t.Errorf("the simulation never reached %q in %d seeds of %d steps; reached %v", p, len(seeds), steps, reached)
 				}
@@ -73,7 +74,7 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 				reached["clock crossed "+z]++
 			}
 			for k, n := range s.stats {
-				if _, reason, _ := strings.Cut(k, " "); slices.Contains(planRefusals, reason) {
+				if _, reason, _ := strings.Cut(k, " "); slices.Contains(planRefusals, reason) || slices.Contains(teamRefusals, reason) {
 					reached["refused "+reason] += n
 				}
 			}
@@ -116,6 +117,9 @@ type sim struct {
 
 	planAccounts []string // the accounts in time zones, on plans
 	crossed      []string // the DST changes and month ends the clock crossed
+
+	teams      []string // the team accounts (simteams.go), among accounts and planAccounts
+	newMembers int      // members added by the run beyond the setup's
 }
 
 // keyedCall is a successful call made with an idempotency key, to retry.
@@ -159,6 +163,12 @@ func (s *sim) ops() []simOp {
 		{2, (*sim).voidGrant},
 		{2, (*sim).amendGrant},
 		{6, (*sim).planClock},
+		// Teams (simteams.go).
+		{3, (*sim).setMember},
+		{2, (*sim).removeMember},
+		{2, (*sim).readMembers},
+		{2, (*sim).teamStory},
+		{1, (*sim).teamUsage},
 	}
 }
 
@@ -183,6 +193,7 @@ func (s *sim) run(steps int) {
 		}
 	}
 	s.setupPlans()
+	s.setupTeams()
 	s.check("setup")
 	ops := s.ops()
 	total := 0

@@ -400,7 +400,7 @@ func diffSnapshots(a, b *credit.Snapshot) string {
 	accounts := func(s *credit.Snapshot) map[string]string {
 		m := map[string]string{}
 		for _, x := range s.Accounts {
-			m[x.ID] = fmt.Sprintf("%s available, %s held, overdraft %s", x.Available, x.Held, x.Overdraft)
+			m[x.ID] = fmt.Sprintf("%s available, %s held, overdraft %s, kind %s", x.Available, x.Held, x.Overdraft, x.Kind)
 		}
 		return m
 	}
@@ -425,10 +425,26 @@ func diffSnapshots(a, b *credit.Snapshot) string {
 		}
 		return m
 	}
+	members := func(s *credit.Snapshot) map[string]string {
+		m := map[string]string{}
+		for _, x := range s.Members {
+			m[x.Account+"/"+x.ID] = fmt.Sprintf("limit %s, updated %v, removed %v", limitText(x.MonthlyLimit), x.UpdatedAt, x.RemovedAt)
+		}
+		return m
+	}
+	periods := func(s *credit.Snapshot) map[string]string {
+		m := map[string]string{}
+		for _, x := range s.MemberPeriods {
+			m[x.Account+"/"+x.Member+"/"+timeText(x.Start)] = fmt.Sprintf("used %s, limit %s", x.Used, limitText(x.Limit))
+		}
+		return m
+	}
 	diff("account", accounts(a), accounts(b))
 	diff("grant", grants(a), grants(b))
 	diff("hold", holds(a), holds(b))
 	diff("generation", gens(a), gens(b))
+	diff("member", members(a), members(b))
+	diff("member period", periods(a), periods(b))
 	if len(a.Entries) != len(b.Entries) {
 		d = append(d, fmt.Sprintf("journal %d → %d transactions", len(a.Entries), len(b.Entries)))
 	}

@@ -148,7 +148,7 @@ func wEntriesOldestFirst(t testing.TB, s credit.Store, account string) []credit.
 	var got []credit.Entry
 	wView(t, s, func(tx credit.Tx) error {
 		var err error
-		got, err = tx.Entries(account, 0, 1000)
+		got, err = tx.Entries(account, "", 0, 1000)
 		return err
 	})
 	slices.Reverse(got)
@@ -1380,7 +1380,7 @@ func wrAllOrNothing(t *testing.T, s credit.Store) {
 		if _, err := tx.Subscription("sub-new"); err != nil {
 			t.Errorf("Subscription(sub-new): %v", err)
 		}
-		if es, err := tx.Entries("acme", 0, 10); err != nil || len(es) != 1 {
+		if es, err := tx.Entries("acme", "", 0, 10); err != nil || len(es) != 1 {
 			t.Errorf("Entries(acme) = %+v, %v; want one", es, err)
 		}
 		if log, err := tx.AuditLog(0, 10); err != nil || len(log) != 1 {
@@ -1419,7 +1419,7 @@ func wNotWritten(t testing.TB, s credit.Store) {
 		if us, err := tx.DueSubscriptions(wt0, 10); err != nil || len(us) != 0 {
 			t.Errorf("DueSubscriptions(wt0) = %+v, %v; want none", us, err)
 		}
-		if es, err := tx.Entries("acme", 0, 10); err != nil || len(es) != 0 {
+		if es, err := tx.Entries("acme", "", 0, 10); err != nil || len(es) != 0 {
 			t.Errorf("Entries(acme) = %+v, %v; want none", es, err)
 		}
 		if log, err := tx.AuditLog(0, 10); err != nil || len(log) != 0 {

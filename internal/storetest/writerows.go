@@ -68,7 +68,7 @@ func wrTxErrors(t *testing.T, s credit.Store) {
 		if err != nil || len(hs) != 0 {
 			t.Errorf("OpenHolds(nobody) = %v, %v; want none", hs, err)
 		}
-		es, err := tx.Entries("nobody", 0, 10)
+		es, err := tx.Entries("nobody", "", 0, 10)
 		if err != nil || len(es) != 0 {
 			t.Errorf("Entries(nobody) = %v, %v; want none", es, err)
 		}
@@ -568,7 +568,7 @@ func wrTxEntries(t *testing.T, s credit.Store) {
 			{want[1].ID, 2, newest[2:]},
 			{want[0].ID, 10, nil},
 		} {
-			got, err := tx.Entries("acme", tt.before, tt.limit)
+			got, err := tx.Entries("acme", "", tt.before, tt.limit)
 			if err != nil {
 				return err
 			}
