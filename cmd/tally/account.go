@@ -25,11 +25,12 @@ func (m Main) accountCmd() *cobra.Command {
 
 func (m Main) accountCreateCmd() *cobra.Command {
 	var lf ledgerFlags
-	var overdraft, plan, tz string
+	var overdraft, plan, tz, kind string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "create ID",
 		Short: "Open an account (the studio's user or team id), on a program if given one",
+		Long:  "Opens a wallet with zero balance. With --kind team, a team's pool: its members (tally team member set) spend it, each within a monthly limit.",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			od, err := credit.ParseCredits(overdraft)
@@ -41,7 +42,7 @@ func (m Main) accountCreateCmd() *cobra.Command {
 				return err
 			}
 			defer closeStore()
-			a, err := l.OpenAccount(cmd.Context(), nil, credit.AccountSpec{ID: args[0], Overdraft: od, Plan: plan, TimeZone: tz})
+			a, err := l.OpenAccount(cmd.Context(), nil, credit.AccountSpec{ID: args[0], Overdraft: od, Plan: plan, TimeZone: tz, Kind: credit.AccountKind(kind)})
 			if err != nil {
 				return err
 			}
@@ -53,7 +54,11 @@ func (m Main) accountCreateCmd() *cobra.Command {
 				writeJSON(m.Stdout, httpapi.NewAccount(v, l.Now()))
 				return nil
 			}
-			fmt.Fprintf(m.Stdout, "account %s created (overdraft %s credits%s)\n", a.ID, a.Overdraft, planText(a.Account))
+			what := "account"
+			if a.Kind == credit.AccountTeam {
+				what = "team account"
+			}
+			fmt.Fprintf(m.Stdout, "%s %s created (overdraft %s credits%s)\n", what, a.ID, a.Overdraft, planText(a.Account))
 			return nil
 		},
 	}
@@ -62,6 +67,7 @@ func (m Main) accountCreateCmd() *cobra.Command {
 	f.StringVar(&overdraft, "overdraft", "0", "credits the account may go below zero")
 	f.StringVar(&plan, "plan", "", "a program of the catalog to put the account on, e.g. free (default: none, a plain wallet)")
 	f.StringVar(&tz, "time-zone", "", "IANA time zone of the account's days, e.g. Europe/Berlin (default UTC)")
+	f.StringVar(&kind, "kind", "user", "user (one person's wallet) or team (a pool its members spend)")
 	f.BoolVar(&asJSON, "json", false, "print the account as GET /v1/accounts/{id} does")
 	return cmd
 }
@@ -288,7 +294,11 @@ func (m Main) accountShowCmd() *cobra.Command {
 }
 
 func printAccount(w io.Writer, v credit.AccountView, now time.Time) {
-	fmt.Fprintf(w, "account %s\n  available %s credits\n  held      %s credits\n", v.ID, v.Available, v.Held)
+	fmt.Fprintf(w, "account %s\n", v.ID)
+	if v.Account.Kind == credit.AccountTeam {
+		fmt.Fprintf(w, "  kind      team (tally team member list %s shows its members)\n", v.ID)
+	}
+	fmt.Fprintf(w, "  available %s credits\n  held      %s credits\n", v.Available, v.Held)
 	if v.Overdraft > 0 {
 		fmt.Fprintf(w, "  overdraft %s of %s credits used\n", v.OverdraftUsed, v.Overdraft)
 	}
@@ -343,7 +353,11 @@ func printAccount(w io.Writer, v credit.AccountView, now time.Time) {
 	if len(v.OpenHolds) > 0 {
 		fmt.Fprintln(w, "open holds:")
 		for _, h := range v.OpenHolds {
-			fmt.Fprintf(w, "  %s  %s credits  until %s  %s\n", h.ID, h.Amount, h.ExpiresAt.Format(time.RFC3339), h.Generation)
+			member := ""
+			if h.Member != "" {
+				member = "  member " + h.Member
+			}
+			fmt.Fprintf(w, "  %s  %s credits  until %s  %s%s\n", h.ID, h.Amount, h.ExpiresAt.Format(time.RFC3339), h.Generation, member)
 		}
 	}
 }

@@ -19,7 +19,7 @@ func (m Main) keysCmd() *cobra.Command {
 
 func (m Main) keysCreateCmd() *cobra.Command {
 	var sf storeFlags
-	var scope, account, name string
+	var scope, account, member, name string
 	var expiresIn time.Duration
 	cmd := &cobra.Command{
 		Use:   "create",
@@ -32,12 +32,15 @@ func (m Main) keysCreateCmd() *cobra.Command {
 			if givenIn && expiresIn <= 0 {
 				return credit.Errorf(credit.Invalid, "invalid_expiry_in", "--expires-in %s is not more than 0 (leave it out for a key that never expires)", expiresIn)
 			}
+			if member != "" && credit.Scope(scope) != credit.ScopeAccount {
+				return credit.Errorf(credit.Invalid, "invalid_flags", "--member is only for --scope account (a team member's key, with --account TEAM), not --scope %s", scope)
+			}
 			l, s, err := sf.openLedger(cmd.Context(), catalog.Default)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			spec := credit.KeySpec{Scope: credit.Scope(scope), Account: account, Name: name}
+			spec := credit.KeySpec{Scope: credit.Scope(scope), Account: account, Member: member, Name: name}
 			if givenIn {
 				spec.ExpiresAt = l.Now().Add(expiresIn)
 			}
@@ -45,7 +48,11 @@ func (m Main) keysCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(m.Stderr, "key %s (%s) created; its secret is shown once:\n", k.ID, k.Scope)
+			who := string(k.Scope)
+			if k.Member != "" {
+				who = "member " + k.Member + " of team " + k.Account
+			}
+			fmt.Fprintf(m.Stderr, "key %s (%s) created; its secret is shown once:\n", k.ID, who)
 			fmt.Fprintln(m.Stdout, token)
 			return nil
 		},
@@ -54,6 +61,7 @@ func (m Main) keysCreateCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&scope, "scope", "service", "admin, service or account")
 	f.StringVar(&account, "account", "", "the account an account key may read")
+	f.StringVar(&member, "member", "", "with --scope account on a team: the member whose own holds, entries and usage the key reads (with the team's balance)")
 	f.StringVar(&name, "name", "", "a label for people")
 	f.DurationVar(&expiresIn, "expires-in", 0, "expiry from now, e.g. 2160h (default never)")
 	return cmd
@@ -65,6 +73,7 @@ type keyJSON struct {
 	ID        string     `json:"id"`
 	Scope     string     `json:"scope"`
 	Account   string     `json:"account,omitempty"`
+	Member    string     `json:"member,omitempty"`
 	Name      string     `json:"name,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
@@ -102,14 +111,14 @@ func (m Main) keysListCmd() *cobra.Command {
 			if asJSON {
 				out := make([]keyJSON, len(keys))
 				for i, k := range keys {
-					out[i] = keyJSON{ID: k.ID, Scope: string(k.Scope), Account: k.Account, Name: k.Name, CreatedAt: k.CreatedAt.UTC(),
+					out[i] = keyJSON{ID: k.ID, Scope: string(k.Scope), Account: k.Account, Member: k.Member, Name: k.Name, CreatedAt: k.CreatedAt.UTC(),
 						ExpiresAt: optTime(k.ExpiresAt), RevokedAt: optTime(k.RevokedAt), State: state(k)}
 				}
 				writeJSON(m.Stdout, out)
 				return nil
 			}
 			tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSCOPE\tACCOUNT\tNAME\tCREATED\tSTATE")
+			fmt.Fprintln(tw, "ID\tSCOPE\tACCOUNT\tMEMBER\tNAME\tCREATED\tSTATE")
 			for _, k := range keys {
 				st := state(k)
 				switch {
@@ -120,7 +129,7 @@ func (m Main) keysListCmd() *cobra.Command {
 				case !k.ExpiresAt.IsZero():
 					st = "valid until " + k.ExpiresAt.Format(time.RFC3339)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, k.Account, k.Name, k.CreatedAt.Format(time.RFC3339), st)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Scope, k.Account, k.Member, k.Name, k.CreatedAt.Format(time.RFC3339), st)
 			}
 			return tw.Flush()
 		},

@@ -52,11 +52,21 @@ var refusalFixes = map[string]fix{
 	"invalid_at":               {"--at", ""},
 	"invalid_start":            {"--starts-at", "now or a time within a year, RFC 3339 or a date"},
 	"reserved_account_id":      {"ID", "any id but platform"},
+	"invalid_account_kind":     {"--kind", ""},
+	"not_a_team":               {"TEAM", "a team account (tally account create ID --kind team)"},
+	"invalid_member_id":        {"MEMBER", "the studio's user id: 1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters"},
+	"unknown_member":           {"MEMBER", "a member of the team (tally team member list TEAM)"},
 
-	"tally account create/invalid_amount": {"--overdraft", "0 or more credits, at most three decimals"},
-	"tally account plan/unknown_plan":     {"PLAN", ""},
-	"tally grant expiry/invalid_expiry":   {"--expires-at", "a time in the future, RFC 3339 or a date; or --never"},
-	"tally keys create/invalid_expiry":    {"--expires-in", "a duration more than 0, e.g. 2160h"},
+	"tally account create/invalid_amount":         {"--overdraft", "0 or more credits, at most three decimals"},
+	"tally account plan/unknown_plan":             {"PLAN", ""},
+	"tally grant expiry/invalid_expiry":           {"--expires-at", "a time in the future, RFC 3339 or a date; or --never"},
+	"tally keys create/invalid_expiry":            {"--expires-in", "a duration more than 0, e.g. 2160h"},
+	"tally team member set/invalid_amount":        {"--limit", "0 or more credits a month, at most three decimals, e.g. 100"},
+	"tally team member set/invalid_account_id":    {"TEAM", "a team's account id"},
+	"tally team member list/invalid_account_id":   {"TEAM", "a team's account id"},
+	"tally team member remove/invalid_account_id": {"TEAM", "a team's account id"},
+	"tally keys create/not_a_team":                {"--account", "a team's account id, with --member"},
+	"tally keys create/invalid_member_id":         {"--member", "the studio's user id: 1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters"},
 }
 
 // refusal is the one line the command line prints for a refused request:

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -13,21 +14,22 @@ import (
 // Account is a wallet as support sees it: balances, grants, open holds,
 // and the plan whose rules apply to it.
 type Account struct {
-	ID                   string         `json:"id" doc:"The studio's user or team id." example:"user_42"`
-	AvailableCredits     credit.Credits `json:"available_credits" doc:"Spendable now (negative only within the overdraft). For an account on a program, the day's free credits are counted from the day's first read: no write is needed."`
-	HeldCredits          credit.Credits `json:"held_credits" doc:"Reserved by open holds."`
-	OverdraftCredits     credit.Credits `json:"overdraft_credits" doc:"How far below zero available_credits may go."`
-	OverdraftUsedCredits credit.Credits `json:"overdraft_used_credits" doc:"How far below zero the account is."`
-	CreatedAt            time.Time      `json:"created_at"`
-	Program              string         `json:"program,omitempty" doc:"The program the account is on (free), as POST /v1/accounts or PUT /v1/accounts/{id}/plan set it; absent: none." example:"free"`
-	Plan                 string         `json:"plan,omitempty" doc:"The plan whose rules apply now: an active subscription's plan, else the account's program; absent: a plain wallet." example:"free"`
-	Subscription         string         `json:"subscription,omitempty" doc:"The active subscription the plan comes through; absent: none."`
-	TimeZone             string         `json:"time_zone" doc:"The IANA time zone of the account's days: its free credits reset at its local midnight. UTC unless set." example:"Europe/Berlin"`
-	Balances             Balances       `json:"balances" doc:"available_credits by the kind of credits, as the studio shows them."`
-	Grants               []Grant        `json:"grants" doc:"The grants, in consumption order (lowest priority first, then earliest expiry with non-expiring last, then oldest); expired ones show expired_at."`
-	OpenHolds            []Hold         `json:"open_holds" doc:"Holds not yet captured, released or expired, oldest first."`
-	Subscriptions        []Subscription `json:"subscriptions" doc:"Its subscriptions, oldest first, ended ones included."`
-	Unlimited            []Window       `json:"unlimited" doc:"The unlimited windows in force now: models that cost nothing, with what is left of today's fast generations."`
+	ID                   string             `json:"id" doc:"The studio's user or team id." example:"user_42"`
+	Kind                 credit.AccountKind `json:"kind" enum:"user,team" doc:"user: one person's wallet; team: a pool its members spend, each within the monthly limit an admin sets (GET /v1/accounts/{id}/members)."`
+	AvailableCredits     credit.Credits     `json:"available_credits" doc:"Spendable now (negative only within the overdraft). For an account on a program, the day's free credits are counted from the day's first read: no write is needed."`
+	HeldCredits          credit.Credits     `json:"held_credits" doc:"Reserved by open holds."`
+	OverdraftCredits     credit.Credits     `json:"overdraft_credits" doc:"How far below zero available_credits may go."`
+	OverdraftUsedCredits credit.Credits     `json:"overdraft_used_credits" doc:"How far below zero the account is."`
+	CreatedAt            time.Time          `json:"created_at"`
+	Program              string             `json:"program,omitempty" doc:"The program the account is on (free), as POST /v1/accounts or PUT /v1/accounts/{id}/plan set it; absent: none." example:"free"`
+	Plan                 string             `json:"plan,omitempty" doc:"The plan whose rules apply now: an active subscription's plan, else the account's program; absent: a plain wallet." example:"free"`
+	Subscription         string             `json:"subscription,omitempty" doc:"The active subscription the plan comes through; absent: none."`
+	TimeZone             string             `json:"time_zone" doc:"The IANA time zone of the account's days: its free credits reset at its local midnight. UTC unless set." example:"Europe/Berlin"`
+	Balances             Balances           `json:"balances" doc:"available_credits by the kind of credits, as the studio shows them."`
+	Grants               []Grant            `json:"grants" doc:"The grants, in consumption order (lowest priority first, then earliest expiry with non-expiring last, then oldest); expired ones show expired_at."`
+	OpenHolds            []Hold             `json:"open_holds" doc:"Holds not yet captured, released or expired, oldest first. To a member key, only its own member's."`
+	Subscriptions        []Subscription     `json:"subscriptions" doc:"Its subscriptions, oldest first, ended ones included."`
+	Unlimited            []Window           `json:"unlimited" doc:"The unlimited windows in force now: models that cost nothing, with what is left of today's fast generations."`
 }
 
 // Balances is what an account can spend, by where it came from.
@@ -54,7 +56,7 @@ type Window struct {
 // clock, for the status of its subscriptions.
 func NewAccount(v credit.AccountView, now time.Time) *Account {
 	a := &Account{
-		ID: v.ID, AvailableCredits: v.Available, HeldCredits: v.Held, OverdraftCredits: v.Overdraft,
+		ID: v.ID, Kind: kindName(v.Account.Kind), AvailableCredits: v.Available, HeldCredits: v.Held, OverdraftCredits: v.Overdraft,
 		OverdraftUsedCredits: v.OverdraftUsed, CreatedAt: v.CreatedAt.UTC(),
 		Program: v.Account.Plan, Plan: v.ActivePlan, Subscription: v.ActiveSubscription, TimeZone: zoneName(v.TimeZone),
 		Balances: Balances{FreeCredits: v.Balances.Free, SubscriptionCredits: v.Balances.Subscription,
@@ -84,6 +86,15 @@ func openedAccount(a credit.Account, now time.Time) *Account {
 	out := NewAccount(credit.AccountView{Account: a}, now)
 	out.Plan = a.Plan
 	return out
+}
+
+// kindName is an account's kind: "" (an account opened before teams) is a
+// user's.
+func kindName(k credit.AccountKind) credit.AccountKind {
+	if k == "" {
+		return credit.AccountUser
+	}
+	return k
 }
 
 // zoneName is the time zone an account or subscription keeps its days in:
@@ -128,6 +139,7 @@ type AccountRequest struct {
 	OverdraftCredits *Amount `json:"overdraft_credits,omitempty" doc:"How far below zero the balance may go; default 0 (never)."`
 	Plan             string  `json:"plan,omitempty" doc:"A program of the catalog to put the account on (free: its daily free credits, no Pro models); absent: a plain wallet." example:"free"`
 	TimeZone         string  `json:"time_zone,omitempty" doc:"The IANA time zone of the account's days (its free credits reset at its local midnight); absent: UTC." example:"Europe/Berlin"`
+	Kind             string  `json:"kind,omitempty" doc:"user (the default): one person's wallet; team: a pool its members spend (PUT /v1/accounts/{id}/members/{member} sets each one's monthly limit; its generations and holds name the member). Set once: it never changes. 422 invalid_account_kind for anything else." example:"team"`
 }
 
 // PlanRequest puts an account on a program, or takes it off.
@@ -152,7 +164,7 @@ func (s *Server) accountRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/accounts",
 		Summary:       "Open an account",
-		Description:   "Opens a wallet with zero balance, on a program (plan: free) if given: an account on the free program has 100 free credits each day of its time zone, counted without a write, and cannot use Pro models. 409 account_exists if the id is taken; 422 unknown_plan, invalid_time_zone.",
+		Description:   "Opens a wallet with zero balance, on a program (plan: free) if given: an account on the free program has 100 free credits each day of its time zone, counted without a write, and cannot use Pro models. With kind team, a team's pool: its members (PUT /v1/accounts/{id}/members/{member}) spend it, each within a monthly limit. 409 account_exists if the id is taken; 422 unknown_plan, invalid_time_zone, invalid_account_kind.",
 		Tags:          []string{"Accounts"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{409},
@@ -166,7 +178,7 @@ func (s *Server) accountRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		spec := credit.AccountSpec{ID: body.ID, Plan: body.Plan, TimeZone: body.TimeZone}
+		spec := credit.AccountSpec{ID: body.ID, Plan: body.Plan, TimeZone: body.TimeZone, Kind: credit.AccountKind(body.Kind)}
 		if overdraft != nil {
 			spec.Overdraft = *overdraft
 		}
@@ -221,17 +233,22 @@ func (s *Server) accountRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/accounts/{id}",
 		Summary:     "Get an account: balances, grants, open holds, plan",
-		Description: "As of now: holds past their TTL, grants past their expiry and subscription renewals due are settled first. An account on a program shows the day's free credits without a write.",
+		Description: "As of now: holds past their TTL, grants past their expiry and subscription renewals due are settled first. An account on a program shows the day's free credits without a write. A member key reads its team's pool (its balances, grants and subscriptions) and, of the open holds, only its own member's.",
 		Tags:        []string{"Accounts"},
 	}, accessRead, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Account id."`
 	}) (*struct{ Body *Account }, error) {
-		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
+		c, err := s.reader(ctx, "account", in.ID, in.ID)
+		if err != nil {
 			return nil, s.fail(err)
 		}
 		v, err := s.ledger.Account(ctx, in.ID)
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
+		}
+		if c.Member != "" {
+			// The pool is the member's to see; the other members' holds are not.
+			v.OpenHolds = slices.DeleteFunc(slices.Clone(v.OpenHolds), func(h credit.Hold) bool { return h.Member != c.Member })
 		}
 		return &struct{ Body *Account }{NewAccount(v, s.ledger.Now())}, nil
 	})

@@ -13,45 +13,55 @@ import (
 
 // Who may call what. Prices are public; every ledger route needs
 // `Authorization: Bearer KEY`, where KEY is the admin key (TALLY_ADMIN_KEY) or
-// a stored key (`tally keys create`), and the key's scope decides:
+// a stored key (`tally keys create`), and the key's scope decides. A member
+// key is an account key of a team that names one of its members (`tally keys
+// create --scope account --account TEAM --member M`): it reads its team as an
+// account key does, narrowed to what is the member's own.
 //
-//	route                                  admin  service  account key
-//	POST /v1/quotes, /v1/quotes/cheapest   yes    yes      yes        (public)
-//	  … with "account"                     yes    yes      own only   (a key is then required)
+//	route                                     admin  service  account key  member key
+//	POST /v1/quotes, /v1/quotes/cheapest      yes    yes      yes          yes        (public)
+//	  … with "account"                        yes    yes      own only     own team   (a key is then required)
 //	GET  /v1/models, /v1/models/{id},
 //	     /v1/catalog, /openapi.json,
-//	     /healthz, /readyz                 yes    yes      yes        (public)
-//	POST /v1/accounts                      yes    403      403
-//	PUT  /v1/accounts/{id}/plan            yes    403      403
-//	POST /v1/accounts/{id}/grants          yes    403      403
-//	POST /v1/grants/{id}/void              yes    403      403
-//	POST /v1/grants/{id}/expiry            yes    403      403
-//	POST /v1/accounts/{id}/subscriptions   yes    403      403
-//	POST /v1/subscriptions/{id}/cancel     yes    403      403
-//	POST /v1/subscriptions/{id}/change     yes    403      403
-//	GET  /v1/accounts/{id}/subscriptions   yes    yes      own only
-//	GET  /v1/subscriptions/{id}            yes    yes      own only
-//	GET  /v1/accounts/{id}                 yes    yes      own only
-//	GET  /v1/accounts/{id}/entries         yes    yes      own only
-//	GET  /v1/accounts/{id}/usage           yes    yes      own only
-//	POST /v1/accounts/{id}/holds           yes    yes      403
-//	POST /v1/generations                   yes    yes      403
-//	POST /v1/generations/{id}/complete     yes    yes      403
-//	POST /v1/generations/{id}/fail         yes    yes      403
-//	POST /v1/generations/{id}/refund       yes    yes      403
-//	GET  /v1/generations/{id}              yes    yes      own only
-//	POST /v1/holds/{id}/capture            yes    yes      403
-//	POST /v1/holds/{id}/release            yes    yes      403
-//	GET  /v1/holds/{id}                    yes    yes      own only
+//	     /healthz, /readyz                    yes    yes      yes          yes        (public)
+//	GET  /v1/whoami                           yes    yes      yes          yes        (shows the member)
+//	POST /v1/accounts                         yes    403      403          403
+//	PUT  /v1/accounts/{id}/plan               yes    403      403          403
+//	POST /v1/accounts/{id}/grants             yes    403      403          403
+//	POST /v1/grants/{id}/void                 yes    403      403          403
+//	POST /v1/grants/{id}/expiry               yes    403      403          403
+//	POST /v1/accounts/{id}/subscriptions      yes    403      403          403
+//	POST /v1/subscriptions/{id}/cancel        yes    403      403          403
+//	POST /v1/subscriptions/{id}/change        yes    403      403          403
+//	PUT  /v1/accounts/{id}/members/{member}   yes    403      403          403
+//	DELETE /v1/accounts/{id}/members/{member} yes    403      403          403
+//	GET  /v1/accounts/{id}/members            yes    yes      own only     own row only
+//	GET  /v1/accounts/{id}/subscriptions      yes    yes      own only     own team
+//	GET  /v1/subscriptions/{id}               yes    yes      own only     own team
+//	GET  /v1/accounts/{id}                    yes    yes      own only     own team, its own open holds
+//	GET  /v1/accounts/{id}/entries            yes    yes      own only     own team, its own and the pool's entries
+//	GET  /v1/accounts/{id}/usage              yes    yes      own only     own team, its own usage
+//	POST /v1/accounts/{id}/holds              yes    yes      403          403
+//	POST /v1/generations                      yes    yes      403          403
+//	POST /v1/generations/{id}/complete        yes    yes      403          403
+//	POST /v1/generations/{id}/fail            yes    yes      403          403
+//	POST /v1/generations/{id}/refund          yes    yes      403          403
+//	GET  /v1/generations/{id}                 yes    yes      own only     its own only
+//	POST /v1/holds/{id}/capture               yes    yes      403          403
+//	POST /v1/holds/{id}/release               yes    yes      403          403
+//	GET  /v1/holds/{id}                       yes    yes      own only     its own only
+//	GET  /v1/audit                            yes    403      403          403
 //
 // No key or a bad one is 401 unauthorized (with WWW-Authenticate: Bearer);
-// a valid key out of its scope is 403 forbidden. Grants, accounts, plans and
-// subscriptions are admin-only because they create (or take back) money; a
-// service (the studio's backend) prices, holds, charges and refunds. An
-// account key reading another account, or another account's generation,
-// hold or subscription, gets exactly the 404 of one that does not exist: a
-// key never learns whether someone else's account exists.
-const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans and start, cancel or change subscriptions. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
+// a valid key out of its scope is 403 forbidden. Grants, accounts, plans,
+// subscriptions and team members are admin-only because they create (or
+// take back) money or decide who may spend it; a service (the studio's
+// backend) prices, holds, charges and refunds. An account key reading
+// another account, or another account's generation, hold or subscription,
+// gets exactly the 404 of one that does not exist: a key never learns
+// whether someone else's account exists. A member key gets the same 404 for
+// another member's generation or hold.
+const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. A member key (an account key of a team, for one of its members) reads its team's balance and subscriptions, and of the rest only what is the member's own: its open holds, its row of the members, its entries (with the pool's), its usage, its generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans, start, cancel or change subscriptions, and set or remove team members. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
 
 // bearerScheme names the security scheme in the OpenAPI document.
 const bearerScheme = "bearer"
@@ -107,11 +117,13 @@ func secure(op huma.Operation, a access) huma.Operation {
 }
 
 // caller is who sent a request: the key's id (the scope of its idempotency
-// keys), its scope, and for an account key the account it may read.
+// keys), its scope, for an account key the account it may read, and for a
+// member key the team member whose own data it may read of that account.
 type caller struct {
 	ID      string
 	Scope   credit.Scope
 	Account string
+	Member  string
 }
 
 // adminCaller is the admin key from the environment.
@@ -120,6 +132,12 @@ var adminCaller = caller{ID: "admin", Scope: credit.ScopeAdmin}
 // canRead reports whether c may read the account's data.
 func (c *caller) canRead(account string) bool {
 	return c.Scope != credit.ScopeAccount || c.Account == account
+}
+
+// canReadOf reports whether c may read a thing of account that is member's
+// ("" for none): a member key reads only its own member's.
+func (c *caller) canReadOf(account, member string) bool {
+	return c.canRead(account) && (c.Member == "" || c.Member == member)
 }
 
 // request is what the middleware learned about a request, for the handlers.
@@ -215,7 +233,7 @@ func (s *Server) callerOf(ctx context.Context, req *request) (*caller, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	req.caller = &caller{ID: k.ID, Scope: k.Scope, Account: k.Account}
+	req.caller = &caller{ID: k.ID, Scope: k.Scope, Account: k.Account, Member: k.Member}
 	return req.caller, nil
 }
 
@@ -301,12 +319,32 @@ func (s *Server) writeError(ctx huma.Context, err error) {
 // named), or refuses it with the canonical 404 for that thing when an
 // account key asks for another account's: the answer a missing one gets.
 func (s *Server) readable(ctx context.Context, what, id, account string) error {
-	req := requestOf(ctx)
-	c, err := s.callerOf(ctx, req)
+	_, err := s.reader(ctx, what, id, account)
+	return err
+}
+
+// reader is readable that also returns the caller, for the answers a
+// member key narrows to its own member's.
+func (s *Server) reader(ctx context.Context, what, id, account string) (*caller, error) {
+	c, err := s.callerOf(ctx, requestOf(ctx))
+	if err != nil {
+		return nil, err
+	}
+	if !c.canRead(account) {
+		return nil, missing(what, id)
+	}
+	return c, nil
+}
+
+// readableOf is readable for a thing of one team member's (member "" for
+// none): a generation or a hold. A member key asking for another member's
+// gets the 404 of a missing one too.
+func (s *Server) readableOf(ctx context.Context, what, id, account, member string) error {
+	c, err := s.callerOf(ctx, requestOf(ctx))
 	if err != nil {
 		return err
 	}
-	if !c.canRead(account) {
+	if !c.canReadOf(account, member) {
 		return missing(what, id)
 	}
 	return nil

@@ -19,8 +19,11 @@ import (
 // ("read"). Paths and bodies name fixtures: {account} (alice), {gen} (a held
 // generation), {done} (a completed one), {hold} (an open hold), {new} (an
 // unused account id), {fresh} (an account without a subscription), {sub}
-// (alice's active subscription), {grant} (a live grant of alice's). hidden
-// is the 404 code another account's key gets.
+// (alice's active subscription), {grant} (a live grant of alice's); {team}
+// (the team crew), {member} (a member of crew), {tgen} and {thold} (a held
+// generation and an open hold of crew's member m0). hidden is the 404 code
+// another account's key gets. A route naming crew is the team's: its own
+// key is crew's account key, and m0's member key reads it too.
 var ledgerRoutes = []struct {
 	method, path, body string
 	access             string
@@ -50,13 +53,33 @@ var ledgerRoutes = []struct {
 	{"POST", "/v1/holds/{hold}/release", "", "write", 200, ""},
 	{"GET", "/v1/holds/{hold}", "", "read", 200, "unknown_hold"},
 	{"GET", "/v1/audit", "", "admin", 200, ""},
+	{"PUT", "/v1/accounts/{team}/members/{member}", `{"monthly_limit_credits":5}`, "admin", 200, ""},
+	{"DELETE", "/v1/accounts/{team}/members/{member}", "", "admin", 200, ""},
+	{"GET", "/v1/accounts/{team}/members", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/accounts/{team}", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/accounts/{team}/entries", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/accounts/{team}/usage", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/generations/{tgen}", "", "read", 200, "unknown_generation"},
+	{"GET", "/v1/holds/{thold}", "", "read", 200, "unknown_hold"},
+	{"POST", "/v1/generations", `{"account":"{team}","member":"m0","model":"flux-dev"}`, "write", 201, ""},
+	{"POST", "/v1/accounts/{team}/holds", `{"credits":1,"member":"m0"}`, "write", 201, ""},
+}
+
+// onTeam reports whether a route of ledgerRoutes names the team's data.
+func onTeam(path, body string) bool {
+	return strings.Contains(path+body, "{team}") || strings.Contains(path, "{tgen}") || strings.Contains(path, "{thold}")
 }
 
 func TestAuth(t *testing.T) {
 	e := MustLedgerServerWith(t, mustPlansCatalog(t)) // with paid plans to subscribe to
 	e.Account("alice", "", "1000000")
 	e.Account("bob", "", "10")
+	e.Want(e.Do(http.MethodPost, "/v1/accounts", adminKey, `{"id":"crew","kind":"team"}`), http.StatusCreated, "team")
+	e.Want(e.Do(http.MethodPost, "/v1/accounts/crew/grants", adminKey, `{"credits":1000000,"source":"topup"}`), http.StatusCreated, "team grant")
+	e.Want(e.Do(http.MethodPut, "/v1/accounts/crew/members/m0", adminKey, `{"monthly_limit_credits":null}`), http.StatusOK, "member m0")
 	keys := map[string]string{
+		"team":    e.Key(credit.ScopeAccount, "crew"),
+		"member":  e.MemberKey("crew", "m0"),
 		"none":    "",
 		"admin":   adminKey,
 		"service": e.Key(credit.ScopeService, ""),
@@ -77,7 +100,7 @@ func TestAuth(t *testing.T) {
 	keys["expired"] = expired
 	e.Clock.Add(time.Second)
 	n := 0
-	sub := ""
+	sub, tgen, thold := "", "", ""
 	fixture := func() *strings.Replacer {
 		gen := e.Generation(`{"account":"alice","model":"flux-dev"}`)
 		done := e.Generation(`{"account":"alice","model":"flux-dev"}`)
@@ -92,16 +115,41 @@ func TestAuth(t *testing.T) {
 		n++
 		fresh := fmt.Sprintf("fresh-%d", n)
 		e.Account(fresh, "", "")
+		// The last fixture's team generation and hold end (unless the
+		// route did): crew's open holds stay few.
+		if tgen != "" {
+			e.Do(http.MethodPost, "/v1/generations/"+tgen+"/fail", adminKey, "")
+			e.Do(http.MethodPost, "/v1/holds/"+thold+"/release", adminKey, "")
+		}
+		member := fmt.Sprintf("m-%d", n)
+		e.Want(e.Do(http.MethodPut, "/v1/accounts/crew/members/"+member, adminKey, `{"monthly_limit_credits":5}`), http.StatusOK, "member fixture")
+		tgen = e.Generation(`{"account":"crew","member":"m0","model":"flux-dev"}`)
+		thold = str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/crew/holds", adminKey, `{"credits":2,"member":"m0"}`), http.StatusCreated, "team hold fixture")["id"], "id")
 		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n),
-			"{fresh}", fresh, "{sub}", sub, "{grant}", str(t, grant["id"], "id"))
+			"{fresh}", fresh, "{sub}", sub, "{grant}", str(t, grant["id"], "id"),
+			"{team}", "crew", "{member}", member, "{tgen}", tgen, "{thold}", thold)
 	}
+	var last *strings.Replacer
 	for _, rt := range ledgerRoutes {
-		for _, who := range []string{"none", "bad", "revoked", "expired", "own", "other", "service", "admin"} {
+		team := onTeam(rt.path, rt.body)
+		for _, who := range []string{"none", "bad", "revoked", "expired", "own", "other", "member", "service", "admin"} {
 			t.Run(rt.method+" "+rt.path+"/"+who, func(t *testing.T) {
-				f := fixture()
+				// A request without a valid key changes nothing: the last
+				// fixture serves it.
+				if last == nil || !(who == "none" || who == "bad" || who == "revoked" || who == "expired") {
+					last = fixture()
+				}
+				f := last
 				path, body := f.Replace(rt.path), f.Replace(rt.body)
-				r := e.Do(rt.method, path, keys[who], body)
-				allowed := who == "admin" || (who == "service" && rt.access != "admin") || (who == "own" && rt.access == "read")
+				key := keys[who]
+				if who == "own" && team {
+					key = keys["team"]
+				}
+				r := e.Do(rt.method, path, key, body)
+				// A member key reads its team (m0's own data, here) as the
+				// team's key does, and another account as another's key.
+				reads := (who == "own" || who == "member" && team) && rt.access == "read"
+				allowed := who == "admin" || (who == "service" && rt.access != "admin") || reads
 				switch {
 				case who == "none" || who == "bad" || who == "revoked" || who == "expired":
 					wantProblem(t, r, http.StatusUnauthorized, "unauthorized")
@@ -112,7 +160,7 @@ func TestAuth(t *testing.T) {
 					if r.status != rt.ok {
 						t.Errorf("status = %d; want %d\n%s", r.status, rt.ok, truncate(r.body))
 					}
-				case who == "other" && rt.access == "read":
+				case (who == "other" || who == "member") && rt.access == "read":
 					wantProblem(t, r, http.StatusNotFound, rt.hidden)
 				default:
 					wantProblem(t, r, http.StatusForbidden, "forbidden")
@@ -184,7 +232,7 @@ func TestLedgerOpenAPI(t *testing.T) {
 	scopes := map[string][]any{"admin": {"admin"}, "write": {"admin", "service"}, "read": {"admin", "service", "account"}}
 	for _, rt := range ledgerRoutes {
 		op := at(t, doc, "paths", strings.NewReplacer("{account}", "{id}", "{gen}", "{id}", "{done}", "{id}", "{hold}", "{id}",
-			"{fresh}", "{id}", "{sub}", "{id}", "{grant}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
+			"{fresh}", "{id}", "{sub}", "{id}", "{grant}", "{id}", "{team}", "{id}", "{tgen}", "{id}", "{thold}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
 		if got, want := op["security"], []any{map[string]any{"bearer": []any{}}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s %s security = %v; want %v", rt.method, rt.path, got, want)
 		}
@@ -208,7 +256,7 @@ func TestLedgerOpenAPI(t *testing.T) {
 	// with the quote as POST /v1/quotes does.
 	post := at(t, doc, "paths", "/v1/generations", "post")
 	req := resolve(t, doc, at(t, post, "requestBody", "content", "application/json", "schema"))
-	want := append(jsonNames(reflect.TypeFor[httpapi.QuoteRequest]()), "hold_ttl_seconds")
+	want := append(jsonNames(reflect.TypeFor[httpapi.QuoteRequest]()), "hold_ttl_seconds", "member")
 	sort.Strings(want)
 	if got := keys(at(t, req, "properties")); !reflect.DeepEqual(got, want) {
 		t.Errorf("generation request properties = %v; want %v", got, want)

@@ -40,7 +40,11 @@ var walkBodies = map[string]string{
 	"change-subscription": `{"plan":"pro","at":"now"}`,
 	"void-grant":          `{"memo":"walk"}`,
 	"amend-grant-expiry":  `{"expires_at":"2030-01-01T00:00:00Z","memo":"walk"}`,
+	"set-member":          `{"monthly_limit_credits":5}`,
 }
+
+// walkMember is the team member the walk's member paths name.
+const walkMember = "walk-member"
 
 // Bad values. Path ids are as sent on the wire (percent-encoded); "." and
 // ".." are not among them because a URL path cannot carry them (the router
@@ -152,7 +156,8 @@ func walkBadBytes(t *testing.T, e *Env) {
 				continue
 			}
 		}
-		path := strings.ReplaceAll(rt.path, "{id}", goodID[noun])
+		// A team member in the path: walkMember, or one that cannot be one.
+		path := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", goodID[noun]), "{member}", walkMember)
 		if rt.path == "/v1/catalog/diff" {
 			path += "?from=" + catalog.Default().Version + "&to=" + catalog.Default().Version
 		}
@@ -160,8 +165,15 @@ func walkBadBytes(t *testing.T, e *Env) {
 		// A path id that cannot be an id names nothing: the 404 of an unknown one.
 		if noun != "" {
 			for _, bad := range badPathIDs {
-				p := strings.ReplaceAll(rt.path, "{id}", bad)
+				p := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", bad), "{member}", walkMember)
 				want(fmt.Sprintf("%s %s", rt.method, p), send("path", rt.method, p, body), http.StatusNotFound, "unknown_"+noun)
+			}
+		}
+		// A member id that cannot be one is refused as such, before the store.
+		if strings.Contains(rt.path, "{member}") {
+			for _, bad := range badPathIDs {
+				p := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", goodID[noun]), "{member}", bad)
+				want(fmt.Sprintf("%s %s", rt.method, p), send("path", rt.method, p, body), http.StatusUnprocessableEntity, "invalid_member_id")
 			}
 		}
 		// An Idempotency-Key of other than 1–255 visible ASCII characters.

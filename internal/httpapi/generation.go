@@ -31,6 +31,7 @@ type Generation struct {
 	Unlimited       bool                    `json:"unlimited" doc:"It runs in an unlimited window of the account's plan: it holds and charges 0, and list_credits records its price."`
 	Lane            credit.Lane             `json:"lane,omitempty" enum:"fast,relaxed" doc:"The queue an unlimited generation runs in: fast, or relaxed past the window's daily fast generations; absent when not unlimited."`
 	ListCredits     credit.Credits          `json:"list_credits" doc:"The list price of what was delivered: what it was charged for (before refunds), or for an unlimited one what it would have cost. 0 until it is completed."`
+	Member          string                  `json:"member,omitempty" doc:"On a team's account: the member who made it, whose monthly limit it counts against; absent on any other account." example:"user_42"`
 	CreatedAt       time.Time               `json:"created_at"`
 	ExpiresAt       time.Time               `json:"expires_at" doc:"When the hold is released by the service if the generation is neither completed nor failed."`
 	ResolvedAt      *time.Time              `json:"resolved_at,omitempty"`
@@ -64,7 +65,7 @@ func NewGeneration(g credit.Generation) *Generation {
 		ID: g.ID, Account: g.Account, Status: g.Status, Hold: g.Hold, Model: g.Model, Kind: g.Kind,
 		CatalogVersion: g.CatalogVersion, Images: g.Images, ImagesDelivered: g.ImagesDelivered,
 		HoldCredits: g.HoldCredits, ChargedCredits: g.Charged, RefundedCredits: g.Refunded, Quote: QuoteJSON(g.Quote),
-		Unlimited: g.Window != "", Lane: g.Lane, ListCredits: g.ListCredits,
+		Unlimited: g.Window != "", Lane: g.Lane, ListCredits: g.ListCredits, Member: g.Member,
 		CreatedAt: g.CreatedAt.UTC(), ExpiresAt: g.ExpiresAt.UTC(), ResolvedAt: optTime(g.ResolvedAt),
 	}
 }
@@ -83,7 +84,8 @@ func quoteJSON(q credit.Quote) []byte {
 // account to charge, and optionally the hold's TTL.
 type GenerationRequest struct {
 	QuoteRequest
-	HoldTTLSeconds *int `json:"hold_ttl_seconds,omitempty" doc:"Seconds until the service releases the hold if the generation is neither completed nor failed: 1 to 86400; absent: 900 (15 minutes)."`
+	HoldTTLSeconds *int   `json:"hold_ttl_seconds,omitempty" doc:"Seconds until the service releases the hold if the generation is neither completed nor failed: 1 to 86400; absent: 900 (15 minutes)."`
+	Member         string `json:"member,omitempty" doc:"The team member who pressed Create: required on a team's account (422 member_required; 404 unknown_member for one who is not a member), refused on any other (422 not_a_team). The team's pool pays, within the member's monthly limit." example:"user_42"`
 }
 
 // CompleteRequest reports a delivery.
@@ -102,7 +104,7 @@ func (s *Server) generationRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/generations",
 		Summary:       "Create: price a generation and hold its total",
-		Description:   "Prices the settings like POST /v1/quotes and holds the total on the account in one atomic step, from the grants that may pay for the model. 402 insufficient_credits (with available_credits, eligible_available_credits and required_credits) when they, with the overdraft, cannot cover it; 403 plan_required for a model the account's plan does not allow (a Pro model without a subscription), before anything is held; the quote's 422 errors for settings the model does not offer. In an unlimited window of the account's plan it holds 0 and runs in the fast or relaxed lane; 429 concurrency_limit when the window's generations at a time are open, daily_limit_reached (with resets_at and Retry-After) past its daily fast generations where the window blocks then.",
+		Description:   "Prices the settings like POST /v1/quotes and holds the total on the account in one atomic step, from the grants that may pay for the model. 402 insufficient_credits (with available_credits, eligible_available_credits and required_credits) when they, with the overdraft, cannot cover it; on a team's account the member's monthly limit is reserved in the same step, and 402 member_limit_exceeded (with remaining_credits, required_credits and resets_at, the end of the member's period) when what is left of it cannot cover it; 403 plan_required for a model the account's plan does not allow (a Pro model without a subscription), before anything is held; the quote's 422 errors for settings the model does not offer. In an unlimited window of the account's plan it holds 0 and runs in the fast or relaxed lane; 429 concurrency_limit when the window's generations at a time are open, daily_limit_reached (with resets_at and Retry-After) past its daily fast generations where the window blocks then.",
 		Tags:          []string{"Generations"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
@@ -127,7 +129,7 @@ func (s *Server) generationRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		g, err := s.ledger.CreateGeneration(ctx, idem, credit.GenerationSpec{Account: in.Body.Value.Account, Request: req, TTL: ttl, QuoteJSON: quoteJSON})
+		g, err := s.ledger.CreateGeneration(ctx, idem, credit.GenerationSpec{Account: in.Body.Value.Account, Request: req, TTL: ttl, QuoteJSON: quoteJSON, Member: in.Body.Value.Member})
 		if err != nil {
 			return nil, s.failOn(err, "account", in.Body.Value.Account)
 		}
@@ -216,7 +218,7 @@ func (s *Server) generationRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/generations/{id}",
 		Summary:     "Get a generation",
-		Description: "As of now: a generation whose hold passed its TTL is expired first.",
+		Description: "As of now: a generation whose hold passed its TTL is expired first. A member key reads only its own member's: another member's is 404 like a missing one.",
 		Tags:        []string{"Generations"},
 	}, accessRead, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Generation id."`
@@ -225,7 +227,7 @@ func (s *Server) generationRoutes() {
 		if err != nil {
 			return nil, s.failOn(err, "generation", in.ID)
 		}
-		if err := s.readable(ctx, "generation", in.ID, g.Account); err != nil {
+		if err := s.readableOf(ctx, "generation", in.ID, g.Account, g.Member); err != nil {
 			return nil, s.fail(err)
 		}
 		return &struct{ Body *Generation }{NewGeneration(g)}, nil

@@ -31,6 +31,7 @@ type Entry struct {
 	ChargedDelta   credit.Credits   `json:"charged_delta" doc:"Positive for a charge, negative for a refund."`
 	ListCredits    credit.Credits   `json:"list_credits" doc:"The list price of what a capture delivered (negative for a refund): charged_delta for a charged generation, its price for one in an unlimited window, which charges 0."`
 	Memo           string           `json:"memo,omitempty"`
+	Member         string           `json:"member,omitempty" doc:"On a team's account: the member whose generation or hold the entry concerns; absent for the pool's own (grants, expiries, voids) and on any other account." example:"user_42"`
 	Postings       []Posting        `json:"postings" doc:"The double-entry lines; they sum to zero."`
 }
 
@@ -49,7 +50,7 @@ func NewEntry(t credit.Entry) Entry {
 		ID: t.ID, Time: t.Time.UTC(), Kind: t.Kind, Ref: t.Ref, Generation: t.Generation, Model: t.Model,
 		CatalogVersion: t.CatalogVersion, AvailableDelta: t.AvailableDelta, HeldDelta: t.HeldDelta,
 		AvailableAfter: t.AvailableAfter, HeldAfter: t.HeldAfter, ChargedDelta: t.ChargedDelta, ListCredits: t.ListCredits, Memo: t.Memo,
-		Postings: make([]Posting, len(t.Postings)),
+		Member: t.Member, Postings: make([]Posting, len(t.Postings)),
 	}
 	for i, p := range t.Postings {
 		e.Postings[i] = Posting{Account: p.Account, Book: p.Book, Grant: p.Grant, Credits: p.Amount}
@@ -69,13 +70,14 @@ type Usage struct {
 	Account string       `json:"account"`
 	From    time.Time    `json:"from"`
 	To      time.Time    `json:"to"`
-	GroupBy string       `json:"group_by" enum:"model,kind,day"`
+	GroupBy string       `json:"group_by" enum:"model,kind,day,member"`
 	Groups  []UsageGroup `json:"groups" doc:"Sorted by key."`
 }
 
-// UsageGroup is the net charge of one model, kind or day (UTC).
+// UsageGroup is the net charge of one model, kind, day (UTC) or team
+// member.
 type UsageGroup struct {
-	Key            string         `json:"key" doc:"The model id, the kind, or the day (YYYY-MM-DD, UTC); generic holds are under other."`
+	Key            string         `json:"key" doc:"The model id, the kind, the day (YYYY-MM-DD, UTC) or the team member; generic holds (by model or kind) and charges outside a team (by member) are under other."`
 	ChargedCredits credit.Credits `json:"charged_credits"`
 	ListCredits    credit.Credits `json:"list_credits" doc:"The list price of the same generations, net of refunds: charged_credits for charged ones, and what the generations of an unlimited window, which are charged 0, would have cost."`
 	Count          int            `json:"count" doc:"Charges (refunds are netted into charged_credits, not counted; generations of an unlimited window charge nothing and are not counted)."`
@@ -144,13 +146,14 @@ func jsonOutput(v any) (*dataOutput, error) {
 // entryCSV is the CSV form of an entry: every field but the postings.
 var entryCSV = []csvColumn{{"id", true}, {"time", false}, {"kind", false}, {"ref", false}, {"generation", false},
 	{"model", false}, {"catalog_version", false}, {"available_delta", true}, {"held_delta", true},
-	{"available_after", true}, {"held_after", true}, {"charged_delta", true}, {"list_credits", true}, {"memo", false}}
+	{"available_after", true}, {"held_after", true}, {"charged_delta", true}, {"list_credits", true}, {"memo", false},
+	{"member", false}}
 
 // csvRow is the entry's cells, in the order of entryCSV.
 func (e *Entry) csvRow() []string {
 	return []string{strconv.FormatInt(e.ID, 10), e.Time.Format(time.RFC3339Nano), string(e.Kind), e.Ref, e.Generation, e.Model,
 		e.CatalogVersion, e.AvailableDelta.String(), e.HeldDelta.String(), e.AvailableAfter.String(), e.HeldAfter.String(),
-		e.ChargedDelta.String(), e.ListCredits.String(), e.Memo}
+		e.ChargedDelta.String(), e.ListCredits.String(), e.Memo, e.Member}
 }
 
 // DefaultPageSize is the entries per page when the client does not say.
@@ -165,7 +168,7 @@ func (s *Server) historyRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/accounts/{id}/entries",
 		Summary:     "An account's journal, newest first",
-		Description: "Every change to the account's balances, one entry per transaction, with its double-entry postings. Paged: pass next_cursor as cursor for the next page. With Accept: text/csv, the same page as CSV without the postings (the next cursor is then in the Next-Cursor header).",
+		Description: "Every change to the account's balances, one entry per transaction, with its double-entry postings. Paged: pass next_cursor as cursor for the next page. With Accept: text/csv, the same page as CSV without the postings (the next cursor is then in the Next-Cursor header). A team's entries name the member whose generation or hold they concern; a member key reads its own member's and the pool's own (grants, expiries), never another member's.",
 		Tags:        []string{"History"},
 	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(csvNames(entryCSV), ",")+"; one row per entry. Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR) start with a single quote."), accessRead, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Account id."`
@@ -173,12 +176,12 @@ func (s *Server) historyRoutes() {
 		Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Entries per page."`
 		Accept string `header:"Accept" doc:"text/csv for CSV."`
 	}) (*dataOutput, error) {
-		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
+		c, err := s.reader(ctx, "account", in.ID, in.ID)
+		if err != nil {
 			return nil, s.fail(err)
 		}
 		var before int64
 		if in.Cursor != "" {
-			var err error
 			if before, err = decodeCursor(in.Cursor); err != nil {
 				return nil, s.fail(err)
 			}
@@ -187,7 +190,7 @@ func (s *Server) historyRoutes() {
 		if limit == 0 {
 			limit = DefaultPageSize
 		}
-		page, more, err := s.entries(ctx, in.ID, before, limit)
+		page, more, err := s.entries(ctx, in.ID, c.Member, before, limit)
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
 		}
@@ -219,17 +222,18 @@ func (s *Server) historyRoutes() {
 		OperationID: "get-usage",
 		Method:      http.MethodGet,
 		Path:        "/v1/accounts/{id}/usage",
-		Summary:     "Where the credits went: charges by model, kind or day",
-		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind or UTC day, with the list price of the same (list_credits: generations in an unlimited window are charged 0 but keep their price there). With Accept: text/csv, one row per group.",
+		Summary:     "Where the credits went: charges by model, kind, day or team member",
+		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind, UTC day or (for a team) member, with the list price of the same (list_credits: generations in an unlimited window are charged 0 but keep their price there). With Accept: text/csv, one row per group. A member key reads only its own member's charges.",
 		Tags:        []string{"History"},
 	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,list_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), accessRead, func(ctx context.Context, in *struct {
 		ID      string `path:"id" doc:"Account id."`
 		From    string `query:"from" doc:"Start, inclusive: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, that day's midnight UTC); absent: 30 days before to."`
 		To      string `query:"to" doc:"End, exclusive: RFC 3339 (2026-12-02T00:00:00Z) or a date (2026-12-02, that day's midnight UTC); absent: now, included (the next whole second). At most 400 days after from."`
-		GroupBy string `query:"group_by" default:"model" doc:"model, kind or day (UTC)."`
+		GroupBy string `query:"group_by" default:"model" doc:"model, kind, day (UTC) or member (a team's members)."`
 		Accept  string `header:"Accept" doc:"text/csv for CSV."`
 	}) (*dataOutput, error) {
-		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
+		c, err := s.reader(ctx, "account", in.ID, in.ID)
+		if err != nil {
 			return nil, s.fail(err)
 		}
 		// Read here rather than by huma, whose refusal of a time names a
@@ -256,7 +260,7 @@ func (s *Server) historyRoutes() {
 		if by == "" {
 			by = string(credit.ByModel)
 		}
-		groups, err := s.ledger.Usage(ctx, in.ID, from, to, credit.GroupBy(by))
+		groups, err := s.ledger.MemberUsage(ctx, in.ID, c.Member, from, to, credit.GroupBy(by))
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
 		}
@@ -281,11 +285,12 @@ func (s *Server) historyRoutes() {
 	})
 }
 
-// entries returns a page of at most limit entries before `before` and
-// whether older ones remain, so that the last page carries no cursor.
-func (s *Server) entries(ctx context.Context, account string, before int64, limit int) ([]credit.Entry, bool, error) {
+// entries returns a page of at most limit entries before `before` (as
+// member sees them: "" for all) and whether older ones remain, so that the
+// last page carries no cursor.
+func (s *Server) entries(ctx context.Context, account, member string, before int64, limit int) ([]credit.Entry, bool, error) {
 	ask := min(limit+1, credit.MaxPageSize)
-	page, err := s.ledger.Entries(ctx, account, before, ask)
+	page, err := s.ledger.MemberEntries(ctx, account, member, before, ask)
 	if err != nil {
 		return nil, false, err
 	}
@@ -296,7 +301,7 @@ func (s *Server) entries(ctx context.Context, account string, before int64, limi
 		return page, false, nil
 	}
 	// A full page of the largest size: look one entry further.
-	next, err := s.ledger.Entries(ctx, account, page[len(page)-1].ID, 1)
+	next, err := s.ledger.MemberEntries(ctx, account, member, page[len(page)-1].ID, 1)
 	if err != nil {
 		return nil, false, err
 	}

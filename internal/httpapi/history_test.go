@@ -96,7 +96,7 @@ func TestEntriesPaging(t *testing.T) {
 				t.Fatalf("CSV entries: %d %s\n%s", r.status, r.header.Get("Content-Type"), r.body)
 			}
 			recs := parseCSV(t, r.body)
-			if got, want := recs[0], []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo"}; !reflect.DeepEqual(got, want) {
+			if got, want := recs[0], []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo", "member"}; !reflect.DeepEqual(got, want) {
 				t.Fatalf("CSV header = %v; want %v", got, want)
 			}
 			rows = append(rows, recs[1:]...)
@@ -264,7 +264,7 @@ func TestGenerationEntries(t *testing.T) {
 
 		r := e.Do(http.MethodGet, "/v1/accounts/ann/entries", adminKey, "", "Accept", "text/csv")
 		recs := parseCSV(t, r.body)
-		if wantHeader := []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo"}; !reflect.DeepEqual(recs[0], wantHeader) {
+		if wantHeader := []string{"id", "time", "kind", "ref", "generation", "model", "catalog_version", "available_delta", "held_delta", "available_after", "held_after", "charged_delta", "list_credits", "memo", "member"}; !reflect.DeepEqual(recs[0], wantHeader) {
 			t.Fatalf("CSV header = %v; want %v", recs[0], wantHeader)
 		}
 		got = nil

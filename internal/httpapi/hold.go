@@ -23,6 +23,7 @@ type Hold struct {
 	ExpiresAt       time.Time         `json:"expires_at" doc:"When the service releases the hold itself if it is still open."`
 	CreatedAt       time.Time         `json:"created_at"`
 	ResolvedAt      *time.Time        `json:"resolved_at,omitempty"`
+	Member          string            `json:"member,omitempty" doc:"On a team's account: the member the hold is for, whose monthly limit it counts against; absent on any other account." example:"user_42"`
 	Allocations     []Allocation      `json:"allocations" doc:"Which grants the hold reserved from, in consumption order."`
 }
 
@@ -39,7 +40,7 @@ func NewHold(h credit.Hold) *Hold {
 	out := &Hold{
 		ID: h.ID, Account: h.Account, Generation: h.Generation, Status: h.Status, Credits: h.Amount,
 		CapturedCredits: h.Captured, ReleasedCredits: h.Released, ExpiresAt: h.ExpiresAt.UTC(),
-		CreatedAt: h.CreatedAt.UTC(), ResolvedAt: optTime(h.ResolvedAt), Allocations: make([]Allocation, len(h.Allocations)),
+		CreatedAt: h.CreatedAt.UTC(), ResolvedAt: optTime(h.ResolvedAt), Member: h.Member, Allocations: make([]Allocation, len(h.Allocations)),
 	}
 	for i, a := range h.Allocations {
 		out.Allocations[i] = Allocation{Grant: a.Grant, Credits: a.Amount, CapturedCredits: a.Captured, RefundedCredits: a.Refunded}
@@ -51,6 +52,7 @@ func NewHold(h credit.Hold) *Hold {
 type HoldRequest struct {
 	Credits    Amount `json:"credits"`
 	TTLSeconds *int   `json:"ttl_seconds,omitempty" doc:"Seconds until the service releases the hold itself: 1 to 86400; absent: 900 (15 minutes)."`
+	Member     string `json:"member,omitempty" doc:"The team member the credits are for: required on a team's account (422 member_required; 404 unknown_member for one who is not a member), refused on any other (422 not_a_team)." example:"user_42"`
 }
 
 // CaptureRequest charges all or part of a hold.
@@ -64,7 +66,7 @@ func (s *Server) holdRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/accounts/{id}/holds",
 		Summary:       "Hold credits on an account",
-		Description:   "Reserves credits in one atomic step with the balance check: 402 insufficient_credits (with available_credits and required_credits) when the balance, with the overdraft, cannot cover them.",
+		Description:   "Reserves credits in one atomic step with the balance check: 402 insufficient_credits (with available_credits and required_credits) when the balance, with the overdraft, cannot cover them. On a team's account the hold is a member's (member), reserved against their monthly limit in the same step: 402 member_limit_exceeded (with remaining_credits, required_credits and resets_at) when what is left of it cannot cover it.",
 		Tags:          []string{"Holds"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
@@ -86,7 +88,7 @@ func (s *Server) holdRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		h, err := s.ledger.CreateHold(ctx, idem, in.ID, credit.HoldSpec{Credits: c, TTL: ttl})
+		h, err := s.ledger.CreateHold(ctx, idem, in.ID, credit.HoldSpec{Credits: c, TTL: ttl, Member: in.Body.Value.Member})
 		if err != nil {
 			return nil, s.failOn(err, "account", in.ID)
 		}
@@ -151,7 +153,7 @@ func (s *Server) holdRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/holds/{id}",
 		Summary:     "Get a hold",
-		Description: "As of now: a hold past its TTL is released first.",
+		Description: "As of now: a hold past its TTL is released first. A member key reads only its own member's: another member's is 404 like a missing one.",
 		Tags:        []string{"Holds"},
 	}, accessRead, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Hold id."`
@@ -160,7 +162,7 @@ func (s *Server) holdRoutes() {
 		if err != nil {
 			return nil, s.failOn(err, "hold", in.ID)
 		}
-		if err := s.readable(ctx, "hold", in.ID, h.Account); err != nil {
+		if err := s.readableOf(ctx, "hold", in.ID, h.Account, h.Member); err != nil {
 			return nil, s.fail(err)
 		}
 		return &struct{ Body *Hold }{NewHold(h)}, nil

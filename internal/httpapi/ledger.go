@@ -24,6 +24,7 @@ func (s *Server) ledgerRoutes() {
 	s.accountRoutes()
 	s.grantRoutes()
 	s.subscriptionRoutes()
+	s.memberRoutes()
 	s.generationRoutes()
 	s.holdRoutes()
 	s.historyRoutes()

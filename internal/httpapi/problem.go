@@ -32,8 +32,14 @@ type Problem struct {
 	AvailableCredits         *credit.Credits `json:"available_credits,omitempty"`
 	RequiredCredits          *credit.Credits `json:"required_credits,omitempty"`
 	EligibleAvailableCredits *credit.Credits `json:"eligible_available_credits,omitempty" doc:"insufficient_credits: the part of available_credits that may pay for this model (grants limited to other models by applies_to do not)."`
-	// ResetsAt is when a plan's limit resets (daily_limit_reached).
-	ResetsAt *time.Time `json:"resets_at,omitempty" doc:"daily_limit_reached: the account's next local midnight, when the day's fast generations reset."`
+	// RemainingCredits is what is left of a team member's monthly limit
+	// (member_limit_exceeded): the member's, not the pool's, so it is not
+	// available_credits.
+	RemainingCredits *credit.Credits `json:"remaining_credits,omitempty" doc:"member_limit_exceeded: what is left of the member's monthly limit in the period under way."`
+	// ResetsAt is when a limit resets: a plan's daily limit
+	// (daily_limit_reached), a team member's monthly one
+	// (member_limit_exceeded).
+	ResetsAt *time.Time `json:"resets_at,omitempty" doc:"daily_limit_reached: the account's next local midnight, when the day's fast generations reset; member_limit_exceeded: the end of the member's period, when their limit is whole again."`
 }
 
 // FieldError locates one problem in a request ("body.images").
@@ -90,6 +96,11 @@ func ProblemFor(err error, log *slog.Logger) *Problem {
 	switch e.Code {
 	case credit.InsufficientCredits:
 		available, required, eligible := e.Available, e.Required, e.Eligible
+		if p.Code == "member_limit_exceeded" {
+			// What is short is the member's budget, not the pool.
+			p.RemainingCredits, p.RequiredCredits, p.ResetsAt = &available, &required, optTime(e.ResetsAt)
+			break
+		}
 		p.AvailableCredits, p.RequiredCredits, p.EligibleAvailableCredits = &available, &required, &eligible
 	case credit.Limited:
 		p.ResetsAt = optTime(e.ResetsAt)

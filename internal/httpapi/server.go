@@ -265,14 +265,15 @@ func normalizeContentType(next http.Handler) http.Handler {
 
 // fail turns err into the problem the client sees, keeping a 401's
 // WWW-Authenticate challenge, and giving a 429 daily_limit_reached the
-// Retry-After of its reset.
+// Retry-After of its reset (a 402 member_limit_exceeded says when its limit
+// resets too, but it is no rate limit: no Retry-After).
 func (s *Server) fail(err error) error {
 	var ap *authProblem
 	if errors.As(err, &ap) {
 		return ap
 	}
 	p := ProblemFor(err, s.log)
-	if p.ResetsAt != nil && s.ledger != nil {
+	if p.Status == http.StatusTooManyRequests && p.ResetsAt != nil && s.ledger != nil {
 		// A plan's daily limit says when to come back, as a rate limit does.
 		secs := max(1, int(math.Ceil(p.ResetsAt.Sub(s.ledger.Now()).Seconds())))
 		return &rateProblem{Problem: p, retryAfter: strconv.Itoa(secs)}
