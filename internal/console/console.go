@@ -1,7 +1,8 @@
 // Package console is tally's web console: Image mode (the model list, its
 // tooltips, the live total on Create, and what the account's plan does with
 // each model), Pricing (with the catalog's plans), Account (balances by
-// kind, plan, subscription and unlimited windows) and Catalog.
+// kind, plan, subscription and unlimited windows; a team's members and what
+// each used of their monthly limit) and Catalog.
 //
 // Every page is rendered on the server from the catalog in use at the time of
 // the request, so prices show without JavaScript and a newly published catalog

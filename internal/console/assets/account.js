@@ -1,6 +1,9 @@
 // Account: balances, grants, open holds, paged history, usage by model and
 // day (an SVG drawn here from the API's sums), and CSV export. An account key
 // sees its own account only: the console does not even ask for another.
+// A team's page adds its members' use of their monthly limits and its usage
+// by member; a member's key sees the team's pool and its own row only (the
+// API answers it no other).
 'use strict';
 
 (function () {
@@ -75,6 +78,11 @@
   T.session.setAccount(id);
   T.renderAuth();
 
+  // team: the account is a team's pool (its kind, from the API). zone is
+  // the time zone of its members' periods: its subscription's, else its own.
+  let team = false;
+  let zone = 'UTC';
+
   const signed = (n) => (n > 0 ? '+' : '') + T.credits(n);
   const deltaClass = (n) => (n > 0 ? 'num delta-pos' : n < 0 ? 'num delta-neg' : 'num');
   function emptyRow(table, cols, text) {
@@ -83,9 +91,20 @@
 
   async function loadAccount() {
     const a = await T.api(base);
+    team = a.kind === 'team';
+    const active = (a.subscriptions || []).find((s) => s.id === a.subscription);
+    zone = (active && active.time_zone) || a.time_zone || 'UTC';
+    if (team) {
+      $('account-kind').textContent = 'Team';
+      $('a-available-hint').textContent = 'credits in the team\u2019s pool';
+      if (who.member) $('usage-h').textContent = 'Your usage by model and day';
+    }
     $('a-available').textContent = T.credits(a.available_credits);
     $('a-held').textContent = T.credits(a.held_credits);
-    $('a-holds-count').textContent = T.plural(a.open_holds.length, 'open hold', 'open holds');
+    // A member's key is answered its own holds only; the held credits are the pool's.
+    $('a-holds-count').textContent = team && who.member
+      ? T.plural(a.open_holds.length, 'open hold', 'open holds') + ' of yours'
+      : T.plural(a.open_holds.length, 'open hold', 'open holds');
     const b = a.balances || {};
     $('a-free').textContent = T.credits(b.free_credits || 0);
     $('a-subscription').textContent = T.credits(b.subscription_credits || 0);
@@ -118,11 +137,73 @@
     else {
       holds.tBodies[0].replaceChildren(...a.open_holds.map((h) => T.el('tr', null,
         T.el('th', { scope: 'row', 'data-label': 'Hold' }, T.el('code', null, h.id)),
-        T.el('td', { 'data-label': 'Generation' }, h.generation ? T.el('code', null, h.generation) : 'generic'),
+        T.el('td', { 'data-label': 'Generation' }, h.generation ? T.el('code', null, h.generation) : 'generic',
+          h.member ? T.el('span', { class: 'muted' }, ' by ' + h.member) : null),
         T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(h.credits)),
         T.el('td', { 'data-label': 'Created' }, T.time(h.created_at)),
         T.el('td', { 'data-label': 'Expires' }, T.time(h.expires_at)))));
     }
+  }
+
+  // Members: what each used of the pool this period against their monthly
+  // limit. The bar is the used share of the limit, drawn from the API's
+  // two numbers (full when the limit is 0 or used past a lowered limit);
+  // every figure shown is the API's. A member's key gets its own row only.
+  const lastInstant = (s) => new Date(Date.parse(s) - 1).toISOString();
+  function memberRow(m, mine) {
+    const limit = m.monthly_limit_credits;
+    const limited = limit !== null && limit !== undefined;
+    let bar = null;
+    if (limited) {
+      const share = limit > 0 ? Math.min(1, Math.max(0, m.used_credits / limit)) : 1;
+      const percent = Math.round(share * 1000) / 10;
+      const fill = T.el('span', { class: 'meter-fill' });
+      fill.style.width = percent + '%'; // CSSOM: allowed by the CSP, unlike a style attribute
+      bar = T.el('div', {
+        class: 'meter' + (share >= 1 ? ' meter-full' : share >= 0.8 ? ' meter-warn' : ''),
+        role: 'meter', 'aria-label': (mine ? 'Your' : m.member + '\u2019s') + ' use of the limit',
+        'aria-valuemin': '0', 'aria-valuemax': '100', 'aria-valuenow': String(percent),
+        'aria-valuetext': T.credits(m.used_credits) + ' of ' + T.credits(limit) + ' credits used',
+        'data-percent': String(percent),
+      }, fill);
+    }
+    return T.el('tr', { 'data-member': m.member, class: mine ? 'row-current' : null },
+      T.el('th', { scope: 'row', 'data-label': 'Member' }, T.el('code', null, m.member), mine ? T.el('span', { class: 'muted' }, ' (you)') : null),
+      T.el('td', { class: 'num', 'data-label': 'Used / limit' }, T.credits(m.used_credits) + ' / ' + (limited ? T.credits(limit) : 'No limit')),
+      T.el('td', { class: 'meter-cell', 'data-label': limited ? 'Share used' : null }, bar),
+      T.el('td', { class: 'num', 'data-label': 'Remaining' }, limited ? T.credits(m.remaining_credits) : 'No limit'),
+      T.el('td', { 'data-label': 'Resets' }, T.el('time', {
+        datetime: m.period_end,
+        title: T.zoneFormat(m.period_end, zone, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }),
+      }, T.date(m.period_end, zone))));
+  }
+
+  async function loadMembers() {
+    const block = $('members-block');
+    block.hidden = !team;
+    if (!team) return;
+    const mine = !!who.member;
+    $('members-h').textContent = mine ? 'Your limit this period' : 'Members';
+    $('members-hint').textContent = mine
+      ? 'What you used of the team\u2019s credits this period, against your monthly limit. The balance above is the team\u2019s.'
+      : 'What each member used of the team\u2019s credits this period, against their monthly limit.';
+    const table = $('members');
+    let rows;
+    try {
+      rows = (await T.api(base + '/members')).members || [];
+    } catch (e) {
+      emptyRow(table, 5, T.accountRefusal(e, id));
+      return;
+    }
+    const first = rows[0];
+    $('members-period').textContent = first
+      ? 'This period: ' + T.date(first.period_start, zone) + ' \u2013 ' + T.date(lastInstant(first.period_end), zone)
+      : '';
+    if (!rows.length) {
+      emptyRow(table, 5, mine ? 'You are not a member of this team.' : 'No members yet.');
+      return;
+    }
+    table.tBodies[0].replaceChildren(...rows.map((m) => memberRow(m, mine && m.member === who.member)));
   }
 
   // The plan whose rules apply, the subscription it comes through, and the
@@ -197,7 +278,8 @@
       // nothing (a hold moves credits, it does not charge them).
       table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', null,
         T.el('td', { 'data-label': 'Time' }, T.el('time', { datetime: e.time }, T.time(e.time))),
-        T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref)),
+        T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref),
+          e.member ? T.el('span', { class: 'muted' }, ' by ' + e.member) : null),
         T.el('td', { 'data-label': 'Model' }, e.model ? modelName(e.model) : ''),
         T.el('td', { 'data-label': 'Catalog' }, e.catalog_version ? T.el('code', { class: 'version' }, e.catalog_version) : ''),
         T.el('td', { class: deltaClass(e.available_delta), 'data-label': 'Available' }, signed(e.available_delta)),
@@ -253,6 +335,26 @@
     usage = { window: w, days: new Map(perDay.map(([k, g, groups]) => [k, { total: g, models: groups }])), models: byModel.groups };
     drawUsage();
     renderUsageTable();
+    await loadMemberUsage(w, range);
+  }
+
+  // Usage by member, on a team: what each member was charged in the
+  // window. A member's key is not offered it: the API answers such a key
+  // its own usage only, which the chart above already shows.
+  async function loadMemberUsage(w, range) {
+    const block = $('usage-members-block');
+    block.hidden = !team || !!who.member;
+    if (block.hidden) return;
+    const byMember = await T.api(base + '/usage?group_by=member&' + range);
+    const table = $('usage-members');
+    if (!byMember.groups.length) emptyRow(table, 3, 'No charges in the last ' + w.days + ' days.');
+    else {
+      table.tBodies[0].replaceChildren(...byMember.groups.map((g) => T.el('tr', { 'data-member': g.key },
+        T.el('th', { scope: 'row', 'data-label': 'Member' }, T.el('code', null, g.key)),
+        T.el('td', { class: 'num', 'data-label': 'Charges' }, String(g.count)),
+        T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(g.charged_credits) +
+          (g.list_credits && g.list_credits !== g.charged_credits ? ' (list price ' + T.credits(g.list_credits) + ')' : '')))));
+    }
   }
 
   function colors() {
@@ -401,6 +503,7 @@
   (async function () {
     try {
       await loadAccount();
+      await loadMembers();
     } catch (e) {
       fail(e);
       return;

@@ -275,9 +275,10 @@
       box.append(el('a', { class: 'btn btn-ghost btn-sm', href: '/login?next=' + encodeURIComponent(next), id: 'signin' }, 'Sign in'));
       return;
     }
-    const label = who.scope === 'account'
-      ? el('span', { class: 'who', id: 'who' }, 'Account key · ', el('b', null, who.account))
-      : el('span', { class: 'who', id: 'who' }, el('b', null, who.scope === 'admin' ? 'Admin' : 'Service'), ' key');
+    let label;
+    if (who.scope === 'account' && who.member) label = el('span', { class: 'who', id: 'who' }, 'Member key · ', el('b', null, who.member), ' of ', el('b', null, who.account));
+    else if (who.scope === 'account') label = el('span', { class: 'who', id: 'who' }, 'Account key · ', el('b', null, who.account));
+    else label = el('span', { class: 'who', id: 'who' }, el('b', null, who.scope === 'admin' ? 'Admin' : 'Service'), ' key');
     box.append(label, el('button', {
       type: 'button', class: 'btn btn-ghost btn-sm', id: 'signout',
       onclick: () => { session.signOut(); location.assign('/'); },

@@ -15,7 +15,9 @@
   const next = T.localPath(form.dataset.next || '/');
   const who = T.session.who();
   if (who) {
-    T.setMessage(msg, 'Signed in with ' + (who.scope === 'account' ? 'the account key of ' + who.account : 'a' + (who.scope === 'admin' ? 'n admin' : ' service') + ' key') + '. Another key replaces it.');
+    const held = who.scope !== 'account' ? 'a' + (who.scope === 'admin' ? 'n admin' : ' service') + ' key'
+      : who.member ? 'the key of member ' + who.member + ' of team ' + who.account : 'the account key of ' + who.account;
+    T.setMessage(msg, 'Signed in with ' + held + '. Another key replaces it.');
   }
   input.focus();
 
