@@ -57,6 +57,7 @@ var benchRows = []struct {
 }{
 	{"quote", false}, {"quote/http", false},
 	{"generation", true}, {"generation@50%", true}, {"generation/http", true}, {"generation/http@50%", true},
+	{"team", true},
 	{"hot-account", true}, {"hot-account/http", true},
 	{"mixed/http", true},
 	{"history/entries", true}, {"history/usage", true}, {"history/entries/http", true}, {"history/usage/http", true},

@@ -20,12 +20,12 @@ func (s *suite) generation(ctx context.Context, name string, accounts int) error
 	store := s.storeBaseline(accounts)
 	half := name == "generation"
 
-	r, err := s.ledgerCycles(ctx, name, accounts, 0, store)
+	r, err := s.ledgerCycles(ctx, name, accounts, 0, store, false)
 	if err != nil {
 		return err
 	}
 	if half && r.OK {
-		if _, err := s.ledgerCycles(ctx, name+"@50%", accounts, r.Throughput/2, store); err != nil {
+		if _, err := s.ledgerCycles(ctx, name+"@50%", accounts, r.Throughput/2, store, false); err != nil {
 			return err
 		}
 	}
@@ -43,19 +43,43 @@ func (s *suite) generation(ctx context.Context, name string, accounts int) error
 
 const cycleNote = "op = one cycle: create a generation (quote + hold), complete it (capture 2 of 2 images): two durable writes"
 
+// team runs the generation cycle of "generation" by team members: 64 teams
+// of one member each, whose limit every hold is counted against (and each
+// capture gives the uncharged rest back to), beside the same store
+// baseline: the cost of a member's budget on the write path, read as this
+// row's ratio against "generation"'s.
+func (s *suite) team(ctx context.Context) error {
+	_, err := s.ledgerCycles(ctx, "team", 64, 0, s.storeBaseline(64), true)
+	return err
+}
+
+// benchMember is the one member of each team of the team scenario.
+const benchMember = "member"
+
 // accountPrefix makes a row's account ids: the run, then the row's name.
 func (s *suite) accountPrefix(row string) string {
 	return s.run + "-" + strings.NewReplacer("/", "-", "@", "-at-", "%", "pct").Replace(row)
 }
 
 // ledgerAccounts opens n accounts through the ledger, each with one grant of
-// accountGrant.
-func (s *suite) ledgerAccounts(ctx context.Context, prefix string, n int) ([]string, error) {
+// accountGrant; teams (team) with benchMember, whose monthly limit is the
+// grant.
+func (s *suite) ledgerAccounts(ctx context.Context, prefix string, n int, team bool) ([]string, error) {
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = prefix + "-" + strconv.Itoa(i)
-		if _, err := s.ledger.CreateAccount(ctx, nil, ids[i], 0); err != nil {
+		spec := credit.AccountSpec{ID: ids[i]}
+		if team {
+			spec.Kind = credit.AccountTeam
+		}
+		if _, err := s.ledger.OpenAccount(ctx, nil, spec); err != nil {
 			return nil, fmt.Errorf("bench: create account %s: %w", ids[i], err)
+		}
+		if team {
+			limit := accountGrant
+			if _, err := s.ledger.SetMember(ctx, nil, ids[i], benchMember, &limit); err != nil {
+				return nil, fmt.Errorf("bench: member of %s: %w", ids[i], err)
+			}
 		}
 		if _, err := s.ledger.AddGrant(ctx, nil, ids[i], credit.GrantSpec{Credits: accountGrant, Source: credit.SourceTopup, Memo: "tally bench"}); err != nil {
 			return nil, fmt.Errorf("bench: grant to %s: %w", ids[i], err)
@@ -66,17 +90,22 @@ func (s *suite) ledgerAccounts(ctx context.Context, prefix string, n int) ([]str
 
 // ledgerCycles measures generation cycles through the Ledger (rate > 0: open
 // loop at that rate), spread round-robin over n fresh accounts, and checks
-// the balances and the whole ledger after; against y.
-func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float64, y *yardstick) (*Result, error) {
-	accounts, err := s.ledgerAccounts(ctx, s.accountPrefix(name), n)
+// the balances and the whole ledger after; against y. With team, the
+// accounts are teams and the cycles their member's.
+func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float64, y *yardstick, team bool) (*Result, error) {
+	accounts, err := s.ledgerAccounts(ctx, s.accountPrefix(name), n, team)
 	if err != nil {
 		return nil, err
+	}
+	member := ""
+	if team {
+		member = benchMember
 	}
 	done := make([]atomic.Int64, n)
 	var next atomic.Int64
 	sc := Scenario{Name: name, Op: func(ctx context.Context, _ int) (int, error) {
 		i := int(next.Add(1) % int64(n))
-		g, err := s.ledger.CreateGeneration(ctx, nil, credit.GenerationSpec{Account: accounts[i], Request: cycleRequest})
+		g, err := s.ledger.CreateGeneration(ctx, nil, credit.GenerationSpec{Account: accounts[i], Request: cycleRequest, Member: member})
 		if err != nil {
 			return 0, err
 		}
@@ -102,12 +131,20 @@ func (s *suite) ledgerCycles(ctx context.Context, name string, n int, rate float
 		if err != nil {
 			return err
 		}
+		if team {
+			if err := checkMembers(ctx, s.ledger, accounts, func(i int) int64 { return done[i].Load() }); err != nil {
+				return err
+			}
+		}
 		return s.verify(ctx, r)
 	})
 	if err != nil {
 		return nil, err
 	}
 	r.Notes = append(r.Notes, fmt.Sprintf("%s; %d account(s)", cycleNote, n))
+	if team {
+		r.Notes = append(r.Notes, "each account a team; each cycle its member's, counted against the member's monthly limit")
+	}
 	if rate > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("open loop at %.0f cycles/s (half the closed-loop peak); latency from when each cycle was due", rate))
 	}
@@ -233,4 +270,20 @@ func (s *suite) httpCycles(ctx context.Context, name string, n int, rate float64
 	}
 	s.noteHTTP(r)
 	return r, nil
+}
+
+// checkMembers checks that each team's member used what its cycles charged
+// (done(i) cycles of cyclePrice), as the members' budgets count it.
+func checkMembers(ctx context.Context, l *credit.Ledger, teams []string, done func(int) int64) error {
+	for i, id := range teams {
+		ms, err := l.Members(ctx, id)
+		if err != nil {
+			return err
+		}
+		want := cyclePrice * credit.Credits(done(i))
+		if len(ms) != 1 || ms[0].Used != want {
+			return fmt.Errorf("team %s: members %+v; want %s used by %s (%d cycles)", id, ms, want, benchMember, done(i))
+		}
+	}
+	return nil
 }
