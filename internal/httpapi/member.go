@@ -17,7 +17,7 @@ type Member struct {
 	MonthlyLimitCredits *credit.Credits `json:"monthly_limit_credits" nullable:"true" doc:"How many credits of the pool the member may use in one period; null: no limit."`
 	UsedCredits         credit.Credits  `json:"used_credits" doc:"Used in the period under way: what the member's open holds hold and their generations charged, less what was given back (failures, releases, refunds)."`
 	RemainingCredits    *credit.Credits `json:"remaining_credits" nullable:"true" doc:"What is left of the limit in the period under way (0 when a lowered limit is below what was used); null: no limit."`
-	PeriodStart         time.Time       `json:"period_start" doc:"The start of the period under way: the team's subscription month (its renewal day, in its time zone), else the calendar month in the team's time zone."`
+	PeriodStart         time.Time       `json:"period_start" doc:"The start of the period under way: the team's subscription month (its renewal day, in its time zone), else the calendar month in the team's time zone. A period under way runs to its end when the team's billing changes (a subscription starts or ends, the time zone changes)."`
 	PeriodEnd           time.Time       `json:"period_end" doc:"The end of the period under way, when the limit is whole again."`
 }
 
