@@ -18,6 +18,7 @@ import (
 	"github.com/tally-credits/tally/internal/console"
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
+	"github.com/tally-credits/tally/internal/metrics"
 )
 
 func (m Main) serveCmd() *cobra.Command {
@@ -55,9 +56,10 @@ func (m Main) serveCmd() *cobra.Command {
 			catalogs, _ := store.(credit.CatalogStore)
 			// The console prices with the server's catalog, asked per request,
 			// so a reload or a publish shows on the next page.
+			mx := metrics.New(version)
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
-			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits})
+			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits, Metrics: mx})
 			// The follower keeps h on the catalog in use in the database, and
 			// on --catalog FILE, reloaded on SIGHUP, while none is in effect.
 			hup := make(chan os.Signal, 1)
@@ -73,7 +75,7 @@ func (m Main) serveCmd() *cobra.Command {
 			followed := make(chan struct{})
 			go func() { follower.Run(followCtx); close(followed) }()
 			defer func() { stopFollowing(); <-followed }()
-			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention})
+			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention, Observer: mx})
 			h.SetLedger(l)
 			if adminKey == "" {
 				if err := m.bootstrapAdminKey(ctx, l); err != nil {

@@ -43,6 +43,7 @@ type group struct {
 	max      int // writes per transaction
 	accounts int // accounts per transaction
 	writers  int
+	observer Observer // nil: none
 
 	mu      sync.Mutex
 	queue   []*write
@@ -84,6 +85,9 @@ func (g *group) update(ctx context.Context, account string, refs Refs, fn func(*
 	<-w.done
 	if w.panic != nil {
 		panic(w.panic)
+	}
+	if g.observer != nil {
+		g.observer.LedgerWrite(operationOf(ctx), outcomeOf(w.err))
 	}
 	return w.err
 }
@@ -186,10 +190,16 @@ func (g *group) run(batches [][]*write) {
 // write runs one Store.Write of the batches.
 func (g *group) write(batches [][]*write) error {
 	sb := make([]*Batch, len(batches))
+	writes := 0
 	for i, ws := range batches {
 		sb[i] = g.batch(ws)
+		writes += len(ws)
 	}
+	start := time.Now()
 	err := g.store.Write(context.Background(), sb)
+	if g.observer != nil {
+		g.observer.StoreWrite(writes, len(sb), time.Since(start), err)
+	}
 	if err != nil {
 		return err
 	}

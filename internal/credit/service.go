@@ -48,6 +48,8 @@ type LedgerConfig struct {
 	// its exactly-once guarantee, is kept before PruneIdempotency deletes it
 	// (0: forever). A key sent again after that is a new request.
 	IdempotencyRetention time.Duration
+	// Observer, if set, is told the outcome of every write (metrics).
+	Observer Observer
 }
 
 // NewLedger returns a ledger on store.
@@ -57,6 +59,7 @@ func NewLedger(store Store, cfg LedgerConfig) *Ledger {
 		l.now = time.Now
 	}
 	l.group = newGroup(store, l.now, cfg.MaxBatch)
+	l.group.observer = cfg.Observer
 	if l.holdTTL == 0 {
 		l.holdTTL = DefaultHoldTTL
 	}

@@ -57,6 +57,7 @@ func NewSweeper(l *Ledger, cfg SweepConfig) *Sweeper {
 // A failed sweep is logged and tried again at the next tick: the sweeper
 // never gives up while ctx lasts.
 func (s *Sweeper) Run(ctx context.Context) {
+	ctx = WithOperation(ctx, "sweep")
 	t := time.NewTicker(s.interval)
 	defer t.Stop()
 	var pruned time.Time

@@ -94,7 +94,11 @@ func mustLedgerServerOn(tb testing.TB, db credit.Store, cfg httpapi.Config) *Env
 	cfg.AdminKey, cfg.Version = adminKey, "test"
 	clock := &Clock{now: start}
 	srv := httpapi.NewServer(cfg)
-	ledger := credit.NewLedger(db, credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now})
+	lc := credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now}
+	if cfg.Metrics != nil {
+		lc.Observer = cfg.Metrics
+	}
+	ledger := credit.NewLedger(db, lc)
 	srv.SetLedger(ledger)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)

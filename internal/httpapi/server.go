@@ -23,6 +23,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/tally-credits/tally/internal/credit"
+	"github.com/tally-credits/tally/internal/metrics"
 )
 
 // MaxBodyBytes is the largest request body accepted (1 MiB).
@@ -63,6 +64,9 @@ type Config struct {
 	// /openapi.json, /healthz, /readyz, /metrics) that no route matched: the
 	// web console. Unset, those paths answer the 404 problem.
 	Console http.Handler
+	// Metrics, if set, counts requests and serves GET /metrics (public,
+	// like /healthz: its labels name no account or key).
+	Metrics *metrics.Metrics
 }
 
 // ReadyTimeout bounds how long /readyz waits for the store to answer.
@@ -75,6 +79,7 @@ type Server struct {
 	catalog  atomic.Pointer[credit.Catalog]
 	ledger   *credit.Ledger // set before serving, never after
 	catalogs credit.CatalogStore
+	metrics  *metrics.Metrics // nil: none
 	adminKey string
 	api      huma.API
 	bodies   *bodyDecoder
@@ -96,7 +101,7 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs,
+	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs, metrics: cfg.Metrics,
 		keyLimits: newLimiters(cfg.RateLimit.PerKey), ipLimits: newLimiters(cfg.RateLimit.PerIP)}
 	s.catalog.Store(cfg.Catalog)
 
@@ -115,7 +120,7 @@ func NewServer(cfg Config) *Server {
 	s.bodies = newBodyDecoder(hc.Components.Schemas)
 	hc.Formats = s.bodies.formats()
 	s.api = humago.New(mux, hc)
-	s.api.UseMiddleware(s.authenticate, s.checkPathID)
+	s.api.UseMiddleware(s.nameOperation, s.authenticate, s.checkPathID)
 	s.routes()
 	if cfg.Catalogs != nil {
 		s.catalogRoutes()
@@ -126,19 +131,31 @@ func NewServer(cfg Config) *Server {
 	s.documentProbes()
 	s.documentLimits()
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), "/healthz")
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
-	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), "/readyz")
+		s.readyz(w, r)
+	})
+	if cfg.Metrics != nil {
+		scrape := cfg.Metrics.Handler()
+		mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+			setRoute(r.Context(), "/metrics")
+			scrape.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Console != nil && !apiPath(r.URL.Path) {
+			setRoute(r.Context(), "console")
 			cfg.Console.ServeHTTP(w, r)
 			return
 		}
 		noRoute(mux, w, r)
 	})
-	s.handler = s.recoverPanics(normalizeContentType(utf8Bodies(mux)))
+	s.handler = s.observe(s.recoverPanics(normalizeContentType(utf8Bodies(mux))))
 	return s
 }
 

@@ -1,0 +1,82 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/tally-credits/tally/internal/credit"
+)
+
+// routeInfo is what the request's metrics learn as it is served: the route
+// (a path template, never the path itself: the path holds account ids),
+// set by whichever handler answers it.
+type routeInfo struct{ route string }
+
+type routeKey struct{}
+
+// setRoute names the route of the request r carries, if it is observed.
+func setRoute(ctx context.Context, route string) {
+	if ri, ok := ctx.Value(routeKey{}).(*routeInfo); ok {
+		ri.route = route
+	}
+}
+
+// observe counts every request and its duration by method, route and
+// status in the server's metrics (without metrics, it is next).
+func (s *Server) observe(next http.Handler) http.Handler {
+	if s.metrics == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ri := &routeInfo{route: "unmatched"}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, ri)))
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		method := r.Method
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		default:
+			method = "other" // a label's values are bounded by the code, not the client
+		}
+		s.metrics.Request(method, ri.route, status, time.Since(start))
+	})
+}
+
+// nameOperation is the huma middleware that names the request's route for
+// the metrics and its operation for the ledger's (credit.WithOperation).
+func (s *Server) nameOperation(ctx huma.Context, next func(huma.Context)) {
+	op := ctx.Operation()
+	setRoute(ctx.Context(), op.Path)
+	next(huma.WithContext(ctx, credit.WithOperation(ctx.Context(), op.OperationID)))
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines,
+// flushes) through the recorder.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
