@@ -23,6 +23,7 @@ import (
 
 func (m Main) serveCmd() *cobra.Command {
 	var addr, catalogFile, pprofAddr string
+	logFormat := "text"
 	limits := httpapi.DefaultRateLimit
 	idemRetention := credit.DefaultIdempotencyRetention
 	var sf storeFlags
@@ -39,11 +40,19 @@ func (m Main) serveCmd() *cobra.Command {
 			if idemRetention < 0 {
 				return credit.Errorf(credit.Invalid, "invalid_flags", "--idempotency-retention is a duration: 0 (keep forever) or more")
 			}
+			var log *slog.Logger
+			switch logFormat {
+			case "text":
+				log = slog.New(slog.NewTextHandler(m.Stderr, nil))
+			case "json":
+				log = slog.New(slog.NewJSONHandler(m.Stderr, nil))
+			default:
+				return credit.Errorf(credit.Invalid, "invalid_flags", "--log-format is text or json, not %q", logFormat)
+			}
 			c, err := loadCatalog(catalogFile)
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(m.Stderr, nil))
 			store, err := sf.create(ctx)
 			if err != nil {
 				return err
@@ -59,7 +68,7 @@ func (m Main) serveCmd() *cobra.Command {
 			mx := metrics.New(version)
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
-			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits, Metrics: mx})
+			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits, Metrics: mx, AccessLog: log})
 			// The follower keeps h on the catalog in use in the database, and
 			// on --catalog FILE, reloaded on SIGHUP, while none is in effect.
 			hup := make(chan os.Signal, 1)
@@ -102,6 +111,7 @@ func (m Main) serveCmd() *cobra.Command {
 	cmd.Flags().Float64Var(&limits.PerIP, "rate-ip", limits.PerIP, "requests per second each client address may make without a valid key (public quotes, refused keys; 0: no limit)")
 	cmd.Flags().DurationVar(&idemRetention, "idempotency-retention", idemRetention, "how long an Idempotency-Key is remembered (its answer kept, a retry answered from it); older records are deleted and the key is new again (0: forever)")
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles at http://ADDR/debug/pprof/ (a loopback host:port only, e.g. 127.0.0.1:6060)")
+	cmd.Flags().StringVar(&logFormat, "log-format", logFormat, "text or json: the log's lines, one per request among them (method, route, status, duration, key, request_id)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
 	sf.register(cmd.Flags())
 	return cmd

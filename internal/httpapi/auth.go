@@ -209,10 +209,15 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 
 // callerOf authenticates req's bearer token (once) and returns its caller.
 // The error is a 401 problem, or the store's error.
-func (s *Server) callerOf(ctx context.Context, req *request) (*caller, error) {
+func (s *Server) callerOf(ctx context.Context, req *request) (c *caller, err error) {
 	if req.caller != nil {
 		return req.caller, nil
 	}
+	defer func() {
+		if c != nil {
+			setKey(ctx, c.ID) // for the access log
+		}
+	}()
 	scheme, token, _ := strings.Cut(strings.TrimSpace(req.authorization), " ")
 	token = strings.TrimSpace(token)
 	switch {

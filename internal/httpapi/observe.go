@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -10,10 +11,11 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// routeInfo is what the request's metrics learn as it is served: the route
-// (a path template, never the path itself: the path holds account ids),
-// set by whichever handler answers it.
-type routeInfo struct{ route string }
+// routeInfo is what the request's metrics and access log learn as it is
+// served: the route (a path template, never the path itself: the path
+// holds account ids), set by whichever handler answers it, and the API key
+// that called it.
+type routeInfo struct{ route, key string }
 
 type routeKey struct{}
 
@@ -24,14 +26,25 @@ func setRoute(ctx context.Context, route string) {
 	}
 }
 
-// observe counts every request and its duration by method, route and
-// status in the server's metrics (without metrics, it is next).
-func (s *Server) observe(next http.Handler) http.Handler {
-	if s.metrics == nil {
-		return next
+// setKey records the id of the API key that called the request ctx is of.
+func setKey(ctx context.Context, id string) {
+	if ri, ok := ctx.Value(routeKey{}).(*routeInfo); ok {
+		ri.key = id
 	}
+}
+
+// RequestIDHeader carries the id tally gives each request, so that a
+// client's report can be found in the access log.
+const RequestIDHeader = "X-Request-Id"
+
+// observe gives every request an id (RequestIDHeader), and once it is
+// answered counts it and its duration by method, route and status in the
+// server's metrics and writes its line in the access log (each if set).
+func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := credit.NewID("req", start)
+		w.Header().Set(RequestIDHeader, id)
 		ri := &routeInfo{route: "unmatched"}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, ri)))
@@ -45,7 +58,14 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		default:
 			method = "other" // a label's values are bounded by the code, not the client
 		}
-		s.metrics.Request(method, ri.route, status, time.Since(start))
+		d := time.Since(start)
+		if s.metrics != nil {
+			s.metrics.Request(method, ri.route, status, d)
+		}
+		if s.access != nil {
+			s.access.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", ri.route),
+				slog.Int("status", status), slog.Duration("duration", d), slog.String("key", ri.key), slog.String("request_id", id))
+		}
 	})
 }
 

@@ -67,6 +67,9 @@ type Config struct {
 	// Metrics, if set, counts requests and serves GET /metrics (public,
 	// like /healthz: its labels name no account or key).
 	Metrics *metrics.Metrics
+	// AccessLog, if set, gets one line per request: method, route, status,
+	// duration, key id and request id.
+	AccessLog *slog.Logger
 }
 
 // ReadyTimeout bounds how long /readyz waits for the store to answer.
@@ -80,6 +83,7 @@ type Server struct {
 	ledger   *credit.Ledger // set before serving, never after
 	catalogs credit.CatalogStore
 	metrics  *metrics.Metrics // nil: none
+	access   *slog.Logger     // nil: no access log
 	adminKey string
 	api      huma.API
 	bodies   *bodyDecoder
@@ -101,7 +105,7 @@ func NewServer(cfg Config) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs, metrics: cfg.Metrics,
+	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs, metrics: cfg.Metrics, access: cfg.AccessLog,
 		keyLimits: newLimiters(cfg.RateLimit.PerKey), ipLimits: newLimiters(cfg.RateLimit.PerIP)}
 	s.catalog.Store(cfg.Catalog)
 
