@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,7 +16,7 @@ import (
 // served: the route (a path template, never the path itself: the path
 // holds account ids), set by whichever handler answers it, and the API key
 // that called it.
-type routeInfo struct{ route, key string }
+type routeInfo struct{ route, key, id string }
 
 type routeKey struct{}
 
@@ -45,7 +46,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		start := time.Now()
 		id := credit.NewID("req", start)
 		w.Header().Set(RequestIDHeader, id)
-		ri := &routeInfo{route: "unmatched"}
+		ri := &routeInfo{route: "unmatched", id: id}
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), routeKey{}, ri)))
 		status := rec.status
@@ -100,3 +101,35 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (deadlines,
 // flushes) through the recorder.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// requestID returns the id observe gave the request ctx is of ("" outside
+// one).
+func requestID(ctx context.Context) string {
+	if ri, ok := ctx.Value(routeKey{}).(*routeInfo); ok {
+		return ri.id
+	}
+	return ""
+}
+
+// stampProblem is the huma transformer that puts the request's id in every
+// problem body huma writes: a *Problem, one of the kinds that embed one
+// (a 401's, a 429's), or an error wrapping either. Problems are made per
+// request, so the id is set in place.
+func stampProblem(ctx huma.Context, _ string, v any) (any, error) {
+	err, ok := v.(error)
+	if !ok {
+		return v, nil
+	}
+	var pr problemer
+	if errors.As(err, &pr) {
+		if p := pr.problem(); p != nil && p.RequestID == "" {
+			p.RequestID = requestID(ctx.Context())
+		}
+	}
+	return v, nil
+}
+
+// problemer is a problem, or a kind of problem that embeds one.
+type problemer interface{ problem() *Problem }
+
+func (p *Problem) problem() *Problem { return p }

@@ -25,6 +25,9 @@ type Problem struct {
 	Code     string       `json:"code" doc:"Stable machine-readable reason, e.g. unsupported_aspect_ratio."`
 	Allowed  []string     `json:"allowed,omitempty" doc:"The values that would have been accepted."`
 	Errors   []FieldError `json:"errors,omitempty" doc:"Per-field details of a malformed request."`
+	// RequestID is the request's X-Request-Id, so that a report of a
+	// refusal can be found in the access log.
+	RequestID string `json:"request_id,omitempty" doc:"The request's id, as its X-Request-Id header and the access log carry it."`
 	// AvailableCredits and RequiredCredits explain insufficient_credits;
 	// EligibleAvailableCredits is the part of AvailableCredits that may pay
 	// for the request's model (grants limited by applies_to to other models
@@ -187,6 +190,11 @@ func init() {
 
 // writeProblem writes p outside huma (for the plain handlers).
 func writeProblem(w http.ResponseWriter, p *Problem) {
+	if id := w.Header().Get(RequestIDHeader); id != "" && p.RequestID == "" {
+		c := *p
+		c.RequestID = id
+		p = &c
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	_ = jsonEncode(w, p)

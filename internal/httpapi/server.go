@@ -114,6 +114,7 @@ func NewServer(cfg Config) *Server {
 	hc.Info.Description = "Prices, holds and charges the credits of an AI image studio. Amounts are decimal credits with at most three decimals. Errors are RFC 9457 problems with a stable code.\n\n" + authDoc
 	hc.DocsPath = ""     // the docs renderer loads scripts from a CDN; the document itself is served
 	hc.CreateHooks = nil // no $schema links injected into response bodies
+	hc.Transformers = append(hc.Transformers, stampProblem)
 	hc.Servers = servers
 	// A misspelt filter must not silently widen an answer (?supports=… lists nothing but is refused).
 	hc.RejectUnknownQueryParameters = true

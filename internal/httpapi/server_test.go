@@ -256,6 +256,9 @@ func wantProblem(tb testing.TB, r response, status int, code string) map[string]
 	if d, _ := p["detail"].(string); strings.TrimSpace(d) == "" {
 		tb.Errorf("detail = %#v; want a non-empty sentence", p["detail"])
 	}
+	if id := r.header.Get(httpapi.RequestIDHeader); id == "" || p["request_id"] != id {
+		tb.Errorf("request_id = %#v; want the X-Request-Id header %q", p["request_id"], id)
+	}
 	return p
 }
 
