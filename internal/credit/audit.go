@@ -37,6 +37,13 @@ const (
 	AuditGrantAmend     = "grant.amend" // a grant's expiry changed
 	AuditMemberSet      = "member.set"  // a team member added, or their limit changed
 	AuditMemberRemove   = "member.remove"
+	AuditAccountAlerts  = "account.alerts"     // an account's balance.low threshold set
+	AuditAutoTopup      = "account.auto_topup" // an account's auto top-up set or turned off
+	AuditTopupConfirm   = "topup.confirm"
+	AuditTopupCancel    = "topup.cancel"
+	AuditWebhookCreate  = "webhook.create"
+	AuditWebhookDelete  = "webhook.delete"
+	AuditWebhookRetry   = "webhook.retry"
 )
 
 // MaxAuditPage bounds one page of the audit log.

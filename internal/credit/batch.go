@@ -44,6 +44,11 @@ type group struct {
 	accounts int // accounts per transaction
 	writers  int
 	observer Observer // nil: none
+	// notice is how long before a grant's expiry grant.expiring tells.
+	notice time.Duration
+	// committed, if set, is called after each commit that wrote events
+	// (the feed's long polls wake on it).
+	committed func()
 
 	mu      sync.Mutex
 	queue   []*write
@@ -203,6 +208,9 @@ func (g *group) write(batches [][]*write) error {
 	if err != nil {
 		return err
 	}
+	if g.committed != nil {
+		g.committed()
+	}
 	for i, b := range sb {
 		if b.Skipped {
 			for _, w := range batches[i] {
@@ -227,6 +235,7 @@ func (g *group) batch(ws []*write) *Batch {
 	account := ws[0].account
 	return &Batch{Account: account, Writes: len(ws), Refs: refs, Decide: func(s *State) (*Change, error) {
 		b := NewBook(account, s)
+		b.notice = g.notice
 		for _, w := range ws {
 			w.err, w.panic = nil, nil
 			if err := w.ctx.Err(); err != nil {
@@ -234,9 +243,16 @@ func (g *group) batch(ws []*write) *Batch {
 				continue
 			}
 			cp := b.checkpoint()
+			b.limitMember = ""
 			run(w, b, now)
-			if w.err != nil || w.panic != nil {
+			switch {
+			case w.panic != nil:
 				b.rollback(cp)
+			case w.err != nil:
+				b.rollback(cp)
+				b.refused(w.err, now)
+			default:
+				b.news(&cp, now)
 			}
 		}
 		return b.Change(), nil

@@ -21,11 +21,17 @@ type Book struct {
 	cur    *State // as the writes so far left it
 	// cat holds the plans the writes apply (nil: none, a plain ledger).
 	cat *Catalog
+	// notice is how long before a grant's expiry grant.expiring tells.
+	notice time.Duration
+	// limitMember is the member whose limit refused the write being
+	// decided ("" if none): a refusal that is news (see Book.refused).
+	limitMember string
 
 	// Appended by the writes, in order; cut back by a rollback.
 	entries []Entry
 	idem    []IdempotencyRecord
 	audit   []AuditEntry
+	events  []Event
 }
 
 // NewBook returns a book on the state a store loaded for account.
@@ -38,17 +44,17 @@ func NewBook(account string, s *State) *Book {
 
 // checkpoint is where a rollback returns the book to.
 type checkpoint struct {
-	state                  *State
-	entries, idem, audited int
+	state                          *State
+	entries, idem, audited, events int
 }
 
 func (b *Book) checkpoint() checkpoint {
-	return checkpoint{b.cur.Clone(), len(b.entries), len(b.idem), len(b.audit)}
+	return checkpoint{b.cur.Clone(), len(b.entries), len(b.idem), len(b.audit), len(b.events)}
 }
 
 func (b *Book) rollback(c checkpoint) {
 	b.cur = c.state
-	b.entries, b.idem, b.audit = b.entries[:c.entries], b.idem[:c.idem], b.audit[:c.audited]
+	b.entries, b.idem, b.audit, b.events = b.entries[:c.entries], b.idem[:c.idem], b.audit[:c.audited], b.events[:c.events]
 }
 
 // sortGrants puts grants in consumption order: priority, then expiry
@@ -327,13 +333,14 @@ func (b *Book) appendAudit(e AuditEntry) { b.audit = append(b.audit, e) }
 
 // Change returns what the writes decided, against what was loaded.
 func (b *Book) Change() *Change {
-	c := &Change{Entries: b.entries, Idempotency: b.idem, Audit: b.audit}
+	c := &Change{Entries: b.entries, Idempotency: b.idem, Audit: b.audit, Events: b.events}
 	switch la, ca := b.loaded.Account, b.cur.Account; {
 	case ca == nil:
 	case la == nil:
 		a := *ca
 		c.NewAccount = &a
-	case la.Available != ca.Available || la.Held != ca.Held || la.Plan != ca.Plan || la.TimeZone != ca.TimeZone || la.Daily != ca.Daily:
+	case la.Available != ca.Available || la.Held != ca.Held || la.Plan != ca.Plan || la.TimeZone != ca.TimeZone || la.Daily != ca.Daily ||
+		la.LowBalance != ca.LowBalance || la.AutoTopup != ca.AutoTopup:
 		a := *ca
 		c.Account = &a
 	}
@@ -344,7 +351,7 @@ func (b *Book) Change() *Change {
 			continue
 		}
 		o := b.loaded.Grants[i]
-		if o.Remaining != g.Remaining || o.Held != g.Held || o.PaidBack != g.PaidBack || !o.ExpiresAt.Equal(g.ExpiresAt) || !o.ExpiredAt.Equal(g.ExpiredAt) {
+		if o.Remaining != g.Remaining || o.Held != g.Held || o.PaidBack != g.PaidBack || !o.ExpiresAt.Equal(g.ExpiresAt) || !o.ExpiredAt.Equal(g.ExpiredAt) || !o.WarnedAt.Equal(g.WarnedAt) {
 			c.Grants = append(c.Grants, g)
 		}
 	}
@@ -387,9 +394,18 @@ func (b *Book) Change() *Change {
 	}
 	for _, p := range b.cur.MemberPeriods {
 		i := slices.IndexFunc(b.loaded.MemberPeriods, func(o MemberPeriod) bool { return o.Member == p.Member && o.Start.Equal(p.Start) })
-		if i < 0 || b.loaded.MemberPeriods[i].Used != p.Used || !equalLimit(b.loaded.MemberPeriods[i].Limit, p.Limit) {
+		if i < 0 || b.loaded.MemberPeriods[i].Used != p.Used || !equalLimit(b.loaded.MemberPeriods[i].Limit, p.Limit) || !b.loaded.MemberPeriods[i].Reached.Equal(p.Reached) {
 			p.Limit = cloneCredits(p.Limit)
 			c.MemberPeriods = append(c.MemberPeriods, p)
+		}
+	}
+	for _, t := range b.cur.Topups {
+		i := slices.IndexFunc(b.loaded.Topups, func(o Topup) bool { return o.ID == t.ID })
+		switch {
+		case i < 0:
+			c.NewTopups = append(c.NewTopups, t)
+		case b.loaded.Topups[i] != t:
+			c.Topups = append(c.Topups, t)
 		}
 	}
 	for _, u := range b.cur.Subscriptions {

@@ -88,12 +88,17 @@ func expireGrant(b *Book, id string, at time.Time) error {
 }
 
 // ExpireDue settles every account with something past its time (a hold's
-// TTL, a grant's expiry, a subscription's renewal): the background sweeper
-// calls it every second or so. It returns how many accounts it settled.
-// Accounts are settled one transaction each, so a long backlog never holds
-// the store for long.
+// TTL, a grant's expiry, a subscription's renewal, a grant.expiring to
+// tell): the background sweeper calls it every second or so. It returns
+// how many accounts it settled. Accounts are settled one transaction each,
+// so a long backlog never holds the store for long.
 func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 	n := 0
+	// warned are the accounts written for a grant.expiring in this call:
+	// the write tells of every such grant, so an account that still shows
+	// one (a grant the store's WarnGrants finds and the ledger's rule does
+	// not) is not written again and again.
+	warned := map[string]bool{}
 	for {
 		accounts, err := view(ctx, l, func(tx Tx, now time.Time) ([]string, error) {
 			seen := map[string]bool{}
@@ -115,6 +120,17 @@ func (l *Ledger) ExpireDue(ctx context.Context) (int, error) {
 			for _, g := range grants {
 				if !seen[g.Account] {
 					seen[g.Account] = true
+					out = append(out, g.Account)
+				}
+			}
+			warn, err := tx.WarnGrants(now.Add(l.group.notice), 100)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range warn {
+				if !seen[g.Account] && !warned[g.Account] {
+					seen[g.Account] = true
+					warned[g.Account] = true
 					out = append(out, g.Account)
 				}
 			}

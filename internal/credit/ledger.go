@@ -44,6 +44,12 @@ type Account struct {
 	// Kind is a user's wallet or a team's pool (see Member). It is set
 	// when the account is opened and never changes.
 	Kind AccountKind
+	// LowBalance is the threshold of the balance.low alert: a write that
+	// takes Available from at or above it to below it tells so, once per
+	// crossing (0: no alert). See Book.news.
+	LowBalance Credits
+	// AutoTopup asks the studio for credits when Available runs low.
+	AutoTopup AutoTopup
 }
 
 // Grant is one lot of credits put into an account. Remaining is its spendable
@@ -71,6 +77,8 @@ type Grant struct {
 	// Subscription is the subscription whose allowance (or rollover) this
 	// is, "" for others.
 	Subscription string
+	// WarnedAt is when grant.expiring was told of it (zero: not yet).
+	WarnedAt time.Time
 	// Period names the allowance period the grant was given for
 	// ("free/2026-12-05", "sub_…/0/3"), "" for others. A plan's grant has
 	// the ID PeriodGrantID gives, so that a period is granted at most once

@@ -65,6 +65,9 @@ type MemberPeriod struct {
 	// below Used changes only what later reservations are checked
 	// against.
 	Limit *Credits
+	// Reached is when member.limit_reached was told of this period (zero:
+	// not yet): once a period.
+	Reached time.Time
 }
 
 // MemberView is a member as the team's admin (or the member) sees them:
@@ -168,6 +171,7 @@ func (b *Book) reserveMember(h *Hold, now time.Time) error {
 		p = &b.cur.MemberPeriods[len(b.cur.MemberPeriods)-1]
 	}
 	if m.MonthlyLimit != nil && p.Used+h.Amount > *m.MonthlyLimit {
+		b.limitMember = m.ID
 		left := max(0, *m.MonthlyLimit-p.Used)
 		return &Error{Code: InsufficientCredits, Reason: "member_limit_exceeded",
 			Message: "member " + m.ID + " has " + left.String() + " of their " + m.MonthlyLimit.String() +

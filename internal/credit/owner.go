@@ -75,3 +75,16 @@ func (l *Ledger) subscriptionAccount(ctx context.Context, id string) (string, er
 	l.owners.remember(id, s.Account)
 	return s.Account, nil
 }
+
+// topupAccount returns the account of top-up id. NotFound unknown_topup.
+func (l *Ledger) topupAccount(ctx context.Context, id string) (string, error) {
+	if a, ok := l.owners.lookup(id); ok {
+		return a, nil
+	}
+	t, err := view(ctx, l, func(tx Tx, _ time.Time) (Topup, error) { return tx.Topup(id) })
+	if err != nil {
+		return "", err
+	}
+	l.owners.remember(id, t.Account)
+	return t.Account, nil
+}

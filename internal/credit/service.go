@@ -31,6 +31,8 @@ type Ledger struct {
 	holdTTL time.Duration
 	// idemRetention is how long idempotency records are kept (0: forever).
 	idemRetention time.Duration
+	feed          *feed
+	webhookGuard  func(ctx context.Context, url string) error
 }
 
 // LedgerConfig configures a Ledger. Zero fields take defaults.
@@ -50,6 +52,13 @@ type LedgerConfig struct {
 	IdempotencyRetention time.Duration
 	// Observer, if set, is told the outcome of every write (metrics).
 	Observer Observer
+	// ExpiringNotice is how long before a grant's expiry grant.expiring
+	// tells of it (default DefaultExpiringNotice).
+	ExpiringNotice time.Duration
+	// WebhookGuard, if set, checks a webhook's URL before it is stored
+	// (the private-address guard of internal/webhook); nil: only the
+	// URL's form is checked.
+	WebhookGuard func(ctx context.Context, url string) error
 }
 
 // NewLedger returns a ledger on store.
@@ -60,6 +69,13 @@ func NewLedger(store Store, cfg LedgerConfig) *Ledger {
 	}
 	l.group = newGroup(store, l.now, cfg.MaxBatch)
 	l.group.observer = cfg.Observer
+	l.group.notice = cfg.ExpiringNotice
+	if l.group.notice <= 0 {
+		l.group.notice = DefaultExpiringNotice
+	}
+	l.feed = newFeed()
+	l.group.committed = l.feed.wake
+	l.webhookGuard = cfg.WebhookGuard
 	if l.holdTTL == 0 {
 		l.holdTTL = DefaultHoldTTL
 	}

@@ -28,7 +28,10 @@ import (
 //   - every subscription of the account (an account has few);
 //   - the team's members Refs names (removed ones too), each with its
 //     MemberPeriods that have not ended at Refs.Now; and the MemberPeriod
-//     each loaded hold with a Member counts in (Hold.MemberPeriod).
+//     each loaded hold with a Member counts in (Hold.MemberPeriod);
+//   - its top-ups that are pending or were made at or after Refs.Now less
+//     TopupWindow (the monthly cap counts a calendar month's), and those
+//     Refs.Topups names.
 //
 // It may load more (SQLite loads every open hold, and keeps states in memory
 // between writes): the ledger decides alike on any superset. Everything is
@@ -43,7 +46,12 @@ type State struct {
 	Subscriptions []Subscription
 	Members       []Member
 	MemberPeriods []MemberPeriod
+	Topups        []Topup
 }
+
+// TopupWindow is how far back a State's top-ups reach: past the start of
+// any calendar month under way, in any time zone.
+const TopupWindow = 32 * 24 * time.Hour
 
 // Refs is what the writes of a batch name besides their account.
 type Refs struct {
@@ -54,6 +62,8 @@ type Refs struct {
 	Idempotency []Idempotency // Scope and Key; Hash is not used
 	// Members are the members of a team the writes name.
 	Members []string
+	// Topups are the top-ups the writes name.
+	Topups []string
 	// TryLock asks the store not to wait for the account's lock: if another
 	// transaction holds it, Write loads nothing and sets Batch.Skipped. The
 	// expiry sweeper uses it so that nodes settling in parallel never do the
@@ -66,6 +76,7 @@ func (r *Refs) add(o Refs) {
 	r.Generations = append(r.Generations, o.Generations...)
 	r.Idempotency = append(r.Idempotency, o.Idempotency...)
 	r.Members = append(r.Members, o.Members...)
+	r.Topups = append(r.Topups, o.Topups...)
 	r.TryLock = r.TryLock && o.TryLock // a batch skips only if all its writes may
 }
 
@@ -75,12 +86,12 @@ func (r *Refs) add(o Refs) {
 // journal, idempotency and audit records to append, in order.
 type Change struct {
 	NewAccount *Account // insert
-	// Account is updated to its Available, Held, Plan, TimeZone and Daily
-	// (never its Kind).
+	// Account is updated to its Available, Held, Plan, TimeZone, Daily,
+	// LowBalance and AutoTopup (never its Kind).
 	Account   *Account
 	NewGrants []Grant
-	// Grants are updated to their Remaining, Held, PaidBack, ExpiresAt and
-	// ExpiredAt.
+	// Grants are updated to their Remaining, Held, PaidBack, ExpiresAt,
+	// ExpiredAt and WarnedAt.
 	Grants   []Grant
 	NewHolds []Hold // with their allocations
 	// Holds are updated to their Status, Captured, Released and ResolvedAt;
@@ -104,9 +115,16 @@ type Change struct {
 	// row exists.
 	Members       []Member
 	MemberPeriods []MemberPeriod
-	Entries       []Entry // the store assigns their IDs, in order
-	Idempotency   []IdempotencyRecord
-	Audit         []AuditEntry
+	// NewTopups are inserted; Topups are updated to their Status, Grant
+	// and ResolvedAt.
+	NewTopups []Topup
+	Topups    []Topup
+	Entries   []Entry // the store assigns their IDs, in order
+	// Events are appended to the feed, in order, in the same transaction
+	// (the outbox).
+	Events      []Event
+	Idempotency []IdempotencyRecord
+	Audit       []AuditEntry
 }
 
 // AllocationRow is one allocation of a hold at its place (Seq) in the hold's
@@ -123,7 +141,7 @@ func (c *Change) Empty() bool {
 		len(c.NewHolds) == 0 && len(c.Holds) == 0 && len(c.Allocations) == 0 && len(c.TrimAllocations) == 0 &&
 		len(c.NewGenerations) == 0 && len(c.Generations) == 0 && len(c.Entries) == 0 &&
 		len(c.Idempotency) == 0 && len(c.Audit) == 0 && len(c.NewSubscriptions) == 0 && len(c.Subscriptions) == 0 &&
-		len(c.Members) == 0 && len(c.MemberPeriods) == 0
+		len(c.Members) == 0 && len(c.MemberPeriods) == 0 && len(c.NewTopups) == 0 && len(c.Topups) == 0 && len(c.Events) == 0
 }
 
 // Batch is the queued writes of one account, which a store runs under one
@@ -163,6 +181,7 @@ func (s *State) Apply(c *Change) bool {
 	if c.Account != nil && s.Account != nil {
 		s.Account.Available, s.Account.Held = c.Account.Available, c.Account.Held
 		s.Account.Plan, s.Account.TimeZone, s.Account.Daily = c.Account.Plan, c.Account.TimeZone, c.Account.Daily
+		s.Account.LowBalance, s.Account.AutoTopup = c.Account.LowBalance, c.Account.AutoTopup
 	}
 	if c.NewAccount == nil && c.Account != nil && s.Account == nil {
 		whole = false
@@ -175,7 +194,7 @@ func (s *State) Apply(c *Change) bool {
 			continue
 		}
 		g := &s.Grants[i]
-		g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt = u.Remaining, u.Held, u.PaidBack, u.ExpiresAt, u.ExpiredAt
+		g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt, g.WarnedAt = u.Remaining, u.Held, u.PaidBack, u.ExpiresAt, u.ExpiredAt, u.WarnedAt
 	}
 	sortGrants(s.Grants)
 	for _, h := range c.NewHolds {
@@ -260,6 +279,16 @@ func (s *State) Apply(c *Change) bool {
 			s.MemberPeriods = append(s.MemberPeriods, u)
 		}
 	}
+	s.Topups = append(s.Topups, c.NewTopups...)
+	for _, u := range c.Topups {
+		i := slices.IndexFunc(s.Topups, func(o Topup) bool { return o.ID == u.ID })
+		if i < 0 {
+			whole = false
+			continue
+		}
+		t := &s.Topups[i]
+		t.Status, t.Grant, t.ResolvedAt = u.Status, u.Grant, u.ResolvedAt
+	}
 	return whole
 }
 
@@ -268,7 +297,9 @@ func (s *State) Apply(c *Change) bool {
 // name, every open hold and the generations of those, the members and
 // their periods (a member's periods that have ended are kept: a write
 // cannot tell which have from the State alone, and they are one row a
-// month). Idempotency records are dropped: they are looked up by key.
+// month), and the top-ups (a few a month; those older than TopupWindow
+// are kept too, which changes no decision). Idempotency records are
+// dropped: they are looked up by key.
 func (s *State) Prune() {
 	s.Holds = slices.DeleteFunc(s.Holds, func(h Hold) bool { return h.Status != HoldOpen })
 	s.Grants = slices.DeleteFunc(s.Grants, func(g Grant) bool {
@@ -292,7 +323,7 @@ func (g *Grant) working() bool {
 
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
-	c := &State{Grants: slices.Clone(s.Grants), Generations: slices.Clone(s.Generations), Idempotency: slices.Clone(s.Idempotency)}
+	c := &State{Grants: slices.Clone(s.Grants), Generations: slices.Clone(s.Generations), Idempotency: slices.Clone(s.Idempotency), Topups: slices.Clone(s.Topups)}
 	for _, m := range s.Members {
 		m.MonthlyLimit = cloneCredits(m.MonthlyLimit)
 		c.Members = append(c.Members, m)

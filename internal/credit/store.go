@@ -84,6 +84,16 @@ type Tx interface {
 	// MemberPeriods returns a team's member periods that have not ended at
 	// `at` (End > at), by member, then start.
 	MemberPeriods(account string, at time.Time) ([]MemberPeriod, error)
+	// Topup returns a top-up. NotFound unknown_topup.
+	Topup(id string) (Topup, error)
+	// Topups returns an account's top-ups with ID < before ("": from the
+	// newest), newest first, at most limit.
+	Topups(account, before string, limit int) ([]Topup, error)
+	// WarnGrants returns up to limit grants, across all accounts, that
+	// grant.expiring has not yet told of (WarnedAt zero), not expired,
+	// with something left (Remaining > 0), expiring at or before `before`,
+	// and not a day's free credits (Source free): the sweeper's work.
+	WarnGrants(before time.Time, limit int) ([]Grant, error)
 
 	// Entries returns an account's transactions with ID < before (0: from the
 	// newest), newest first, at most limit, each with its postings. With a
@@ -136,9 +146,9 @@ type Scanner interface {
 	// the request path.
 	Snapshot() (*Snapshot, error)
 	// SnapshotState is the part of Snapshot that Verify keeps in memory:
-	// accounts, grants, subscriptions, members, member periods and the
-	// usage rollup (Holds, Generations and
-	// Entries are nil). EachHold (with allocations), EachGeneration and
+	// accounts, grants, subscriptions, members, member periods, top-ups
+	// and the usage rollup (Holds, Generations, Entries and Events are
+	// nil). EachHold (with allocations), EachGeneration and
 	// EachEntry (in ID order, with postings) stream the rest, reading
 	// as they go and keeping none: Verify reads a ledger of any history in
 	// memory that grows with its accounts and grants, not with its entries.
@@ -175,6 +185,9 @@ type Snapshot struct {
 	// then start.
 	Members       []Member
 	MemberPeriods []MemberPeriod
+	// Topups by account, then creation, then ID; Events in feed order.
+	Topups []Topup
+	Events []Event
 }
 
 // CatalogRecord is one published catalog version, as stored.

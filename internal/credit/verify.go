@@ -77,7 +77,10 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //     returned), and every member's hold and generation is on a team and
 //     counts in a period that has a row;
 //   - member_limit: no member period's Used exceeds the limit its
-//     reservations were checked against.
+//     reservations were checked against;
+//   - topups: an account has at most one pending top-up, and a confirmed
+//     one names the top-up grant of its credits (a confirmation grants
+//     exactly once).
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
 	for i := range s.Holds {
@@ -343,6 +346,7 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 	}
 	v.verifyUsage(s.Usage)
 	v.verifyMembers(s)
+	v.verifyTopups(s)
 	return v.out
 }
 
@@ -421,5 +425,34 @@ func (v *verifier) verifyUsage(rollup []DailyUsage) {
 		w := want[k]
 		v.bad("usage_rollup", "%s on %s (model %q, kind %q, member %q): the journal charges %s in %d charges; the rollup has no row",
 			k.account, k.day, k.model, k.kind, k.member, w.Charged, w.Count)
+	}
+}
+
+// verifyTopups checks the auto top-ups: at most one pending an account; a
+// confirmed one names a top-up grant of its account for its credits, and
+// no other one names a grant.
+func (v *verifier) verifyTopups(s *Snapshot) {
+	grants := map[string]*Grant{}
+	for i := range s.Grants {
+		grants[s.Grants[i].ID] = &s.Grants[i]
+	}
+	pending := map[string]string{}
+	for _, t := range s.Topups {
+		switch t.Status {
+		case TopupPending:
+			if o, ok := pending[t.Account]; ok {
+				v.bad("topups", "account %s has two pending top-ups, %s and %s", t.Account, o, t.ID)
+			}
+			pending[t.Account] = t.ID
+		case TopupConfirmed:
+			g := grants[t.Grant]
+			if g == nil || g.Account != t.Account || g.Source != SourceTopup || g.Granted != t.Credits {
+				v.bad("topups", "top-up %s of %s was confirmed for %s, but its grant %q is not a top-up grant of that account for that amount", t.ID, t.Account, t.Credits, t.Grant)
+			}
+			continue
+		}
+		if t.Grant != "" {
+			v.bad("topups", "top-up %s of %s is %s but names grant %s", t.ID, t.Account, t.Status, t.Grant)
+		}
 	}
 }
