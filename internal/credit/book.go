@@ -26,6 +26,9 @@ type Book struct {
 	// limitMember is the member whose limit refused the write being
 	// decided ("" if none): a refusal that is news (see Book.refused).
 	limitMember string
+	// voided are the grants the write being decided voided (VoidGrant):
+	// news tells grant.voided of them, not grant.expired.
+	voided []string
 
 	// Appended by the writes, in order; cut back by a rollback.
 	entries []Entry

@@ -269,6 +269,7 @@ func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo stri
 			return err
 		}
 		b.grantAt(g.ID).ExpiresAt = now
+		b.voided = append(b.voided, g.ID)
 		detail := struct {
 			Grant  string  `json:"grant"`
 			Voided Credits `json:"voided"`

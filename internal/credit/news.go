@@ -26,7 +26,6 @@ func (b *Book) news(since *checkpoint, now time.Time) {
 	if cur.Account == nil {
 		return
 	}
-	entries := b.entries[since.entries:]
 	// 1. Generations.
 	for _, g := range cur.Generations {
 		i := slices.IndexFunc(was.Generations, func(o Generation) bool { return o.ID == g.ID })
@@ -60,7 +59,7 @@ func (b *Book) news(since *checkpoint, now time.Time) {
 			continue
 		}
 		lost := o.Remaining
-		if slices.ContainsFunc(entries, func(e Entry) bool { return e.Kind == EntryVoid && e.Ref == g.ID }) {
+		if slices.Contains(b.voided, g.ID) {
 			b.tell(EventGrantVoided, now, grantData{Grant: g.ID, Source: g.Source, Voided: &lost})
 		} else {
 			b.tell(EventGrantExpired, now, grantData{Grant: g.ID, Source: g.Source, Expired: &lost})

@@ -173,7 +173,7 @@ func (l *Ledger) webhooks() (WebhookStore, error) {
 // NewWebhookSecret returns a new signing secret: "whsec_" and the base64 of
 // 32 random bytes, as the Standard Webhooks specification writes them.
 func NewWebhookSecret() string {
-	var b [32]byte
+	var b [32]byte // within the specification's 24 to 64 bytes; HMAC-SHA256's size
 	_, _ = rand.Read(b[:])
 	return "whsec_" + base64.StdEncoding.EncodeToString(b[:])
 }
