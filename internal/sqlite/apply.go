@@ -10,8 +10,8 @@ import (
 )
 
 // applyChanges writes changes in one statement: the document goes into the
-// view ledger_changes, whose trigger (migration 0008, after 0006 and 0007)
-// writes its rows.
+// view ledger_changes, whose trigger (migration 0009, after 0006, 0007 and
+// 0008) writes its rows.
 func (t *tx) applyChanges(changes []*credit.Change) error {
 	doc := changeDoc(changes)
 	if doc == nil {
@@ -28,8 +28,8 @@ func (t *tx) applyChanges(changes []*credit.Change) error {
 
 // changeDoc renders changes as the document the trigger reads: an object of
 // arrays, one per kind of row, each row an array in the trigger's column
-// order (see 0006_apply.sql, and 0008_teams.sql, which replaced it after
-// 0007_plans.sql).
+// order (see 0006_apply.sql, and 0009_events.sql, which replaced it after
+// 0007_plans.sql and 0008_teams.sql).
 // Entries of all the changes are numbered in one sequence ($.e), which
 // their postings name. nil if nothing changes.
 func changeDoc(changes []*credit.Change) []byte {
@@ -37,12 +37,14 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.b = append(d.b, '{')
 	d.rows("na", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.NewAccount; a != nil {
-			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone, a.Daily, string(a.Kind))
+			row(a.ID, a.Overdraft, a.Available, a.Held, a.CreatedAt, a.Plan, a.TimeZone, a.Daily, string(a.Kind),
+				a.LowBalance, a.AutoTopup.Threshold, a.AutoTopup.Amount, a.AutoTopup.MonthlyCap)
 		}
 	})
 	d.rows("a", changes, func(c *credit.Change, row func(...any)) {
 		if a := c.Account; a != nil {
-			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone, a.Daily)
+			row(a.ID, a.Available, a.Held, a.Plan, a.TimeZone, a.Daily,
+				a.LowBalance, a.AutoTopup.Threshold, a.AutoTopup.Amount, a.AutoTopup.MonthlyCap)
 		}
 	})
 	d.rows("m", changes, func(c *credit.Change, row func(...any)) {
@@ -52,7 +54,7 @@ func changeDoc(changes []*credit.Change) []byte {
 	})
 	d.rows("mp", changes, func(c *credit.Change, row func(...any)) {
 		for _, p := range c.MemberPeriods {
-			row(p.Account, p.Member, p.Start, p.End, p.Used, p.Limit)
+			row(p.Account, p.Member, p.Start, p.End, p.Used, p.Limit, p.Reached)
 		}
 	})
 	d.rows("ns", changes, func(c *credit.Change, row func(...any)) {
@@ -70,12 +72,22 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.rows("ng", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.NewGrants {
 			row(g.ID, g.Account, string(g.Source), g.Granted, g.Remaining, g.Held, g.Priority, g.ExpiresAt, g.ExpiredAt, g.CreatedAt, g.Memo, g.PaidBack,
-				eligibilityJSON(g.AppliesTo), g.Subscription, g.Period)
+				eligibilityJSON(g.AppliesTo), g.Subscription, g.Period, g.WarnedAt)
 		}
 	})
 	d.rows("g", changes, func(c *credit.Change, row func(...any)) {
 		for _, g := range c.Grants {
-			row(g.ID, g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt)
+			row(g.ID, g.Remaining, g.Held, g.PaidBack, g.ExpiresAt, g.ExpiredAt, g.WarnedAt)
+		}
+	})
+	d.rows("nt", changes, func(c *credit.Change, row func(...any)) {
+		for _, u := range c.NewTopups {
+			row(u.ID, u.Account, u.Credits, string(u.Status), nullString(u.Grant), u.CreatedAt, u.ResolvedAt)
+		}
+	})
+	d.rows("t", changes, func(c *credit.Change, row func(...any)) {
+		for _, u := range c.Topups {
+			row(u.ID, string(u.Status), nullString(u.Grant), u.ResolvedAt)
 		}
 	})
 	d.rows("nh", changes, func(c *credit.Change, row func(...any)) {
@@ -139,6 +151,13 @@ func changeDoc(changes []*credit.Change) []byte {
 	d.rows("au", changes, func(c *credit.Change, row func(...any)) {
 		for _, a := range c.Audit {
 			row(a.At, a.Actor, a.Action, a.Target, string(a.Detail))
+		}
+	})
+	d.rows("ev", changes, func(c *credit.Change, row func(...any)) {
+		for _, e := range c.Events {
+			// data goes in as a JSON string, which the trigger reads back
+			// (->>) as the very bytes written.
+			row(e.ID, e.Type, e.Time, e.Account, string(e.Data))
 		}
 	})
 	if !d.any {

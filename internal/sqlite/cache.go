@@ -21,7 +21,7 @@ const maxCached = 10_000
 // cache. A cached state holds every open hold of its account and their
 // generations (credit.State.Prune), so it answers any write that names an
 // open hold or a held generation; a write that names a resolved one (a
-// refund), or a team member it does not hold, loads.
+// refund), or a team member or top-up it does not hold, loads.
 //
 // mu is held from before a write transaction begins until the cache has
 // taken its outcome, so no transaction ever decides on a state an earlier
@@ -55,6 +55,15 @@ func (c *states) lookup(b *credit.Batch) *credit.State {
 	// Prune keeps. One it does not hold is loaded with theirs.
 	for _, id := range b.Refs.Members {
 		if !slices.ContainsFunc(s.Members, func(m credit.Member) bool { return m.ID == id }) {
+			return nil
+		}
+	}
+	// A state holds every top-up of its account that was pending or recent
+	// when it was loaded, and every one made since (Prune keeps them all),
+	// so it holds every one a write decides on; one it does not hold (an old
+	// resolved one a write names) is loaded.
+	for _, id := range b.Refs.Topups {
+		if !slices.ContainsFunc(s.Topups, func(u credit.Topup) bool { return u.ID == id }) {
 			return nil
 		}
 	}

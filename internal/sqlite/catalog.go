@@ -23,7 +23,9 @@ const CatalogPollInterval = 250 * time.Millisecond
 
 // PublishCatalog stores a new catalog version. Conflict catalog_exists if the
 // version was published before (by the UNIQUE constraint, not by a read
-// first, so two publishers racing cannot both win). A zero PublishedAt is
+// first, so two publishers racing cannot both win). The publish's audit
+// entry (credit.PublishAudit) and its catalog.published event
+// (credit.PublishEvent) commit with it. A zero PublishedAt is
 // stored as now. It does not validate the YAML: the caller has.
 func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error {
 	if r.Version == "" {
@@ -51,6 +53,11 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	a := credit.PublishAudit(r)
 	if _, err := stx.ExecContext(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)`,
 		a.At.UnixMicro(), a.Actor, a.Action, a.Target, a.Detail); err != nil {
+		return p.writeError(ctx, "publish catalog", err)
+	}
+	e := credit.PublishEvent(r)
+	if _, err := stx.ExecContext(ctx, `INSERT INTO events (id, type, time, account, data) VALUES (?, ?, ?, ?, ?)`,
+		e.ID, e.Type, e.Time.UnixMicro(), e.Account, string(e.Data)); err != nil {
 		return p.writeError(ctx, "publish catalog", err)
 	}
 	if err := stx.Commit(); err != nil {

@@ -10,6 +10,12 @@ func (db *DB) Reader() *sql.DB { return db.cur.Load().reader }
 // StoreError is storeError, to test the translation of real driver errors.
 var StoreError = storeError
 
-// LoadQuery and PreambleQuery are a write's reads, and DueSubscriptionsQuery
-// the sweeper's, for their query plans.
-const LoadQuery, PreambleQuery, DueSubscriptionsQuery = loadQuery, preambleQuery, dueSubscriptionsQuery
+// LoadQuery and PreambleQuery are a write's reads, DueSubscriptionsQuery and
+// WarnGrantsQuery the sweeper's, the others the feed's and the webhooks',
+// for their query plans.
+const (
+	LoadQuery, PreambleQuery, DueSubscriptionsQuery = loadQuery, preambleQuery, dueSubscriptionsQuery
+	WarnGrantsQuery                                 = warnGrantsQuery
+	EventsQuery, AccountEventsQuery                 = eventsQuery, accountEventsQuery
+	ClaimQuery, OutboxLagQuery                      = claimQuery, outboxLagQuery
+)

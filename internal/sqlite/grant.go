@@ -8,7 +8,7 @@ import (
 )
 
 const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo, paid_back,
-	applies_to, subscription, period`
+	applies_to, subscription, period, warned_at`
 
 // consumptionOrder is the order grants are spent in. It matches the
 // grants_consumption index term for term, so SQLite reads the index in order
@@ -19,7 +19,7 @@ func scanGrant(s scanner) (credit.Grant, error) {
 	var g credit.Grant
 	err := s.Scan(&g.ID, &g.Account, &g.Source, &g.Granted, &g.Remaining, &g.Held, &g.Priority,
 		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo, &g.PaidBack,
-		jsonColumn{&g.AppliesTo}, &g.Subscription, &g.Period)
+		jsonColumn{&g.AppliesTo}, &g.Subscription, &g.Period, timeColumn{&g.WarnedAt})
 	return g, err
 }
 

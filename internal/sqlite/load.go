@@ -23,14 +23,16 @@ import (
 // a transaction's writes; ?4 is for callers outside it), ?5 a JSON array of
 // the members the batch names and ?6 Refs.Now (Unix microseconds): those
 // members' periods not ended at ?6 are loaded, and the period of every
-// loaded hold that has a member.
+// loaded hold that has a member; ?7 is Refs.Now less credit.TopupWindow
+// (the top-ups made since are loaded, and the pending ones) and ?8 a JSON
+// array of the top-ups the batch names.
 //
 // Each part reads by an index: the account's open holds by holds_open,
 // named rows by primary key, the working set of grants by grants_working
 // (migration 0006), whose condition the query repeats word for word so
 // that SQLite can use it; every subscription of the account by
 // subscriptions_account (0007); members and member periods by primary key
-// (0008).
+// (0008); top-ups by topups_pending, topups_recent and primary key (0009).
 const loadQuery = `
 WITH h (id) AS (
 	SELECT id FROM holds WHERE account = ?1 AND status = 'open'
@@ -39,11 +41,11 @@ WITH h (id) AS (
 )
 SELECT json_object(
 	'a', json((SELECT json_object('o', overdraft, 'v', available, 'h', held, 'c', created_at, 'pl', plan, 'tz', time_zone, 'dl', daily,
-			'k', kind)
+			'k', kind, 'lb', low_balance, 'att', auto_topup_threshold, 'ata', auto_topup_amount, 'atc', auto_topup_cap)
 		FROM accounts WHERE id = ?1)),
 	'g', json((SELECT json_group_array(json_object('id', id, 's', source, 'n', granted, 'r', remaining, 'h', held, 'p', priority,
 			'x', expires_at, 'xd', expired_at, 'c', created_at, 'm', memo, 'pb', paid_back,
-			'ap', json(applies_to), 'sub', subscription, 'per', period))
+			'ap', json(applies_to), 'sub', subscription, 'per', period, 'w', warned_at))
 		FROM (SELECT * FROM grants WHERE account = ?1 AND
 				((expired_at IS NULL AND (remaining <> 0 OR held <> 0 OR expires_at IS NOT NULL)) OR paid_back <> 0 OR source = 'overdraft')
 			UNION SELECT * FROM grants WHERE id IN (SELECT grant_id FROM hold_allocations WHERE hold_id IN (SELECT id FROM h))))),
@@ -64,10 +66,15 @@ SELECT json_object(
 		FROM subscriptions WHERE account = ?1)),
 	'm', json((SELECT json_group_array(json_object('id', member, 'l', monthly_limit, 'c', created_at, 'u', updated_at, 'rm', removed_at))
 		FROM members WHERE account = ?1 AND member IN (SELECT value FROM json_each(?5)))),
-	'mp', json((SELECT json_group_array(json_object('m', member, 'st', period_start, 'en', period_end, 'u', used, 'l', limit_credits))
+	'mp', json((SELECT json_group_array(json_object('m', member, 'st', period_start, 'en', period_end, 'u', used, 'l', limit_credits,
+			'rc', reached))
 		FROM (SELECT * FROM member_periods WHERE account = ?1 AND member IN (SELECT value FROM json_each(?5)) AND period_end > ?6
 			UNION SELECT * FROM member_periods WHERE account = ?1 AND (member, period_start) IN
-				(SELECT member, member_period FROM holds WHERE id IN (SELECT id FROM h) AND member <> ''))))
+				(SELECT member, member_period FROM holds WHERE id IN (SELECT id FROM h) AND member <> '')))),
+	't', json((SELECT json_group_array(json_object('id', id, 'n', credits, 's', status, 'g', grant_id, 'c', created_at, 'rs', resolved_at))
+		FROM (SELECT * FROM topups INDEXED BY topups_pending WHERE account = ?1 AND status = 'pending'
+			UNION SELECT * FROM topups WHERE account = ?1 AND created_at >= ?7
+			UNION SELECT * FROM topups WHERE id IN (SELECT value FROM json_each(?8)) AND account = ?1)))
 )`
 
 // milli is an amount in the document: thousandths of a credit, as stored.
@@ -94,6 +101,10 @@ type stateDoc struct {
 		TZ      string `json:"tz"`
 		Daily   string `json:"dl"`
 		Kind    string `json:"k"`
+		LB      milli  `json:"lb"`
+		ATT     milli  `json:"att"`
+		ATA     milli  `json:"ata"`
+		ATC     milli  `json:"atc"`
 	} `json:"a"`
 	G []struct {
 		ID        string              `json:"id"`
@@ -110,6 +121,7 @@ type stateDoc struct {
 		AppliesTo *credit.Eligibility `json:"ap"`
 		Sub       string              `json:"sub"`
 		Period    string              `json:"per"`
+		Warned    *int64              `json:"w"`
 	} `json:"g"`
 	H []struct {
 		ID       string            `json:"id"`
@@ -178,12 +190,21 @@ type stateDoc struct {
 		Removed *int64 `json:"rm"`
 	} `json:"m"`
 	MP []struct {
-		M     string `json:"m"`
-		Start int64  `json:"st"`
-		End   int64  `json:"en"`
-		Used  milli  `json:"u"`
-		Limit *milli `json:"l"`
+		M       string `json:"m"`
+		Start   int64  `json:"st"`
+		End     int64  `json:"en"`
+		Used    milli  `json:"u"`
+		Limit   *milli `json:"l"`
+		Reached *int64 `json:"rc"`
 	} `json:"mp"`
+	T []struct {
+		ID       string             `json:"id"`
+		N        milli              `json:"n"`
+		S        credit.TopupStatus `json:"s"`
+		G        *string            `json:"g"`
+		C        int64              `json:"c"`
+		Resolved *int64             `json:"rs"`
+	} `json:"t"`
 }
 
 type allocationDoc struct {
@@ -228,8 +249,13 @@ func (t *tx) load(b *credit.Batch) (*credit.State, error) {
 	if !b.Refs.Now.IsZero() {
 		now = b.Refs.Now.UnixMicro()
 	}
+	since := int64(math.MinInt64) // no Now: every top-up
+	if !b.Refs.Now.IsZero() {
+		since = b.Refs.Now.Add(-credit.TopupWindow).UnixMicro()
+	}
+	topups := string(ids(b.Refs.Topups))
 	var raw []byte
-	if err := t.queryRow(loadQuery, b.Account, holds, gens, keys, members, now).Scan(&raw); err != nil {
+	if err := t.queryRow(loadQuery, b.Account, holds, gens, keys, members, now, since, topups).Scan(&raw); err != nil {
 		return nil, t.fail("load account", err)
 	}
 	var sd stateDoc
@@ -252,12 +278,13 @@ func (sd *stateDoc) state(account string) *credit.State {
 	s := &credit.State{}
 	if a := sd.A; a != nil {
 		s.Account = &credit.Account{ID: account, Overdraft: a.O.c(), Available: a.V.c(), Held: a.H.c(), CreatedAt: microsTime(a.C),
-			Plan: a.Plan, TimeZone: a.TZ, Daily: a.Daily, Kind: credit.AccountKind(a.Kind)}
+			Plan: a.Plan, TimeZone: a.TZ, Daily: a.Daily, Kind: credit.AccountKind(a.Kind), LowBalance: a.LB.c(),
+			AutoTopup: credit.AutoTopup{Threshold: a.ATT.c(), Amount: a.ATA.c(), MonthlyCap: a.ATC.c()}}
 	}
 	for _, g := range sd.G {
 		grant := credit.Grant{ID: g.ID, Account: account, Source: g.S, Granted: g.Granted.c(), Remaining: g.Remaining.c(),
 			Held: g.Held.c(), Priority: g.P, ExpiresAt: optMicros(g.X), ExpiredAt: optMicros(g.Expired), CreatedAt: microsTime(g.C),
-			Memo: g.M, PaidBack: g.PB.c(), Subscription: g.Sub, Period: g.Period}
+			Memo: g.M, PaidBack: g.PB.c(), Subscription: g.Sub, Period: g.Period, WarnedAt: optMicros(g.Warned)}
 		if g.AppliesTo != nil {
 			grant.AppliesTo = *g.AppliesTo
 		}
@@ -311,10 +338,18 @@ func (sd *stateDoc) state(account string) *credit.State {
 	slices.SortFunc(s.Members, func(a, b credit.Member) int { return cmp.Compare(a.ID, b.ID) })
 	for _, p := range sd.MP {
 		s.MemberPeriods = append(s.MemberPeriods, credit.MemberPeriod{Account: account, Member: p.M, Start: microsTime(p.Start),
-			End: microsTime(p.End), Used: p.Used.c(), Limit: p.Limit.credits()})
+			End: microsTime(p.End), Used: p.Used.c(), Limit: p.Limit.credits(), Reached: optMicros(p.Reached)})
 	}
 	slices.SortFunc(s.MemberPeriods, func(a, b credit.MemberPeriod) int {
 		return cmp.Or(cmp.Compare(a.Member, b.Member), a.Start.Compare(b.Start))
 	})
+	for _, u := range sd.T {
+		top := credit.Topup{ID: u.ID, Account: account, Credits: u.N.c(), Status: u.S, CreatedAt: microsTime(u.C), ResolvedAt: optMicros(u.Resolved)}
+		if u.G != nil {
+			top.Grant = *u.G
+		}
+		s.Topups = append(s.Topups, top)
+	}
+	slices.SortFunc(s.Topups, func(a, b credit.Topup) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
 	return s
 }

@@ -33,11 +33,11 @@ func (t *tx) Members(account string) ([]credit.Member, error) {
 	return t.members("read members", `SELECT `+memberColumns+` FROM members WHERE account = ? ORDER BY member`, account)
 }
 
-const memberPeriodColumns = `account, member, period_start, period_end, used, limit_credits`
+const memberPeriodColumns = `account, member, period_start, period_end, used, limit_credits, reached`
 
 func scanMemberPeriod(s scanner) (credit.MemberPeriod, error) {
 	var p credit.MemberPeriod
-	err := s.Scan(&p.Account, &p.Member, timeColumn{&p.Start}, timeColumn{&p.End}, &p.Used, &p.Limit)
+	err := s.Scan(&p.Account, &p.Member, timeColumn{&p.Start}, timeColumn{&p.End}, &p.Used, &p.Limit, timeColumn{&p.Reached})
 	return p, err
 }
 

@@ -7,7 +7,8 @@ import (
 // Snapshot returns the whole ledger, for Verify: accounts by id, grants by
 // account in consumption order, holds (with allocations) and generations by
 // creation, the journal in id order with postings, members by account and
-// id, and member periods by account, member and start. Run in View, it is
+// id, member periods by account, member and start, top-ups by account,
+// creation and id, and the events in feed order. Run in View, it is
 // one consistent snapshot that does not hold up the writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	s, err := t.SnapshotState()
@@ -20,11 +21,15 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 	if s.Entries, err = t.transactions("snapshot journal", `SELECT `+transactionColumns+` FROM transactions ORDER BY id`, ``); err != nil {
 		return nil, err
 	}
+	if s.Events, err = t.events("snapshot events", `SELECT `+eventColumns+` FROM events ORDER BY seq`); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-// SnapshotState is accounts, grants, subscriptions, members, member periods
-// and the usage rollup (see credit.Scanner).
+// SnapshotState is accounts, grants, subscriptions, members, member
+// periods, top-ups and the usage rollup (see credit.Scanner): a few rows an
+// account, not a history.
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -56,6 +61,9 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	}
 	if s.MemberPeriods, err = t.memberPeriods("snapshot member periods", `SELECT `+memberPeriodColumns+` FROM member_periods
 		ORDER BY account, member, period_start`); err != nil {
+		return nil, err
+	}
+	if s.Topups, err = t.topups("snapshot top-ups", `SELECT `+topupColumns+` FROM topups ORDER BY account, created_at, id`); err != nil {
 		return nil, err
 	}
 	return s, nil
