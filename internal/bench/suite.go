@@ -22,7 +22,7 @@ import (
 // order they run. history and idle run last: they seed a large journal and
 // many accounts, and their verify reads all of it, which would weigh on the
 // others' memory.
-var Scenarios = []string{"quote", "generation", "team", "hot-account", "mixed", "history", "idle"}
+var Scenarios = []string{"quote", "generation", "team", "webhook", "hot-account", "mixed", "history", "idle"}
 
 // Config is one `tally bench` run.
 type Config struct {
@@ -176,6 +176,8 @@ func RunSuite(ctx context.Context, cfg Config) (*Report, error) {
 			err = s.generation(ctx, "generation", 64)
 		case "team":
 			err = s.team(ctx)
+		case "webhook":
+			err = s.webhooks(ctx)
 		case "hot-account":
 			err = s.generation(ctx, "hot-account", 1)
 		case "mixed":
