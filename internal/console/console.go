@@ -2,7 +2,8 @@
 // tooltips, the live total on Create, and what the account's plan does with
 // each model), Pricing (with the catalog's plans), Account (balances by
 // kind, plan, subscription and unlimited windows; a team's members and what
-// each used of their monthly limit) and Catalog.
+// each used of their monthly limit; alerts, auto top-up and webhook
+// deliveries), Catalog and Events (the change feed, live).
 //
 // Every page is rendered on the server from the catalog in use at the time of
 // the request, so prices show without JavaScript and a newly published catalog
@@ -74,7 +75,7 @@ type asset struct {
 }
 
 // New returns the console's handler. It serves GET and HEAD on /, /pricing,
-// /accounts, /accounts/{id}, /catalog, /login and /assets/…; anything else
+// /accounts, /accounts/{id}, /catalog, /events, /login and /assets/…; anything else
 // is a 404 page.
 func New(cfg Config) http.Handler {
 	if cfg.Catalog == nil {
@@ -104,7 +105,7 @@ func New(cfg Config) http.Handler {
 		panic("console: reading embedded assets: " + err.Error())
 	}
 	funcs := template.FuncMap{"asset": c.assetURL}
-	for _, name := range []string{"image", "pricing", "account", "accounts", "catalog", "login", "notfound"} {
+	for _, name := range []string{"image", "pricing", "account", "accounts", "catalog", "events", "login", "notfound"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 
@@ -114,6 +115,7 @@ func New(cfg Config) http.Handler {
 	c.mux.HandleFunc("GET /accounts", c.accounts)
 	c.mux.HandleFunc("GET /accounts/{id}", c.account)
 	c.mux.HandleFunc("GET /catalog", c.catalog)
+	c.mux.HandleFunc("GET /events", c.events)
 	c.mux.HandleFunc("GET /login", c.login)
 	c.mux.HandleFunc("GET /assets/{name}", c.asset)
 	c.mux.HandleFunc("GET /", c.notFound)
@@ -167,7 +169,7 @@ func (c *console) asset(w http.ResponseWriter, r *http.Request) {
 // layout is what every page's frame shows.
 type layout struct {
 	Title          string
-	Nav            string // the active section: image, pricing, account, catalog
+	Nav            string // the active section: image, pricing, account, catalog, events
 	Script         string // the page's script, after app.js
 	Version        string
 	CatalogVersion string

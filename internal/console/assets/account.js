@@ -3,7 +3,9 @@
 // sees its own account only: the console does not even ask for another.
 // A team's page adds its members' use of their monthly limits and its usage
 // by member; a member's key sees the team's pool and its own row only (the
-// API answers it no other).
+// API answers it no other). The alerts, auto top-up and its requests show
+// to every key that reads the account; the webhook deliveries of its events
+// to an admin key only (the API answers no other).
 'use strict';
 
 (function () {
@@ -112,6 +114,7 @@
     $('a-other-card').hidden = !b.other_credits;
     $('a-other').textContent = T.credits(b.other_credits || 0);
     renderPlan(a);
+    renderAlerts(a);
     const od = $('a-overdraft-card');
     od.hidden = !a.overdraft_credits;
     if (a.overdraft_credits) {
@@ -251,6 +254,113 @@
       return T.el('li', { title: 'Until ' + T.zoneFormat(w.until, tz, { year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' }) }, parts.join(' \u00b7 '));
     }));
   }
+
+  // Alerts and auto top-up: the settings the account carries, and its
+  // recent top-up requests, the pending one (at most one) called out.
+  function renderAlerts(a) {
+    const low = a.low_balance_credits;
+    $('a-low').replaceChildren(low
+      ? T.el('span', null, 'Below ' + T.credits(low) + ' credits',
+        T.el('span', { class: 'hint' }, 'balance.low when the available balance falls below it, balance.recovered when it is back'))
+      : T.el('span', null, 'Off', T.el('span', { class: 'hint' }, 'balance.depleted and balance.recovered still tell when the balance reaches 0 and comes back')));
+    const at = a.auto_topup || {};
+    $('a-auto').replaceChildren(at.amount_credits
+      ? T.el('span', null, T.credits(at.amount_credits) + ' credits when the balance falls below ' + T.credits(at.threshold_credits),
+        T.el('span', { class: 'hint' }, 'at most ' + T.credits(at.monthly_cap_credits) + ' credits a month'))
+      : 'Off');
+  }
+
+  const topupTone = { pending: 'badge-warn', confirmed: 'badge-good', canceled: 'badge-bad' };
+  async function loadTopups() {
+    const list = (await T.api(base + '/topups?limit=5')).topups || [];
+    const pending = list.find((t) => t.status === 'pending');
+    $('a-pending-box').hidden = !pending;
+    if (pending) {
+      $('a-pending').replaceChildren(T.el('span', null, T.credits(pending.credits) + ' credits, requested ' + T.time(pending.created_at),
+        T.el('span', { class: 'hint' }, T.el('code', null, pending.id), ' \u00b7 awaiting confirmation')));
+    }
+    $('topups-block').hidden = !list.length;
+    $('topups').tBodies[0].replaceChildren(...list.map((t) => T.el('tr', { 'data-topup': t.id },
+      T.el('th', { scope: 'row', 'data-label': 'Top-up' }, T.el('code', null, t.id)),
+      T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(t.credits)),
+      T.el('td', { 'data-label': 'Status' }, T.el('span', { class: 'badge ' + (topupTone[t.status] || '') }, t.status),
+        t.grant ? T.el('span', { class: 'muted' }, ' grant ', T.el('code', null, t.grant)) : null),
+      T.el('td', { 'data-label': 'Requested' }, T.time(t.created_at)),
+      T.el('td', { 'data-label': 'Answered' }, t.resolved_at ? T.time(t.resolved_at) : ''))));
+  }
+
+  // Webhook deliveries of the account's events, newest first, paged by the
+  // API's next_before.
+  const DELIVERIES = 20;
+  const deliveryPages = [''];
+  let deliveryIndex = 0;
+  let deliveryNext = '';
+  let endpoints = null; // webhook id → the endpoint
+  const deliveryTone = { delivered: 'badge-good', pending: 'badge-warn', failed: 'badge-bad' };
+
+  function lastAttempt(d) {
+    if (!d.attempts) return T.el('span', { class: 'muted' }, 'not tried yet');
+    const answer = d.last_status ? 'HTTP ' + d.last_status : 'no answer';
+    return T.el('span', null, answer, d.last_error ? T.el('span', { class: 'muted' }, ': ' + d.last_error) : null,
+      d.last_attempt_at ? T.el('span', { class: 'hint sub' }, T.time(d.last_attempt_at)) : null);
+  }
+
+  // endpoint is a delivery's endpoint: its URL and id, and whether it was
+  // disabled (a deleted one is its id only).
+  function endpoint(id) {
+    const w = endpoints.get(id);
+    if (!w) return [T.el('code', { class: 'sub' }, id + ' (deleted)')];
+    const out = [T.el('span', { class: 'endpoint-url' }, w.url)];
+    if (w.disabled_at) out.push(' ', T.el('span', { class: 'badge badge-bad', title: w.disabled_reason || '' }, 'disabled'));
+    out.push(T.el('code', { class: 'sub' }, id));
+    return out;
+  }
+
+  function deliveryStatus(d) {
+    let note = '';
+    if (d.status === 'pending' && d.next_at) note = 'next attempt ' + T.time(d.next_at);
+    else if (d.status === 'delivered' && d.delivered_at) note = T.time(d.delivered_at);
+    return [T.el('span', { class: 'badge ' + (deliveryTone[d.status] || '') }, d.status), note ? T.el('span', { class: 'hint sub' }, note) : null];
+  }
+
+  async function loadDeliveries() {
+    const block = $('deliveries-block');
+    block.hidden = who.scope !== 'admin';
+    if (block.hidden) return;
+    if (!endpoints) {
+      endpoints = new Map(((await T.api('/v1/webhooks')).webhooks || []).map((w) => [w.id, w]));
+    }
+    const q = new URLSearchParams({ limit: String(DELIVERIES) });
+    if (deliveryPages[deliveryIndex]) q.set('before', deliveryPages[deliveryIndex]);
+    const page = await T.api(base + '/deliveries?' + q.toString());
+    const list = page.deliveries || [];
+    deliveryNext = page.next_before || '';
+    const table = $('deliveries');
+    if (!list.length) emptyRow(table, 6, deliveryIndex ? 'No older deliveries.' : 'No deliveries of this account\u2019s events.');
+    else {
+      table.tBodies[0].replaceChildren(...list.map((d) => T.el('tr', { 'data-delivery': d.id, 'data-status': d.status },
+        T.el('th', { scope: 'row', 'data-label': 'Event' }, T.el('span', { class: 'badge' }, d.event_type), T.el('code', { class: 'sub' }, d.event)),
+        T.el('td', { 'data-label': 'Endpoint' }, ...endpoint(d.webhook)),
+        T.el('td', { 'data-label': 'Status' }, ...deliveryStatus(d)),
+        T.el('td', { class: 'num', 'data-label': 'Attempts' }, String(d.attempts)),
+        T.el('td', { 'data-label': 'Last attempt' }, lastAttempt(d)),
+        T.el('td', { 'data-label': 'Made' }, T.time(d.created_at)))));
+    }
+    $('deliveries-page').textContent = 'Page ' + (deliveryIndex + 1);
+    $('deliveries-newer').disabled = deliveryIndex === 0;
+    $('deliveries-older').disabled = !deliveryNext;
+  }
+  $('deliveries-older').addEventListener('click', () => {
+    if (!deliveryNext) return;
+    deliveryPages[deliveryIndex + 1] = deliveryNext;
+    deliveryIndex++;
+    loadDeliveries().catch(fail);
+  });
+  $('deliveries-newer').addEventListener('click', () => {
+    if (deliveryIndex === 0) return;
+    deliveryIndex--;
+    loadDeliveries().catch(fail);
+  });
 
   // History: cursor paging. cursors[i] is the cursor of page i ('' = newest).
   const cursors = [''];
@@ -511,7 +621,7 @@
     $('account-body').hidden = false;
     $('account-actions').hidden = false;
     try {
-      await Promise.all([loadEntries(), loadUsage()]);
+      await Promise.all([loadEntries(), loadUsage(), loadTopups(), loadDeliveries()]);
     } catch (e) {
       fail(e);
     }

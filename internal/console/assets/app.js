@@ -74,7 +74,8 @@
 
   // api calls the JSON API. opts: method, body (JSON), key (instead of the
   // session's), idempotent (adds an Idempotency-Key), csv (answers the
-  // Response, for text/csv).
+  // Response, for text/csv), signal (an AbortSignal: an aborted request
+  // throws the fetch's AbortError, not an ApiError).
   async function api(path, opts) {
     opts = opts || {};
     const headers = { Accept: opts.csv ? 'text/csv' : 'application/json' };
@@ -90,8 +91,10 @@
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         cache: 'no-store',
         credentials: 'omit',
+        signal: opts.signal,
       });
     } catch (e) {
+      if (e && e.name === 'AbortError') throw e;
       throw new ApiError(0, { detail: 'The server cannot be reached. Check the connection and try again.' });
     }
     if (!r.ok) {
