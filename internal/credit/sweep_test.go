@@ -156,3 +156,46 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestSweepWarnsIdleGrants: an account nobody writes still hears of its
+// grant's expiry, once, from the sweeper: a grant of 10 expiring in 100 h
+// is told of at 72 h before (the default notice), not before, and not
+// again; a day's free credits never are.
+func TestSweepWarnsIdleGrants(t *testing.T) {
+	e := newSweepEnv(t)
+	if _, err := e.ledger.CreateAccount(e.ctx, nil, "idle", 0); err != nil {
+		t.Fatal(err)
+	}
+	start := e.clock.Now()
+	g := e.grant(t, "idle", "g1", start.Add(100*time.Hour))
+	expiring := func() []credit.Event {
+		t.Helper()
+		evs, err := e.ledger.Events(e.ctx, credit.EventQuery{Types: []string{credit.EventGrantExpiring}, Account: "idle", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	e.clock.Set(start.Add(28*time.Hour - time.Second)) // 72 h and 1 s before
+	if _, err := e.ledger.ExpireDue(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs := expiring(); len(evs) != 0 {
+		t.Fatalf("told %d grant.expiring 72 h and 1 s before the expiry; want 0", len(evs))
+	}
+	e.clock.Set(start.Add(28 * time.Hour)) // 72 h before
+	if n, err := e.ledger.ExpireDue(e.ctx); err != nil || n != 1 {
+		t.Fatalf("ExpireDue = %d, %v; want the one account", n, err)
+	}
+	evs := expiring()
+	if len(evs) != 1 || !strings.Contains(string(evs[0].Data), g.ID) || !strings.Contains(string(evs[0].Data), `"remaining":10`) {
+		t.Fatalf("grant.expiring events %+v; want one of %s with 10 remaining", evs, g.ID)
+	}
+	e.clock.Set(start.Add(29 * time.Hour))
+	if n, err := e.ledger.ExpireDue(e.ctx); err != nil || n != 0 {
+		t.Fatalf("ExpireDue an hour later = %d, %v; want nothing to do", n, err)
+	}
+	if evs := expiring(); len(evs) != 1 {
+		t.Fatalf("told %d grant.expiring; want it once", len(evs))
+	}
+}
