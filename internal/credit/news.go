@@ -121,7 +121,7 @@ func (b *Book) news(since *checkpoint, now time.Time) {
 	for i := range cur.MemberPeriods {
 		p := &cur.MemberPeriods[i]
 		if p.Limit != nil && p.Reached.IsZero() && p.Used >= *p.Limit {
-			b.limitReached(p, now)
+			b.limitReached(p, *p.Limit, now)
 		}
 	}
 	// 7. The balance crossing its thresholds, and 8. auto top-up.
@@ -178,16 +178,12 @@ func monthAt(t time.Time, loc *time.Location) (from, to time.Time) {
 }
 
 // limitReached tells that a member's period is at its limit, once a period.
-func (b *Book) limitReached(p *MemberPeriod, now time.Time) {
+func (b *Book) limitReached(p *MemberPeriod, limit Credits, now time.Time) {
 	if !p.Reached.IsZero() {
 		return
 	}
 	p.Reached = now
-	d := memberData{Member: p.Member, Used: p.Used, PeriodStart: p.Start, PeriodEnd: p.End}
-	if p.Limit != nil {
-		d.Limit = *p.Limit
-	}
-	b.tell(EventMemberLimitReached, now, d)
+	b.tell(EventMemberLimitReached, now, memberData{Member: p.Member, Limit: limit, Used: p.Used, PeriodStart: p.Start, PeriodEnd: p.End})
 }
 
 // refused is told of a write that was refused and rolled back: a member
@@ -200,7 +196,7 @@ func (b *Book) refused(err error, now time.Time) {
 	member := b.limitMember
 	b.limitMember = ""
 	m := b.memberAt(member)
-	if m == nil || b.cur.Account == nil {
+	if m == nil || m.MonthlyLimit == nil || b.cur.Account == nil {
 		return
 	}
 	from, to := memberPeriodFor(b.cur.Account, b.cur.Subscriptions, b.cur.MemberPeriods, member, now)
@@ -209,10 +205,10 @@ func (b *Book) refused(err error, now time.Time) {
 		b.cur.MemberPeriods = append(b.cur.MemberPeriods, MemberPeriod{Account: b.id, Member: member, Start: from, End: to})
 		p = &b.cur.MemberPeriods[len(b.cur.MemberPeriods)-1]
 	}
-	if p.Limit == nil {
-		p.Limit = cloneCredits(m.MonthlyLimit)
-	}
-	b.limitReached(p, now)
+	// The limit that refused it is the member's now; the period's Limit
+	// stays the one its reservations were checked against (verify's
+	// member_limit), which an admin may since have lowered below Used.
+	b.limitReached(p, *m.MonthlyLimit, now)
 }
 
 // tell appends an event of the book's account.

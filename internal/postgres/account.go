@@ -8,11 +8,13 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-const accountColumns = `id, overdraft, available, held, created_at, plan, time_zone, daily, kind`
+const accountColumns = `id, overdraft, available, held, created_at, plan, time_zone, daily, kind,
+	low_balance, auto_topup_threshold, auto_topup_amount, auto_topup_cap`
 
 func scanAccount(s scanner) (credit.Account, error) {
 	var a credit.Account
-	err := s.Scan(&a.ID, &a.Overdraft, &a.Available, &a.Held, timeColumn{&a.CreatedAt}, &a.Plan, &a.TimeZone, &a.Daily, &a.Kind)
+	err := s.Scan(&a.ID, &a.Overdraft, &a.Available, &a.Held, timeColumn{&a.CreatedAt}, &a.Plan, &a.TimeZone, &a.Daily, &a.Kind,
+		&a.LowBalance, &a.AutoTopup.Threshold, &a.AutoTopup.Amount, &a.AutoTopup.MonthlyCap)
 	return a, err
 }
 

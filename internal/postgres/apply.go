@@ -17,25 +17,31 @@ import (
 // and holds (which name each other; those two keys are checked at commit),
 // then allocations (which name holds and grants) and subscriptions (which
 // name their account), then members (who name their team) and their periods
-// (which name their member), then the journal (whose postings name grants),
-// the idempotency records and the audit log. The usage rollup is kept by the
-// journal's trigger.
+// (which name their member), then top-ups (which name the grant a
+// confirmation made), then the journal (whose postings name grants), the
+// idempotency records, the audit log and the events: the outbox, in the
+// same transaction and the same round trip as what it tells of. The usage
+// rollup is kept by the journal's trigger.
 
 const (
 	insertAccounts = `INSERT INTO accounts (` + accountColumns + `)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[])`
-	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone, daily = u.daily
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[]) AS u (id, available, held, plan, time_zone, daily)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::text[],
+			$10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])`
+	updateAccounts = `UPDATE accounts AS a SET available = u.available, held = u.held, plan = u.plan, time_zone = u.time_zone, daily = u.daily,
+			low_balance = u.low_balance, auto_topup_threshold = u.auto_topup_threshold, auto_topup_amount = u.auto_topup_amount,
+			auto_topup_cap = u.auto_topup_cap
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[])
+			AS u (id, available, held, plan, time_zone, daily, low_balance, auto_topup_threshold, auto_topup_amount, auto_topup_cap)
 		WHERE a.id = u.id`
 
 	insertGrants = `INSERT INTO grants (` + grantColumns + `)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[],
 			$8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::text[], $12::bigint[],
-			$13::text[]::jsonb[], $14::text[], $15::text[])`
+			$13::text[]::jsonb[], $14::text[], $15::text[], $16::timestamptz[])`
 	updateGrants = `UPDATE grants AS g SET remaining = u.remaining, held = u.held, paid_back = u.paid_back,
-			expires_at = u.expires_at, expired_at = u.expired_at
-		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[])
-			AS u (id, remaining, held, paid_back, expires_at, expired_at)
+			expires_at = u.expires_at, expired_at = u.expired_at, warned_at = u.warned_at
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])
+			AS u (id, remaining, held, paid_back, expires_at, expired_at, warned_at)
 		WHERE g.id = u.id`
 
 	insertGenerations = `INSERT INTO generations (` + generationColumns + `)
@@ -77,9 +83,15 @@ const (
 		ON CONFLICT (account, member) DO UPDATE SET monthly_limit = excluded.monthly_limit,
 			created_at = excluded.created_at, updated_at = excluded.updated_at, removed_at = excluded.removed_at`
 	putMemberPeriods = `INSERT INTO member_periods (` + memberPeriodColumns + `)
-		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[])
+		SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::bigint[], $6::bigint[], $7::timestamptz[])
 		ON CONFLICT (account, member, period_start) DO UPDATE SET period_end = excluded.period_end,
-			used = excluded.used, limit_credits = excluded.limit_credits`
+			used = excluded.used, limit_credits = excluded.limit_credits, reached = excluded.reached`
+
+	insertTopups = `INSERT INTO topups (` + topupColumns + `)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])`
+	updateTopups = `UPDATE topups AS t SET status = u.status, grant_id = u.grant_id, resolved_at = u.resolved_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u (id, status, grant_id, resolved_at)
+		WHERE t.id = u.id`
 
 	putAllocations = `INSERT INTO hold_allocations (hold_id, seq, grant_id, amount, captured, refunded)
 		SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[])
@@ -113,6 +125,14 @@ const (
 			JOIN xn ON xn.n = p.entry
 		)
 		SELECT id FROM xn ORDER BY id`
+
+	// appendEvents appends the events to the feed in their order: seq, and
+	// tx (the transaction's id, by the column's default), place them.
+	appendEvents = `INSERT INTO events (id, type, time, account, data)
+		SELECT id, type, time, account, data
+		FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[]) WITH ORDINALITY
+			AS e (id, type, time, account, data, n)
+		ORDER BY n`
 
 	insertIdempotency = `INSERT INTO idempotency (scope, key, hash, response, created_at)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[])`
@@ -185,6 +205,9 @@ func queueChange(r *round, cs []*credit.Change) {
 		c.Subscriptions = append(c.Subscriptions, x.Subscriptions...)
 		c.Members = append(c.Members, x.Members...)
 		c.MemberPeriods = append(c.MemberPeriods, x.MemberPeriods...)
+		c.NewTopups = append(c.NewTopups, x.NewTopups...)
+		c.Topups = append(c.Topups, x.Topups...)
+		c.Events = append(c.Events, x.Events...)
 		c.Entries = append(c.Entries, x.Entries...)
 		c.Idempotency = append(c.Idempotency, x.Idempotency...)
 		c.Audit = append(c.Audit, x.Audit...)
@@ -192,18 +215,24 @@ func queueChange(r *round, cs []*credit.Change) {
 	if n := len(newAccounts); n > 0 {
 		ids, overdraft, available, held, created := make([]string, n), make([]int64, n), make([]int64, n), make([]int64, n), make([]pgtype.Timestamptz, n)
 		plans, zones, daily, kinds := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		var alerts alertArrays
 		for i, a := range newAccounts {
 			ids[i], overdraft[i], available[i], held[i], created[i] = a.ID, int64(a.Overdraft), int64(a.Available), int64(a.Held), timestamp(a.CreatedAt)
 			plans[i], zones[i], daily[i], kinds[i] = a.Plan, a.TimeZone, a.Daily, string(a.Kind)
+			alerts.add(a)
 		}
-		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones, daily, kinds)
+		r.exec("insert accounts", insertAccounts, nil, ids, overdraft, available, held, created, plans, zones, daily, kinds,
+			alerts.lowBalance, alerts.threshold, alerts.amount, alerts.cap)
 	}
 	if n := len(accounts); n > 0 {
 		ids, available, held, plans, zones, daily := make([]string, n), make([]int64, n), make([]int64, n), make([]string, n), make([]string, n), make([]string, n)
+		var alerts alertArrays
 		for i, a := range accounts {
 			ids[i], available[i], held[i], plans[i], zones[i], daily[i] = a.ID, int64(a.Available), int64(a.Held), a.Plan, a.TimeZone, a.Daily
+			alerts.add(a)
 		}
-		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held, plans, zones, daily)
+		r.exec("update accounts", updateAccounts, rowsChanged(n), ids, available, held, plans, zones, daily,
+			alerts.lowBalance, alerts.threshold, alerts.amount, alerts.cap)
 	}
 	if gs := c.NewGrants; len(gs) > 0 {
 		var a grantArrays
@@ -211,14 +240,14 @@ func queueChange(r *round, cs []*credit.Change) {
 			a.add(g)
 		}
 		r.exec("insert grants", insertGrants, nil, a.id, a.account, a.source, a.granted, a.remaining, a.held, a.priority,
-			a.expiresAt, a.expiredAt, a.createdAt, a.memo, a.paidBack, a.appliesTo, a.subscription, a.period)
+			a.expiresAt, a.expiredAt, a.createdAt, a.memo, a.paidBack, a.appliesTo, a.subscription, a.period, a.warnedAt)
 	}
 	if gs := c.Grants; len(gs) > 0 {
 		var a grantArrays
 		for _, g := range gs {
 			a.add(g)
 		}
-		r.exec("update grants", updateGrants, rowsChanged(len(gs)), a.id, a.remaining, a.held, a.paidBack, a.expiresAt, a.expiredAt)
+		r.exec("update grants", updateGrants, rowsChanged(len(gs)), a.id, a.remaining, a.held, a.paidBack, a.expiresAt, a.expiredAt, a.warnedAt)
 	}
 	if gs := c.NewGenerations; len(gs) > 0 {
 		var a genArrays
@@ -296,7 +325,22 @@ func queueChange(r *round, cs []*credit.Change) {
 		for _, p := range ps {
 			a.add(p)
 		}
-		r.exec("write member periods", putMemberPeriods, nil, a.account, a.member, a.start, a.end, a.used, a.limit)
+		r.exec("write member periods", putMemberPeriods, nil, a.account, a.member, a.start, a.end, a.used, a.limit, a.reached)
+	}
+	// After the grants: a confirmed top-up names the grant it made.
+	if ts := c.NewTopups; len(ts) > 0 {
+		var a topupArrays
+		for _, t := range ts {
+			a.add(t)
+		}
+		r.exec("insert top-ups", insertTopups, nil, a.id, a.account, a.credits, a.status, a.grant, a.createdAt, a.resolvedAt)
+	}
+	if ts := c.Topups; len(ts) > 0 {
+		var a topupArrays
+		for _, t := range ts {
+			a.add(t)
+		}
+		r.exec("update top-ups", updateTopups, rowsChanged(len(ts)), a.id, a.status, a.grant, a.resolvedAt)
 	}
 	if xs := c.Entries; len(xs) > 0 {
 		var e entryArrays
@@ -325,6 +369,13 @@ func queueChange(r *round, cs []*credit.Change) {
 		}
 		r.query("append audit entries", appendAudit, ids(auditRefs(cs), func(e **credit.AuditEntry, id int64) { (*e).ID = id }),
 			at, actors, actions, targets, details)
+	}
+	if es := c.Events; len(es) > 0 {
+		var a eventArrays
+		for _, e := range es {
+			a.add(e)
+		}
+		r.exec("append events", appendEvents, nil, a.id, a.typ, a.time, a.account, a.data)
 	}
 }
 
@@ -393,7 +444,7 @@ func text(s string) pgtype.Text { return pgtype.Text{String: s, Valid: s != ""} 
 type grantArrays struct {
 	id, account, source, memo, subscription, period []string
 	granted, remaining, held, priority, paidBack    []int64
-	expiresAt, expiredAt, createdAt                 []pgtype.Timestamptz
+	expiresAt, expiredAt, createdAt, warnedAt       []pgtype.Timestamptz
 	appliesTo                                       []pgtype.Text // JSON
 }
 
@@ -404,6 +455,37 @@ func (a *grantArrays) add(g credit.Grant) {
 	a.expiresAt, a.expiredAt, a.createdAt = append(a.expiresAt, timestamp(g.ExpiresAt)), append(a.expiredAt, timestamp(g.ExpiredAt)), append(a.createdAt, timestamp(g.CreatedAt))
 	a.appliesTo = append(a.appliesTo, jsonText(g.AppliesTo, g.AppliesTo.IsZero()))
 	a.subscription, a.period = append(a.subscription, g.Subscription), append(a.period, g.Period)
+	a.warnedAt = append(a.warnedAt, timestamp(g.WarnedAt))
+}
+
+// alertArrays are an account's alert and auto top-up columns.
+type alertArrays struct{ lowBalance, threshold, amount, cap []int64 }
+
+func (a *alertArrays) add(x credit.Account) {
+	a.lowBalance, a.threshold = append(a.lowBalance, int64(x.LowBalance)), append(a.threshold, int64(x.AutoTopup.Threshold))
+	a.amount, a.cap = append(a.amount, int64(x.AutoTopup.Amount)), append(a.cap, int64(x.AutoTopup.MonthlyCap))
+}
+
+type topupArrays struct {
+	id, account, status   []string
+	grant                 []pgtype.Text
+	credits               []int64
+	createdAt, resolvedAt []pgtype.Timestamptz
+}
+
+func (a *topupArrays) add(t credit.Topup) {
+	a.id, a.account, a.status, a.grant = append(a.id, t.ID), append(a.account, t.Account), append(a.status, string(t.Status)), append(a.grant, text(t.Grant))
+	a.credits, a.createdAt, a.resolvedAt = append(a.credits, int64(t.Credits)), append(a.createdAt, timestamp(t.CreatedAt)), append(a.resolvedAt, timestamp(t.ResolvedAt))
+}
+
+type eventArrays struct {
+	id, typ, account, data []string
+	time                   []pgtype.Timestamptz
+}
+
+func (a *eventArrays) add(e credit.Event) {
+	a.id, a.typ, a.account = append(a.id, e.ID), append(a.typ, e.Type), append(a.account, e.Account)
+	a.time, a.data = append(a.time, timestamp(e.Time)), append(a.data, string(e.Data))
 }
 
 type genArrays struct {
@@ -472,11 +554,12 @@ type memberPeriodArrays struct {
 	start, end      []pgtype.Timestamptz
 	used            []int64
 	limit           []pgtype.Int8
+	reached         []pgtype.Timestamptz
 }
 
 func (a *memberPeriodArrays) add(p credit.MemberPeriod) {
 	a.account, a.member, a.start, a.end = append(a.account, p.Account), append(a.member, p.Member), append(a.start, timestamp(p.Start)), append(a.end, timestamp(p.End))
-	a.used, a.limit = append(a.used, int64(p.Used)), append(a.limit, optional(p.Limit))
+	a.used, a.limit, a.reached = append(a.used, int64(p.Used)), append(a.limit, optional(p.Limit)), append(a.reached, timestamp(p.Reached))
 }
 
 // optional returns c as an element of a bigint[] parameter: NULL for nil.

@@ -32,7 +32,8 @@ var (
 )
 
 // PublishCatalog stores a new catalog version and, in the same transaction,
-// notifies every node's watcher (pg_notify, delivered on commit only, so a
+// appends its audit entry and its catalog.published event and notifies
+// every node's watcher (pg_notify, delivered on commit only, so a
 // watcher never looks before the row is visible). Conflict catalog_exists if
 // the version was published before (by the primary key, so two publishers
 // racing cannot both win). A zero PublishedAt is stored as now. It does not
@@ -60,6 +61,9 @@ func (db *DB) PublishCatalog(ctx context.Context, r credit.CatalogRecord) error 
 	a := credit.PublishAudit(r)
 	if _, err := ptx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)`,
 		a.At, a.Actor, a.Action, a.Target, a.Detail); err != nil {
+		return storeError(ctx, "publish catalog", err)
+	}
+	if err := insertEvent(ctx, ptx, credit.PublishEvent(r)); err != nil {
 		return storeError(ctx, "publish catalog", err)
 	}
 	if _, err := ptx.Exec(ctx, `SELECT pg_notify($1, $2)`, catalogChannel, r.Version); err != nil {

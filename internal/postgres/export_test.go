@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tally-credits/tally/internal/credit"
 )
 
 // Pool gives the black-box tests the pool, to read settings and to try
@@ -25,6 +27,7 @@ var LoadQueries = map[string]string{
 	"idempotency":   loadIdempotencyQuery,
 	"subscriptions": loadSubscriptionsQuery,
 	"members":       loadMembersQuery,
+	"topups":        loadTopupsQuery,
 }
 
 // OpenWire is Open, and counts the network round trips of the pool's
@@ -70,3 +73,13 @@ func (c *wireConn) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// EventsQuery is the statement Events runs for q (from the feed's start),
+// to EXPLAIN it.
+func EventsQuery(q credit.EventQuery) string {
+	query, _ := eventsQuery(q, cursor{tx: "0"})
+	return query
+}
+
+// WarnGrantsQuery is the statement of Tx.WarnGrants, to EXPLAIN it.
+const WarnGrantsQuery = warnGrantsQuery

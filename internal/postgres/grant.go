@@ -7,7 +7,7 @@ import (
 )
 
 const grantColumns = `id, account, source, granted, remaining, held, priority, expires_at, expired_at, created_at, memo, paid_back,
-	applies_to, subscription, period`
+	applies_to, subscription, period, warned_at`
 
 // consumptionOrder is the order grants are spent in. It matches the
 // grants_consumption index term for term.
@@ -17,7 +17,7 @@ func scanGrant(s scanner) (credit.Grant, error) {
 	var g credit.Grant
 	err := s.Scan(&g.ID, &g.Account, &g.Source, &g.Granted, &g.Remaining, &g.Held, &g.Priority,
 		timeColumn{&g.ExpiresAt}, timeColumn{&g.ExpiredAt}, timeColumn{&g.CreatedAt}, &g.Memo, &g.PaidBack,
-		jsonColumn[credit.Eligibility]{&g.AppliesTo}, &g.Subscription, &g.Period)
+		jsonColumn[credit.Eligibility]{&g.AppliesTo}, &g.Subscription, &g.Period, timeColumn{&g.WarnedAt})
 	return g, err
 }
 
@@ -64,4 +64,20 @@ func (t *tx) DueGrants(account string, now time.Time, limit int) ([]credit.Grant
 	}
 	return t.grants("read due grants", `SELECT `+grantColumns+` FROM grants
 		WHERE account = $3 AND `+due+` ORDER BY expires_at, id LIMIT $2`, now.UTC(), sqlLimit(limit), account)
+}
+
+// warnGrantsQuery is WarnGrants' statement: $1 before, $2 the limit. Its
+// predicate is grants_warn's, word for word, so that the planner matches
+// the partial index (the sweeper's work ahead, no more).
+const warnGrantsQuery = `SELECT ` + grantColumns + ` FROM grants
+	WHERE warned_at IS NULL AND expired_at IS NULL AND expires_at IS NOT NULL AND source <> 'free'
+		AND expires_at <= $1 AND remaining > 0
+	ORDER BY expires_at, id LIMIT $2`
+
+// WarnGrants returns up to limit grants, across all accounts, that
+// grant.expiring has not yet told of, not expired, with something left,
+// expiring at or before `before`, and not a day's free credits, earliest
+// expiry first. A limit ≤ 0 means no limit.
+func (t *tx) WarnGrants(before time.Time, limit int) ([]credit.Grant, error) {
+	return t.grants("read grants to warn of", warnGrantsQuery, before.UTC(), sqlLimit(limit))
 }

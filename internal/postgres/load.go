@@ -95,7 +95,7 @@ const loadHolds = `WITH load_holds AS (
 // member), found by the member_periods_pkey index: a write that returns
 // credits of a member's hold to its period (a capture, a release, an
 // expiry, a refund) loads the period with the hold.
-var loadHoldsQuery = holdJoinQuery(loadHolds, `, p.period_end, p.used, p.limit_credits`, `
+var loadHoldsQuery = holdJoinQuery(loadHolds, `, p.period_end, p.used, p.limit_credits, p.reached`, `
 		LEFT JOIN member_periods AS p ON p.account = h.account AND p.member = h.member AND p.period_start = h.member_period`,
 	`id IN (SELECT id FROM load_holds) AND account = ANY($1::text[])`, `created_at, id`, ``)
 
@@ -145,15 +145,29 @@ const loadIdempotencyQuery = `SELECT scope, key, hash, response, created_at FROM
 // batches: a later batch loads a period more than it needs) as arrays in
 // start order, read by the member_periods_pkey index: one row per member.
 const loadMembersQuery = `SELECT m.account, m.member, m.monthly_limit, m.created_at, m.updated_at, m.removed_at,
-		coalesce(p.starts, '{}'), coalesce(p.ends, '{}'), coalesce(p.used, '{}'), coalesce(p.limits, '{}')
+		coalesce(p.starts, '{}'), coalesce(p.ends, '{}'), coalesce(p.used, '{}'), coalesce(p.limits, '{}'), coalesce(p.reached, '{}')
 	FROM members AS m
 	LEFT JOIN LATERAL (
 		SELECT array_agg(period_start ORDER BY period_start) AS starts, array_agg(period_end ORDER BY period_start) AS ends,
-			array_agg(used ORDER BY period_start) AS used, array_agg(limit_credits ORDER BY period_start) AS limits
+			array_agg(used ORDER BY period_start) AS used, array_agg(limit_credits ORDER BY period_start) AS limits,
+			array_agg(reached ORDER BY period_start) AS reached
 		FROM member_periods WHERE account = m.account AND member = m.member AND period_end > $3::timestamptz
 	) AS p ON true
 	WHERE (m.account, m.member) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 	ORDER BY m.account, m.member`
+
+// loadTopupsQuery reads the accounts' top-ups that a write may decide on,
+// each set by its own index, so that an account's older top-ups are not
+// read: the pending ones (topups_pending), those made at or after $2 (the
+// earliest Refs.Now of the batches less credit.TopupWindow: the calendar
+// month under way, in any time zone; topups_recent), and those the batches
+// name ($3, by id), the accounts' only.
+const loadTopupsQuery = `SELECT ` + topupColumns + ` FROM topups WHERE account = ANY($1::text[]) AND status = 'pending'
+	UNION
+	SELECT ` + topupColumns + ` FROM topups WHERE account = ANY($1::text[]) AND created_at >= $2::timestamptz
+	UNION
+	SELECT ` + topupColumns + ` FROM topups WHERE id = ANY($3::text[]) AND account = ANY($1::text[])
+	ORDER BY account, ` + topupOrder
 
 // load is what the first round trip of a batch loads.
 type load struct {
@@ -170,6 +184,7 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 	var accounts, holds, gens []string
 	var scopes, keys []string
 	var teams, members []string // the (account, member) pairs the batches name
+	var topups []string
 	now, earliest := batches[0].Refs.Now, batches[0].Refs.Now
 	for i, b := range batches {
 		if len(index[b.Account]) == 0 {
@@ -184,6 +199,7 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		for _, m := range b.Refs.Members {
 			teams, members = append(teams, b.Account), append(members, m)
 		}
+		topups = append(topups, b.Refs.Topups...)
 		if b.Refs.Now.After(now) {
 			now = b.Refs.Now // the latest: the holds due by it are every batch's due ones
 		}
@@ -209,10 +225,10 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 	}, args...)
 	r.query("load holds", loadHoldsQuery, func(rows pgx.Rows) error {
 		for rows.Next() {
-			var end time.Time
+			var end, reached time.Time
 			var used pgtype.Int8
 			var limit *credit.Credits
-			h, err := scanHold(rows, timeColumn{&end}, &used, &limit)
+			h, err := scanHold(rows, timeColumn{&end}, &used, &limit, timeColumn{&reached})
 			if err != nil {
 				return err
 			}
@@ -222,7 +238,7 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 				s.Holds = append(s.Holds, c)
 				if used.Valid {
 					addPeriod(s, credit.MemberPeriod{Account: h.Account, Member: h.Member, Start: h.MemberPeriod, End: end,
-						Used: credit.Credits(used.Int64), Limit: cloneCredits(limit)})
+						Used: credit.Credits(used.Int64), Limit: cloneCredits(limit), Reached: reached})
 				}
 			})
 		}
@@ -252,6 +268,19 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 		}
 		return rows.Err()
 	}, accounts)
+	// In the same round trip as the rest of the load, after the locks:
+	// a statement of its own, which reads what the lock's previous holder
+	// committed (the lock statement's snapshot predates its wait).
+	r.query("load top-ups", loadTopupsQuery, func(rows pgx.Rows) error {
+		for rows.Next() {
+			t, err := scanTopup(rows)
+			if err != nil {
+				return err
+			}
+			each(t.Account, func(s *credit.State) { s.Topups = append(s.Topups, t) })
+		}
+		return rows.Err()
+	}, accounts, earliest.Add(-credit.TopupWindow).UTC(), textArray(topups))
 	if len(members) > 0 {
 		r.query("load members", loadMembersQuery, func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -259,8 +288,9 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 				var starts, ends []time.Time
 				var used []int64
 				var limits []*int64
+				var reached []pgtype.Timestamptz
 				if err := rows.Scan(&m.Account, &m.ID, &m.MonthlyLimit, timeColumn{&m.CreatedAt}, timeColumn{&m.UpdatedAt}, timeColumn{&m.RemovedAt},
-					&starts, &ends, &used, &limits); err != nil {
+					&starts, &ends, &used, &limits, &reached); err != nil {
 					return err
 				}
 				each(m.Account, func(s *credit.State) {
@@ -272,6 +302,9 @@ func queueLoads(r *round, batches []*credit.Batch, lds []load) {
 						if limits[i] != nil {
 							l := credit.Credits(*limits[i])
 							p.Limit = &l
+						}
+						if reached[i].Valid {
+							p.Reached = reached[i].Time.UTC()
 						}
 						addPeriod(s, p)
 					}

@@ -13,8 +13,9 @@ import (
 // TestLoadUsesIndexes: on tables of many rows (a thousand accounts with 30
 // resolved generations, whose holds drew on the overdraft too, and 3 open
 // holds on the overdraft each, and 3 subscriptions, and 30 team members with
-// 12 monthly periods each, which the resolved holds count in, and an old
-// account with 3000 spent grants),
+// 12 monthly periods each, which the resolved holds count in, and 30
+// top-ups, one every 10 days, the newest pending, and an old account with 3000
+// spent grants),
 // every statement of a batch's load finds its rows by an index, never by
 // scanning a table, and reads none of another account's rows.
 func TestLoadUsesIndexes(t *testing.T) {
@@ -59,6 +60,10 @@ func TestLoadUsesIndexes(t *testing.T) {
 			FROM generate_series(0, 29999) AS i, generate_series(0, 11) AS p;
 		UPDATE holds SET member = 'mem' || (substr(id, 4)::int / 1000), member_period = date_trunc('month', now())
 			WHERE id LIKE 'hld%';
+		INSERT INTO topups (id, account, credits, status, grant_id, created_at, resolved_at)
+			SELECT 'top' || i, 'acct' || (i % 1000), 1000, CASE WHEN i < 1000 THEN 'pending' ELSE 'confirmed' END, NULL,
+				now() - make_interval(days => (i / 1000) * 10), CASE WHEN i < 1000 THEN NULL ELSE now() END
+			FROM generate_series(0, 29999) AS i;
 		ANALYZE;`); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +82,7 @@ func TestLoadUsesIndexes(t *testing.T) {
 		"idempotency":   {[]string{"svc", "svc"}, []string{"key7", "nokey"}},
 		"subscriptions": {[]string{"acct7"}},
 		"members":       {[]string{"acct7", "acct7"}, []string{"mem0", "mem3"}, now},
+		"topups":        {[]string{"acct7"}, now.Add(-32 * 24 * time.Hour), []string{"top7", "top8"}},
 	} {
 		// The plan for these values, and the generic plan PostgreSQL
 		// switches a prepared statement to after five runs if it costs no

@@ -18,7 +18,7 @@ func scanMember(s scanner) (credit.Member, error) {
 	return m, err
 }
 
-const memberPeriodColumns = `account, member, period_start, period_end, used, limit_credits`
+const memberPeriodColumns = `account, member, period_start, period_end, used, limit_credits, reached`
 
 // memberPeriodOrder is the order a team's member periods are listed in: by
 // member, then start, the member_periods_pkey index's, after the account.
@@ -26,7 +26,7 @@ const memberPeriodOrder = `member, period_start`
 
 func scanMemberPeriod(s scanner) (credit.MemberPeriod, error) {
 	var p credit.MemberPeriod
-	err := s.Scan(&p.Account, &p.Member, timeColumn{&p.Start}, timeColumn{&p.End}, &p.Used, &p.Limit)
+	err := s.Scan(&p.Account, &p.Member, timeColumn{&p.Start}, timeColumn{&p.End}, &p.Used, &p.Limit, timeColumn{&p.Reached})
 	return p, err
 }
 

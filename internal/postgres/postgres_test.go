@@ -34,9 +34,16 @@ func wantError(tb testing.TB, what string, err error, code, reason string) {
 func TestMigrateBackfillsUsageRollup(t *testing.T) {
 	db := pgtest.Open(t)
 	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
-		// Back to schema 3: 0006 and 0007 change the rollup too, so they
-		// go, and all three run again.
-		_, err := db.Pool().Exec(ctx, `DROP TRIGGER transactions_usage_daily ON transactions;
+		// Back to schema 3: 0006 and 0007 change the rollup too, and 0008
+		// builds on 0007's tables, so they go, and all four run again.
+		_, err := db.Pool().Exec(ctx, `DROP TABLE deliveries;
+			DROP TABLE webhooks;
+			DROP TABLE topups;
+			DROP TABLE events;
+			ALTER TABLE accounts DROP COLUMN low_balance, DROP COLUMN auto_topup_threshold, DROP COLUMN auto_topup_amount,
+				DROP COLUMN auto_topup_cap;
+			ALTER TABLE grants DROP COLUMN warned_at;
+			DROP TRIGGER transactions_usage_daily ON transactions;
 			DROP FUNCTION usage_daily_add();
 			DROP TABLE usage_daily;
 			DROP TABLE member_periods;
@@ -51,7 +58,7 @@ func TestMigrateBackfillsUsageRollup(t *testing.T) {
 			ALTER TABLE grants DROP COLUMN applies_to, DROP COLUMN subscription, DROP COLUMN period;
 			ALTER TABLE generations DROP COLUMN "window", DROP COLUMN lane, DROP COLUMN list_credits;
 			ALTER TABLE transactions DROP COLUMN list_credits;
-			DELETE FROM schema_migrations WHERE version IN (4, 6, 7);`)
+			DELETE FROM schema_migrations WHERE version IN (4, 6, 7, 8);`)
 		return err
 	}, db.Migrate)
 }

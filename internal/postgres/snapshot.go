@@ -7,7 +7,9 @@ import (
 // Snapshot returns the whole ledger, for Verify: accounts by id, grants by
 // account in consumption order, holds (with allocations), generations and
 // subscriptions by creation, members by account and id, member periods by
-// account, member and start, and the journal in id order with postings. Run in View (one
+// account, member and start, the journal in id order with postings,
+// top-ups by account, creation and id, and the feed in its order (each
+// event with its cursor). Run in View (one
 // REPEATABLE READ transaction), it is one consistent snapshot that takes no
 // locks and holds up no writer.
 func (t *tx) Snapshot() (*credit.Snapshot, error) {
@@ -19,6 +21,12 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 		return nil, err
 	}
 	if s.Entries, err = t.transactions("snapshot journal", `true`, ``); err != nil {
+		return nil, err
+	}
+	if s.Topups, err = t.topups("snapshot top-ups", `SELECT `+topupColumns+` FROM topups ORDER BY account, `+topupOrder); err != nil {
+		return nil, err
+	}
+	if s.Events, err = t.snapshotEvents(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -210,6 +210,10 @@ func translate(ctx context.Context, op string, err error, c *credit.Change) *cre
 			return credit.Errorf(credit.Conflict, "id_exists", "a generation with a new generation's id already exists")
 		case "subscriptions_pkey":
 			return credit.Errorf(credit.Conflict, "id_exists", "a subscription with a new subscription's id already exists")
+		case "topups_pkey":
+			return credit.Errorf(credit.Conflict, "id_exists", "a top-up with a new top-up's id already exists")
+		case "events_pkey":
+			return credit.Errorf(credit.Conflict, "id_exists", "an event with a new event's id already exists")
 		}
 	}
 	return storeError(ctx, op, err)
