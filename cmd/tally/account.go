@@ -18,8 +18,8 @@ import (
 // running is fine: WAL lets them share the file), for operators on the box.
 // Those that touch plans apply the catalog tally serve would (ledgerFlags).
 func (m Main) accountCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Create accounts, grant credits, set plans, show balances and history"}
-	cmd.AddCommand(m.accountCreateCmd(), m.accountPlanCmd(), m.accountGrantCmd(), m.accountShowCmd(), m.accountHistoryCmd())
+	cmd := &cobra.Command{Use: "account", Short: "Create accounts, grant credits, set plans, alerts and auto top-up, show balances and history"}
+	cmd.AddCommand(m.accountCreateCmd(), m.accountPlanCmd(), m.accountGrantCmd(), m.accountShowCmd(), m.accountHistoryCmd(), m.accountAlertsCmd(), m.accountAutoTopupCmd())
 	return cmd
 }
 

@@ -56,6 +56,15 @@ var refusalFixes = map[string]fix{
 	"not_a_team":               {"TEAM", "a team account (tally account create ID --kind team)"},
 	"invalid_member_id":        {"MEMBER", "the studio's user id: 1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters"},
 	"unknown_member":           {"MEMBER", "a member of the team (tally team member list TEAM)"},
+	"invalid_event_type":       {"--types", ""},
+	"invalid_wait":             {"--wait", "0s to 60s, e.g. 30s"},
+	"invalid_webhook_url":      {"--url", ""},
+	"webhook_url_private":      {"--url", "a public address, or --allow-private"},
+	"invalid_description":      {"--description", "at most 500 bytes of printable text"},
+	"unknown_webhook":          {"ID", "a webhook id (tally webhook list)"},
+	"unknown_delivery":         {"DELIVERY", "a delivery of the webhook (tally webhook deliveries ID)"},
+	"unknown_topup":            {"ID", "a top-up id (tally topup list ACCOUNT)"},
+	"invalid_threshold":        {"--low-balance", "0 or more credits (0: no alert)"},
 
 	"tally account create/invalid_amount":         {"--overdraft", "0 or more credits, at most three decimals"},
 	"tally account plan/unknown_plan":             {"PLAN", ""},
@@ -67,6 +76,16 @@ var refusalFixes = map[string]fix{
 	"tally team member remove/invalid_account_id": {"TEAM", "a team's account id"},
 	"tally keys create/not_a_team":                {"--account", "a team's account id, with --member"},
 	"tally keys create/invalid_member_id":         {"--member", "the studio's user id: 1 to 128 letters, digits, punctuation or symbols; no spaces or invisible characters"},
+	"tally events/invalid_cursor":                 {"--after", "a next cursor that tally events printed"},
+	"tally events/invalid_account_id":             {"--account", "an account id"},
+	"tally webhook create/invalid_event_type":     {"--events", ""},
+	"tally webhook deliveries/invalid_limit":      {"--limit", "1 to 500"},
+	"tally webhook deliveries/invalid_cursor":     {"--before", "a delivery id that tally webhook deliveries printed"},
+	"tally topup list/invalid_limit":              {"--limit", "1 to 500"},
+	"tally topup list/invalid_cursor":             {"--before", "a top-up id that tally topup list printed"},
+	"tally topup list/invalid_account_id":         {"ACCOUNT", "an account id"},
+	"tally account alerts/invalid_account_id":     {"ACCOUNT", "an account id"},
+	"tally account auto-topup/invalid_account_id": {"ACCOUNT", "an account id"},
 }
 
 // refusal is the one line the command line prints for a refused request:

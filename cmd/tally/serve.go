@@ -19,6 +19,7 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
 	"github.com/tally-credits/tally/internal/metrics"
+	"github.com/tally-credits/tally/internal/webhook"
 )
 
 func (m Main) serveCmd() *cobra.Command {
@@ -26,6 +27,9 @@ func (m Main) serveCmd() *cobra.Command {
 	logFormat := "text"
 	limits := httpapi.DefaultRateLimit
 	idemRetention := credit.DefaultIdempotencyRetention
+	notice := credit.DefaultExpiringNotice
+	var allowPrivate bool
+	runWebhooks := true
 	var sf storeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -39,6 +43,9 @@ func (m Main) serveCmd() *cobra.Command {
 			}
 			if idemRetention < 0 {
 				return credit.Errorf(credit.Invalid, "invalid_flags", "--idempotency-retention is a duration: 0 (keep forever) or more")
+			}
+			if notice <= 0 {
+				return credit.Errorf(credit.Invalid, "invalid_flags", "--grant-expiring-notice %s: allowed: a duration more than 0, e.g. 72h", notice)
 			}
 			var log *slog.Logger
 			switch logFormat {
@@ -65,7 +72,8 @@ func (m Main) serveCmd() *cobra.Command {
 			catalogs, _ := store.(credit.CatalogStore)
 			// The console prices with the server's catalog, asked per request,
 			// so a reload or a publish shows on the next page.
-			mx := metrics.New(version)
+			gauges, _ := store.(credit.Gauges)
+			mx := metrics.New(metrics.Config{Version: version, Gauges: gauges, Log: log})
 			var h *httpapi.Server
 			ui := console.New(console.Config{Catalog: func() *credit.Catalog { return h.Catalog() }, Catalogs: catalogs, Version: version, Log: log})
 			h = httpapi.NewServer(httpapi.Config{Catalog: c, Catalogs: catalogs, AdminKey: adminKey, Version: version, Log: log, Console: ui, RateLimit: limits, Metrics: mx, AccessLog: log})
@@ -84,7 +92,8 @@ func (m Main) serveCmd() *cobra.Command {
 			followed := make(chan struct{})
 			go func() { follower.Run(followCtx); close(followed) }()
 			defer func() { stopFollowing(); <-followed }()
-			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention, Observer: mx})
+			l := credit.NewLedger(store, credit.LedgerConfig{Catalog: h.Catalog, IdempotencyRetention: idemRetention, Observer: mx,
+				ExpiringNotice: notice, WebhookGuard: webhookGuard(allowPrivate)})
 			h.SetLedger(l)
 			if adminKey == "" {
 				if err := m.bootstrapAdminKey(ctx, l); err != nil {
@@ -97,6 +106,15 @@ func (m Main) serveCmd() *cobra.Command {
 			swept := make(chan struct{})
 			go func() { sweeper.Run(sweepCtx); close(swept) }()
 			defer func() { stopSweeping(); <-swept }()
+			// So does the webhook dispatcher: the deliveries in flight at
+			// shutdown are recorded before the store closes.
+			if ws, ok := store.(credit.WebhookStore); ok && runWebhooks {
+				d := webhook.NewDispatcher(webhook.Config{Store: ws, AllowPrivate: allowPrivate, Log: log, Observer: mx})
+				dispatchCtx, stopDispatching := context.WithCancel(context.Background())
+				dispatched := make(chan struct{})
+				go func() { d.Run(dispatchCtx); close(dispatched) }()
+				defer func() { stopDispatching(); <-dispatched }()
+			}
 			log.Info("tally ledger", "db", sf.name())
 			if pprofAddr != "" {
 				if err := servePprof(ctx, pprofAddr, log); err != nil {
@@ -113,8 +131,18 @@ func (m Main) serveCmd() *cobra.Command {
 	cmd.Flags().StringVar(&pprofAddr, "pprof", "", "serve Go's profiles at http://ADDR/debug/pprof/ (a loopback host:port only, e.g. 127.0.0.1:6060)")
 	cmd.Flags().StringVar(&logFormat, "log-format", logFormat, "text or json: the log's lines, one per request among them (method, route, status, duration, key, request_id)")
 	cmd.Flags().StringVar(&catalogFile, "catalog", "", "price catalog YAML file (default: the built-in catalog); SIGHUP reloads it")
+	cmd.Flags().DurationVar(&notice, "grant-expiring-notice", notice, "how long before a grant expires the grant.expiring event tells of it (more than 0)")
+	cmd.Flags().BoolVar(&runWebhooks, "webhooks", runWebhooks, "deliver webhooks from this node (false leaves them to the other nodes on the database)")
+	cmd.Flags().BoolVar(&allowPrivate, "webhooks-allow-private", false, "let webhook URLs reach loopback and private addresses (tests, a studio's own network); refused by default")
 	sf.register(cmd.Flags())
 	return cmd
+}
+
+// webhookGuard is the check a webhook URL passes before it is stored: its
+// host must not be, or resolve to, a loopback, private or otherwise
+// internal address unless allowPrivate.
+func webhookGuard(allowPrivate bool) func(context.Context, string) error {
+	return func(ctx context.Context, url string) error { return webhook.CheckURL(ctx, url, allowPrivate) }
 }
 
 // bootstrapAdminKey makes the first admin key when TALLY_ADMIN_KEY is unset and
@@ -163,6 +191,9 @@ func serve(ctx context.Context, addr string, h *httpapi.Server, log *slog.Logger
 		MaxHeaderBytes:    limits.headerBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// A long poll of the feed (GET /v1/events?wait=) may outlast the write
+	// timeout: its route moves its own deadlines. Shutdown answers it at once.
+	srv.RegisterOnShutdown(h.EndLongPolls)
 	log.Info("tally serving", "addr", "http://"+ln.Addr().String(), "catalog", h.Catalog().Version, "version", version)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

@@ -30,6 +30,17 @@ func ledgerCommands(t *testing.T) [][]string {
 		{"backup", filepath.Join(t.TempDir(), "copy.db")},
 		{"quote", "--model", "flux-dev"},
 		{"catalog", "show"},
+		{"events"},
+		{"webhook", "create", "--url", "https://93.184.216.34/hook", "--events", "*"},
+		{"webhook", "list"},
+		{"webhook", "delete", "wh_1"},
+		{"webhook", "deliveries", "wh_1"},
+		{"webhook", "retry", "wh_1", "whd_1"},
+		{"account", "alerts", "alice", "--low-balance", "5"},
+		{"account", "auto-topup", "alice", "--off"},
+		{"topup", "list", "alice"},
+		{"topup", "confirm", "top_1"},
+		{"topup", "cancel", "top_1"},
 	}
 }
 

@@ -281,13 +281,17 @@ func (l *Ledger) DeleteWebhook(ctx context.Context, id string) error {
 }
 
 // Deliveries returns a page of the delivery log, newest first. With
-// q.Webhook, that endpoint must exist: NotFound unknown_webhook.
+// q.Webhook or q.Account, that endpoint or account must exist: NotFound
+// unknown_webhook, unknown_account.
 func (l *Ledger) Deliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
 	if q.Limit <= 0 || q.Limit > MaxDeliveryPage {
 		return nil, Errorf(Invalid, "invalid_limit", "limit must be 1 to %d, not %d", MaxDeliveryPage, q.Limit)
 	}
 	if q.Account != "" {
-		if err := checkAccountID(q.Account); err != nil {
+		if err := named(q.Account, "account"); err != nil {
+			return nil, err
+		}
+		if _, err := view(ctx, l, func(tx Tx, _ time.Time) (Account, error) { return tx.Account(q.Account) }); err != nil {
 			return nil, err
 		}
 	}

@@ -30,6 +30,8 @@ type Account struct {
 	OpenHolds            []Hold             `json:"open_holds" doc:"Holds not yet captured, released or expired, oldest first. To a member key, only its own member's."`
 	Subscriptions        []Subscription     `json:"subscriptions" doc:"Its subscriptions, oldest first, ended ones included."`
 	Unlimited            []Window           `json:"unlimited" doc:"The unlimited windows in force now: models that cost nothing, with what is left of today's fast generations."`
+	LowBalanceCredits    credit.Credits     `json:"low_balance_credits" doc:"The balance.low alert's threshold (PUT /v1/accounts/{id}/alerts); 0: no alert."`
+	AutoTopup            *AutoTopup         `json:"auto_topup" doc:"The auto top-up (PUT /v1/accounts/{id}/auto-topup); null: off."`
 }
 
 // Balances is what an account can spend, by where it came from.
@@ -63,6 +65,7 @@ func NewAccount(v credit.AccountView, now time.Time) *Account {
 			TopupCredits: v.Balances.Topup, OtherCredits: v.Balances.Other},
 		Grants: make([]Grant, len(v.Grants)), OpenHolds: make([]Hold, len(v.OpenHolds)),
 		Subscriptions: make([]Subscription, len(v.Subscriptions)), Unlimited: make([]Window, len(v.Windows)),
+		LowBalanceCredits: v.Account.LowBalance, AutoTopup: newAutoTopup(v.Account.AutoTopup),
 	}
 	for i, g := range v.Grants {
 		a.Grants[i] = *NewGrant(g)

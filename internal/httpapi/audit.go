@@ -16,8 +16,8 @@ type AuditEntry struct {
 	ID     int64           `json:"id"`
 	At     time.Time       `json:"at"`
 	Actor  string          `json:"actor" doc:"The API key id that did it; admin for TALLY_ADMIN_KEY; cli:USER for the command line."`
-	Action string          `json:"action" enum:"account.create,account.plan,grant.create,grant.void,grant.amend,subscription.create,subscription.cancel,subscription.change,key.create,key.revoke,catalog.publish"`
-	Target string          `json:"target" doc:"The account id, key id or catalog version acted on."`
+	Action string          `json:"action" enum:"account.create,account.plan,account.alerts,account.auto_topup,grant.create,grant.void,grant.amend,subscription.create,subscription.cancel,subscription.change,member.set,member.remove,topup.confirm,topup.cancel,webhook.create,webhook.delete,webhook.retry,key.create,key.revoke,catalog.publish"`
+	Target string          `json:"target" doc:"The account id, key id, webhook id or catalog version acted on."`
 	Detail json.RawMessage `json:"detail" doc:"The action's parameters (never a secret)."`
 }
 
@@ -33,7 +33,7 @@ func (s *Server) auditRoutes() {
 		Method:      http.MethodGet,
 		Path:        "/v1/audit",
 		Summary:     "The audit log: every admin action and the key that did it",
-		Description: "Accounts opened and put on programs, grants and adjustments, grants voided and their expiries moved, subscriptions started, canceled and changed, API keys made and revoked, catalogs published; newest first, paged. Written in the transaction of each action and append-only. Admin keys only.",
+		Description: "Accounts opened and put on programs, grants and adjustments, grants voided and their expiries moved, subscriptions started, canceled and changed, team members set and removed, alerts and auto top-ups set, top-ups confirmed and canceled, webhooks made, deleted and retried, API keys made and revoked, catalogs published; newest first, paged. Written in the transaction of each action and append-only. Admin keys only.",
 		Tags:        []string{"Audit"},
 	}, accessAdmin, func(ctx context.Context, in *struct {
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page; absent: the newest entries."`

@@ -51,17 +51,30 @@ import (
 //	POST /v1/holds/{id}/release               yes    yes      403          403
 //	GET  /v1/holds/{id}                       yes    yes      own only     its own only
 //	GET  /v1/audit                            yes    403      403          403
+//	GET  /v1/events                           yes    yes      403          403
+//	POST /v1/webhooks, GET /v1/webhooks       yes    403      403          403
+//	GET|DELETE /v1/webhooks/{id}              yes    403      403          403
+//	GET  /v1/webhooks/{id}/deliveries         yes    403      403          403
+//	POST /v1/webhooks/{id}/deliveries/{d}/retry yes  403      403          403
+//	GET  /v1/accounts/{id}/deliveries         yes    403      403          403
+//	PUT  /v1/accounts/{id}/alerts             yes    403      403          403
+//	PUT|DELETE /v1/accounts/{id}/auto-topup   yes    403      403          403
+//	GET  /v1/accounts/{id}/topups             yes    yes      own only     own team
+//	GET  /v1/topups/{id}                      yes    yes      own only     own team
+//	POST /v1/topups/{id}/confirm, …/cancel    yes    yes      403          403
 //
 // No key or a bad one is 401 unauthorized (with WWW-Authenticate: Bearer);
 // a valid key out of its scope is 403 forbidden. Grants, accounts, plans,
-// subscriptions and team members are admin-only because they create (or
-// take back) money or decide who may spend it; a service (the studio's
-// backend) prices, holds, charges and refunds. An account key reading
+// subscriptions, team members, alerts and auto top-up are admin-only
+// because they create (or take back) money or decide who may spend it, and
+// webhooks because they send every account's events away; a service (the
+// studio's backend) prices, holds, charges and refunds, reads the change
+// feed, and confirms or cancels the top-ups auto top-up asks for. An account key reading
 // another account, or another account's generation, hold or subscription,
 // gets exactly the 404 of one that does not exist: a key never learns
 // whether someone else's account exists. A member key gets the same 404 for
 // another member's generation or hold.
-const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. A member key (an account key of a team, for one of its members) reads its team's balance and subscriptions, and of the rest only what is the member's own: its open holds, its row of the members, its entries (with the pool's), its usage, its generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans, start, cancel or change subscriptions, and set or remove team members. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
+const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. A member key (an account key of a team, for one of its members) reads its team's balance and subscriptions, and of the rest only what is the member's own: its open holds, its row of the members, its entries (with the pool's), its usage, its generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans, start, cancel or change subscriptions, set or remove team members, set alerts and auto top-up, and manage webhooks. Service keys also read the change feed (`GET /v1/events`) and confirm or cancel top-ups; account keys also read their own top-ups. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
 
 // bearerScheme names the security scheme in the OpenAPI document.
 const bearerScheme = "bearer"

@@ -22,7 +22,9 @@ import (
 // unused account id), {fresh} (an account without a subscription), {sub}
 // (alice's active subscription), {grant} (a live grant of alice's); {team}
 // (the team crew), {member} (a member of crew), {tgen} and {thold} (a held
-// generation and an open hold of crew's member m0). hidden is the 404 code
+// generation and an open hold of crew's member m0); {topup} (a pending
+// top-up of alice's), {webhook} (an endpoint made for the fixture) and
+// {delivery} (one of its deliveries). hidden is the 404 code
 // another account's key gets. A route naming crew is the team's: its own
 // key is crew's account key, and m0's member key reads it too.
 var ledgerRoutes = []struct {
@@ -64,7 +66,28 @@ var ledgerRoutes = []struct {
 	{"GET", "/v1/holds/{thold}", "", "read", 200, "unknown_hold"},
 	{"POST", "/v1/generations", `{"account":"{team}","member":"m0","model":"flux-dev"}`, "write", 201, ""},
 	{"POST", "/v1/accounts/{team}/holds", `{"credits":1,"member":"m0"}`, "write", 201, ""},
+	{"PUT", "/v1/accounts/{account}/alerts", `{"low_balance_credits":5}`, "admin", 200, ""},
+	{"PUT", "/v1/accounts/{account}/auto-topup", authAutoTopup, "admin", 200, ""},
+	{"DELETE", "/v1/accounts/{account}/auto-topup", "", "admin", 200, ""},
+	{"GET", "/v1/accounts/{account}/topups", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/accounts/{team}/topups", "", "read", 200, "unknown_account"},
+	{"GET", "/v1/topups/{topup}", "", "read", 200, "unknown_topup"},
+	{"POST", "/v1/topups/{topup}/confirm", "", "write", 200, ""},
+	{"POST", "/v1/topups/{topup}/cancel", "", "write", 200, ""},
+	{"GET", "/v1/events", "", "write", 200, ""},
+	{"POST", "/v1/webhooks", `{"url":"https://93.184.216.34/auth","events":["*"]}`, "admin", 201, ""},
+	{"GET", "/v1/webhooks", "", "admin", 200, ""},
+	{"GET", "/v1/webhooks/{webhook}", "", "admin", 200, ""},
+	{"DELETE", "/v1/webhooks/{webhook}", "", "admin", 204, ""},
+	{"GET", "/v1/webhooks/{webhook}/deliveries", "", "admin", 200, ""},
+	{"POST", "/v1/webhooks/{webhook}/deliveries/{delivery}/retry", "", "admin", 200, ""},
+	{"GET", "/v1/accounts/{account}/deliveries", "", "admin", 200, ""},
 }
+
+// authAutoTopup is alice's auto top-up in TestAuth: a threshold above her
+// balance, so that each fixture's generation asks for a top-up (when none
+// is pending), the {topup} of the routes.
+const authAutoTopup = `{"threshold_credits":100000000,"amount_credits":1,"monthly_cap_credits":1000000}`
 
 // onTeam reports whether a route of ledgerRoutes names the team's data.
 func onTeam(path, body string) bool {
@@ -101,8 +124,17 @@ func TestAuth(t *testing.T) {
 	keys["expired"] = expired
 	e.Clock.Add(time.Second)
 	n := 0
-	sub, tgen, thold := "", "", ""
+	sub, tgen, thold, wh := "", "", "", ""
 	fixture := func() *strings.Replacer {
+		// A fresh endpoint, whose deliveries are of the events below; the
+		// last one goes (unless the route deleted it).
+		if wh != "" {
+			e.Do(http.MethodDelete, "/v1/webhooks/"+wh, adminKey, "")
+		}
+		wh = str(t, e.Want(e.Do(http.MethodPost, "/v1/webhooks", adminKey, `{"url":"https://93.184.216.34/fixture","events":["*"]}`), http.StatusCreated, "webhook fixture")["id"], "id")
+		// Auto top-up on (a route may have turned it off): the generation
+		// asks for a top-up unless one is pending.
+		e.Want(e.Do(http.MethodPut, "/v1/accounts/alice/auto-topup", adminKey, authAutoTopup), http.StatusOK, "auto-topup fixture")
 		gen := e.Generation(`{"account":"alice","model":"flux-dev"}`)
 		done := e.Generation(`{"account":"alice","model":"flux-dev"}`)
 		e.Want(e.Do(http.MethodPost, "/v1/generations/"+done+"/complete", adminKey, `{"images_delivered":1}`), http.StatusOK, "complete fixture")
@@ -126,7 +158,28 @@ func TestAuth(t *testing.T) {
 		e.Want(e.Do(http.MethodPut, "/v1/accounts/crew/members/"+member, adminKey, `{"monthly_limit_credits":5}`), http.StatusOK, "member fixture")
 		tgen = e.Generation(`{"account":"crew","member":"m0","model":"flux-dev"}`)
 		thold = str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/crew/holds", adminKey, `{"credits":2,"member":"m0"}`), http.StatusCreated, "team hold fixture")["id"], "id")
-		return strings.NewReplacer("{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n),
+		ws := e.Ledger.Store().(credit.WebhookStore)
+		if _, err := ws.ScheduleDeliveries(t.Context(), e.Clock.Now(), 1000); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := e.Ledger.Deliveries(t.Context(), credit.DeliveryQuery{Webhook: wh, Limit: 1})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries of the fixture's endpoint: %v, %v", ds, err)
+		}
+		var topup string
+		tops, err := e.Ledger.Topups(t.Context(), "alice", "", credit.MaxTopupPage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tp := range tops {
+			if tp.Status == credit.TopupPending {
+				topup = tp.ID
+			}
+		}
+		if topup == "" {
+			t.Fatalf("alice has no pending top-up: %+v", tops)
+		}
+		return strings.NewReplacer("{topup}", topup, "{webhook}", wh, "{delivery}", ds[0].ID, "{account}", "alice", "{gen}", gen, "{done}", done, "{hold}", str(t, h["id"], "id"), "{new}", fmt.Sprintf("new-%d", n),
 			"{fresh}", fresh, "{sub}", sub, "{grant}", str(t, grant["id"], "id"),
 			"{team}", "crew", "{member}", member, "{tgen}", tgen, "{thold}", thold)
 	}
@@ -233,7 +286,8 @@ func TestLedgerOpenAPI(t *testing.T) {
 	scopes := map[string][]any{"admin": {"admin"}, "write": {"admin", "service"}, "read": {"admin", "service", "account"}}
 	for _, rt := range ledgerRoutes {
 		op := at(t, doc, "paths", strings.NewReplacer("{account}", "{id}", "{gen}", "{id}", "{done}", "{id}", "{hold}", "{id}",
-			"{fresh}", "{id}", "{sub}", "{id}", "{grant}", "{id}", "{team}", "{id}", "{tgen}", "{id}", "{thold}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
+			"{fresh}", "{id}", "{sub}", "{id}", "{grant}", "{id}", "{team}", "{id}", "{tgen}", "{id}", "{thold}", "{id}",
+			"{topup}", "{id}", "{webhook}", "{id}").Replace(rt.path), strings.ToLower(rt.method))
 		if got, want := op["security"], []any{map[string]any{"bearer": []any{}}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s %s security = %v; want %v", rt.method, rt.path, got, want)
 		}

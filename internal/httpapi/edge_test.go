@@ -41,6 +41,9 @@ var walkBodies = map[string]string{
 	"void-grant":          `{"memo":"walk"}`,
 	"amend-grant-expiry":  `{"expires_at":"2030-01-01T00:00:00Z","memo":"walk"}`,
 	"set-member":          `{"monthly_limit_credits":5}`,
+	"create-webhook":      `{"url":"https://93.184.216.34/walk","events":["*"],"description":"walk"}`,
+	"set-account-alerts":  `{"low_balance_credits":5}`,
+	"set-auto-topup":      `{"threshold_credits":10,"amount_credits":20,"monthly_cap_credits":100}`,
 }
 
 // walkMember is the team member the walk's member paths name.
@@ -90,7 +93,26 @@ func walkBadBytes(t *testing.T, e *Env) {
 	hold := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/holds", adminKey, `{"credits":4}`), http.StatusCreated, "hold")["id"], "id")
 	sub := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/subscriptions", adminKey, `{"plan":"basic"}`), http.StatusCreated, "subscribe")["id"], "id")
 	grant := str(t, e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/grants", adminKey, `{"credits":5,"source":"promo"}`), http.StatusCreated, "grant")["id"], "id")
-	goodID := map[string]string{"account": "acme", "generation": gen, "hold": hold, "model": "flux-dev", "subscription": sub, "grant": grant}
+	// A pending top-up (acme is below the threshold at once), an endpoint
+	// and a delivery of it.
+	e.Want(e.Do(http.MethodPut, "/v1/accounts/acme/auto-topup", adminKey, `{"threshold_credits":100000,"amount_credits":1,"monthly_cap_credits":1000}`), http.StatusOK, "auto-topup")
+	tops, err := e.Ledger.Topups(t.Context(), "acme", "", 1)
+	if err != nil || len(tops) != 1 {
+		t.Fatalf("acme's top-ups: %v, %v", tops, err)
+	}
+	wh := str(t, e.Want(e.Do(http.MethodPost, "/v1/webhooks", adminKey, `{"url":"https://93.184.216.34/walk","events":["*"]}`), http.StatusCreated, "webhook")["id"], "id")
+	e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/grants", adminKey, `{"credits":5,"source":"promo"}`), http.StatusCreated, "grant")
+	caughtUp(t, e)
+	if _, err := e.Ledger.Store().(credit.WebhookStore).ScheduleDeliveries(t.Context(), e.Clock.Now(), 100); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.Ledger.Deliveries(t.Context(), credit.DeliveryQuery{Webhook: wh, Limit: 1})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("the endpoint's deliveries: %v, %v", ds, err)
+	}
+	delivery := ds[0].ID
+	goodID := map[string]string{"account": "acme", "generation": gen, "hold": hold, "model": "flux-dev", "subscription": sub, "grant": grant,
+		"topup": tops[0].ID, "webhook": wh}
 	before := contents(t, e)
 
 	type route struct {
@@ -156,8 +178,10 @@ func walkBadBytes(t *testing.T, e *Env) {
 				continue
 			}
 		}
-		// A team member in the path: walkMember, or one that cannot be one.
-		path := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", goodID[noun]), "{member}", walkMember)
+		// A team member in the path: walkMember, or one that cannot be one;
+		// likewise a webhook's delivery.
+		inner := strings.NewReplacer("{member}", walkMember, "{delivery}", delivery)
+		path := inner.Replace(strings.ReplaceAll(rt.path, "{id}", goodID[noun]))
 		if rt.path == "/v1/catalog/diff" {
 			path += "?from=" + catalog.Default().Version + "&to=" + catalog.Default().Version
 		}
@@ -165,7 +189,7 @@ func walkBadBytes(t *testing.T, e *Env) {
 		// A path id that cannot be an id names nothing: the 404 of an unknown one.
 		if noun != "" {
 			for _, bad := range badPathIDs {
-				p := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", bad), "{member}", walkMember)
+				p := inner.Replace(strings.ReplaceAll(rt.path, "{id}", bad))
 				want(fmt.Sprintf("%s %s", rt.method, p), send("path", rt.method, p, body), http.StatusNotFound, "unknown_"+noun)
 			}
 		}
@@ -174,6 +198,13 @@ func walkBadBytes(t *testing.T, e *Env) {
 			for _, bad := range badPathIDs {
 				p := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", goodID[noun]), "{member}", bad)
 				want(fmt.Sprintf("%s %s", rt.method, p), send("path", rt.method, p, body), http.StatusUnprocessableEntity, "invalid_member_id")
+			}
+		}
+		// A delivery id that cannot be one names nothing.
+		if strings.Contains(rt.path, "{delivery}") {
+			for _, bad := range badPathIDs {
+				p := strings.ReplaceAll(strings.ReplaceAll(rt.path, "{id}", goodID[noun]), "{delivery}", bad)
+				want(fmt.Sprintf("%s %s", rt.method, p), send("path", rt.method, p, body), http.StatusNotFound, "unknown_delivery")
 			}
 		}
 		// An Idempotency-Key of other than 1–255 visible ASCII characters.
@@ -246,6 +277,10 @@ func textCode(op, field string) string {
 		return "invalid_at"
 	case "starts_at", "expires_at":
 		return "invalid_time"
+	case "url":
+		return "invalid_webhook_url"
+	case "description":
+		return "invalid_description"
 	}
 	return "field " + field + " of " + op + " has no expected code: add it to textCode"
 }

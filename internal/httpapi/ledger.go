@@ -29,6 +29,9 @@ func (s *Server) ledgerRoutes() {
 	s.holdRoutes()
 	s.historyRoutes()
 	s.auditRoutes()
+	s.eventRoutes()
+	s.webhookRoutes()
+	s.topupRoutes()
 }
 
 // register is huma.Register for a ledger route, secured for a. Inputs that

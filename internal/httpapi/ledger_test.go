@@ -91,18 +91,27 @@ func mustOpenSQLite(tb testing.TB) credit.Store {
 // mustLedgerServerOn is mustLedgerServer on the store db.
 func mustLedgerServerOn(tb testing.TB, db credit.Store, cfg httpapi.Config) *Env {
 	tb.Helper()
+	return mustEnv(tb, db, cfg, &Clock{now: start}, nil)
+}
+
+// mustEnv is mustLedgerServerOn with the ledger's clock, and with more of
+// its configuration set by ledger (if not nil).
+func mustEnv(tb testing.TB, db credit.Store, cfg httpapi.Config, clock *Clock, ledger func(*credit.LedgerConfig)) *Env {
+	tb.Helper()
 	cfg.AdminKey, cfg.Version = adminKey, "test"
-	clock := &Clock{now: start}
 	srv := httpapi.NewServer(cfg)
 	lc := credit.LedgerConfig{Catalog: srv.Catalog, Now: clock.Now}
 	if cfg.Metrics != nil {
 		lc.Observer = cfg.Metrics
 	}
-	ledger := credit.NewLedger(db, lc)
-	srv.SetLedger(ledger)
+	if ledger != nil {
+		ledger(&lc)
+	}
+	l := credit.NewLedger(db, lc)
+	srv.SetLedger(l)
 	ts := httptest.NewServer(srv)
 	tb.Cleanup(ts.Close)
-	e := &Env{tb: tb, Server: srv, TS: ts, Ledger: ledger, Clock: clock}
+	e := &Env{tb: tb, Server: srv, TS: ts, Ledger: l, Clock: clock}
 	// Whatever a test sent, the ledger's invariants hold after it.
 	tb.Cleanup(e.Verify)
 	return e

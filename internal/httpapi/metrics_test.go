@@ -3,17 +3,22 @@ package httpapi_test
 import (
 	"bytes"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
 	"github.com/tally-credits/tally/internal/httpapi"
 	"github.com/tally-credits/tally/internal/metrics"
+	"github.com/tally-credits/tally/internal/webhook"
 )
 
 // scrape reads GET /metrics with Prometheus' own text parser.
@@ -72,7 +77,7 @@ next:
 // stable code), a store commit; tally_build_info is 1; no label carries an
 // account id.
 func TestMetrics(t *testing.T) {
-	e := mustLedgerServer(t, httpapi.Config{Catalog: catalog.Default(), Metrics: metrics.New("test")})
+	e := mustLedgerServer(t, httpapi.Config{Catalog: catalog.Default(), Metrics: metrics.New(metrics.Config{Version: "test"})})
 	before := scrape(t, e)
 	if value(before, "tally_build_info", "goversion", runtime.Version(), "version", "test") != 1 {
 		t.Errorf("tally_build_info{goversion=%q, version=test} is not 1: %v", runtime.Version(), before["tally_build_info"])
@@ -118,5 +123,89 @@ func TestMetrics(t *testing.T) {
 	}
 	if value(after, "tally_http_requests_total", "method", "GET", "route", "/metrics", "status", "200") < 1 {
 		t.Error("the scrape itself is not counted under route /metrics")
+	}
+}
+
+// TestStoreMetrics: on both stores, tally_open_holds follows the open
+// holds; tally_outbox_lag_seconds is the age of the oldest event a live
+// endpoint has not been sent, on the ledger's clock, and 0 once it is
+// delivered; tally_webhook_deliveries_total counts each attempt by its
+// outcome.
+func TestStoreMetrics(t *testing.T) {
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			db := st.open(t)
+			clock := &Clock{now: start}
+			mx := metrics.New(metrics.Config{Version: "test", Gauges: db.(credit.Gauges), Now: clock.Now})
+			e := mustEnv(t, db, httpapi.Config{Catalog: catalog.Default(), Metrics: mx}, clock, nil)
+			gauge := func(name string) float64 {
+				t.Helper()
+				f := scrape(t, e)
+				if f[name] == nil {
+					t.Fatalf("GET /metrics has no %s", name)
+				}
+				return value(f, name)
+			}
+			if got := gauge("tally_open_holds"); got != 0 {
+				t.Errorf("tally_open_holds = %v on an empty ledger; want 0", got)
+			}
+			if got := gauge("tally_outbox_lag_seconds"); got != 0 {
+				t.Errorf("tally_outbox_lag_seconds = %v without endpoints; want 0", got)
+			}
+
+			e.Account("gus", "", "100")
+			e.Generation(`{"account":"gus","model":"flux-dev"}`)
+			h := e.Want(e.Do(http.MethodPost, "/v1/accounts/gus/holds", adminKey, `{"credits":10}`), http.StatusCreated, "hold")
+			if got := gauge("tally_open_holds"); got != 2 {
+				t.Errorf("tally_open_holds = %v with a generation's hold and another; want 2", got)
+			}
+			e.Want(e.Do(http.MethodPost, "/v1/holds/"+str(t, h["id"], "id")+"/release", adminKey, ""), http.StatusOK, "release")
+			if got := gauge("tally_open_holds"); got != 1 {
+				t.Errorf("tally_open_holds = %v after a release; want 1", got)
+			}
+
+			var status atomic.Int32
+			status.Store(http.StatusServiceUnavailable)
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(status.Load())) }))
+			defer hook.Close()
+			e.Want(e.Do(http.MethodPost, "/v1/webhooks", adminKey, `{"url":"`+hook.URL+`","events":["grant.created"]}`), http.StatusCreated, "webhook")
+			e.Want(e.Do(http.MethodPost, "/v1/accounts/gus/grants", adminKey, `{"credits":5,"source":"promo"}`), http.StatusCreated, "grant")
+			caughtUp(t, e)
+			clock.Add(30 * time.Second)
+			if got := gauge("tally_outbox_lag_seconds"); got != 30 {
+				t.Errorf("tally_outbox_lag_seconds = %v 30 s after an unsent event; want 30", got)
+			}
+
+			d := webhook.NewDispatcher(webhook.Config{Store: db.(credit.WebhookStore), Now: clock.Now, AllowPrivate: true, Observer: mx})
+			// One attempt for the grant; on PostgreSQL, also for gus's first
+			// grant when another transaction of the server was running as
+			// the endpoint was made (the feed's head is then a little
+			// behind its commit).
+			before := scrape(t, e)
+			n, err := d.RunOnce(t.Context())
+			if n < 1 || n > 2 || err != nil {
+				t.Fatalf("RunOnce = %d, %v; want the grant's attempt", n, err)
+			}
+			after := scrape(t, e)
+			if got := value(after, "tally_webhook_deliveries_total", "outcome", "retry") - value(before, "tally_webhook_deliveries_total", "outcome", "retry"); got != float64(n) {
+				t.Errorf("tally_webhook_deliveries_total{outcome=retry} moved by %v after %d answered 503; want %d", got, n, n)
+			}
+			if got := value(after, "tally_outbox_lag_seconds"); got != 30 {
+				t.Errorf("tally_outbox_lag_seconds = %v with the delivery pending; want 30", got)
+			}
+
+			status.Store(http.StatusNoContent)
+			clock.Add(time.Minute) // past the first retry's 5 s (±10 %)
+			if again, err := d.RunOnce(t.Context()); again != n || err != nil {
+				t.Fatalf("RunOnce = %d, %v; want the %d retries", again, err, n)
+			}
+			last := scrape(t, e)
+			if got := value(last, "tally_webhook_deliveries_total", "outcome", "delivered") - value(after, "tally_webhook_deliveries_total", "outcome", "delivered"); got != float64(n) {
+				t.Errorf("tally_webhook_deliveries_total{outcome=delivered} moved by %v after %d answered 204; want %d", got, n, n)
+			}
+			if got := value(last, "tally_outbox_lag_seconds"); got != 0 {
+				t.Errorf("tally_outbox_lag_seconds = %v once delivered; want 0", got)
+			}
+		})
 	}
 }

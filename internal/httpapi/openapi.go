@@ -68,7 +68,7 @@ func (s *Server) documentProbes() {
 		Method:      http.MethodGet,
 		Path:        "/metrics",
 		Summary:     "Prometheus metrics",
-		Description: "The process's series in Prometheus' text format: tally_http_requests_total and tally_http_request_duration_seconds by method, route (the path template) and status; tally_ledger_writes_total by operation and outcome (ok or the refusal's code); tally_store_commits_total, tally_store_commit_duration_seconds and tally_store_commit_writes; tally_build_info; and the Go runtime's and the process's. No label names an account or a key. Not rate limited.",
+		Description: "The process's series in Prometheus' text format: tally_http_requests_total and tally_http_request_duration_seconds by method, route (the path template) and status; tally_ledger_writes_total by operation and outcome (ok or the refusal's code); tally_store_commits_total, tally_store_commit_duration_seconds and tally_store_commit_writes; tally_webhook_deliveries_total by outcome; tally_open_holds and tally_outbox_lag_seconds, read from the store at each scrape; tally_build_info; and the Go runtime's and the process's. No label names an account or a key. Not rate limited.",
 		Tags:        []string{"Health"},
 		Responses: map[string]*huma.Response{"200": {Description: "OK", Content: map[string]*huma.MediaType{
 			"text/plain; version=0.0.4": {Schema: &huma.Schema{Type: "string"}}}}},

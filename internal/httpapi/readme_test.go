@@ -57,7 +57,7 @@ func TestREADMEErrorCodes(t *testing.T) {
 	}
 
 	used := map[string]string{} // code → where
-	for _, dir := range []string{".", "../credit", "../catalog", "../imagesize"} {
+	for _, dir := range []string{".", "../credit", "../catalog", "../imagesize", "../webhook"} {
 		files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 		if err != nil {
 			t.Fatal(err)
@@ -84,8 +84,10 @@ func TestREADMEErrorCodes(t *testing.T) {
 			}
 		}
 	}
-	// Built at run time, so no pattern sees them: the canonical 404s.
-	for _, r := range []string{"unknown_account", "unknown_generation", "unknown_hold", "unknown_subscription", "unknown_grant"} {
+	// Built at run time, so no pattern sees them: the canonical 404s, and
+	// the conflicts of a top-up answered already ("topup_"+status).
+	for _, r := range []string{"unknown_account", "unknown_generation", "unknown_hold", "unknown_subscription", "unknown_grant",
+		"unknown_topup", "unknown_webhook", "unknown_delivery", "topup_canceled", "topup_confirmed"} {
 		used[r] = "ledger.go (missing)"
 	}
 	for _, want := range []string{"invalid_amount", "rate_limited", "invalid_json", "not_found", "internal"} {

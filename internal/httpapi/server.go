@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -91,6 +92,9 @@ type Server struct {
 	serving  atomic.Bool
 	// Token buckets per API key and per client address (nil: no limit).
 	keyLimits, ipLimits *limiters
+	// drained is closed by EndLongPolls: the long polls answer at once.
+	drained  chan struct{}
+	draining sync.Once
 }
 
 // New returns a pricing-only server pricing with c: NewServer without a
@@ -106,7 +110,7 @@ func NewServer(cfg Config) *Server {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{log: log, adminKey: cfg.AdminKey, catalogs: cfg.Catalogs, metrics: cfg.Metrics, access: cfg.AccessLog,
-		keyLimits: newLimiters(cfg.RateLimit.PerKey), ipLimits: newLimiters(cfg.RateLimit.PerIP)}
+		keyLimits: newLimiters(cfg.RateLimit.PerKey), ipLimits: newLimiters(cfg.RateLimit.PerIP), drained: make(chan struct{})}
 	s.catalog.Store(cfg.Catalog)
 
 	mux := http.NewServeMux()

@@ -152,8 +152,10 @@ func TestTeam(t *testing.T) {
 			e.WantBalance("crew", "902", "98")
 
 			// A third is over the limit: 402 with what remains of it, and
-			// nothing held; the pool has plenty.
-			unchanged(t, e, "a refused generation", func() {
+			// nothing held; the pool has plenty. The period's first refusal
+			// tells member.limit_reached, once; it writes nothing else.
+			refuse := func() {
+				t.Helper()
 				r := e.Do(http.MethodPost, "/v1/generations", adminKey, `{"account":"crew","member":"a","model":"nano-banana-2"}`)
 				p := wantProblem(t, r, http.StatusPaymentRequired, "member_limit_exceeded")
 				wantNum(t, p, "remaining_credits", "2")
@@ -167,7 +169,18 @@ func TestTeam(t *testing.T) {
 				if got := r.header.Get("Retry-After"); got != "" {
 					t.Errorf("member_limit_exceeded Retry-After = %q; want none", got)
 				}
-				p = wantProblem(t, e.Do(http.MethodPost, "/v1/accounts/crew/holds", adminKey, `{"credits":3,"member":"a"}`), http.StatusPaymentRequired, "member_limit_exceeded")
+			}
+			refuse()
+			e.WantBalance("crew", "902", "98")
+			caughtUp(t, e)
+			reached := readFeed(t, e, adminKey, "types=member.limit_reached&account=crew").Events
+			if len(reached) != 1 {
+				t.Fatalf("member.limit_reached events = %d; want 1", len(reached))
+			}
+			wantData(t, reached[0], map[string]string{"member": "a", "limit": "100", "used": "98", "period_start": periodStart, "period_end": periodEnd})
+			unchanged(t, e, "refused again", func() {
+				refuse()
+				p := wantProblem(t, e.Do(http.MethodPost, "/v1/accounts/crew/holds", adminKey, `{"credits":3,"member":"a"}`), http.StatusPaymentRequired, "member_limit_exceeded")
 				wantNum(t, p, "remaining_credits", "2")
 				wantNum(t, p, "required_credits", "3")
 			})

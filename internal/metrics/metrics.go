@@ -1,13 +1,16 @@
 // Package metrics is tally's Prometheus instrumentation, served at GET
 // /metrics: HTTP requests and their durations by route and status, ledger
 // writes by operation and outcome, the store's commits (how many writes
-// each carried, how long each took), and tally_build_info, on a registry of
-// its own (no global state). Labels name routes, operations and stable
+// each carried, how long each took), webhook delivery attempts by outcome,
+// the store's open holds and outbox lag (read at scrape time), and
+// tally_build_info, on a registry of its own (no global state). Labels name routes, operations and stable
 // error reasons only — never an account, a key or anything a caller
 // chooses — so every series' count is bounded by the code.
 package metrics
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -20,7 +23,8 @@ import (
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// Metrics holds tally's series. It implements credit.Observer.
+// Metrics holds tally's series. It implements credit.Observer, and the
+// webhook dispatcher's observer (Delivery).
 type Metrics struct {
 	reg          *prometheus.Registry
 	requests     *prometheus.CounterVec
@@ -29,13 +33,32 @@ type Metrics struct {
 	commits      *prometheus.CounterVec
 	commitTime   prometheus.Histogram
 	commitWrites prometheus.Histogram
+	deliveries   *prometheus.CounterVec
 }
 
 var _ credit.Observer = (*Metrics)(nil)
 
-// New returns the series of a process running build version, registered
-// with the Go runtime's and the process's own.
-func New(version string) *Metrics {
+// Config configures the series of a process.
+type Config struct {
+	// Version is the build's version (tally_build_info).
+	Version string
+	// Gauges, if set, answers tally_open_holds and tally_outbox_lag_seconds
+	// at each scrape, within ScrapeTimeout; a gauge the store cannot answer
+	// in time is left out of that scrape (and logged), the rest is served.
+	Gauges credit.Gauges
+	// Now is the clock of the outbox lag (default time.Now): the ledger's.
+	Now func() time.Time
+	// Log receives the gauges' store errors (default: none logged).
+	Log *slog.Logger
+}
+
+// ScrapeTimeout bounds the store's answers to one scrape's gauges: a slow
+// database must not hang the scrape.
+const ScrapeTimeout = 2 * time.Second
+
+// New returns the series of a process configured by cfg, registered with
+// the Go runtime's and the process's own.
+func New(cfg Config) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -65,15 +88,22 @@ func New(version string) *Metrics {
 			Help:    "Ledger writes one store transaction carried (group commit's batch size).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tally_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome: delivered (2xx), retry (failed, tried again later), failed (failed, and the retries gave up), gone (410: the endpoint was disabled).",
+		}, []string{"outcome"}),
 	}
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "tally_build_info",
 		Help:        "Always 1: the build's version and Go version, as labels.",
-		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+		ConstLabels: prometheus.Labels{"version": cfg.Version, "goversion": runtime.Version()},
 	})
 	info.Set(1)
-	m.reg.MustRegister(m.requests, m.durations, m.ledgerWrites, m.commits, m.commitTime, m.commitWrites, info,
+	m.reg.MustRegister(m.requests, m.durations, m.ledgerWrites, m.commits, m.commitTime, m.commitWrites, m.deliveries, info,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Gauges != nil {
+		m.reg.MustRegister(newStoreGauges(cfg))
+	}
 	return m
 }
 
@@ -102,4 +132,55 @@ func (m *Metrics) StoreWrite(writes, _ int, d time.Duration, err error) {
 	m.commits.WithLabelValues(outcome).Inc()
 	m.commitTime.Observe(d.Seconds())
 	m.commitWrites.Observe(float64(writes))
+}
+
+// Delivery records one webhook delivery attempt (the dispatcher's
+// observer): outcome is one of the dispatcher's few, never a URL.
+func (m *Metrics) Delivery(outcome string) {
+	m.deliveries.WithLabelValues(outcome).Inc()
+}
+
+// storeGauges asks the store for its gauges when scraped.
+type storeGauges struct {
+	gauges    credit.Gauges
+	now       func() time.Time
+	log       *slog.Logger
+	openHolds *prometheus.Desc
+	lag       *prometheus.Desc
+}
+
+func newStoreGauges(cfg Config) *storeGauges {
+	g := &storeGauges{gauges: cfg.Gauges, now: cfg.Now, log: cfg.Log,
+		openHolds: prometheus.NewDesc("tally_open_holds", "Holds not yet captured, released or expired, of every account (read from the store at scrape time).", nil, nil),
+		lag:       prometheus.NewDesc("tally_outbox_lag_seconds", "How far the webhook endpoints are behind the change feed: the age of the oldest event a live endpoint has not yet been sent with a 2xx answer; 0 when none waits (read from the store at scrape time).", nil, nil),
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	return g
+}
+
+// Describe sends the gauges' descriptions (prometheus.Collector).
+func (g *storeGauges) Describe(ch chan<- *prometheus.Desc) {
+	ch <- g.openHolds
+	ch <- g.lag
+}
+
+// Collect reads the gauges from the store (prometheus.Collector).
+func (g *storeGauges) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), ScrapeTimeout)
+	defer cancel()
+	if n, err := g.gauges.OpenHolds(ctx); err != nil {
+		g.log.Warn("metrics: open holds", "err", err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(g.openHolds, prometheus.GaugeValue, float64(n))
+	}
+	if d, err := g.gauges.OutboxLag(ctx, g.now()); err != nil {
+		g.log.Warn("metrics: outbox lag", "err", err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(g.lag, prometheus.GaugeValue, max(0, d.Seconds()))
+	}
 }
