@@ -215,6 +215,20 @@ func (p *tab) deliveryRow(typ string) map[string]string {
 	return out
 }
 
+// feedRequests returns the tab's requests of GET /v1/events made since
+// the nth request of the browser, and how many requests it has made.
+func (b *browserSession) feedRequests(tab string, since int) ([]string, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, r := range b.requests[min(since, len(b.requests)):] {
+		if strings.HasPrefix(r, tab+" ") && strings.Contains(r, "/v1/events?") {
+			out = append(out, r)
+		}
+	}
+	return out, len(b.requests)
+}
+
 func TestBrowserEvents(t *testing.T) {
 	exe := chromium(t)
 	s := startEventsStudio(t)
@@ -263,7 +277,10 @@ func TestBrowserEvents(t *testing.T) {
 		if s, _ := raw.(string); !strings.Contains(s, `"charged_credits": 73.5`) || !strings.Contains(s, `"images_delivered": 1`) {
 			t.Errorf("generation.completed's JSON = %v; want charged_credits 73.5 and images_delivered 1", raw)
 		}
-		p.waitContains("#events-status", "10 events")
+		p.waitEqual("#events-status", "10 events · back to the first")
+		if d := p.eval(`document.getElementById("events-older").disabled`); d != true {
+			t.Error("Load older is offered with the whole feed, back to the first event, shown")
+		}
 		p.shot("events")
 	})
 
@@ -307,80 +324,125 @@ func TestBrowserEvents(t *testing.T) {
 		p.waitFeed("cleared", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 	})
 
-	t.Run("LoadMore", func(t *testing.T) {
+	t.Run("LoadOlder", func(t *testing.T) {
 		p.t = t
+		_, mark := b.feedRequests("events", 0)
 		p.open("/events?limit=4")
-		p.waitFeed("page 1", 1, 2, 3, 4)
-		p.click("#events-more")
-		p.waitFeed("pages 1 and 2", 1, 2, 3, 4, 5, 6, 7, 8)
-		p.click("#events-more")
-		p.waitFeed("pages 1 to 3", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-		p.waitEqual("#events-status", "10 events · no more yet")
-		// Asking again adds nothing: the feed has no more.
-		p.click("#events-more")
-		p.waitEqual("#events-status", "10 events · no more yet")
-		p.waitCount("#events tbody tr[data-event]", 10)
-		// A filter pages too: ev_a's 7 events are 4, then 3.
+		// It opens on the newest page, asked for as before=end.
+		p.waitFeed("the newest page", 7, 8, 9, 10)
+		p.waitEqual("#events-status", "4 events")
+		if reqs, _ := b.feedRequests("events", mark); len(reqs) != 1 || !strings.Contains(reqs[0], "before=end") || strings.Contains(reqs[0], "after=") {
+			t.Errorf("the page opened with the requests %q; want one, before=end", reqs)
+		}
+		p.click("#events-older")
+		p.waitFeed("pages 2 and 1", 3, 4, 5, 6, 7, 8, 9, 10)
+		p.waitEqual("#events-status", "8 events")
+		p.click("#events-older")
+		// A short page (2 of 4) is the first: the oldest is reached.
+		p.waitFeed("pages 3 to 1", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+		p.waitEqual("#events-status", "10 events · back to the first")
+		if d := p.eval(`document.getElementById("events-older").disabled`); d != true {
+			t.Error("Load older is offered once the first event shows")
+		}
+		// The pages were read back from the end, each before the last.
+		reqs, _ := b.feedRequests("events", mark)
+		if len(reqs) != 3 || !strings.Contains(reqs[1], "before=") || strings.Contains(reqs[1], "before=end") || !strings.Contains(reqs[2], "before=") {
+			t.Errorf("the pages were read with %q; want before=end, then before= the oldest row's cursor twice", reqs)
+		}
+
+		// A page of 5 on the feed of 10: the second is full, so Load older
+		// is offered again, and the empty third page ends it.
+		p.open("/events?limit=5")
+		p.waitFeed("the newest 5", 6, 7, 8, 9, 10)
+		p.click("#events-older")
+		p.waitFeed("both pages of 5", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+		p.waitEqual("#events-status", "10 events")
+		p.click("#events-older")
+		p.waitEqual("#events-status", "10 events · back to the first")
+		p.waitFeed("both pages of 5 and an empty one", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+
+		// A filter pages back too: ev_a's 7 events are 4, then 3.
+		p.open("/events?limit=4")
+		p.waitFeed("the newest page", 7, 8, 9, 10)
 		p.do(chromedp.SetValue(chromedp.CSS("#events-account"), "ev_a"))
 		p.click(`#events-filter button[type="submit"]`)
-		p.waitFeed("ev_a page 1", 2, 3, 4, 5)
-		p.click("#events-more")
-		p.waitFeed("ev_a pages 1 and 2", 2, 3, 4, 5, 6, 7, 8)
+		p.waitFeed("ev_a's newest page", 5, 6, 7, 8)
+		p.click("#events-older")
+		p.waitFeed("ev_a's pages 2 and 1", 2, 3, 4, 5, 6, 7, 8)
+		p.waitEqual("#events-status", "7 events · back to the first")
 	})
 
 	t.Run("Live", func(t *testing.T) {
 		p.t = t
-		p.open("/events")
-		p.waitFeed("the whole feed", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+		p.open("/events?limit=4")
+		p.waitFeed("the newest page", 7, 8, 9, 10)
 		p.eval(`window.sameDocument = true`)
-		polls := func() int {
+		polls := func() []string {
 			b.mu.Lock()
 			defer b.mu.Unlock()
-			n := 0
+			var out []string
 			for _, r := range b.requests {
 				if strings.HasPrefix(r, "events ") && strings.Contains(r, "/v1/events?") && strings.Contains(r, "wait=25s") {
-					n++
+					out = append(out, r)
 				}
 			}
-			return n
+			return out
 		}
-		before := polls()
+		before := len(polls())
 		p.click("#events-live")
 		p.waitContains("#events-status", "live")
-		if d := p.eval(`document.getElementById("events-more").disabled`); d != true {
-			t.Error("Load more is offered while Live reads the feed")
-		}
 		// Write once the page is waiting on the feed: the long poll
 		// answers it, the page appends it.
-		for deadline := time.Now().Add(5 * time.Second); polls() == before; time.Sleep(20 * time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Second); len(polls()) == before; time.Sleep(20 * time.Millisecond) {
 			if time.Now().After(deadline) {
 				t.Fatal("Live sent no long poll (wait=25s)")
 			}
 		}
+		// Live reads after the newest row, the page's next_cursor: the
+		// SQLite feed's 10th event is seq 10.
+		if first := polls()[before]; !strings.Contains(first, "after=10&") || strings.Contains(first, "before=") {
+			t.Errorf("Live's first poll is %s; want after=10 (the newest row's cursor)", first)
+		}
+		// Load older works while Live waits, above the rows.
+		if d := p.eval(`document.getElementById("events-older").disabled`); d != false {
+			t.Error("Load older is not offered while Live reads the feed")
+		}
+		p.click("#events-older")
+		p.waitFeed("pages 2 and 1 while live", 3, 4, 5, 6, 7, 8, 9, 10)
 		time.Sleep(100 * time.Millisecond)
 		written := time.Now()
 		if _, err := s.Ledger.AddGrant(context.Background(), nil, "ev_b", credit.GrantSpec{Credits: credit.Whole(25), Source: credit.SourcePromo}); err != nil {
 			t.Fatal(err)
 		}
-		p.waitCount("#events tbody tr[data-event]", 11)
+		p.waitCount("#events tbody tr[data-event]", 9)
 		if took := time.Since(written); took > 5*time.Second {
 			t.Errorf("the event took %v to show; want it at once, not at the poll's end", took)
 		}
-		last := p.eventRows()[10]
+		rows := p.eventRows()
+		last := rows[len(rows)-1]
 		// 50 + 25: ev_b had credits, so no balance.recovered.
 		if last.Type != "grant.created" || last.Account != "ev_b" || !strings.Contains(last.Summary, " · promo · 25 credits") {
-			t.Errorf("the event written after the page opened shows as %q; want grant.created of ev_b, promo, 25 credits", last)
+			t.Errorf("the event written after the page opened shows as %q; want grant.created of ev_b, promo, 25 credits, at the bottom", last)
 		}
-		p.waitContains("#events-status", "11 events")
+		if rows[0].Type != feed[2].typ || rows[0].Account != feed[2].account {
+			t.Errorf("the first row is %q; want event 3 still at the top", rows[0])
+		}
+		p.waitContains("#events-status", "9 events")
 		if same := p.eval(`window.sameDocument === true`); same != true {
 			t.Error("the page reloaded to show the new event")
 		}
 		p.shot("events-live")
-		// Off: the long poll is dropped, Load more comes back.
+		// Off: the long poll is dropped; Load older reaches the first.
 		p.click("#events-live")
-		p.waitEqual("#events-status", "11 events · no more yet")
-		if d := p.eval(`document.getElementById("events-more").disabled`); d != false {
-			t.Error("Load more is not offered once Live is off")
+		p.waitEqual("#events-status", "9 events")
+		p.click("#events-older")
+		p.waitCount("#events tbody tr[data-event]", 11)
+		p.waitEqual("#events-status", "11 events · back to the first")
+		// Opened again: the newest page has the event written.
+		p.open("/events")
+		p.waitCount("#events tbody tr[data-event]", 11)
+		if rows := p.eventRows(); rows[10].Type != "grant.created" || rows[10].Account != "ev_b" {
+			t.Errorf("the newest row on opening again is %q; want the grant.created of ev_b written under Live", rows[10])
 		}
 	})
 
@@ -478,7 +540,7 @@ func TestBrowserEvents(t *testing.T) {
 		m.base = s.URL
 		m.login(browserAdminKey, "/events")
 		m.open("/events")
-		m.waitContains("#events-status", "no more yet")
+		m.waitContains("#events-status", "back to the first")
 		if n, _ := m.eval(`document.querySelectorAll("#events tbody tr[data-event]").length`).(float64); n < 10 {
 			t.Errorf("/events at 375 px shows %v events; want the 10 of the feed (11 after Live)", n)
 		}

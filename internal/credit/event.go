@@ -59,14 +59,21 @@ type Event struct {
 	// Data is the event's JSON object (see the event types in the README).
 	Data json.RawMessage
 	// Cursor is the event's place in the feed, set by the store when it
-	// reads it back: an opaque string that EventQuery.After takes.
+	// reads it back: an opaque string that EventQuery.After and
+	// EventQuery.Before take.
 	Cursor string
 }
 
-// EventQuery asks the feed for events after a cursor.
+// EventQuery asks the feed for events after a cursor, or before one.
 type EventQuery struct {
 	// After is a cursor of an earlier answer ("": from the first event).
 	After string
+	// Before, when set, reads the feed backward: the last Limit events
+	// strictly before this cursor in feed order (still answered oldest
+	// first), by the same filters and the same visibility rules.
+	// EventsEnd is the feed's visible end: the newest events. After and
+	// Before together are Invalid invalid_cursor.
+	Before string
 	// Types keeps events of these types only (nil: every type).
 	Types []string
 	// Account keeps one account's events only ("": every account's).
@@ -78,10 +85,16 @@ type EventQuery struct {
 // MaxEvents bounds one page of the feed.
 const MaxEvents = 1000
 
+// EventsEnd is the EventQuery.Before of the feed's visible end: the page
+// of its newest events.
+const EventsEnd = "end"
+
 // EventReader is the change feed's read side, which both stores offer on
 // their transactions (found by type assertion, as Scanner is).
 //
-// Events returns the events after q.After in feed order, at most q.Limit.
+// Events returns the events after q.After in feed order, at most q.Limit;
+// or, with q.Before, the last q.Limit events before that cursor (EventsEnd:
+// the newest ones), in feed order too.
 // Feed order is the order in which their transactions committed, as far as
 // a reader can ever tell: once an event has been answered after cursor c, no
 // event that commits later is ever answered after c. (SQLite commits one

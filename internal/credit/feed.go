@@ -36,9 +36,13 @@ func (f *feed) changed() <-chan struct{} {
 }
 
 // Events returns a page of the change feed (see EventReader): the events
-// after q.After, in feed order. Invalid invalid_limit, invalid_event_type,
-// invalid_cursor, invalid_account_id.
+// after q.After, or the last ones before q.Before, in feed order. Invalid
+// invalid_limit, invalid_event_type, invalid_cursor (After and Before
+// together too), invalid_account_id.
 func (l *Ledger) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	if q.After != "" && q.Before != "" {
+		return nil, Errorf(Invalid, "invalid_cursor", "after and before cannot be given together: read forward after a cursor, or backward before one")
+	}
 	if q.Limit <= 0 || q.Limit > MaxEvents {
 		return nil, Errorf(Invalid, "invalid_limit", "limit must be 1 to %d, not %d", MaxEvents, q.Limit)
 	}

@@ -35,8 +35,9 @@ func NewEvent(e credit.Event) Event {
 
 // Events is a page of the change feed.
 type Events struct {
-	Events     []Event `json:"events" doc:"In feed order: the order their changes committed."`
-	NextCursor string  `json:"next_cursor" doc:"Pass as after for the events that follow: the last event's cursor, or the after given when there were none (\"\" from the start of an empty feed)."`
+	Events     []Event `json:"events" doc:"In feed order, oldest first: the order their changes committed (a page read with before too)."`
+	NextCursor string  `json:"next_cursor" doc:"Pass as after for the events that follow: the last event's cursor. With none: the after given (\"\" from the start of an empty feed); with before=end, the feed's end as it was, so that reading after it (with wait) follows the feed live; with another before, \"\" (nothing the filters keep is before it, so reading from the start misses nothing)."`
+	PrevCursor string  `json:"prev_cursor,omitempty" doc:"Pass as before for the events that precede this page: the first event's cursor. Absent when the page is empty."`
 }
 
 // DefaultEventPage is the events per page when the client does not say.
@@ -126,18 +127,22 @@ func (s *Server) eventRoutes() {
 		OperationID: "list-events",
 		Method:      http.MethodGet,
 		Path:        "/v1/events",
-		Summary:     "The change feed: the ledger's events after a cursor, long-polled",
-		Description: "Every change to the ledger writes its events in the same transaction (an outbox), so an event is in the feed if and only if its change committed. Answers up to limit events after the cursor `after`, oldest first, in the order their changes committed; pass next_cursor as after to read on. With wait, when no event is after the cursor yet, the answer waits up to that long for one (a long poll: a write on this node wakes it at once, another node's within a fraction of a second) and answers an empty page if none came. Events of one change share its time and come in no promised order among themselves. Admin and service keys. 422 invalid_cursor, invalid_event_type (allowed lists the types), invalid_wait, invalid_account_id.",
+		Summary:     "The change feed: the ledger's events after a cursor (long-polled) or before one",
+		Description: "Every change to the ledger writes its events in the same transaction (an outbox), so an event is in the feed if and only if its change committed. Answers up to limit events after the cursor `after`, oldest first, in the order their changes committed; pass next_cursor as after to read on. With wait, when no event is after the cursor yet, the answer waits up to that long for one (a long poll: a write on this node wakes it at once, another node's within a fraction of a second) and answers an empty page if none came. With `before` instead of after, it reads backward: the last limit events before that cursor, still oldest first; `before=end` is the newest events. Pass prev_cursor as before for the page before, and next_cursor as after (with wait) to follow the feed from there. Events of one change share its time and come in no promised order among themselves. Admin and service keys. 422 invalid_cursor (after and before together too), invalid_event_type (allowed lists the types), invalid_wait (wait with before too), invalid_account_id.",
 		Tags:        []string{"Events"},
 		Middlewares: huma.Middlewares{longPoll},
 	}, accessWrite, func(ctx context.Context, in *struct {
 		After   string `query:"after" doc:"next_cursor of an earlier answer; absent: from the first event."`
+		Before  string `query:"before" doc:"Read backward: the events before this cursor (an event's, or an answer's prev_cursor), or before=end for the newest. Not with after, nor with wait." example:"end"`
 		Types   string `query:"types" doc:"Comma-separated event types to keep, e.g. balance.low,topup.requested; absent: every type." example:"balance.low,topup.requested"`
 		Account string `query:"account" doc:"Keep one account's events only; absent: every account's (and catalog.published)."`
 		Limit   int    `query:"limit" minimum:"1" maximum:"1000" default:"100" doc:"Events per page."`
-		Wait    string `query:"wait" doc:"How long to wait for an event when none is after the cursor: a duration (30s, 1m) or whole seconds (30), at most 60s; absent or 0: answer at once." example:"30s"`
+		Wait    string `query:"wait" doc:"How long to wait for an event when none is after the cursor: a duration (30s, 1m) or whole seconds (30), at most 60s; absent or 0: answer at once. Not with before." example:"30s"`
 	}) (*struct{ Body *Events }, error) {
 		if err := checkCursor("after", in.After); err != nil {
+			return nil, s.fail(err)
+		}
+		if err := checkCursor("before", in.Before); err != nil {
 			return nil, s.fail(err)
 		}
 		wait, err := parseWait(in.Wait)
@@ -148,7 +153,17 @@ func (s *Server) eventRoutes() {
 		if limit == 0 {
 			limit = DefaultEventPage
 		}
-		q := credit.EventQuery{After: in.After, Types: splitTypes(in.Types), Account: in.Account, Limit: limit}
+		q := credit.EventQuery{After: in.After, Before: in.Before, Types: splitTypes(in.Types), Account: in.Account, Limit: limit}
+		if in.Before != "" {
+			if wait > 0 {
+				return nil, s.fail(credit.Errorf(credit.Invalid, "invalid_wait", "wait is not taken with before: a read backward answers at once; pass its next_cursor as after with wait to follow the feed"))
+			}
+			out, err := s.eventsBefore(ctx, q)
+			if err != nil {
+				return nil, s.fail(err)
+			}
+			return &struct{ Body *Events }{out}, nil
+		}
 		// The poll ends when the client goes away (ctx) or the server
 		// shuts down (drained), answering what it has.
 		poll, stop := context.WithCancel(ctx)
@@ -169,13 +184,49 @@ func (s *Server) eventRoutes() {
 		if err != nil {
 			return nil, s.fail(err)
 		}
-		out := &Events{Events: make([]Event, len(evs)), NextCursor: in.After}
-		for i, e := range evs {
-			out.Events[i] = NewEvent(e)
-		}
-		if len(evs) > 0 {
-			out.NextCursor = evs[len(evs)-1].Cursor
-		}
-		return &struct{ Body *Events }{out}, nil
+		return &struct{ Body *Events }{eventPage(evs, in.After)}, nil
 	})
+}
+
+// eventPage is the answer of evs, next_cursor next when there are none.
+func eventPage(evs []credit.Event, next string) *Events {
+	out := &Events{Events: make([]Event, len(evs)), NextCursor: next}
+	for i, e := range evs {
+		out.Events[i] = NewEvent(e)
+	}
+	if len(evs) > 0 {
+		out.PrevCursor = evs[0].Cursor
+		out.NextCursor = evs[len(evs)-1].Cursor
+	}
+	return out
+}
+
+// eventsBefore answers a read backward (q.Before). An empty page's
+// next_cursor is, before the end, the feed's head, which is read before the
+// page is read again: an event that committed between the empty page and
+// the head would be after the page but not after the head, and a client
+// following the feed from there would never see it. Read before the page,
+// the head is at or before its end, and the page (still empty) tells that
+// no event the filters keep is between them. Before another cursor it is
+// "": nothing the filters keep is before that cursor, so the feed's start
+// is the same place.
+func (s *Server) eventsBefore(ctx context.Context, q credit.EventQuery) (*Events, error) {
+	evs, err := s.ledger.Events(ctx, q)
+	if err != nil || len(evs) > 0 || q.Before != credit.EventsEnd {
+		return eventPage(evs, ""), err
+	}
+	var head string
+	err = s.ledger.Store().View(ctx, func(tx credit.Tx) error {
+		r, err := credit.Events(tx)
+		if err != nil {
+			return err
+		}
+		head, err = r.EventsHead()
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	evs, err = s.ledger.Events(ctx, q)
+	return eventPage(evs, head), err
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -38,6 +39,7 @@ type feedEvent struct {
 type feedPage struct {
 	Events     []feedEvent `json:"events"`
 	NextCursor string      `json:"next_cursor"`
+	PrevCursor *string     `json:"prev_cursor"` // nil: absent
 }
 
 // readFeed reads GET /v1/events?query with key, which must answer 200.
@@ -277,6 +279,166 @@ func TestEvents(t *testing.T) {
 			}
 			wantProblem(t, e.Do(http.MethodGet, "/v1/events", e.Key(credit.ScopeAccount, "alice"), ""), http.StatusForbidden, "forbidden")
 			wantProblem(t, e.Do(http.MethodGet, "/v1/events", "", ""), http.StatusUnauthorized, "unauthorized")
+		})
+	})
+}
+
+// ids lists the events' ids.
+func ids(evs []feedEvent) []string {
+	out := []string{}
+	for _, e := range evs {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+// TestEventsBefore reads the feed backward on both stores: before=end is
+// the newest page, prev_cursor pages back to the oldest, next_cursor
+// continues forward (live, from an empty end too), filters apply, and
+// before is refused with after or wait. The feed, worked out as TestEvents
+// does:
+//
+//	1 grant.created alice      2 balance.recovered alice
+//	3 grant.created bob        4 balance.recovered bob
+//	5 generation.created alice
+func TestEventsBefore(t *testing.T) {
+	eachStore(t, func(t *testing.T, e *Env) {
+		// An empty feed: no events, no prev_cursor, and a next_cursor
+		// (the head) after which every later event comes.
+		empty := readFeed(t, e, adminKey, "before=end")
+		if len(empty.Events) != 0 || empty.PrevCursor != nil || empty.NextCursor == "" {
+			t.Errorf("before=end on an empty feed = %+v; want no events, no prev_cursor and the head as next_cursor", empty)
+		}
+
+		e.Account("alice", "", "100")
+		e.Account("bob", "", "7")
+		e.Generation(`{"account":"alice","model":"flux-dev"}`)
+		caughtUp(t, e)
+		all := readFeed(t, e, adminKey, "limit=100")
+		want := []string{"grant.created", "balance.recovered", "grant.created", "balance.recovered", "generation.created"}
+		if got := types(all.Events); !reflect.DeepEqual(got, want) {
+			t.Fatalf("the feed = %v; want %v", got, want)
+		}
+		if p := readFeed(t, e, adminKey, "limit=100&after="+url.QueryEscape(empty.NextCursor)); !reflect.DeepEqual(p.Events, all.Events) {
+			t.Errorf("the feed after the empty end's next_cursor = %v; want all of it %v", ids(p.Events), ids(all.Events))
+		}
+
+		t.Run("Paging", func(t *testing.T) {
+			// Pages of 2 from the end, each put before the last: the feed.
+			var got []feedEvent
+			var sizes []int
+			before := "end"
+			for range 10 {
+				p := readFeed(t, e, adminKey, "limit=2&before="+url.QueryEscape(before))
+				sizes = append(sizes, len(p.Events))
+				if len(p.Events) == 0 {
+					if p.PrevCursor != nil || p.NextCursor != "" {
+						t.Errorf("the empty page before the first event: prev_cursor %v, next_cursor %q; want none and \"\"", p.PrevCursor, p.NextCursor)
+					}
+					break
+				}
+				if p.PrevCursor == nil {
+					t.Fatalf("a page of %d events has no prev_cursor", len(p.Events))
+				}
+				got = append(p.Events, got...)
+				before = *p.PrevCursor
+			}
+			if !reflect.DeepEqual(got, all.Events) || !reflect.DeepEqual(sizes, []int{2, 2, 1, 0}) {
+				t.Errorf("the feed read two at a time backward = %v (pages %v); want %v (2, 2, 1, 0)", ids(got), sizes, ids(all.Events))
+			}
+
+			// The newest page: events 4 and 5; it ends where the feed read
+			// forward ends, and starts where a forward page of 4 ends.
+			newest := readFeed(t, e, adminKey, "limit=2&before=end")
+			if !reflect.DeepEqual(newest.Events, all.Events[3:]) {
+				t.Errorf("before=end&limit=2 = %v; want events 4 and 5, %v", ids(newest.Events), ids(all.Events[3:]))
+			}
+			if newest.NextCursor != all.NextCursor {
+				t.Errorf("before=end's next_cursor = %q; want the last event's, %q", newest.NextCursor, all.NextCursor)
+			}
+			if four := readFeed(t, e, adminKey, "limit=4"); newest.PrevCursor == nil || *newest.PrevCursor != four.NextCursor {
+				t.Errorf("before=end&limit=2's prev_cursor = %v; want event 4's cursor, %q", newest.PrevCursor, four.NextCursor)
+			}
+			if p := readFeed(t, e, adminKey, "after="+url.QueryEscape(newest.NextCursor)); len(p.Events) != 0 {
+				t.Errorf("after the newest page's next_cursor = %v; want none", ids(p.Events))
+			}
+			// Forward pages tell their first event's cursor too.
+			if p := readFeed(t, e, adminKey, "limit=2&after="+url.QueryEscape(*newest.PrevCursor)); p.PrevCursor == nil ||
+				!reflect.DeepEqual(p.Events, all.Events[4:]) || *p.PrevCursor != p.NextCursor {
+				t.Errorf("after event 4 = %v, prev_cursor %v; want event 5 and its cursor", ids(p.Events), p.PrevCursor)
+			}
+			if p := readFeed(t, e, adminKey, "before=end&wait=0&limit=1000"); !reflect.DeepEqual(p.Events, all.Events) {
+				t.Errorf("before=end&wait=0&limit=1000 = %v; want the whole feed", ids(p.Events))
+			}
+		})
+
+		t.Run("Filters", func(t *testing.T) {
+			var got [][]string
+			for before, n := "end", 0; n < 5; n++ {
+				p := readFeed(t, e, adminKey, "account=bob&limit=1&before="+url.QueryEscape(before))
+				got = append(got, types(p.Events))
+				if p.PrevCursor == nil {
+					break
+				}
+				before = *p.PrevCursor
+			}
+			if fmt.Sprint(got) != "[[balance.recovered] [grant.created] []]" {
+				t.Errorf("bob's events one at a time backward = %v; want [balance.recovered] [grant.created] []", got)
+			}
+			p := readFeed(t, e, adminKey, "types=grant.created&before=end")
+			if !reflect.DeepEqual(p.Events, []feedEvent{all.Events[0], all.Events[2]}) {
+				t.Errorf("types=grant.created&before=end = %v; want events 1 and 3", ids(p.Events))
+			}
+			p = readFeed(t, e, adminKey, "types=balance.recovered,generation.created&account=alice&limit=1&before=end")
+			if !reflect.DeepEqual(p.Events, all.Events[4:]) {
+				t.Errorf("alice's balance.recovered and generation.created, 1 before end = %v; want event 5", ids(p.Events))
+			}
+			p = readFeed(t, e, adminKey, "types=balance.recovered,generation.created&account=alice&limit=1&before="+url.QueryEscape(*p.PrevCursor))
+			if !reflect.DeepEqual(p.Events, all.Events[1:2]) {
+				t.Errorf("the page before it = %v; want event 2", ids(p.Events))
+			}
+		})
+
+		t.Run("EmptyEndFollows", func(t *testing.T) {
+			// Nothing of carol's yet: an empty page whose next_cursor, read
+			// after with wait, answers her events once they are written.
+			p := readFeed(t, e, adminKey, "account=carol&before=end")
+			if len(p.Events) != 0 || p.PrevCursor != nil || p.NextCursor == "" {
+				t.Fatalf("account=carol&before=end = %+v; want an empty page with the head as next_cursor", p)
+			}
+			e.Account("carol", "", "3")
+			caughtUp(t, e)
+			got := readFeed(t, e, adminKey, "account=carol&wait=5s&after="+url.QueryEscape(p.NextCursor))
+			if !reflect.DeepEqual(types(got.Events), []string{"grant.created", "balance.recovered"}) {
+				t.Errorf("carol's events after the empty end = %v; want grant.created, balance.recovered", types(got.Events))
+			}
+		})
+
+		t.Run("BadInput", func(t *testing.T) {
+			unchanged(t, e, "refused reads", func() {
+				for _, c := range []struct {
+					query string
+					code  string
+				}{
+					{"before=end&after=" + url.QueryEscape(all.NextCursor), "invalid_cursor"},
+					{"before=" + url.QueryEscape(all.NextCursor) + "&after=" + url.QueryEscape(all.NextCursor), "invalid_cursor"},
+					{"before=nonsense", "invalid_cursor"},
+					{"before=END", "invalid_cursor"},
+					{"before=%00", "invalid_cursor"},
+					{"before=" + strings.Repeat("9", 200), "invalid_cursor"},
+					{"before=end&wait=5s", "invalid_wait"},
+					{"before=end&wait=1", "invalid_wait"},
+					{"before=end&types=bogus", "invalid_event_type"},
+					{"before=end&account=a%20b", "invalid_account_id"},
+				} {
+					p := wantProblem(t, e.Do(http.MethodGet, "/v1/events?"+c.query, adminKey, ""), http.StatusUnprocessableEntity, c.code)
+					if c.code == "invalid_cursor" && strings.HasPrefix(c.query, "before=end&after") {
+						if d, _ := p["detail"].(string); !strings.Contains(d, "after and before") {
+							t.Errorf("%s: detail %q; want it to say after and before do not go together", c.query, d)
+						}
+					}
+				}
+			})
 		})
 	})
 }

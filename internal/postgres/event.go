@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,8 +40,12 @@ const eventColumns = `id, type, time, account, data, tx::text AS cursor_tx, seq`
 // has committed or never will. A subquery, so that it is computed once.
 const feedHorizon = `(SELECT pg_snapshot_xmin(pg_current_snapshot()))`
 
-// feedOrder is the feed's order, the events_feed index's.
-const feedOrder = `tx, seq`
+// feedOrder is the feed's order, the events_feed index's; feedOrderBack
+// is the same index read from its end.
+const (
+	feedOrder     = `tx, seq`
+	feedOrderBack = `tx DESC, seq DESC`
+)
 
 func scanEvent(s scanner) (credit.Event, error) {
 	var r eventRow
@@ -68,11 +73,17 @@ func (r *eventRow) event() credit.Event {
 	return e
 }
 
-// cursor is a place in the feed: after the event (tx, seq).
+// cursor is a place in the feed: after the event (tx, seq), or before it
+// in a backward read.
 type cursor struct {
 	tx  string // decimal, for an xid8 parameter (pgx has no codec for xid8)
 	seq int64
 }
+
+// feedEnd is the cursor of a backward read from the feed's end
+// (credit.EventsEnd): the largest xid8 and seq, before which is every
+// event there can be (the horizon bounds the page anyway).
+var feedEnd = cursor{tx: strconv.FormatUint(math.MaxUint64, 10), seq: math.MaxInt64}
 
 // parseCursor reads a cursor of the feed: "<tx>-<seq>", both decimal, as
 // scanEvent and EventsHead write them; "" is the feed's start. Invalid
@@ -97,31 +108,52 @@ func parseCursor(s string) (cursor, error) {
 	return cursor{tx: strconv.FormatUint(txid, 10), seq: int64(seq)}, nil
 }
 
-// eventsQuery returns the statement of q's events after c, in feed order,
-// of the transactions below the horizon, and its arguments. With an
-// account it reads the events_account index, which starts with it; without,
-// events_feed. A type filter is applied to the rows as they are read.
+// queryCursor is the place q reads from: after q.After, or before
+// q.Before (feedEnd for credit.EventsEnd). Invalid invalid_cursor.
+func queryCursor(q credit.EventQuery) (cursor, error) {
+	switch {
+	case q.After != "" && q.Before != "":
+		return cursor{}, credit.Errorf(credit.Invalid, "invalid_cursor", "after and before cannot be given together")
+	case q.Before == credit.EventsEnd:
+		return feedEnd, nil
+	case q.Before != "":
+		return parseCursor(q.Before)
+	}
+	return parseCursor(q.After)
+}
+
+// eventsQuery returns the statement of q's events after c (before c,
+// newest first, when q.Before is set), of the transactions below the
+// horizon, and its arguments. With an account it reads the events_account
+// index, which starts with it; without, events_feed: forward, or backward
+// from the cursor down. A type filter is applied to the rows as they are
+// read.
 func eventsQuery(q credit.EventQuery, c cursor) (string, []any) {
 	args := []any{c.tx, c.seq, sqlLimit(q.Limit)}
-	after := `(tx, seq) > ($1::text::xid8, $2::bigint)`
+	op, order := `>`, feedOrder
+	if q.Before != "" {
+		op, order = `<`, feedOrderBack
+	}
+	from := `(tx, seq) ` + op + ` ($1::text::xid8, $2::bigint)`
 	if q.Account != "" {
 		args = append(args, q.Account)
-		after = `account = $4 AND (account, tx, seq) > ($4, $1::text::xid8, $2::bigint)`
+		from = `account = $4 AND (account, tx, seq) ` + op + ` ($4, $1::text::xid8, $2::bigint)`
 	}
-	where := []string{after, `tx < ` + feedHorizon}
+	where := []string{from, `tx < ` + feedHorizon}
 	if len(q.Types) > 0 {
 		args = append(args, q.Types)
 		where = append(where, `type = ANY($`+strconv.Itoa(len(args))+`::text[])`)
 	}
 	return `SELECT ` + eventColumns + ` FROM events WHERE ` + strings.Join(where, ` AND `) + `
-		ORDER BY ` + feedOrder + ` LIMIT $3`, args
+		ORDER BY ` + order + ` LIMIT $3`, args
 }
 
 // Events returns the events after q.After in feed order, at most q.Limit
-// (≤ 0: all), each with its Cursor (see credit.EventReader). Invalid
-// invalid_cursor.
+// (≤ 0: all), each with its Cursor (see credit.EventReader); with
+// q.Before, the last of them before that cursor (credit.EventsEnd: the
+// newest), in feed order too. Invalid invalid_cursor.
 func (t *tx) Events(q credit.EventQuery) ([]credit.Event, error) {
-	c, err := parseCursor(q.After)
+	c, err := queryCursor(q)
 	if err != nil {
 		return nil, err
 	}
@@ -134,6 +166,9 @@ func (t *tx) Events(q credit.EventQuery) ([]credit.Event, error) {
 	}, query, args...)
 	if err != nil {
 		return nil, err
+	}
+	if q.Before != "" {
+		slices.Reverse(out)
 	}
 	return out, nil
 }

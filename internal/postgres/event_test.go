@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,6 +261,131 @@ func TestEvents_Filters(t *testing.T) {
 	}
 }
 
+// TestEvents_Backward: a read before a cursor answers the last events
+// before it in feed order (tx, seq), oldest first, by the same filters and
+// below the same horizon; "end" is the newest ones. Two transactions:
+//
+//	tx 1: evt_1 grant.created acme, evt_2 balance.low other,
+//	      evt_3 balance.low acme, evt_4 catalog.published
+//	tx 2: evt_5 grant.created other, evt_6 grant.created acme
+func TestEvents_Backward(t *testing.T) {
+	db := pgtest.Open(t)
+	ctx := context.Background()
+	apply(t, db, "acme", &credit.Change{Events: []credit.Event{
+		event("evt_1", credit.EventGrantCreated, "acme", t0, `{"n": 1}`),
+		event("evt_2", credit.EventBalanceLow, "other", t0, `{"n": 2}`),
+		event("evt_3", credit.EventBalanceLow, "acme", t0, `{"n": 3}`),
+		event("evt_4", credit.EventCatalogPublished, "", t0, `{"n": 4}`),
+	}})
+	apply(t, db, "acme", &credit.Change{Events: []credit.Event{
+		event("evt_5", credit.EventGrantCreated, "other", t0, `{"n": 5}`),
+		event("evt_6", credit.EventGrantCreated, "acme", t0, `{"n": 6}`),
+	}})
+	all := wantFeed(t, db, "Events()", credit.EventQuery{Limit: 10}, "evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6")
+	wantFeed(t, db, "Events(before end)", credit.EventQuery{Before: credit.EventsEnd, Limit: 10}, "evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6")
+
+	// Pages of 2 from the end, each put before the last, are the feed:
+	// a page ends within tx 1 (evt_3) as well as between the two.
+	for _, f := range []struct {
+		account string
+		types   []string
+		pages   string
+	}{
+		{"", nil, "[[evt_5 evt_6] [evt_3 evt_4] [evt_1 evt_2] []]"},
+		{"acme", nil, "[[evt_3 evt_6] [evt_1] []]"},
+		{"", []string{credit.EventGrantCreated}, "[[evt_5 evt_6] [evt_1] []]"},
+		{"other", []string{credit.EventBalanceLow, credit.EventGrantCreated}, "[[evt_2 evt_5] []]"},
+		{"acme", []string{credit.EventBalanceLow}, "[[evt_3] []]"},
+		{"nobody", nil, "[[]]"},
+	} {
+		var rebuilt []credit.Event
+		var pages [][]string
+		for before := credit.EventsEnd; len(pages) < 10; {
+			page := readEvents(t, db, credit.EventQuery{Before: before, Account: f.account, Types: f.types, Limit: 2})
+			pages = append(pages, eventIDs(page))
+			if len(page) == 0 {
+				break
+			}
+			rebuilt = append(page, rebuilt...)
+			before = page[0].Cursor
+		}
+		if fmt.Sprint(pages) != f.pages {
+			t.Errorf("backward pages of 2 of account %q, types %v = %v; want %s", f.account, f.types, pages, f.pages)
+		}
+		var want []credit.Event
+		for _, e := range all {
+			if (f.account == "" || e.Account == f.account) && (f.types == nil || slices.Contains(f.types, e.Type)) {
+				want = append(want, e)
+			}
+		}
+		if !reflect.DeepEqual(rebuilt, want) {
+			t.Errorf("the backward pages of account %q, types %v put together = %v; want %v, byte for byte", f.account, f.types, eventIDs(rebuilt), eventIDs(want))
+		}
+	}
+
+	c := func(i int) string { return all[i-1].Cursor }
+	for _, tc := range []struct {
+		what string
+		q    credit.EventQuery
+		want []string
+	}{
+		{"end, 1", credit.EventQuery{Before: credit.EventsEnd, Limit: 1}, []string{"evt_6"}},
+		{"evt_5", credit.EventQuery{Before: c(5), Limit: 10}, []string{"evt_1", "evt_2", "evt_3", "evt_4"}},
+		{"evt_4, 1", credit.EventQuery{Before: c(4), Limit: 1}, []string{"evt_3"}},
+		{"evt_1", credit.EventQuery{Before: c(1), Limit: 10}, nil},
+		{"the feed's start", credit.EventQuery{Before: "0-0", Limit: 10}, nil},
+		{"acme before evt_6", credit.EventQuery{Account: "acme", Before: c(6), Limit: 10}, []string{"evt_1", "evt_3"}},
+		{"grant.created before evt_5", credit.EventQuery{Types: []string{credit.EventGrantCreated}, Before: c(5), Limit: 10}, []string{"evt_1"}},
+		{"the largest cursor", credit.EventQuery{Before: "18446744073709551615-9223372036854775807", Limit: 2}, []string{"evt_5", "evt_6"}},
+	} {
+		wantIDs(t, "Events(before "+tc.what+")", readEvents(t, db, tc.q), tc.want...)
+	}
+
+	// The head is before every transaction still running: read before it,
+	// the newest page is the end's.
+	wantIDs(t, "Events(before the head)", readEvents(t, db, credit.EventQuery{Before: head(t, db), Limit: 2}), "evt_5", "evt_6")
+
+	// Below the horizon only: an open transaction's event, and that of one
+	// which began after it and committed, are not at the end until the
+	// open one ends.
+	open, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Rollback(ctx)
+	insertOpen(t, open, "evt_a")
+	later, err := db.Pool().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer later.Rollback(ctx)
+	insertOpen(t, later, "evt_c")
+	if err := later.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantIDs(t, "Events(before end) with evt_a open", readEvents(t, db, credit.EventQuery{Before: credit.EventsEnd, Limit: 2}), "evt_5", "evt_6")
+	if err := open.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wantFeed(t, db, "Events(before end) once evt_a committed", credit.EventQuery{Before: credit.EventsEnd, Limit: 3}, "evt_6", "evt_a", "evt_c")
+
+	for _, q := range []credit.EventQuery{
+		{Before: "x"}, {Before: "7"}, {Before: "7-"}, {Before: "-7"}, {Before: "1-2-3"}, {Before: "END"}, {Before: " end"},
+		{Before: "18446744073709551616-0"}, {After: c(1), Before: c(3)}, {After: c(1), Before: credit.EventsEnd},
+	} {
+		err := db.View(ctx, func(tx credit.Tx) error {
+			r, err := credit.Events(tx)
+			if err != nil {
+				return err
+			}
+			q.Limit = 1
+			_, err = r.Events(q)
+			return err
+		})
+		wantError(t, fmt.Sprintf("Events(after %q, before %q)", q.After, q.Before), err, credit.Invalid, "invalid_cursor")
+	}
+}
+
 // TestEvents_InvalidCursor: a cursor that is not "<tx>-<seq>" in decimal
 // is Invalid invalid_cursor.
 func TestEvents_InvalidCursor(t *testing.T) {
@@ -345,13 +472,22 @@ func TestEvents_UsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, q := range map[string]string{
-		"feed":    postgres.EventsQuery(credit.EventQuery{Limit: 100}),
-		"account": postgres.EventsQuery(credit.EventQuery{Account: "acct7", Limit: 100}),
+		"feed":             postgres.EventsQuery(credit.EventQuery{Limit: 100}),
+		"account":          postgres.EventsQuery(credit.EventQuery{Account: "acct7", Limit: 100}),
+		"feed backward":    postgres.EventsQuery(credit.EventQuery{Before: credit.EventsEnd, Limit: 100}),
+		"account backward": postgres.EventsQuery(credit.EventQuery{Before: credit.EventsEnd, Account: "acct7", Limit: 100}),
 	} {
 		text := explain(t, db, q)
-		want := map[string]string{"feed": "events_feed", "account": "events_account"}[name]
-		if !strings.Contains(text, "Index") || !strings.Contains(text, want) || strings.Contains(text, "Seq Scan") || strings.Contains(text, "Sort") {
-			t.Errorf("the %s page is not an ordered read of %s:\n%s", name, want, text)
+		want := "events_feed"
+		if strings.HasPrefix(name, "account") {
+			want = "events_account"
+		}
+		// A backward page reads the index from the cursor down (ORDER BY
+		// tx DESC, seq DESC), with no sort of the rows before it.
+		backward := strings.HasSuffix(name, "backward")
+		if !strings.Contains(text, "Index") || !strings.Contains(text, want) || strings.Contains(text, "Seq Scan") || strings.Contains(text, "Sort") ||
+			strings.Contains(text, "Backward") != backward {
+			t.Errorf("the %s page is not an ordered read of %s (backward: %v):\n%s", name, want, backward, text)
 		}
 	}
 }

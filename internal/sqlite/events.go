@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 
@@ -55,22 +56,53 @@ func parseCursor(c string) (int64, error) {
 	return seq, nil
 }
 
+// parseBefore reads the cursor of a backward read as the largest seq its
+// page may hold: the one before the cursor's, every seq for the feed's end
+// (credit.EventsEnd).
+func parseBefore(c string) (int64, error) {
+	if c == credit.EventsEnd {
+		return math.MaxInt64, nil
+	}
+	seq, err := parseCursor(c)
+	return seq - 1, err
+}
+
 // The feed's queries: one account's by events_account, every account's by
-// the primary key; a type filter (?3, a JSON array, NULL for every type)
-// checks the rows met on the way.
+// the primary key; a type filter (?2, a JSON array, NULL for every type)
+// checks the rows met on the way. The backward ones read the same index
+// from the other end, down from the seq ?1 (included), and answer the page
+// newest first, which Events turns round.
 const (
 	eventsQuery = `SELECT ` + eventColumns + ` FROM events
 		WHERE seq > ?1 AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2))) ORDER BY seq LIMIT ?3`
 	accountEventsQuery = `SELECT ` + eventColumns + ` FROM events
 		WHERE account = ?4 AND seq > ?1 AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2))) ORDER BY seq LIMIT ?3`
+	eventsBackQuery = `SELECT ` + eventColumns + ` FROM events
+		WHERE seq <= ?1 AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2))) ORDER BY seq DESC LIMIT ?3`
+	accountEventsBackQuery = `SELECT ` + eventColumns + ` FROM events
+		WHERE account = ?4 AND seq <= ?1 AND (?2 IS NULL OR type IN (SELECT value FROM json_each(?2))) ORDER BY seq DESC LIMIT ?3`
 )
 
 // Events returns the events after q.After in feed order, at most q.Limit
 // (≤ 0: no limit), of q.Types only (none, or "*": every type) and of
-// q.Account only (""; every account's). Invalid invalid_cursor for a cursor
-// that is not a seq.
+// q.Account only (""; every account's). With q.Before it returns the last
+// of them before that cursor (credit.EventsEnd: the newest), in feed order
+// too. Invalid invalid_cursor for a cursor that is not a seq, and for
+// After and Before together.
 func (t *tx) Events(q credit.EventQuery) ([]credit.Event, error) {
-	after, err := parseCursor(q.After)
+	if q.After != "" && q.Before != "" {
+		return nil, credit.Errorf(credit.Invalid, "invalid_cursor", "after and before cannot be given together")
+	}
+	back := q.Before != ""
+	var (
+		from int64
+		err  error
+	)
+	if back {
+		from, err = parseBefore(q.Before)
+	} else {
+		from, err = parseCursor(q.After)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +114,23 @@ func (t *tx) Events(q credit.EventQuery) ([]credit.Event, error) {
 		}
 		types = string(b)
 	}
-	if q.Account != "" {
-		return t.events("read events", accountEventsQuery, after, types, sqlLimit(q.Limit), q.Account)
+	query, args := eventsQuery, []any{from, types, sqlLimit(q.Limit)}
+	switch {
+	case back && q.Account != "":
+		query = accountEventsBackQuery
+	case back:
+		query = eventsBackQuery
+	case q.Account != "":
+		query = accountEventsQuery
 	}
-	return t.events("read events", eventsQuery, after, types, sqlLimit(q.Limit))
+	if q.Account != "" {
+		args = append(args, q.Account)
+	}
+	out, err := t.events("read events", query, args...)
+	if back {
+		slices.Reverse(out)
+	}
+	return out, err
 }
 
 // EventsHead returns the cursor of the last event (0 for none): the events

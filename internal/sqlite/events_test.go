@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -218,6 +219,100 @@ func TestEventsHead(t *testing.T) {
 	}
 	if got := eventIDs(readEvents(t, db, credit.EventQuery{After: h0, Limit: 10})); !reflect.DeepEqual(got, []string{"evt_1", "evt_2", "evt_3"}) {
 		t.Errorf("Events(after the first head) = %v; want all three", got)
+	}
+}
+
+// TestEventsBackward: a read before a cursor answers the last events
+// before it, oldest first, by the same filters; "end" is the newest ones.
+// The feed is five events, seqs 1 to 5 (a new file's first):
+//
+//	1 evt_1 grant.created      acme
+//	2 evt_2 balance.low        acme
+//	3 evt_3 grant.created      bolt
+//	4 evt_4 balance.depleted   acme
+//	5 evt_5 grant.created      bolt
+func TestEventsBackward(t *testing.T) {
+	db := MustOpenDB(t)
+	storetest.MustApply(t, db, "acme", &credit.Change{Events: []credit.Event{
+		event("evt_1", credit.EventGrantCreated, "acme", t0, `{"n":1}`),
+		event("evt_2", credit.EventBalanceLow, "acme", t0, `{"n":2}`),
+	}})
+	storetest.MustApply(t, db, "bolt", &credit.Change{Events: []credit.Event{event("evt_3", credit.EventGrantCreated, "bolt", t0, `{"n":3}`)}})
+	storetest.MustApply(t, db, "acme", &credit.Change{Events: []credit.Event{event("evt_4", credit.EventBalanceDepleted, "acme", t0, `{"n":4}`)}})
+	storetest.MustApply(t, db, "bolt", &credit.Change{Events: []credit.Event{event("evt_5", credit.EventGrantCreated, "bolt", t0, `{"n":5}`)}})
+	all := readEvents(t, db, credit.EventQuery{Limit: 100})
+	if got := eventIDs(all); !reflect.DeepEqual(got, []string{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5"}) {
+		t.Fatalf("the feed = %v; want evt_1 to evt_5", got)
+	}
+	for i, e := range all {
+		if want := strconv.Itoa(i + 1); e.Cursor != want {
+			t.Fatalf("event %s's cursor = %q; want %q", e.ID, e.Cursor, want)
+		}
+	}
+
+	// Pages of 2 from the end, each put before the last, are the feed.
+	var rebuilt []credit.Event
+	var pages [][]string
+	for before := credit.EventsEnd; ; {
+		page := readEvents(t, db, credit.EventQuery{Before: before, Limit: 2})
+		pages = append(pages, eventIDs(page))
+		if len(page) == 0 || len(pages) > 10 {
+			break
+		}
+		rebuilt = append(page, rebuilt...)
+		before = page[0].Cursor
+	}
+	if !reflect.DeepEqual(pages, [][]string{{"evt_4", "evt_5"}, {"evt_2", "evt_3"}, {"evt_1"}, nil}) {
+		t.Errorf("backward pages of 2 = %v; want [evt_4 evt_5] [evt_2 evt_3] [evt_1] []", pages)
+	}
+	if !reflect.DeepEqual(rebuilt, all) {
+		t.Errorf("the backward pages put together = %v; want the feed %v, byte for byte", eventIDs(rebuilt), eventIDs(all))
+	}
+
+	acme, grants := "acme", []string{credit.EventGrantCreated}
+	for _, tc := range []struct {
+		name string
+		q    credit.EventQuery
+		want []string
+	}{
+		{"end", credit.EventQuery{Before: "end", Limit: 100}, []string{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5"}},
+		{"end, 1", credit.EventQuery{Before: "end", Limit: 1}, []string{"evt_5"}},
+		// The head is the last event's cursor: the page before it ends at evt_4.
+		{"the head", credit.EventQuery{Before: head(t, db), Limit: 2}, []string{"evt_3", "evt_4"}},
+		{"4", credit.EventQuery{Before: "4", Limit: 100}, []string{"evt_1", "evt_2", "evt_3"}},
+		{"1", credit.EventQuery{Before: "1", Limit: 100}, nil},
+		{"0", credit.EventQuery{Before: "0", Limit: 100}, nil},
+		{"a cursor not yet reached", credit.EventQuery{Before: "1000", Limit: 2}, []string{"evt_4", "evt_5"}},
+		{"grant.created, end, 2", credit.EventQuery{Types: grants, Before: "end", Limit: 2}, []string{"evt_3", "evt_5"}},
+		{"grant.created before 3", credit.EventQuery{Types: grants, Before: "3", Limit: 2}, []string{"evt_1"}},
+		{"*, end, 2", credit.EventQuery{Types: []string{"*"}, Before: "end", Limit: 2}, []string{"evt_4", "evt_5"}},
+		{"acme, end, 2", credit.EventQuery{Account: acme, Before: "end", Limit: 2}, []string{"evt_2", "evt_4"}},
+		{"acme before 4", credit.EventQuery{Account: acme, Before: "4", Limit: 2}, []string{"evt_1", "evt_2"}},
+		{"acme before 2", credit.EventQuery{Account: acme, Before: "2", Limit: 2}, []string{"evt_1"}},
+		{"acme balance.low, end", credit.EventQuery{Account: acme, Types: []string{credit.EventBalanceLow}, Before: "end", Limit: 10}, []string{"evt_2"}},
+		{"acme grant.created before 5", credit.EventQuery{Account: acme, Types: grants, Before: "5", Limit: 10}, []string{"evt_1"}},
+		{"bolt before 3", credit.EventQuery{Account: "bolt", Before: "3", Limit: 10}, nil},
+		{"nobody, end", credit.EventQuery{Account: "nobody", Before: "end", Limit: 10}, nil},
+	} {
+		if got := eventIDs(readEvents(t, db, tc.q)); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("Events(before %s) = %v; want %v", tc.name, got, tc.want)
+		}
+	}
+
+	for _, q := range []credit.EventQuery{
+		{Before: "x"}, {Before: "-1"}, {Before: "01"}, {Before: "END"}, {Before: "end "}, {Before: "99999999999999999999"},
+		{After: "1", Before: "3"}, {After: "1", Before: "end"},
+	} {
+		mustView(t, db, func(tx credit.Tx) error {
+			r, err := credit.Events(tx)
+			if err != nil {
+				return err
+			}
+			q.Limit = 10
+			_, err = r.Events(q)
+			wantError(t, fmt.Sprintf("Events(after %q, before %q)", q.After, q.Before), err, credit.Invalid, "invalid_cursor")
+			return nil
+		})
 	}
 }
 

@@ -1,8 +1,10 @@
 // Events: the change feed (GET /v1/events) in feed order, the newest at the
-// bottom, filtered by account and type. Load more reads the next page after
-// the feed's cursor; Live long-polls it and appends events as they commit.
-// The feed is read with an admin or service key: an account key is told so,
-// and the page asks the API nothing.
+// bottom, filtered by account and type. The page opens on the newest page
+// (before=end); Load older puts the page before the oldest row shown above
+// it (before=prev_cursor), and Live long-polls after the newest row
+// (after=next_cursor) and appends events as they commit. The feed is read
+// with an admin or service key: an account key is told so, and the page
+// asks the API nothing.
 'use strict';
 
 (function () {
@@ -12,7 +14,7 @@
   const who = T.session.who();
   const msg = $('events-msg');
   const table = $('events');
-  const more = $('events-more');
+  const older = $('events-older');
   const status = $('events-status');
   const liveSwitch = $('events-live');
   const names = T.names('model-names');
@@ -41,30 +43,34 @@
   }
   $('events-body').hidden = false;
 
-  // The feed as read so far: its cursor, how many rows show, and a token
-  // that every new filter changes, so that an answer to an older one is
-  // dropped.
-  let cursor = '';
+  // The feed as shown: the cursor Load older reads before (null once the
+  // oldest event is shown), the one Live reads after, how many rows show,
+  // and a token that every new filter changes, so that an answer to an
+  // older one is dropped.
+  let prev = null;
+  let next = '';
+  let opened = false; // the newest page has been read: next is set
   let shown = 0;
   let seen = new Set(); // the ids shown: a page read twice adds nothing
   let token = 0;
   let loop = 0; // the Live loop in force: an older one stops
-  let inflight = null; // the AbortController of the request under way
-  let loading = null; // the Load more under way (a promise)
+  let inflight = new Set(); // the AbortControllers of the requests under way
+  let poll = null; // the AbortController of Live's poll under way
+  let loading = null; // the read of the newest page or of an older one under way (a promise)
   let live = false;
-  let ended = false; // the last page was short: the feed has no more yet
 
   function filters() {
     return { account: $('events-account').value.trim(), type: $('events-type').value };
   }
 
-  function query(wait) {
+  // query is the feed's query string: the page size, the place (after or
+  // before a cursor, wait), then the filters in force.
+  function query(place) {
     const f = filters();
     const q = new URLSearchParams({ limit: String(LIMIT) });
-    if (cursor) q.set('after', cursor);
+    for (const [k, v] of Object.entries(place)) if (v) q.set(k, v);
     if (f.type) q.set('types', f.type);
     if (f.account) q.set('account', f.account);
-    if (wait) q.set('wait', wait);
     return q.toString();
   }
 
@@ -178,42 +184,34 @@
     table.tBodies[0].replaceChildren(T.el('tr', { class: 'empty-row' }, T.el('td', { class: 'empty', colspan: '4' }, emptyText())));
   }
 
-  function append(events) {
+  // add shows the events not shown yet, above the rows shown (older
+  // ones) or below them (newer ones).
+  function add(events, above) {
     const fresh = events.filter((e) => !seen.has(e.id));
     if (!fresh.length) return;
     const body = table.tBodies[0];
     if (!shown) body.replaceChildren();
     for (const e of fresh) seen.add(e.id);
-    body.append(...fresh.map(row));
+    if (above) body.prepend(...fresh.map(row));
+    else body.append(...fresh.map(row));
     shown += fresh.length;
   }
 
   function showStatus() {
     let text = T.plural(shown, 'event', 'events');
+    if (opened && prev === null && shown) text += ' \u00b7 back to the first';
     if (live) text += ' \u00b7 live: new events appear below as they happen';
-    else if (ended) text += ' \u00b7 no more yet';
     status.textContent = text;
-    more.disabled = live || !!loading;
+    older.disabled = !!loading || (opened && prev === null);
   }
 
-  // read asks the feed for the page after the cursor (waiting up to wait
-  // for one) and appends it. It answers how many events the page had (0
-  // for an answer to filters no longer in force), or throws the API's
-  // refusal.
-  async function read(wait) {
-    const my = token;
-    const ctl = new AbortController();
-    inflight = ctl;
+  // get asks the feed for a page, aborted by ctl or by a new filter.
+  async function get(place, ctl) {
+    inflight.add(ctl);
     try {
-      const page = await T.api('/v1/events?' + query(wait), { signal: ctl.signal });
-      if (my !== token) return 0;
-      const events = page.events || [];
-      append(events);
-      if (page.next_cursor) cursor = page.next_cursor;
-      ended = events.length < LIMIT;
-      return events.length;
+      return await T.api('/v1/events?' + query(place), { signal: ctl.signal });
     } finally {
-      if (inflight === ctl) inflight = null;
+      inflight.delete(ctl);
     }
   }
 
@@ -221,14 +219,26 @@
     T.setMessage(msg, e.message, 'bad');
   }
 
-  // loadMore reads the next page, without waiting for one.
-  function loadMore() {
+  // loadOlder reads the newest page (before=end) when none has been read
+  // under the filters in force, else the page before the oldest row shown,
+  // and puts it above the rows. A page shorter than asked is the first:
+  // nothing is older.
+  function loadOlder() {
     if (loading) return loading;
+    if (opened && prev === null) return Promise.resolve();
     const my = token;
     T.setMessage(msg, '');
     const p = (async () => {
       try {
-        await read('');
+        const page = await get({ before: opened ? prev : 'end' }, new AbortController());
+        if (my !== token) return;
+        const events = page.events || [];
+        add(events, true);
+        if (!opened) {
+          next = page.next_cursor || '';
+          opened = true;
+        }
+        prev = events.length >= LIMIT && page.prev_cursor ? page.prev_cursor : null;
       } catch (e) {
         if (e.name !== 'AbortError' && my === token) fail(e);
       } finally {
@@ -244,22 +254,37 @@
     return p;
   }
 
-  // follow long-polls the feed while Live is on and the filters stay as
-  // they were; a refusal or a lost connection turns Live off and says why.
+  // follow long-polls the feed after the newest row while Live is on and
+  // the filters stay as they were; a refusal or a lost connection turns
+  // Live off and says why. It starts once the newest page is read: Live
+  // reads after it.
   async function follow() {
     const my = token;
     const me = ++loop;
-    if (loading) await loading;
+    if (!opened) await loadOlder(); // the newest page, or the read of it under way
+    if (!live || my !== token || me !== loop) return;
+    if (!opened) {
+      // The newest page was refused (its message shows): there is no
+      // place to follow from.
+      setLive(false);
+      return;
+    }
     let failures = 0;
     while (live && my === token && me === loop) {
       const asked = Date.now();
+      const ctl = new AbortController();
+      poll = ctl;
       try {
-        const n = await read(WAIT);
+        const page = await get({ after: next, wait: WAIT }, ctl);
+        if (my !== token) return;
+        const events = page.events || [];
+        add(events, false);
+        if (page.next_cursor) next = page.next_cursor;
         failures = 0;
         showStatus();
         // An empty answer that did not wait (a server shutting down
         // answers its polls at once) is not asked again at once.
-        if (!n && Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 1000));
+        if (!events.length && Date.now() - asked < 1000) await new Promise((r) => setTimeout(r, 1000));
       } catch (e) {
         if (e.name === 'AbortError' || !live || my !== token || me !== loop) return;
         // A dropped connection is tried again, a refusal is not.
@@ -270,6 +295,8 @@
         fail(e);
         setLive(false);
         return;
+      } finally {
+        if (poll === ctl) poll = null;
       }
     }
   }
@@ -280,22 +307,24 @@
     if (on) {
       T.setMessage(msg, '');
       follow();
-    } else if (inflight && !loading) {
-      inflight.abort();
+    } else if (poll) {
+      poll.abort();
     }
     showStatus();
   }
 
-  // restart reads the feed from its start under the filters in force.
+  // restart reads the feed's newest page under the filters in force.
   function restart() {
     token++;
-    if (inflight) inflight.abort();
-    inflight = null;
+    for (const ctl of inflight) ctl.abort();
+    inflight = new Set();
+    poll = null;
     loading = null;
-    cursor = '';
+    prev = null;
+    next = '';
+    opened = false;
     shown = 0;
     seen = new Set();
-    ended = false;
     table.tBodies[0].replaceChildren();
     const f = filters();
     const q = new URLSearchParams();
@@ -304,7 +333,8 @@
     if (params.has('limit')) q.set('limit', params.get('limit'));
     const s = q.toString();
     history.replaceState(null, '', location.pathname + (s ? '?' + s : ''));
-    loadMore().then(() => { if (live) follow(); });
+    loadOlder();
+    if (live) follow();
   }
 
   $('events-filter').addEventListener('submit', (e) => {
@@ -317,7 +347,7 @@
     $('events-type').value = '';
     restart();
   });
-  more.addEventListener('click', () => { if (!live) loadMore(); });
+  older.addEventListener('click', () => { loadOlder(); });
   liveSwitch.addEventListener('change', () => setLive(liveSwitch.checked));
 
   restart();
