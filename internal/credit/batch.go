@@ -243,7 +243,7 @@ func (g *group) batch(ws []*write) *Batch {
 				continue
 			}
 			cp := b.checkpoint()
-			b.limitMember, b.voided = "", nil
+			b.limitMember, b.voided, b.left = "", nil, nil
 			run(w, b, now)
 			switch {
 			case w.panic != nil:

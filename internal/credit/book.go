@@ -27,8 +27,10 @@ type Book struct {
 	// decided ("" if none): a refusal that is news (see Book.refused).
 	limitMember string
 	// voided are the grants the write being decided voided (VoidGrant):
-	// news tells grant.voided of them, not grant.expired.
+	// news tells grant.voided of them, not grant.expired; left is what
+	// each grant that expired or was voided in it had left then.
 	voided []string
+	left   map[string]Credits
 
 	// Appended by the writes, in order; cut back by a rollback.
 	entries []Entry

@@ -79,6 +79,7 @@ func expireGrant(b *Book, id string, at time.Time) error {
 		lost -= r.Granted
 	}
 	e.platform(BookExpired, lost)
+	b.noteLeft(g.ID, g.Remaining)
 	if len(e.t.Postings) > 0 {
 		if _, err := e.commit(b, nil); err != nil {
 			return err

@@ -270,6 +270,7 @@ func (l *Ledger) VoidGrant(ctx context.Context, idem *Idempotency, id, memo stri
 		}
 		b.grantAt(g.ID).ExpiresAt = now
 		b.voided = append(b.voided, g.ID)
+		b.noteLeft(g.ID, g.Remaining)
 		detail := struct {
 			Grant  string  `json:"grant"`
 			Voided Credits `json:"voided"`

@@ -58,7 +58,10 @@ func (b *Book) news(since *checkpoint, now time.Time) {
 		if g == nil || o.Source == SourceOverdraft || !o.ExpiredAt.IsZero() || g.ExpiredAt.IsZero() {
 			continue
 		}
-		lost := o.Remaining
+		lost, ok := b.left[g.ID]
+		if !ok {
+			lost = o.Remaining
+		}
 		if slices.Contains(b.voided, g.ID) {
 			b.tell(EventGrantVoided, now, grantData{Grant: g.ID, Source: g.Source, Voided: &lost})
 		} else {
@@ -71,7 +74,8 @@ func (b *Book) news(since *checkpoint, now time.Time) {
 		}
 		b.tell(EventGrantCreated, now, grantData{Grant: g.ID, Source: g.Source, Credits: &g.Granted, ExpiresAt: g.ExpiresAt, Subscription: g.Subscription})
 		if !g.ExpiredAt.IsZero() {
-			b.tell(EventGrantExpired, now, grantData{Grant: g.ID, Source: g.Source, Expired: new(Credits)})
+			lost := b.left[g.ID]
+			b.tell(EventGrantExpired, now, grantData{Grant: g.ID, Source: g.Source, Expired: &lost})
 		}
 	}
 	// 3. Grants about to expire.
@@ -209,6 +213,15 @@ func (b *Book) refused(err error, now time.Time) {
 	// stays the one its reservations were checked against (verify's
 	// member_limit), which an admin may since have lowered below Used.
 	b.limitReached(p, *m.MonthlyLimit, now)
+}
+
+// noteLeft records what a grant had left when the write being decided
+// expired or voided it: what grant.expired or grant.voided tells.
+func (b *Book) noteLeft(grant string, left Credits) {
+	if b.left == nil {
+		b.left = map[string]Credits{}
+	}
+	b.left[grant] = left
 }
 
 // tell appends an event of the book's account.

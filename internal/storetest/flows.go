@@ -21,7 +21,8 @@ type flow struct {
 // flows are the ledger's scenarios: this file has accounts, grants, the
 // consumption order, generations and holds; expiry.go expiry, refunds and the
 // overdraft; history.go idempotency, history and keys; planflows.go plans;
-// teamflows.go and teamperiods.go teams.
+// teamflows.go and teamperiods.go teams (runEvents: events, alerts, the feed
+// and webhooks).
 func flowList() []flow {
 	return slices.Concat([]flow{
 		{name: "CreateAccount", fn: flowCreateAccount},
@@ -44,7 +45,24 @@ func flowList() []flow {
 }
 
 func runFlows(t *testing.T, open func(t *testing.T) credit.Store) {
-	for _, f := range flowList() {
+	runFlowList(t, open, flowList())
+}
+
+// runEvents runs the flows of events, alerts and the feed
+// (eventflows.go, feedflows.go) and those of the webhook store
+// (webhookflows.go); with races only, only those whose writes race (the
+// others make one write at a time, which batches alike however large a
+// batch may be, and no batching changes the webhook store).
+func runEvents(t *testing.T, open func(t *testing.T) credit.Store, racesOnly bool) {
+	list := slices.Concat(eventFlows(), feedFlows(), webhookFlows())
+	if racesOnly {
+		list = slices.DeleteFunc(list, func(f flow) bool { return !strings.Contains(f.name, "Race") && !strings.Contains(f.name, "Concurrent") })
+	}
+	runFlowList(t, open, list)
+}
+
+func runFlowList(t *testing.T, open func(t *testing.T) credit.Store, list []flow) {
+	for _, f := range list {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
 			cat := seedCatalog()

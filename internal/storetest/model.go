@@ -64,6 +64,16 @@ type model struct {
 	// reached counts the paths credits took back (see the path… names), so
 	// that the simulation can show it reached the rare ones.
 	reached map[string]int
+
+	// The events and alerts (modelevents.go).
+	notice time.Duration      // how long before a grant's expiry grant.expiring tells
+	topups map[string]*mTopup // by id ("?…" until the store's id is learnt)
+	events []mEvent           // told since the simulation last read the feed
+	wrote  []string           // the accounts the write under way wrote (begin)
+	// lastWrote is the account of the last write told of (a retry of it
+	// is a write on the same account).
+	lastWrote string
+	unbound   int // top-ups made, for their provisional ids
 }
 
 // The paths of credits coming back that the simulation must reach: a
@@ -88,6 +98,10 @@ type mAccount struct {
 	daily     string   // the last day given its daily allowances: "scope/2026-03-08"
 	subs      []string // its subscriptions, oldest first
 	kind      credit.AccountKind
+	// lowBalance is the balance.low threshold, autoTopup the auto top-up
+	// (modelevents.go).
+	lowBalance credit.Credits
+	autoTopup  credit.AutoTopup
 }
 
 type mGrant struct {
@@ -103,7 +117,10 @@ type mGrant struct {
 	expired         bool           // its remainder has left (or it had none when its time came)
 	expiredAt       time.Time      // when (its expiry, or when it was voided)
 	appliesTo       credit.Eligibility
-	sub, period     string // a plan's grant: its subscription ("" for a program's) and period
+	sub, period     string         // a plan's grant: its subscription ("" for a program's) and period
+	warnedAt        time.Time      // when grant.expiring told of it
+	voided          bool           // expired by a void, not by its time
+	took            credit.Credits // what it had left when it expired or was voided
 }
 
 func (g *mGrant) live(at time.Time) bool {
@@ -141,17 +158,24 @@ type mGen struct {
 	lane              credit.Lane // in a window
 	list              credit.Credits
 	member            string // the team member who made it
+	delivered         int    // images delivered (completed)
 }
 
 func newModel(cat *credit.Catalog) *model {
 	return &model{cat: cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
-		subs: map[string]*mSub{}, reached: map[string]int{}, members: map[string]*mMember{}, periods: map[mPeriodKey]*mPeriod{}}
+		subs: map[string]*mSub{}, reached: map[string]int{}, members: map[string]*mMember{}, periods: map[mPeriodKey]*mPeriod{},
+		notice: credit.DefaultExpiringNotice, topups: map[string]*mTopup{}}
 }
 
 // clone returns a deep copy, so that a refused request can be undone.
 func (m *model) clone() *model {
 	n := &model{cat: m.cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
-		subs: map[string]*mSub{}, issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached)}
+		subs: map[string]*mSub{}, issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached),
+		notice: m.notice, topups: map[string]*mTopup{}, events: slices.Clone(m.events), wrote: slices.Clone(m.wrote), lastWrote: m.lastWrote, unbound: m.unbound}
+	for k, t := range m.topups {
+		c := *t
+		n.topups[k] = &c
+	}
 	for k, a := range m.accounts {
 		c := *a
 		c.grants = slices.Clone(a.grants)
@@ -188,6 +212,9 @@ type refusal struct {
 	amounts                       bool
 	available, eligible, required credit.Credits
 	resetsAt                      time.Time
+	// account and member are the team and member a limit refused
+	// (member_limit_exceeded), which is news (modelevents.go).
+	account, member string
 }
 
 func (r *refusal) Error() string { return r.code + "/" + r.reason }
@@ -297,6 +324,7 @@ func (m *model) expireGrant(g *mGrant, at time.Time) {
 		m.reached[planRollover]++
 	}
 	m.expired += lost
+	g.took = g.remaining
 	g.remaining, g.expired, g.expiredAt = 0, true, at
 }
 
@@ -465,7 +493,7 @@ func (m *model) resolve(h *mHold, capture credit.Credits, status credit.HoldStat
 // grant is AddGrant: a top-up needs a plan that sells them (or none); the
 // overdraft is paid back first.
 func (m *model) grant(id, account string, s credit.GrantSpec, now time.Time) error {
-	m.settle(account, now)
+	m.begin(account, now)
 	if s.Source == credit.SourceTopup {
 		if p, _ := m.planAt(account, now); p != nil && !p.Topups {
 			return refuse(credit.Forbidden, "subscription_required")
@@ -557,7 +585,7 @@ func (m *model) returnToOverdraft(ovd *mGrant, amount credit.Credits, at time.Ti
 // given first (a charge), and only grants not limited to some models pay. A
 // team's hold is a member's (member), and no one else's is.
 func (m *model) createHold(id, account, member string, amount credit.Credits, ttl time.Duration, now time.Time) error {
-	m.settle(account, now)
+	m.begin(account, now)
 	if err := m.checkMember(account, member); err != nil {
 		return err
 	}
@@ -571,7 +599,7 @@ func (m *model) createHold(id, account, member string, amount credit.Credits, tt
 // price held from the grants that may pay for the model. A team's
 // generation is a member's (member), and no one else's is.
 func (m *model) createGeneration(id, holdID, account, member string, p price, ttl time.Duration, now time.Time) error {
-	m.settle(account, now)
+	m.begin(account, now)
 	if err := m.checkMember(account, member); err != nil {
 		return err
 	}
@@ -604,7 +632,7 @@ func (m *model) createGeneration(id, holdID, account, member string, p price, tt
 // the list price.
 func (m *model) finishGeneration(id string, delivered int, fail bool, now time.Time) error {
 	g := m.gens[id]
-	m.settle(g.account, now)
+	m.begin(g.account, now)
 	switch g.status {
 	case credit.GenerationHeld:
 	case credit.GenerationExpired:
@@ -632,6 +660,7 @@ func (m *model) finishGeneration(id string, delivered int, fail bool, now time.T
 	m.resolve(h, charge, credit.HoldCaptured, now)
 	g.status = credit.GenerationCompleted // even when nothing was delivered
 	g.list = list
+	g.delivered = delivered
 	return nil
 }
 
@@ -641,7 +670,7 @@ func (m *model) finishHold(id string, capture credit.Credits, whole bool, now ti
 	if h.gen != "" {
 		return refuse(credit.Conflict, "generation_hold")
 	}
-	m.settle(h.account, now)
+	m.begin(h.account, now)
 	switch h.status {
 	case credit.HoldOpen:
 	case credit.HoldExpired:
@@ -673,7 +702,7 @@ type refundShare struct {
 // store and passes to addRefundGrant.
 func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Time) ([]refundShare, error) {
 	g := m.gens[id]
-	m.settle(g.account, now)
+	m.begin(g.account, now)
 	if g.status != credit.GenerationCompleted || g.charged == 0 {
 		return nil, refuse(credit.Conflict, "not_refundable")
 	}

@@ -28,6 +28,9 @@ func (m *model) compare(s *credit.Snapshot) []string {
 		if a.Plan != ma.plan || a.TimeZone != ma.tz || a.Daily != ma.daily {
 			bad("account %s: plan %q, time zone %q, daily %q; model %q, %q, %q", a.ID, a.Plan, a.TimeZone, a.Daily, ma.plan, ma.tz, ma.daily)
 		}
+		if a.LowBalance != ma.lowBalance || a.AutoTopup != ma.autoTopup {
+			bad("account %s: low balance %s, auto top-up %+v; model %s, %+v", a.ID, a.LowBalance, a.AutoTopup, ma.lowBalance, ma.autoTopup)
+		}
 	}
 	if len(seen) != len(m.accounts) {
 		bad("store has %d accounts; model %d", len(seen), len(m.accounts))
@@ -109,6 +112,21 @@ func (m *model) compare(s *credit.Snapshot) []string {
 		bad("store has %d subscriptions; model %d", n, len(m.subs))
 	}
 	d = append(d, m.compareTeams(s)...)
+	n = 0
+	for _, t := range s.Topups {
+		mt := m.topups[t.ID]
+		if mt == nil {
+			bad("top-up %s is not in the model", topupText(t))
+			continue
+		}
+		n++
+		if got, want := topupText(t), mt.text(); got != want {
+			bad("top-up %s; model %s", got, want)
+		}
+	}
+	if n != len(m.topups) {
+		bad("store has %d top-ups; model %d", n, len(m.topups))
+	}
 	for _, b := range []struct {
 		book string
 		want credit.Credits
@@ -123,13 +141,13 @@ func (m *model) compare(s *credit.Snapshot) []string {
 // storeGrantText and modelGrantText render what a grant is, beyond its
 // balances, for compare.
 func storeGrantText(g credit.Grant) string {
-	return fmt.Sprintf("%s %s priority %d created %s expires %s expired %s applies_to %s subscription %q period %q", g.Source, g.Granted, g.Priority,
-		timeText(g.CreatedAt), timeText(g.ExpiresAt), timeText(g.ExpiredAt), eligibilityText(g.AppliesTo), g.Subscription, g.Period)
+	return fmt.Sprintf("%s %s priority %d created %s expires %s expired %s applies_to %s subscription %q period %q warned %s", g.Source, g.Granted, g.Priority,
+		timeText(g.CreatedAt), timeText(g.ExpiresAt), timeText(g.ExpiredAt), eligibilityText(g.AppliesTo), g.Subscription, g.Period, timeText(g.WarnedAt))
 }
 
 func modelGrantText(g *mGrant) string {
-	return fmt.Sprintf("%s %s priority %d created %s expires %s expired %s applies_to %s subscription %q period %q", g.source, g.granted, g.priority,
-		timeText(g.createdAt), timeText(g.expiresAt), timeText(g.expiredAt), eligibilityText(g.appliesTo), g.sub, g.period)
+	return fmt.Sprintf("%s %s priority %d created %s expires %s expired %s applies_to %s subscription %q period %q warned %s", g.source, g.granted, g.priority,
+		timeText(g.createdAt), timeText(g.expiresAt), timeText(g.expiredAt), eligibilityText(g.appliesTo), g.sub, g.period, timeText(g.warnedAt))
 }
 
 func timeText(t time.Time) string {

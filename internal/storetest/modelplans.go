@@ -369,7 +369,7 @@ func (m *model) subscribe(id, account string, spec credit.SubscriptionSpec, now 
 	if billing == "" {
 		billing = credit.BillMonth
 	}
-	m.settle(account, now)
+	m.begin(account, now)
 	start := spec.StartsAt.UTC().Truncate(time.Microsecond)
 	if start.IsZero() {
 		start = now
@@ -400,7 +400,7 @@ func (m *model) subscribe(id, account string, spec credit.SubscriptionSpec, now 
 // ending then or sooner changes nothing.
 func (m *model) cancel(id, at string, now time.Time) error {
 	s := m.subs[id]
-	m.settle(s.account, now)
+	m.begin(s.account, now)
 	if !s.endsAt.IsZero() && !s.endsAt.After(now) {
 		return refuse(credit.Conflict, "subscription_ended")
 	}
@@ -435,7 +435,7 @@ func (m *model) change(id, plan, at string, now time.Time) error {
 		return err
 	}
 	s := m.subs[id]
-	m.settle(s.account, now)
+	m.begin(s.account, now)
 	if !s.endsAt.IsZero() && !s.endsAt.After(now) {
 		return refuse(credit.Conflict, "subscription_ended")
 	}
@@ -477,7 +477,7 @@ func (m *model) setPlan(account, plan string, tz *string, now time.Time) error {
 			return refuse(credit.Invalid, "unknown_plan")
 		}
 	}
-	m.settle(account, now)
+	m.begin(account, now)
 	a := m.accounts[account]
 	a.plan = plan
 	if tz != nil {
@@ -496,7 +496,7 @@ func (m *model) changeGrant(id string, now time.Time) (*mGrant, error) {
 	if g == nil || g.ovd {
 		return nil, refuse(credit.NotFound, "unknown_grant")
 	}
-	m.settle(g.account, now)
+	m.begin(g.account, now)
 	switch {
 	case g.expired:
 		return nil, refuse(credit.Conflict, "grant_expired")
@@ -525,7 +525,8 @@ func (m *model) void(id string, now time.Time) error {
 		return err
 	}
 	m.issued += g.remaining
-	g.remaining, g.expired, g.expiredAt, g.expiresAt = 0, true, now, now
+	g.took = g.remaining
+	g.remaining, g.expired, g.expiredAt, g.expiresAt, g.voided = 0, true, now, now, true
 	return nil
 }
 

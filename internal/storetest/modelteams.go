@@ -64,6 +64,7 @@ type mPeriod struct {
 	start, end      time.Time
 	used            credit.Credits
 	limit           *credit.Credits
+	reached         time.Time // when member.limit_reached told of it (modelevents.go)
 }
 
 func memberKey(account, id string) string { return account + "\x00" + id }
@@ -182,7 +183,7 @@ func (m *model) reserveMember(h *mHold, now time.Time) error {
 	if x.limit != nil && p.used+h.amount > *x.limit {
 		left := max(0, *x.limit-p.used)
 		return &refusal{code: credit.InsufficientCredits, reason: "member_limit_exceeded", amounts: true,
-			available: left, eligible: left, required: h.amount, resetsAt: to}
+			available: left, eligible: left, required: h.amount, resetsAt: to, account: h.account, member: h.member}
 	}
 	if h.amount > 0 {
 		p.used += h.amount
@@ -228,6 +229,16 @@ func (m *model) dueAt(account string, now time.Time) bool {
 	}
 	for _, id := range m.accounts[account].subs {
 		if r := m.subs[id].renewsAt; !r.IsZero() && !now.Before(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// holdDue reports whether an open hold of account is past its TTL at now.
+func (m *model) holdDue(account string, now time.Time) bool {
+	for _, h := range m.holds {
+		if h.account == account && h.status == credit.HoldOpen && !now.Before(h.expiresAt) {
 			return true
 		}
 	}
@@ -307,7 +318,7 @@ func (m *model) setMember(account, id string, limit *credit.Credits, now time.Ti
 	if m.accounts[account].kind != credit.AccountTeam {
 		return mMemberView{}, refuse(credit.Invalid, "not_a_team")
 	}
-	m.settle(account, now)
+	m.begin(account, now)
 	x := m.members[memberKey(account, id)]
 	if x != nil && x.removedAt.IsZero() && sameLimit(x.limit, limit) {
 		return m.memberView(x, now), nil
@@ -328,7 +339,7 @@ func (m *model) removeMember(account, id string, now time.Time) (mMemberView, er
 	if err != nil {
 		return mMemberView{}, err
 	}
-	m.settle(account, now)
+	m.begin(account, now)
 	x.removedAt, x.updatedAt = now, now
 	return m.memberView(x, now), nil
 }
@@ -386,8 +397,8 @@ func (m *model) compareTeams(s *credit.Snapshot) []string {
 			continue
 		}
 		seen++
-		got := fmt.Sprintf("to %s used %s limit %s", timeText(p.End), p.Used, limitText(p.Limit))
-		want := fmt.Sprintf("to %s used %s limit %s", timeText(mp.end), mp.used, limitText(mp.limit))
+		got := fmt.Sprintf("to %s used %s limit %s reached %s", timeText(p.End), p.Used, limitText(p.Limit), timeText(p.Reached))
+		want := fmt.Sprintf("to %s used %s limit %s reached %s", timeText(mp.end), mp.used, limitText(mp.limit), timeText(mp.reached))
 		if got != want {
 			bad("member period of %s of %s from %s: %s; model %s", p.Member, p.Account, timeText(p.Start), got, want)
 		}

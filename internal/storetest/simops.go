@@ -442,44 +442,48 @@ func (s *sim) refundOf(id string) {
 		r, err := s.e.ledger.RefundGeneration(s.e.ctx, k, id, amount)
 		return genText(r), err
 	}
-	before := map[string]bool{}
-	for gid := range s.m.grants {
-		before[gid] = true
-	}
 	r, err := s.e.ledger.RefundGeneration(s.e.ctx, key, id, amount)
 	now := s.now()
-	var shares []refundShare
+	var stored []credit.Grant
+	if err == nil {
+		stored = s.e.snapshot().Grants
+	}
 	ok := s.apply(err, func(m *model) error {
+		var shares []refundShare
 		var err error
 		if amount == nil {
 			shares, err = m.refund(id, 0, true, now)
 		} else {
 			shares, err = m.refund(id, *amount, false, now)
 		}
-		return err
+		if err != nil || stored == nil {
+			return err
+		}
+		// What went to new refund grants: learn their ids from the store,
+		// one grant a share, matched by what it may pay for (before the
+		// write is told of: their grant.created is its news).
+		var fresh []credit.Grant
+		for _, gr := range stored {
+			if m.grants[gr.ID] == nil { // not a grant the model knows, nor one the refund's settling gave
+				fresh = append(fresh, gr)
+			}
+		}
+		if len(fresh) != len(shares) {
+			s.fail("refund of %s: new grants %+v; the model wants %d never-expiring refund grants %+v", id, fresh, len(shares), shares)
+		}
+		for _, sh := range shares {
+			i := slices.IndexFunc(fresh, func(gr credit.Grant) bool {
+				return eligibilityText(gr.AppliesTo) == eligibilityText(sh.appliesTo)
+			})
+			if i < 0 || fresh[i].Source != credit.SourceRefund || fresh[i].Granted != sh.amount || !fresh[i].ExpiresAt.IsZero() || fresh[i].Account != g.account {
+				s.fail("refund of %s: new grants %+v; the model wants a never-expiring refund grant of %s on %s that applies to %s", id, fresh, sh.amount, g.account, eligibilityText(sh.appliesTo))
+			}
+			m.addRefundGrant(fresh[i].ID, g.account, sh, now)
+		}
+		return nil
 	})
 	if !ok {
 		return
-	}
-	// What went to new refund grants: learn their ids from the store, one
-	// grant a share, matched by what it may pay for.
-	var fresh []credit.Grant
-	for _, gr := range s.e.snapshot().Grants {
-		if !before[gr.ID] && s.m.grants[gr.ID] == nil { // not a grant the refund's settling gave
-			fresh = append(fresh, gr)
-		}
-	}
-	if len(fresh) != len(shares) {
-		s.fail("refund of %s: new grants %+v; the model wants %d never-expiring refund grants %+v", id, fresh, len(shares), shares)
-	}
-	for _, sh := range shares {
-		i := slices.IndexFunc(fresh, func(gr credit.Grant) bool {
-			return eligibilityText(gr.AppliesTo) == eligibilityText(sh.appliesTo)
-		})
-		if i < 0 || fresh[i].Source != credit.SourceRefund || fresh[i].Granted != sh.amount || !fresh[i].ExpiresAt.IsZero() || fresh[i].Account != g.account {
-			s.fail("refund of %s: new grants %+v; the model wants a never-expiring refund grant of %s on %s that applies to %s", id, fresh, sh.amount, g.account, eligibilityText(sh.appliesTo))
-		}
-		s.m.addRefundGrant(fresh[i].ID, g.account, sh, now)
 	}
 	s.remember(key, call, genText(r))
 }
@@ -495,6 +499,15 @@ func (s *sim) retry() {
 	got, err := k.call(&k.key)
 	if err != nil || got != k.answer {
 		s.fail("retry of %q = %q, %v; want the first answer %q", k.desc, got, err, k.answer)
+	}
+	// Answered from its record: a write of its account that settles
+	// nothing and changes nothing, but is told of (rule 3).
+	before := s.m.clone()
+	s.m.mark(k.account)
+	warned := len(s.m.events)
+	s.m.told(before, s.now())
+	if len(s.m.events) > warned {
+		s.m.reached[eventReplayWarning]++
 	}
 }
 

@@ -539,7 +539,9 @@ func (s *sim) readAccount(acct string) {
 	if err != nil {
 		s.fail("Account(%s) = %v", acct, err)
 	}
-	s.m.settle(acct, now)
+	if s.m.dueAt(acct, now) { // the read settles it: a write
+		s.m.settleWrite(acct, now)
+	}
 	var open int
 	for _, h := range s.m.holds {
 		if h.account == acct && h.status == credit.HoldOpen {
@@ -590,7 +592,9 @@ func (s *sim) readSubscription() {
 		s.fail("Subscription(%s) = %v", id, err)
 	}
 	ms := s.m.subs[id]
-	s.m.settle(ms.account, s.now())
+	if s.m.dueAt(ms.account, s.now()) { // the read settles it: a write
+		s.m.settleWrite(ms.account, s.now())
+	}
 	if storeSubText(got) != ms.text() {
 		s.fail("Subscription(%s) =\n    %s\n  model\n    %s", id, storeSubText(got), ms.text())
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -50,7 +51,7 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 			if t.Failed() {
 				return
 			}
-			for _, p := range slices.Concat(mustReach, mustReachPlans, mustReachTeams) {
+			for _, p := range slices.Concat(mustReach, mustReachPlans, mustReachTeams, mustReachEvents) {
 				if reached[p] == 0 {
 					t.Errorf("the simulation never reached %q in %d seeds of %d steps; reached %v", p, len(seeds), steps, reached)
 				}
@@ -64,9 +65,15 @@ func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 			// another node.
 			gate := &gatedStore{}
 			cat := simPlansCatalog()
-			e := newEnvCatalog(t, func(t *testing.T) credit.Store { gate.Store = open(t); return gate }, cat)
-			node2 := credit.NewLedger(gate, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }})
-			s := &sim{t: t, e: e, m: newModel(cat), seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}, gate: gate, node2: node2}
+			notice := func(c *credit.LedgerConfig) { c.ExpiringNotice = simNotice }
+			e := newEnvConfig(t, func(t *testing.T) credit.Store { gate.Store = open(t); return gate }, cat, notice)
+			cfg := credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }}
+			notice(&cfg)
+			node2 := credit.NewLedger(gate, cfg)
+			m := newModel(cat)
+			m.notice = simNotice
+			s := &sim{t: t, e: e, m: m, seed: seed, rng: rand.New(rand.NewPCG(uint64(seed), 0x7a11)), stats: map[string]int{}, gate: gate, node2: node2,
+				seen: map[string]bool{}}
 			s.run(steps)
 			mu.Lock()
 			defer mu.Unlock()
@@ -123,14 +130,23 @@ type sim struct {
 
 	teams      []string // the team accounts (simteams.go), among accounts and planAccounts
 	newMembers int      // members added by the run beyond the setup's
+
+	cursor string          // where the run has read the feed to (simevents.go)
+	seen   map[string]bool // the ids of the events the feed told
 }
+
+// simNotice is how long before a grant's expiry the simulation's ledgers
+// tell grant.expiring: short, so that the run's grants (which expire
+// within hours or days) reach it.
+const simNotice = 6 * time.Hour
 
 // keyedCall is a successful call made with an idempotency key, to retry.
 type keyedCall struct {
-	desc   string
-	key    credit.Idempotency
-	call   func(*credit.Idempotency) (string, error)
-	answer string
+	desc    string
+	key     credit.Idempotency
+	call    func(*credit.Idempotency) (string, error)
+	answer  string
+	account string // the account it wrote: a retry is a write on it too
 }
 
 // simOp is one kind of step and how often it is picked.
@@ -172,6 +188,11 @@ func (s *sim) ops() []simOp {
 		{2, (*sim).readMembers},
 		{2, (*sim).teamStory},
 		{1, (*sim).teamUsage},
+		// Alerts and auto top-up (simevents.go).
+		{2, (*sim).setAlerts},
+		{2, (*sim).setAutoTopup},
+		{3, (*sim).confirmTopup},
+		{2, (*sim).cancelTopup},
 	}
 }
 
@@ -189,14 +210,15 @@ func (s *sim) run(steps int) {
 		s.accounts = append(s.accounts, a.id)
 		if a.grant > 0 {
 			spec := credit.GrantSpec{Credits: a.grant, Source: credit.SourceSubscription}
-			g := s.e.grant(a.id, spec)
-			if err := s.m.grant(g.ID, a.id, spec, s.e.clock.Now()); err != nil {
-				s.fail("setup grant: the model refuses with %v", err)
-			}
+			s.note("grant %s %s", a.id, a.grant)
+			g, err := s.e.ledger.AddGrant(s.e.ctx, nil, a.id, spec)
+			now := s.now()
+			s.apply(err, func(m *model) error { return m.grant(g.ID, a.id, spec, now) })
 		}
 	}
 	s.setupPlans()
 	s.setupTeams()
+	s.setupAlerts()
 	s.check("setup")
 	ops := s.ops()
 	total := 0
@@ -251,9 +273,13 @@ func (s *sim) fail(format string, args ...any) {
 func (s *sim) check(what string) {
 	s.t.Helper()
 	snap := s.e.snapshot()
+	if d := s.m.bindTopups(snap); len(d) > 0 {
+		s.fail("after %s the store's top-ups are not the model's:\n  %s", what, strings.Join(d, "\n  "))
+	}
 	if d := s.m.compare(snap); len(d) > 0 {
 		s.fail("after %s the store differs from the model:\n  %s", what, strings.Join(d, "\n  "))
 	}
+	s.checkFeed(what)
 	if vs := credit.VerifySnapshot(snap); len(vs) > 0 {
 		var lines []string
 		for _, v := range vs {
@@ -279,10 +305,16 @@ func (s *sim) apply(storeErr error, modelFn func(m *model) error) bool {
 	}
 	switch {
 	case storeErr == nil && merr == nil:
+		if n := next.told(s.m, s.now()); n != 1 {
+			s.fail("%s: the model's request wrote %d accounts; a ledger request writes one (a bug of the model)", last, n)
+		}
 		s.m = next
 		return true
 	case storeErr != nil && merr != nil:
 		r := merr.(*refusal)
+		if r.reason == "member_limit_exceeded" && r.account != "" {
+			s.m.limitRefused(r.account, r.member, s.now())
+		}
 		if credit.ErrorCode(storeErr) != r.code || credit.ErrorReason(storeErr) != r.reason {
 			s.fail("%s: the store refused with %s/%s (%v); the model with %s/%s", s.log[len(s.log)-1],
 				credit.ErrorCode(storeErr), credit.ErrorReason(storeErr), storeErr, r.code, r.reason)
@@ -316,7 +348,7 @@ func (s *sim) key() *credit.Idempotency {
 // remember keeps a successful keyed call for retries.
 func (s *sim) remember(key *credit.Idempotency, call func(*credit.Idempotency) (string, error), answer string) {
 	if key != nil {
-		s.keyed = append(s.keyed, keyedCall{desc: s.log[len(s.log)-1], key: *key, call: call, answer: answer})
+		s.keyed = append(s.keyed, keyedCall{desc: s.log[len(s.log)-1], key: *key, call: call, answer: answer, account: s.m.lastWrote})
 	}
 }
 
@@ -396,7 +428,15 @@ func (s *sim) expireDue() {
 	if _, err := s.e.ledger.ExpireDue(s.e.ctx); err != nil {
 		s.fail("ExpireDue = %v", err)
 	}
-	s.m.settleAll(s.now())
+	// A write on each account with something due or a grant.expiring to
+	// tell; on the others such a write would tell nothing.
+	now := s.now()
+	before := s.m.clone()
+	s.m.settleAll(now)
+	for _, a := range slices.Sorted(maps.Keys(s.m.accounts)) {
+		s.m.mark(a)
+	}
+	s.m.told(before, now)
 }
 
 // read reads an account, a generation, a hold or a subscription; a read of
@@ -421,7 +461,7 @@ func (s *sim) read() {
 			s.fail("Generation(%s) = %v", id, err)
 		}
 		if g.status == credit.GenerationHeld && !now.Before(s.m.holds[g.hold].expiresAt) {
-			s.m.settle(g.account, now)
+			s.m.settleWrite(g.account, now)
 		}
 		if got.Status != g.status || got.Charged != g.charged {
 			s.fail("Generation(%s) = %s, charged %s; model %s, %s", id, got.Status, got.Charged, g.status, g.charged)
@@ -439,7 +479,7 @@ func (s *sim) read() {
 			s.fail("Hold(%s) = %v", id, err)
 		}
 		if h.status == credit.HoldOpen && !now.Before(h.expiresAt) {
-			s.m.settle(h.account, now)
+			s.m.settleWrite(h.account, now)
 		}
 		if got.Status != h.status || got.Captured != h.captured {
 			s.fail("Hold(%s) = %s, captured %s; model %s, %s", id, got.Status, got.Captured, h.status, h.captured)

@@ -50,7 +50,10 @@ func init() {
 // The ledger group-commits its writes (batches of up to credit.DefaultMaxBatch
 // here, on every store): the flows, the concurrency tests and the simulation
 // run that way, and again as BatchOfOne on the store forced to one write per
-// transaction, so that batching changes no outcome.
+// transaction, so that batching changes no outcome. Events has the flows of
+// the change feed, its alerts and auto top-ups, and the webhook store
+// (eventflows.go, feedflows.go, webhookflows.go); the simulation checks
+// the feed after every step against the model's events (modelevents.go).
 func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Flows", func(t *testing.T) { runFlows(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
@@ -59,9 +62,11 @@ func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Batch", func(t *testing.T) { runBatch(t, open) })
 	t.Run("KeyBootstrap", func(t *testing.T) { runKeyBootstrap(t, open) })
 	t.Run("Write", func(t *testing.T) { runWrite(t, open) })
+	t.Run("Events", func(t *testing.T) { runEvents(t, open, false) })
 	one := func(t *testing.T) credit.Store { return batchOfOne{open(t)} }
 	t.Run("BatchOfOne", func(t *testing.T) {
 		t.Run("Flows", func(t *testing.T) { runFlows(t, one) })
+		t.Run("Events", func(t *testing.T) { runEvents(t, one, true) })
 		t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, one) })
 		t.Run("Simulation", func(t *testing.T) { runSimulation(t, one) })
 	})
@@ -142,6 +147,13 @@ func newEnv(t *testing.T, open func(t *testing.T) credit.Store) *env {
 
 func newEnvCatalog(t *testing.T, open func(t *testing.T) credit.Store, cat *credit.Catalog) *env {
 	t.Helper()
+	return newEnvConfig(t, open, cat, nil)
+}
+
+// newEnvConfig is newEnvCatalog with the ledger's configuration changed by
+// config (if not nil).
+func newEnvConfig(t *testing.T, open func(t *testing.T) credit.Store, cat *credit.Catalog, config func(*credit.LedgerConfig)) *env {
+	t.Helper()
 	store := open(t)
 	e := &env{t: t, ctx: context.Background(), store: store, clock: &Clock{now: t0}}
 	// Batching on, whatever the store's default (PostgreSQL's is 1), so that
@@ -151,7 +163,11 @@ func newEnvCatalog(t *testing.T, open func(t *testing.T) credit.Store, cat *cred
 	if isBatchOfOne(store) {
 		batch = 1
 	}
-	e.ledger = credit.NewLedger(store, credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }, MaxBatch: batch})
+	cfg := credit.LedgerConfig{Now: e.clock.Now, Catalog: func() *credit.Catalog { return cat }, MaxBatch: batch}
+	if config != nil {
+		config(&cfg)
+	}
+	e.ledger = credit.NewLedger(store, cfg)
 	// Registered after open's Close, so it runs before it.
 	t.Cleanup(func() { e.verify() })
 	return e

@@ -409,9 +409,7 @@ func flowTeamBadInputs(t *testing.T, e *env) {
 		} {
 			wantErr(t, c.what, c.err, c.code, c.reason)
 		}
-		_, err := e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: "crew", Member: "a", Request: images(fluxDev, 3)})
-		wantLimitRefusal(t, "15 of a limit of 10", err, credit.Whole(10), credit.Whole(15), at("2026-06-30T22:00:00Z")) // 1 July 00:00 CEST
-		_, err = e.ledger.SetMember(e.ctx, nil, "solo", "a", nil)
+		_, err := e.ledger.SetMember(e.ctx, nil, "solo", "a", nil)
 		wantErr(t, "SetMember on a user's account", err, credit.Invalid, "not_a_team")
 		_, err = e.ledger.RemoveMember(e.ctx, nil, "solo", "a")
 		wantErr(t, "RemoveMember on a user's account", err, credit.Invalid, "not_a_team")
@@ -434,6 +432,14 @@ func flowTeamBadInputs(t *testing.T, e *env) {
 		_, err = e.ledger.OpenAccount(e.ctx, nil, credit.AccountSpec{ID: "club", Kind: "club"})
 		wantErr(t, "OpenAccount(kind club)", err, credit.Invalid, "invalid_account_kind")
 	})
+	// A request over a's limit is refused, and writes only a's period
+	// (made, with nothing used: member.limit_reached tells of it, once).
+	before := e.snapshot()
+	_, err := e.ledger.CreateGeneration(e.ctx, nil, credit.GenerationSpec{Account: "crew", Member: "a", Request: images(fluxDev, 3)})
+	wantLimitRefusal(t, "15 of a limit of 10", err, credit.Whole(10), credit.Whole(15), at("2026-06-30T22:00:00Z")) // 1 July 00:00 CEST
+	if d := diffSnapshots(before, e.snapshot()); !strings.HasPrefix(d, "new member period crew/a/2026-05-31T22:00:00Z: used 0,") || strings.Contains(d, ";") {
+		t.Errorf("a request over the limit wrote: %s; want a's period of June (from 00:00 CEST), used 0, only", d)
+	}
 	// A generation of 5 fits a's 10; the kinds are as opened.
 	e.memberGen("crew", "a", fluxDev)
 	kinds := map[string]credit.AccountKind{}
