@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -219,20 +221,48 @@ func (l *Ledger) CreateWebhook(ctx context.Context, s WebhookSpec) (Webhook, err
 
 // checkWebhookURL checks a webhook URL's form, then asks the guard.
 func (l *Ledger) checkWebhookURL(ctx context.Context, raw string) error {
-	bad := func(why string) error {
-		return Errorf(Invalid, "invalid_webhook_url", "url must be an absolute http or https URL of at most %d bytes with a host and no user info%s", MaxWebhookURL, why)
-	}
-	if raw == "" || len(raw) > MaxWebhookURL {
-		return bad("")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" || u.User != nil || u.Fragment != "" {
-		return bad(": " + shown(raw) + " is not")
+	if _, err := CheckWebhookURL(raw); err != nil {
+		return err
 	}
 	if l.webhookGuard != nil {
 		return l.webhookGuard(ctx, raw)
 	}
 	return nil
+}
+
+// CheckWebhookURL is the one definition of a webhook URL's form: an
+// absolute http or https URL of at most MaxWebhookURL bytes, with a host,
+// a port (if any) of 1 to 65535, and no user name or password. Invalid
+// invalid_webhook_url otherwise. Where it may send is the guard's to say
+// (internal/webhook).
+func CheckWebhookURL(raw string) (*url.URL, error) {
+	bad := func(why string) (*url.URL, error) {
+		return nil, Errorf(Invalid, "invalid_webhook_url",
+			"a webhook URL is an absolute http or https URL of at most %d bytes, with a host and no user name or password%s", MaxWebhookURL, why)
+	}
+	if raw == "" {
+		return bad(": this one is empty")
+	}
+	if len(raw) > MaxWebhookURL {
+		return bad(fmt.Sprintf(": this one is %d bytes", len(raw)))
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return bad(": this one does not parse")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return bad(fmt.Sprintf(": this one's scheme is %q", u.Scheme))
+	case u.Opaque != "" || u.Hostname() == "":
+		return bad(": this one has no host")
+	case u.User != nil:
+		return bad(": this one has a user name")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return bad(fmt.Sprintf(": this one's port %q is not 1 to 65535", p))
+		}
+	}
+	return u, nil
 }
 
 // Webhooks returns every endpoint, oldest first, without secrets.

@@ -7,20 +7,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/tally-credits/tally/internal/credit"
 )
 
-// MaxURLLength bounds an endpoint's URL, in bytes.
-const MaxURLLength = 2048
-
 // CheckURL refuses a URL tally should not send webhooks to. Invalid
-// invalid_webhook_url unless it is an absolute http or https URL of at
-// most MaxURLLength bytes, with a host and no user name or password.
+// invalid_webhook_url unless its form is one (credit.CheckWebhookURL).
 // Unless allowPrivate, its host is resolved too (an IP literal is taken as
 // it is): Invalid invalid_webhook_url when the name does not exist,
 // Unavailable dns_unavailable when the resolver cannot answer now, and
@@ -29,28 +23,12 @@ const MaxURLLength = 2048
 // resolve to a private one later: the sender's dialer refuses such
 // addresses again at connect time (NewClient).
 func CheckURL(ctx context.Context, raw string, allowPrivate bool) error {
+	u, err := credit.CheckWebhookURL(raw)
+	if err != nil {
+		return err
+	}
 	bad := func(why string) error {
-		return credit.Errorf(credit.Invalid, "invalid_webhook_url",
-			"a webhook URL is an absolute http or https URL of at most %d bytes, with a host and no user name or password%s", MaxURLLength, why)
-	}
-	if len(raw) > MaxURLLength {
-		return bad(fmt.Sprintf(": this one is %d bytes", len(raw)))
-	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return bad(": this one does not parse")
-	case u.Scheme != "http" && u.Scheme != "https":
-		return bad(fmt.Sprintf(": this one's scheme is %q", u.Scheme))
-	case u.Opaque != "" || u.Hostname() == "":
-		return bad(": this one has no host")
-	case u.User != nil:
-		return bad(": this one has a user name")
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return bad(fmt.Sprintf(": this one's port %q is not 1 to 65535", p))
-		}
+		return credit.Errorf(credit.Invalid, "invalid_webhook_url", "a webhook URL's host must resolve%s", why)
 	}
 	if allowPrivate {
 		return nil
