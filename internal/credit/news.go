@@ -19,8 +19,10 @@ const DefaultExpiringNotice = 72 * time.Hour
 // tell: every change of a generation, grant, subscription or top-up is
 // seen here.
 //
-// The rules are numbered as in the README's event table; the reference
-// model in storetest applies them independently.
+// The rules are numbered 1 to 8 below; the reference model in storetest
+// (modelevents.go) applies them independently, and the seeded simulation
+// compares the two after every step. The README's event table says the
+// same for users.
 func (b *Book) news(since *checkpoint, now time.Time) {
 	was, cur := since.state, b.cur
 	if cur.Account == nil {
