@@ -44,6 +44,11 @@ const (
 	AuditWebhookCreate  = "webhook.create"
 	AuditWebhookDelete  = "webhook.delete"
 	AuditWebhookRetry   = "webhook.retry"
+	// A person's refund of a generation or release of a hold (one given
+	// with a reason, see WithReason), and a negative adjustment.
+	AuditGenerationRefund = "generation.refund"
+	AuditHoldRelease      = "hold.release"
+	AuditAccountDebit     = "account.debit"
 )
 
 // MaxAuditPage bounds one page of the audit log.
@@ -72,6 +77,16 @@ func auditEntry(ctx context.Context, at time.Time, action, target string, detail
 	d, err := json.Marshal(detail)
 	if err != nil {
 		return AuditEntry{}, Errorf(Internal, "encode", "ledger: encode audit detail: %v", err)
+	}
+	if r := ReasonOf(ctx); r != "" && len(d) > 1 && d[0] == '{' {
+		// The reason leads the detail: {"reason":"…", …the action's own}.
+		reason, _ := json.Marshal(r)
+		rest := d[1:]
+		d = append([]byte(`{"reason":`), reason...)
+		if len(rest) > 1 {
+			d = append(d, ',')
+		}
+		d = append(d, rest...)
 	}
 	return AuditEntry{At: at, Actor: ActorOf(ctx), Action: action, Target: target, Detail: d}, nil
 }

@@ -235,7 +235,7 @@ func (g *group) batch(ws []*write) *Batch {
 	account := ws[0].account
 	return &Batch{Account: account, Writes: len(ws), Refs: refs, Decide: func(s *State) (*Change, error) {
 		b := NewBook(account, s)
-		b.notice = g.notice
+		b.notice, b.now = g.notice, now
 		for _, w := range ws {
 			w.err, w.panic = nil, nil
 			if err := w.ctx.Err(); err != nil {

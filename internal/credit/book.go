@@ -32,11 +32,18 @@ type Book struct {
 	voided []string
 	left   map[string]Credits
 
+	// now is when the batch runs (the day of the liability rollup's
+	// moves between expiry buckets).
+	now time.Time
+
 	// Appended by the writes, in order; cut back by a rollback.
 	entries []Entry
 	idem    []IdempotencyRecord
 	audit   []AuditEntry
 	events  []Event
+	// consumed is what each charge and refund adds to the consumption
+	// rollup, by the grant that paid (see Book.consume).
+	consumed []ConsumptionRow
 }
 
 // NewBook returns a book on the state a store loaded for account.
@@ -49,17 +56,18 @@ func NewBook(account string, s *State) *Book {
 
 // checkpoint is where a rollback returns the book to.
 type checkpoint struct {
-	state                          *State
-	entries, idem, audited, events int
+	state                                    *State
+	entries, idem, audited, events, consumed int
 }
 
 func (b *Book) checkpoint() checkpoint {
-	return checkpoint{b.cur.Clone(), len(b.entries), len(b.idem), len(b.audit), len(b.events)}
+	return checkpoint{b.cur.Clone(), len(b.entries), len(b.idem), len(b.audit), len(b.events), len(b.consumed)}
 }
 
 func (b *Book) rollback(c checkpoint) {
 	b.cur = c.state
 	b.entries, b.idem, b.audit, b.events = b.entries[:c.entries], b.idem[:c.idem], b.audit[:c.audited], b.events[:c.events]
+	b.consumed = b.consumed[:c.consumed]
 }
 
 // sortGrants puts grants in consumption order: priority, then expiry
@@ -338,7 +346,7 @@ func (b *Book) appendAudit(e AuditEntry) { b.audit = append(b.audit, e) }
 
 // Change returns what the writes decided, against what was loaded.
 func (b *Book) Change() *Change {
-	c := &Change{Entries: b.entries, Idempotency: b.idem, Audit: b.audit, Events: b.events}
+	c := &Change{Entries: b.entries, Idempotency: b.idem, Audit: b.audit, Events: b.events, Consumption: consumptionRows(b.consumed)}
 	switch la, ca := b.loaded.Account, b.cur.Account; {
 	case ca == nil:
 	case la == nil:
@@ -422,6 +430,7 @@ func (b *Book) Change() *Change {
 			c.Subscriptions = append(c.Subscriptions, u)
 		}
 	}
+	c.addLiability(b.loaded, b.now)
 	return c
 }
 

@@ -212,6 +212,18 @@ func (l *Ledger) finishGeneration(ctx context.Context, idem *Idempotency, id str
 			e.t.AvailableAfter, e.t.HeldAfter = a.Available, a.Held
 			b.appendEntry(e.t)
 		}
+		if final == GenerationFailed && ReasonOf(ctx) != "" {
+			// A person released the generation's hold (support), not
+			// the studio reporting a failure: audited.
+			detail := struct {
+				Hold       string  `json:"hold"`
+				Generation string  `json:"generation"`
+				Released   Credits `json:"released"`
+			}{h.ID, g.ID, h.Released}
+			if err := audit(ctx, b, now, AuditHoldRelease, g.Account, detail); err != nil {
+				return Generation{}, err
+			}
+		}
 		return g, nil
 	})
 }

@@ -106,11 +106,16 @@ func resolveHold(b *Book, h *Hold, capture Credits, status HoldStatus, at time.T
 	}
 	rest := capture
 	var returned Credits
+	first := true
 	for i := range h.Allocations {
 		a := &h.Allocations[i]
 		take := min(rest, a.Amount-a.Captured)
 		a.Captured += take
 		rest -= take
+		if take > 0 {
+			b.consume(at, e.t.Model, a.Grant, take, first)
+			first = false
+		}
 		back := a.Amount - a.Captured
 		e.wallet(BookHeld, a.Grant, -(take + back))
 		e.platform(BookRevenue, take)
@@ -278,6 +283,16 @@ func (l *Ledger) finishHold(ctx context.Context, idem *Idempotency, id string, a
 		}
 		if err := resolveHold(b, &h, c, HoldCaptured, now); err != nil {
 			return Hold{}, err
+		}
+		if c == 0 && ReasonOf(ctx) != "" {
+			// A person released it (support): audited.
+			detail := struct {
+				Hold     string  `json:"hold"`
+				Released Credits `json:"released"`
+			}{h.ID, h.Released}
+			if err := audit(ctx, b, now, AuditHoldRelease, h.Account, detail); err != nil {
+				return Hold{}, err
+			}
 		}
 		return h, nil
 	})

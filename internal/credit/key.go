@@ -30,7 +30,7 @@ type KeySpec struct {
 // shown once and never stored.
 func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) {
 	switch s.Scope {
-	case ScopeAdmin, ScopeService:
+	case ScopeAdmin, ScopeService, ScopeSupport:
 		if s.Account != "" {
 			return Key{}, "", Errorf(Invalid, "invalid_key", "only account keys name an account")
 		}
@@ -50,7 +50,7 @@ func (l *Ledger) CreateKey(ctx context.Context, s KeySpec) (Key, string, error) 
 			}
 		}
 	default:
-		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "account"}}
+		return Key{}, "", &Error{Code: Invalid, Reason: "invalid_scope", Message: "unknown key scope " + string(s.Scope), Allowed: []string{"admin", "service", "support", "account"}}
 	}
 	secret, err := newSecret()
 	if err != nil {

@@ -189,6 +189,9 @@ const (
 	EntryExpire  EntryKind = "expire"  // a grant's remainder left at its expiry
 	EntryRefund  EntryKind = "refund"
 	EntryVoid    EntryKind = "void" // a grant's remainder taken back before its expiry
+	// EntryDebit is credits taken back from an account's grants by a
+	// negative adjustment (Ledger.Debit).
+	EntryDebit EntryKind = "debit"
 )
 
 // Books: the balances postings move credits between. A user's wallet has two,
@@ -309,6 +312,11 @@ const (
 	ScopeAdmin   Scope = "admin"
 	ScopeService Scope = "service"
 	ScopeAccount Scope = "account"
+	// ScopeSupport is the support desk's: it reads every account, and may
+	// grant promo and adjustment credits, take credits back, void grants,
+	// refund generations and release holds, each with a reason; nothing
+	// else (no keys, catalogs, plans, webhooks).
+	ScopeSupport Scope = "support"
 )
 
 // Key is an API key as stored: never the secret, only its hash.

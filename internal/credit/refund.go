@@ -85,6 +85,7 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 			}
 			a.Refunded += back
 			rest -= back
+			b.consume(now, g.Model, a.Grant, -back, false)
 			gr, err := b.Grant(a.Grant)
 			if err != nil {
 				return Generation{}, err
@@ -124,6 +125,18 @@ func (l *Ledger) RefundGeneration(ctx context.Context, idem *Idempotency, id str
 		g.Refunded += amount
 		if err := b.updateGeneration(g); err != nil {
 			return Generation{}, err
+		}
+		if ReasonOf(ctx) != "" {
+			// A person's refund (support), not the studio's own: audited.
+			detail := struct {
+				Generation    string  `json:"generation"`
+				Refunded      Credits `json:"refunded"`
+				RefundedTotal Credits `json:"refunded_total"`
+				Charged       Credits `json:"charged"`
+			}{g.ID, amount, g.Refunded, g.Charged}
+			if err := audit(ctx, b, now, AuditGenerationRefund, g.Account, detail); err != nil {
+				return Generation{}, err
+			}
 		}
 		return g, nil
 	})

@@ -92,6 +92,8 @@ func seedWrite(ctx context.Context, store Store, account string, c *Change) erro
 		if s.Account == nil {
 			return nil, unknown("account", account)
 		}
+		c.Consumption = consumptionRows(c.Consumption)
+		c.addLiability(s, time.Time{}) // the seed moves no expiry
 		return c, nil
 	}}})
 }
@@ -181,5 +183,6 @@ func (p *seedPlan) cycle(c *Change, account string, i int, available Credits) Cr
 	capture.platform(BookRevenue, amount)
 	capture.t.HeldDelta, capture.t.AvailableAfter = -amount, available
 	c.Entries = append(c.Entries, hold.t, capture.t)
+	c.Consumption = append(c.Consumption, ConsumptionRow{Day: utcDay(done), Model: gen.Model, Source: SourceTopup, Charged: amount, Charges: 1})
 	return available
 }

@@ -125,6 +125,11 @@ type Change struct {
 	Events      []Event
 	Idempotency []IdempotencyRecord
 	Audit       []AuditEntry
+	// Liability and Consumption are what the writes add to the report
+	// rollups: the store adds each row to its row with the same key (or
+	// inserts it), in the same transaction. See rollup.go.
+	Liability   []LiabilityRow
+	Consumption []ConsumptionRow
 }
 
 // AllocationRow is one allocation of a hold at its place (Seq) in the hold's
@@ -141,7 +146,8 @@ func (c *Change) Empty() bool {
 		len(c.NewHolds) == 0 && len(c.Holds) == 0 && len(c.Allocations) == 0 && len(c.TrimAllocations) == 0 &&
 		len(c.NewGenerations) == 0 && len(c.Generations) == 0 && len(c.Entries) == 0 &&
 		len(c.Idempotency) == 0 && len(c.Audit) == 0 && len(c.NewSubscriptions) == 0 && len(c.Subscriptions) == 0 &&
-		len(c.Members) == 0 && len(c.MemberPeriods) == 0 && len(c.NewTopups) == 0 && len(c.Topups) == 0 && len(c.Events) == 0
+		len(c.Members) == 0 && len(c.MemberPeriods) == 0 && len(c.NewTopups) == 0 && len(c.Topups) == 0 && len(c.Events) == 0 &&
+		len(c.Liability) == 0 && len(c.Consumption) == 0
 }
 
 // Batch is the queued writes of one account, which a store runs under one

@@ -106,6 +106,29 @@ type Tx interface {
 	// from a daily rollup.
 	Usage(account string, from, to time.Time) ([]UsageRow, error)
 
+	// Accounts returns up to limit accounts with ID > after whose ID
+	// starts with prefix (bytes, case-sensitive; "" any), by ID.
+	Accounts(prefix, after string, limit int) ([]Account, error)
+	// Generations returns an account's generations that match f (its
+	// Status, Model and Member when set, ID < f.Before when set), by ID
+	// descending, at most f.Limit.
+	Generations(account string, f GenerationFilter) ([]Generation, error)
+	// AccountAudit returns up to limit audit entries whose Target is
+	// account, with ID < before (0: from the newest), newest first.
+	AccountAudit(account string, before int64, limit int) ([]AuditEntry, error)
+	// Liability sums the liability rollup over the UTC days before
+	// `before` (YYYY-MM-DD; "" every day) by Source and Expires; Day is ""
+	// in the rows returned. Rows that sum to zero may be left out.
+	Liability(before string) ([]LiabilityRow, error)
+	// Consumption returns the consumption rollup's rows with from ≤ Day <
+	// to (YYYY-MM-DD), in any order.
+	Consumption(from, to string) ([]ConsumptionRow, error)
+	// EachCharged calls fn for every generation completed with a charge
+	// (Status completed, Charged > 0) whose ResolvedAt is in [from, to),
+	// in any order, reading as it goes: a window of any length is never
+	// held in memory. An error from fn ends it and is returned.
+	EachCharged(from, to time.Time, fn func(*Generation) error) error
+
 	// PruneIdempotency deletes at most limit records created before before,
 	// oldest or any (not necessarily in order), and returns how many it
 	// deleted. On a store shared by nodes, records another node is deleting
@@ -146,8 +169,8 @@ type Scanner interface {
 	// the request path.
 	Snapshot() (*Snapshot, error)
 	// SnapshotState is the part of Snapshot that Verify keeps in memory:
-	// accounts, grants, subscriptions, members, member periods, top-ups
-	// and the usage rollup (Holds, Generations, Entries and Events are
+	// accounts, grants, subscriptions, members, member periods, top-ups,
+	// the usage rollup and the report rollups (Holds, Generations, Entries and Events are
 	// nil). EachHold (with allocations), EachGeneration and
 	// EachEntry (in ID order, with postings) stream the rest, reading
 	// as they go and keeping none: Verify reads a ledger of any history in
@@ -188,6 +211,10 @@ type Snapshot struct {
 	// Topups by account, then creation, then ID; Events in feed order.
 	Topups []Topup
 	Events []Event
+	// Liability and Consumption are the report rollups as stored, one row
+	// per key, in any order.
+	Liability   []LiabilityRow
+	Consumption []ConsumptionRow
 }
 
 // CatalogRecord is one published catalog version, as stored.

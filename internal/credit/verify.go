@@ -31,6 +31,7 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 			return nil, err
 		}
 		v := newVerifier()
+		v.knowGrants(s.Grants)
 		if l.catalog != nil {
 			v.cat = l.catalog()
 		}
@@ -78,11 +79,20 @@ func (l *Ledger) Verify(ctx context.Context) ([]Violation, error) {
 //     counts in a period that has a row;
 //   - member_limit: no member period's Used exceeds the limit its
 //     reservations were checked against;
+//   - liability_rollup: the liability rollup summed by day and source
+//     equals the journal's wallet postings by day and grant source, and
+//     summed by source and expiry bucket equals the grants' outstanding
+//     (remaining and held) by source and expiry bucket;
+//   - consumption_rollup: the consumption rollup summed by day and model
+//     equals the journal's charges net of refunds (and the count of
+//     charges), and summed by source equals what the holds' allocations
+//     charged net of refunds by the source of their grant;
 //   - topups: an account has at most one pending top-up, and a confirmed
 //     one names the top-up grant of its credits (a confirmation grants
 //     exactly once).
 func VerifySnapshot(s *Snapshot) []Violation {
 	v := newVerifier()
+	v.knowGrants(s.Grants)
 	for i := range s.Holds {
 		v.hold(&s.Holds[i])
 	}
@@ -118,6 +128,20 @@ type verifier struct {
 	// memberUse is, for each member period, what its holds hold and
 	// charged less what was returned of them.
 	memberUse map[memberKey]Credits
+	// For the report rollups: every grant's source; the wallet postings
+	// by day and source; the charges by day and model; and what the
+	// holds' allocations charged net of refunds, by the paying source.
+	sources   map[string]Source
+	liability map[liabilityKey]Credits // expires ""
+	consumed  map[consumptionKey]ConsumptionRow
+	paidBy    map[Source]Credits
+}
+
+// knowGrants tells v every grant's source, before the streams.
+func (v *verifier) knowGrants(gs []Grant) {
+	for _, g := range gs {
+		v.sources[g.ID] = g.Source
+	}
 }
 
 type memberKey struct {
@@ -143,7 +167,8 @@ type usageKey struct{ account, day, model, kind, member string }
 func newVerifier() *verifier {
 	return &verifier{holds: map[string]holdState{}, openHeld: map[string]Credits{},
 		folds: map[foldKey]Credits{}, run: map[string]*running{}, usage: map[usageKey]UsageRow{}, paid: map[string][]string{},
-		memberUse: map[memberKey]Credits{}}
+		memberUse: map[memberKey]Credits{}, sources: map[string]Source{}, liability: map[liabilityKey]Credits{},
+		consumed: map[consumptionKey]ConsumptionRow{}, paidBy: map[Source]Credits{}}
 }
 
 // hold checks one hold; holds come before generations.
@@ -154,6 +179,7 @@ func (v *verifier) hold(h *Hold) {
 		if a.Amount > 0 && h.Generation != "" {
 			v.paid[h.ID] = append(v.paid[h.ID], a.Grant)
 		}
+		v.paidBy[v.sources[a.Grant]] += a.Captured - a.Refunded
 		if a.Captured > a.Amount || a.Refunded > a.Captured {
 			v.bad("holds", "hold %s allocation on %s: amount %s, captured %s, refunded %s", h.ID, a.Grant, a.Amount, a.Captured, a.Refunded)
 		}
@@ -223,9 +249,22 @@ func (v *verifier) bad(inv, format string, args ...any) {
 // entry folds one journal entry; entries come in ID order.
 func (v *verifier) entry(t *Entry) {
 	var sum Credits
+	day := utcDay(t.Time)
 	for _, p := range t.Postings {
 		sum += p.Amount
 		v.folds[foldKey{p.Account, p.Book, p.Grant}] += p.Amount
+		if p.Account == t.Account && (p.Book == BookAvailable || p.Book == BookHeld) {
+			v.liability[liabilityKey{day: day, source: v.sources[p.Grant]}] += p.Amount
+		}
+	}
+	if t.ChargedDelta != 0 {
+		k := consumptionKey{day: day, model: t.Model}
+		r := v.consumed[k]
+		r.Charged += t.ChargedDelta
+		if t.ChargedDelta > 0 {
+			r.Charges++
+		}
+		v.consumed[k] = r
 	}
 	// An unlimited window's delivery moves no credit: its entry records
 	// the list price only.
@@ -345,6 +384,7 @@ func (v *verifier) finish(s *Snapshot) []Violation {
 		}
 	}
 	v.verifyUsage(s.Usage)
+	v.verifyRollups(s)
 	v.verifyMembers(s)
 	v.verifyTopups(s)
 	return v.out
@@ -455,4 +495,64 @@ func (v *verifier) verifyTopups(s *Snapshot) {
 			v.bad("topups", "top-up %s of %s is %s but names grant %s", t.ID, t.Account, t.Status, t.Grant)
 		}
 	}
+}
+
+// verifyRollups checks the liability_rollup and consumption_rollup
+// invariants (see VerifySnapshot): each rollup against two independent
+// sums, so that a row in the wrong day, source, bucket or model shows.
+func (v *verifier) verifyRollups(s *Snapshot) {
+	byDay := map[liabilityKey]Credits{}
+	byBucket := map[liabilityKey]Credits{}
+	for _, r := range s.Liability {
+		byDay[liabilityKey{day: r.Day, source: r.Source}] += r.Credits
+		byBucket[liabilityKey{source: r.Source, expires: r.Expires}] += r.Credits
+	}
+	outstanding := map[liabilityKey]Credits{}
+	for _, g := range s.Grants {
+		outstanding[liabilityKey{source: g.Source, expires: ExpiryBucket(g.ExpiresAt)}] += g.Remaining + g.Held
+	}
+	for _, k := range unionKeys(byDay, v.liability) {
+		if byDay[k] != v.liability[k] {
+			v.bad("liability_rollup", "the liability rollup moves %s credits of %s on %s; the journal's postings move %s", byDay[k], k.source, k.day, v.liability[k])
+		}
+	}
+	for _, k := range unionKeys(byBucket, outstanding) {
+		if byBucket[k] != outstanding[k] {
+			v.bad("liability_rollup", "the liability rollup holds %s credits of %s expiring in bucket %q; the grants have %s outstanding", byBucket[k], k.source, k.expires, outstanding[k])
+		}
+	}
+	cons := map[consumptionKey]ConsumptionRow{}
+	bySource := map[Source]Credits{}
+	for _, r := range s.Consumption {
+		k := consumptionKey{day: r.Day, model: r.Model}
+		c := cons[k]
+		c.Charged += r.Charged
+		c.Charges += r.Charges
+		cons[k] = c
+		bySource[r.Source] += r.Charged
+	}
+	for _, k := range unionKeys(cons, v.consumed) {
+		if got, want := cons[k], v.consumed[k]; got.Charged != want.Charged || got.Charges != want.Charges {
+			v.bad("consumption_rollup", "the consumption rollup has %s credits in %d charges of model %q on %s; the journal has %s in %d", got.Charged, got.Charges, k.model, k.day, want.Charged, want.Charges)
+		}
+	}
+	for _, k := range unionKeys(bySource, v.paidBy) {
+		if bySource[k] != v.paidBy[k] {
+			v.bad("consumption_rollup", "the consumption rollup says grants of source %q paid %s credits; the holds' allocations charged %s net of refunds", k, bySource[k], v.paidBy[k])
+		}
+	}
+}
+
+// unionKeys returns the keys of a and b, each once, in no particular order.
+func unionKeys[K comparable, A, B any](a map[K]A, b map[K]B) []K {
+	keys := make([]K, 0, len(a)+len(b))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
