@@ -76,7 +76,7 @@ func used(st *pStore, member string, start time.Time) Credits {
 
 // pSnapshot is the whole of the in-memory store, as a store's Snapshot
 // would read it (the usage rollup summed from the journal as a store's
-// trigger sums it).
+// trigger sums it, the report rollups from what each change added).
 func pSnapshot(st *pStore) *Snapshot {
 	s := st.state.Clone()
 	snap := &Snapshot{Accounts: []Account{*s.Account}, Grants: s.Grants, Holds: s.Holds, Generations: s.Generations,
@@ -107,6 +107,7 @@ func pSnapshot(st *pStore) *Snapshot {
 	for _, u := range rollup {
 		snap.Usage = append(snap.Usage, *u)
 	}
+	snap.Liability, snap.Consumption = rolled(st)
 	slices.SortFunc(snap.Holds, func(a, b Hold) int { return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID)) })
 	return snap
 }
