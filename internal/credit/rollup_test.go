@@ -157,15 +157,15 @@ func TestVerify_TamperedRollups(t *testing.T) {
 // TestLiabilityOf: the report's windows count whole UTC days from at's.
 func TestLiabilityOf(t *testing.T) {
 	rows := []LiabilityRow{
-		{Source: SourcePromo, Expires: "2026-03-31", Credits: cr(1)},   // the day at starts: within 7
-		{Source: SourcePromo, Expires: "2026-04-06", Credits: cr(2)},   // 31 + 6 = the 7th day: within 7
-		{Source: SourcePromo, Expires: "2026-04-07", Credits: cr(4)},   // the 8th day: within 30
-		{Source: SourceTopup, Expires: "2026-04-29", Credits: cr(8)},   // day 30 (index 29): within 30
-		{Source: SourceTopup, Expires: "2026-04-30", Credits: cr(16)},  // day 31: within 90
-		{Source: SourceTopup, Expires: "2026-06-29", Credits: cr(32)},  // 31 + 30 + 31 + 29 = day 91 (index 90): beyond
-		{Source: SourceTopup, Credits: cr(64)},                         // never
-		{Source: SourceFree, Expires: "2026-03-30", Credits: cr(128)},  // past expiry
-		{Source: SourceOverdraft, Credits: cr(-5)},                     // owed to us
+		{Source: SourcePromo, Expires: "2026-03-31", Credits: cr(1)},    // the day at starts: within 7
+		{Source: SourcePromo, Expires: "2026-04-06", Credits: cr(2)},    // 31 + 6 = the 7th day: within 7
+		{Source: SourcePromo, Expires: "2026-04-07", Credits: cr(4)},    // the 8th day: within 30
+		{Source: SourceTopup, Expires: "2026-04-29", Credits: cr(8)},    // day 30 (index 29): within 30
+		{Source: SourceTopup, Expires: "2026-04-30", Credits: cr(16)},   // day 31: within 90
+		{Source: SourceTopup, Expires: "2026-06-29", Credits: cr(32)},   // 31 + 30 + 31 + 29 = day 91 (index 90): beyond
+		{Source: SourceTopup, Credits: cr(64)},                          // never
+		{Source: SourceFree, Expires: "2026-03-30", Credits: cr(128)},   // past expiry
+		{Source: SourceOverdraft, Credits: cr(-5)},                      // owed to us
 		{Source: SourceRollover, Expires: "2026-05-01", Credits: cr(0)}, // nothing: no row
 	}
 	r := LiabilityOf(utc("2026-03-31T00:00:00Z"), rows)
