@@ -3,6 +3,7 @@ package credit
 import (
 	"context"
 	"time"
+	"unicode/utf8"
 )
 
 // The support desk's directory: finding an account by the start of its id,
@@ -42,11 +43,20 @@ func (l *Ledger) Accounts(ctx context.Context, prefix, cursor string, limit int)
 	return p, nil
 }
 
-// idText reports whether s could be (the start of) an account id: what
-// CheckAccountID allows, but of any length. The stores are not asked about
-// other bytes: PostgreSQL's text cannot even hold a NUL.
+// idText reports whether s could be (the start of) an id: text of the
+// characters CheckAccountID allows ("." is the start of ".x"). The stores
+// are not asked about other bytes: PostgreSQL's text cannot even hold a
+// NUL.
 func idText(s string) bool {
-	return len(s) <= 4*MaxAccountIDLength && named(s, "account") == nil
+	if len(s) > 4*MaxAccountIDLength || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !visible(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // GenerationFilter narrows an account's generations.
