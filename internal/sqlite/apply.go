@@ -10,8 +10,8 @@ import (
 )
 
 // applyChanges writes changes in one statement: the document goes into the
-// view ledger_changes, whose trigger (migration 0009, after 0006, 0007 and
-// 0008) writes its rows.
+// view ledger_changes, whose trigger (migration 0010, after 0006 to 0009)
+// writes its rows and adds to the report rollups.
 func (t *tx) applyChanges(changes []*credit.Change) error {
 	doc := changeDoc(changes)
 	if doc == nil {
@@ -28,8 +28,8 @@ func (t *tx) applyChanges(changes []*credit.Change) error {
 
 // changeDoc renders changes as the document the trigger reads: an object of
 // arrays, one per kind of row, each row an array in the trigger's column
-// order (see 0006_apply.sql, and 0009_events.sql, which replaced it after
-// 0007_plans.sql and 0008_teams.sql).
+// order (see 0006_apply.sql, and 0010_reports.sql, which replaced it after
+// 0007_plans.sql, 0008_teams.sql and 0009_events.sql).
 // Entries of all the changes are numbered in one sequence ($.e), which
 // their postings name. nil if nothing changes.
 func changeDoc(changes []*credit.Change) []byte {
@@ -158,6 +158,18 @@ func changeDoc(changes []*credit.Change) []byte {
 			// data goes in as a JSON string, which the trigger reads back
 			// (->>) as the very bytes written.
 			row(e.ID, e.Type, e.Time, e.Account, string(e.Data))
+		}
+	})
+	// The rollups' rows are deltas: the trigger adds each to the row of
+	// its key (a key twice in one document adds twice).
+	d.rows("li", changes, func(c *credit.Change, row func(...any)) {
+		for _, r := range c.Liability {
+			row(r.Day, string(r.Source), r.Expires, r.Credits)
+		}
+	})
+	d.rows("co", changes, func(c *credit.Change, row func(...any)) {
+		for _, r := range c.Consumption {
+			row(r.Day, r.Model, string(r.Source), r.Charged, r.Charges)
 		}
 	})
 	if !d.any {

@@ -20,14 +20,21 @@ func (t *tx) AuditLog(before int64, limit int) ([]credit.AuditEntry, error) {
 	if before <= 0 {
 		before = 1<<63 - 1
 	}
+	return t.auditEntries("read audit log", `SELECT `+auditColumns+` FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+}
+
+const auditColumns = `id, at, actor, action, target, detail`
+
+// auditEntries runs a query of auditColumns and returns its entries.
+func (t *tx) auditEntries(op, query string, args ...any) ([]credit.AuditEntry, error) {
 	var out []credit.AuditEntry
-	err := t.each("read audit log", func(s scanner) error {
+	err := t.each(op, func(s scanner) error {
 		var e credit.AuditEntry
 		if err := s.Scan(&e.ID, timeColumn{&e.At}, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
 			return err
 		}
 		out = append(out, e)
 		return nil
-	}, `SELECT id, at, actor, action, target, detail FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit)
+	}, query, args...)
 	return out, err
 }

@@ -619,8 +619,8 @@ func TestMigrateFrom0008(t *testing.T) {
 
 	db := MustOpenPath(t, path)
 	var version int
-	if err := db.Reader().QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil || version != 9 {
-		t.Fatalf("schema version after Open = %d, %v; want 9", version, err)
+	if err := db.Reader().QueryRow(`SELECT max(version) FROM schema_migrations`).Scan(&version); err != nil || version != 10 {
+		t.Fatalf("schema version after Open = %d, %v; want 10", version, err)
 	}
 	limit := credit.Whole(5)
 	mustView(t, db, func(tx credit.Tx) error {

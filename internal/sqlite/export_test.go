@@ -11,11 +11,21 @@ func (db *DB) Reader() *sql.DB { return db.cur.Load().reader }
 var StoreError = storeError
 
 // LoadQuery and PreambleQuery are a write's reads, DueSubscriptionsQuery and
-// WarnGrantsQuery the sweeper's, the others the feed's and the webhooks',
-// for their query plans.
+// WarnGrantsQuery the sweeper's, the others the feed's, the webhooks', the
+// directory's and the reports', for their query plans.
 const (
 	LoadQuery, PreambleQuery, DueSubscriptionsQuery = loadQuery, preambleQuery, dueSubscriptionsQuery
 	WarnGrantsQuery                                 = warnGrantsQuery
 	EventsQuery, AccountEventsQuery                 = eventsQuery, accountEventsQuery
 	ClaimQuery, OutboxLagQuery                      = claimQuery, outboxLagQuery
+	AccountAuditQuery, ChargedQuery                 = accountAuditQuery, chargedQuery
+	LiabilityBeforeQuery, ConsumptionQuery          = liabilityBeforeQuery, consumptionQuery
+)
+
+// AccountsQuery and GenerationsQuery build the directory's queries, for
+// their plans; Successor is the end of a prefix's range.
+var (
+	AccountsQuery    = accountsQuery
+	GenerationsQuery = generationsQuery
+	Successor        = successor
 )

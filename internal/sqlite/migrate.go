@@ -15,10 +15,16 @@ import (
 //go:embed migration/*.sql
 var migrations embed.FS
 
+// reportsVersion is the migration that adds the report rollups, which
+// Migrate fills from the ledger's history (tx.backfillReports).
+const reportsVersion = 10
+
 // Migrate brings the schema up to date: it applies, in order, every embedded
 // migration not yet recorded in schema_migrations, all in one transaction, so
-// the file is either fully migrated or left as it was. Running it again is a
-// no-op. Open calls it. It refuses a file whose schema is newer than this
+// the file is either fully migrated or left as it was; a migration whose new
+// tables must be filled from the rows already there (0010's report rollups)
+// is followed, in that transaction, by the step that fills them. Running it
+// again is a no-op. Open calls it. It refuses a file whose schema is newer than this
 // build knows (written by a newer tally).
 func (db *DB) Migrate(ctx context.Context) error {
 	ms, err := migration.Load(migrations, "migration")
@@ -61,6 +67,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 	if err != nil {
 		return credit.Errorf(credit.Internal, "schema_too_new", "sqlite: migrate: %v", err)
 	}
+	backfill := false
 	for _, m := range pending {
 		if _, err := stx.ExecContext(ctx, m.SQL); err != nil {
 			return p.writeError(ctx, "migrate "+m.Name, err)
@@ -68,6 +75,19 @@ func (db *DB) Migrate(ctx context.Context) error {
 		if _, err := stx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
 			m.Version, time.Now().UnixMicro()); err != nil {
 			return p.writeError(ctx, "migrate "+m.Name, err)
+		}
+		backfill = backfill || m.Version == reportsVersion
+	}
+	// The report rollups of a ledger that had a history before 0010 are
+	// filled from it here, in the same transaction: the file is never
+	// seen with the tables and without their rows. It runs after every
+	// pending migration, because it reads through this build's queries,
+	// which know the newest schema. A new file (nothing applied before)
+	// has no history to read.
+	if backfill && len(applied) > 0 {
+		t := &tx{ctx: ctx, stx: stx, p: p, stmts: newStatements(p.writer)}
+		if err := t.backfillReports(); err != nil {
+			return err
 		}
 	}
 	if err := stx.Commit(); err != nil {

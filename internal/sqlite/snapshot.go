@@ -28,8 +28,8 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 }
 
 // SnapshotState is accounts, grants, subscriptions, members, member
-// periods, top-ups and the usage rollup (see credit.Scanner): a few rows an
-// account, not a history.
+// periods, top-ups, the usage rollup and the report rollups (see
+// credit.Scanner): a few rows an account or a day, not a history.
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -64,6 +64,12 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 		return nil, err
 	}
 	if s.Topups, err = t.topups("snapshot top-ups", `SELECT `+topupColumns+` FROM topups ORDER BY account, created_at, id`); err != nil {
+		return nil, err
+	}
+	if s.Liability, err = t.liability("snapshot liability", `SELECT `+liabilityColumns+` FROM liability_daily`); err != nil {
+		return nil, err
+	}
+	if s.Consumption, err = t.consumption("snapshot consumption", `SELECT `+consumptionColumns+` FROM consumption_daily`); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -335,7 +335,13 @@ func TestMigrateBackfillsUsageRollup(t *testing.T) {
 	db := MustOpenDB(t)
 	storetest.RunUsageBackfill(t, db, func(ctx context.Context) error {
 		for _, q := range []string{
-			`DROP VIEW ledger_changes`, // and its trigger (0006, replaced by 0007, 0008 and 0009)
+			`DROP VIEW ledger_changes`, // and its trigger (0006, replaced by 0007, 0008, 0009 and 0010)
+			// 0010 (the audit log and API keys keep their wider CHECKs)
+			`DROP TABLE liability_daily`,
+			`DROP TABLE consumption_daily`,
+			`DROP INDEX generations_account`,
+			`DROP INDEX generations_charged`,
+			`DROP INDEX audit_log_target`,
 			// 0009 (the audit log keeps its wider CHECK)
 			`DROP TABLE deliveries`,
 			`DROP TABLE webhooks`,
