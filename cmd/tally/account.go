@@ -18,8 +18,9 @@ import (
 // running is fine: WAL lets them share the file), for operators on the box.
 // Those that touch plans apply the catalog tally serve would (ledgerFlags).
 func (m Main) accountCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "account", Short: "Create accounts, grant credits, set plans, alerts and auto top-up, show balances and history"}
+	cmd := &cobra.Command{Use: "account", Short: "Create and find accounts, grant and take back credits, set plans, alerts and auto top-up, show balances, history, usage and audit"}
 	cmd.AddCommand(m.accountCreateCmd(), m.accountPlanCmd(), m.accountGrantCmd(), m.accountShowCmd(), m.accountHistoryCmd(), m.accountAlertsCmd(), m.accountAutoTopupCmd())
+	cmd.AddCommand(m.accountListCmd(), m.accountGenerationsCmd(), m.accountUsageCmd(), m.accountDebitCmd(), m.accountAuditCmd())
 	return cmd
 }
 
@@ -153,6 +154,7 @@ func (m Main) accountGrantCmd() *cobra.Command {
 	var expiresIn time.Duration
 	var priority int
 	var appliesTo credit.Eligibility
+	var rf reasonFlag
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "grant ID CREDITS",
@@ -171,7 +173,11 @@ func (m Main) accountGrantCmd() *cobra.Command {
 			// A flag given is a time given: the ledger checks it against its
 			// own clock too, never reading Go's zero time as "never".
 			spec.Expires = f.Changed("expires") || f.Changed("expires-in")
-			l, c, closeStore, err := lf.ledger(cmd.Context())
+			ctx, err := rf.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			l, c, closeStore, err := lf.ledger(ctx)
 			if err != nil {
 				return err
 			}
@@ -179,7 +185,7 @@ func (m Main) accountGrantCmd() *cobra.Command {
 			if spec.AppliesTo, err = httpapi.CheckAppliesTo(c, appliesTo, func(list string) string { return appliesToFlags[list] }); err != nil {
 				return err
 			}
-			g, err := l.AddGrant(cmd.Context(), nil, args[0], spec)
+			g, err := l.AddGrant(ctx, nil, args[0], spec)
 			if err != nil {
 				return err
 			}
@@ -198,6 +204,7 @@ func (m Main) accountGrantCmd() *cobra.Command {
 	f.DurationVar(&expiresIn, "expires-in", 0, "expiry from now, e.g. 720h")
 	f.IntVar(&priority, "priority", 0, "lower is used first")
 	f.StringVar(&memo, "memo", "", "why (kept in the journal)")
+	rf.register(f)
 	f.StringSliceVar(&appliesTo.Models, "applies-to-models", nil, "only these models may spend it (ids or names, comma-separated)")
 	f.StringSliceVar(&appliesTo.Tags, "applies-to-tags", nil, "only models with one of these tags may spend it, e.g. pro")
 	f.StringSliceVar(&appliesTo.ExcludeModels, "exclude-models", nil, "these models may not spend it")

@@ -16,9 +16,9 @@ import (
 func (m Main) catalogCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog",
-		Short: "Validate, show, compare and publish price catalogs",
+		Short: "Validate, show, compare and publish price catalogs; what a new one would have charged",
 	}
-	cmd.AddCommand(m.catalogValidateCmd(), m.catalogShowCmd(), m.catalogDiffCmd(), m.catalogPublishCmd(), m.catalogHistoryCmd())
+	cmd.AddCommand(m.catalogValidateCmd(), m.catalogShowCmd(), m.catalogDiffCmd(), m.catalogPublishCmd(), m.catalogHistoryCmd(), m.catalogImpactCmd())
 	return cmd
 }
 

@@ -44,7 +44,7 @@ func TestRefusalsNameFlagAndAllowed(t *testing.T) {
 		{[]string{"account", "grant", "alice", "1.2345", "--db", db}, []string{"CREDITS", "three decimals"}},
 		{[]string{"account", "grant", "alice", "10", "--db", db, "--priority", "x"}, []string{"--priority", "whole number"}},
 		{[]string{"account", "create", "bob", "--db", db, "--overdraft", "x"}, []string{"--overdraft", "0 or more credits"}},
-		{[]string{"keys", "create", "--db", db, "--scope", "root"}, []string{"--scope", "allowed: admin, service, account"}},
+		{[]string{"keys", "create", "--db", db, "--scope", "root"}, []string{"--scope", "allowed: admin, service, support, account"}},
 		{[]string{"keys", "create", "--db", db, "--scope", "account"}, []string{"--account"}},
 		{[]string{"account", "history", "alice", "--db", db, "--limit", "0"}, []string{"--limit", "1 to 1000"}},
 		{[]string{"account", "history", "alice", "--db", db, "--before", "-1"}, []string{"--before", "entry id"}},

@@ -20,19 +20,24 @@ func (m Main) grantCmd() *cobra.Command {
 
 func (m Main) grantVoidCmd() *cobra.Command {
 	var lf ledgerFlags
+	var rf reasonFlag
 	var memo string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "void GRANT",
-		Short: "Take back what is left of a grant (a journal entry, audited with --memo)",
+		Short: "Take back what is left of a grant (a journal entry, audited with --memo and --reason)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, _, closeStore, err := lf.ledger(cmd.Context())
+			ctx, err := rf.context(cmd.Context())
+			if err != nil {
+				return err
+			}
+			l, _, closeStore, err := lf.ledger(ctx)
 			if err != nil {
 				return err
 			}
 			defer closeStore()
-			g, err := l.VoidGrant(cmd.Context(), nil, args[0], memo)
+			g, err := l.VoidGrant(ctx, nil, args[0], memo)
 			if err != nil {
 				return err
 			}
@@ -46,6 +51,7 @@ func (m Main) grantVoidCmd() *cobra.Command {
 	}
 	lf.register(cmd.Flags())
 	cmd.Flags().StringVar(&memo, "memo", "", "why (kept in the journal and the audit log)")
+	rf.register(cmd.Flags())
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the grant as POST /v1/grants/{id}/void answers it")
 	return cmd
 }

@@ -59,7 +59,7 @@ func (m Main) keysCreateCmd() *cobra.Command {
 	}
 	sf.register(cmd.Flags())
 	f := cmd.Flags()
-	f.StringVar(&scope, "scope", "service", "admin, service or account")
+	f.StringVar(&scope, "scope", "service", "admin, service, support (the support desk: reads every account, grants, takes back, voids, refunds and releases with a reason) or account")
 	f.StringVar(&account, "account", "", "the account an account key may read")
 	f.StringVar(&member, "member", "", "with --scope account on a team: the member whose own holds, entries and usage the key reads (with the team's balance)")
 	f.StringVar(&name, "name", "", "a label for people")

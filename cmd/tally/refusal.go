@@ -65,6 +65,14 @@ var refusalFixes = map[string]fix{
 	"unknown_delivery":         {"DELIVERY", "a delivery of the webhook (tally webhook deliveries ID)"},
 	"unknown_topup":            {"ID", "a top-up id (tally topup list ACCOUNT)"},
 	"invalid_threshold":        {"--low-balance", "0 or more credits (0: no alert)"},
+	"invalid_reason":           {"--reason", "one line of text, at most 500 bytes"},
+	"invalid_status":           {"--status", ""},
+	"invalid_group_by":         {"--group-by", ""},
+	"invalid_range":            {"--from", "--from before --to, at most 400 days apart"},
+	"over_refund":              {"--credits", ""},
+	"unknown_generation":       {"ID", "a generation id (tally account generations ACCOUNT lists them)"},
+	"unknown_hold":             {"ID", "a hold id (tally account show ACCOUNT lists the open ones)"},
+	"unknown_grant":            {"GRANT", "a grant id (tally account show ACCOUNT lists them)"},
 
 	"tally account create/invalid_amount":         {"--overdraft", "0 or more credits, at most three decimals"},
 	"tally account plan/unknown_plan":             {"PLAN", ""},
@@ -86,6 +94,17 @@ var refusalFixes = map[string]fix{
 	"tally topup list/invalid_account_id":         {"ACCOUNT", "an account id"},
 	"tally account alerts/invalid_account_id":     {"ACCOUNT", "an account id"},
 	"tally account auto-topup/invalid_account_id": {"ACCOUNT", "an account id"},
+
+	"tally generation refund/invalid_amount":       {"--credits", "more than 0, at most three decimals, e.g. 73.5"},
+	"tally account debit/invalid_amount":           {"--credits", "more than 0, at most three decimals, e.g. 10"},
+	"tally account debit/insufficient_credits":     {"--credits", "at most what the account has available and not held"},
+	"tally account list/invalid_limit":             {"--limit", "1 to 500"},
+	"tally account audit/invalid_limit":            {"--limit", "1 to 500"},
+	"tally account audit/invalid_cursor":           {"--before", "an audit entry id that tally account audit printed"},
+	"tally account generations/invalid_cursor":     {"--cursor", "a cursor that tally account generations printed"},
+	"tally report consumption/invalid_range":       {"--from", "whole UTC days (dates), --from before --to, at most 400 days apart"},
+	"tally catalog impact/invalid_range":           {"--from", "--from before --to, at most 400 days apart"},
+	"tally catalog impact/unknown_catalog_version": {"FILE|VERSION", "a catalog file, or a version tally catalog history lists"},
 }
 
 // refusal is the one line the command line prints for a refused request:

@@ -168,6 +168,7 @@ func (m Main) root() *cobra.Command {
 	root.SetErr(m.Stderr)
 	root.AddCommand(m.serveCmd(), m.quoteCmd(), m.catalogCmd(), m.accountCmd(), m.teamCmd(), m.subscriptionCmd(), m.grantCmd(), m.keysCmd(), m.verifyCmd(), m.migrateCmd())
 	root.AddCommand(m.eventsCmd(), m.webhookCmd(), m.topupCmd())
+	root.AddCommand(m.generationCmd(), m.holdCmd(), m.reportCmd())
 	root.AddCommand(m.benchCmd())
 	root.AddCommand(m.backupCmd(), m.restoreCmd(), m.versionCmd())
 	return root

@@ -82,5 +82,5 @@ func (c *console) catalog(w http.ResponseWriter, r *http.Request) {
 			v.To = v.Options[0]
 		}
 	}
-	c.render(w, r, http.StatusOK, "catalog", layout{Title: "Catalog", Nav: "catalog", Script: "catalog.js", CatalogVersion: cat.Version, Page: v})
+	c.render(w, r, http.StatusOK, "catalog", layout{Title: "Catalog", Nav: "catalog", Scripts: []string{"catalog.js"}, CatalogVersion: cat.Version, Page: v})
 }

@@ -1,9 +1,13 @@
 // Package console is tally's web console: Image mode (the model list, its
 // tooltips, the live total on Create, and what the account's plan does with
-// each model), Pricing (with the catalog's plans), Account (balances by
-// kind, plan, subscription and unlimited windows; a team's members and what
-// each used of their monthly limit; alerts, auto top-up and webhook
-// deliveries), Catalog and Events (the change feed, live).
+// each model), Pricing (with the catalog's plans), Accounts (found by the
+// start of their id), Account (balances by kind, plan, subscription and
+// unlimited windows; a team's members and what each used of their monthly
+// limit; alerts, auto top-up and webhook deliveries; its generations, its
+// audit log, and the support desk's actions, each confirmed with its exact
+// effect and a reason), Catalog (versions, their diff, and what a new
+// version would have charged), Events (the change feed, live) and Reports
+// (liability and consumption).
 //
 // Every page is rendered on the server from the catalog in use at the time of
 // the request, so prices show without JavaScript and a newly published catalog
@@ -75,8 +79,8 @@ type asset struct {
 }
 
 // New returns the console's handler. It serves GET and HEAD on /, /pricing,
-// /accounts, /accounts/{id}, /catalog, /events, /login and /assets/…; anything else
-// is a 404 page.
+// /accounts, /accounts/{id}, /catalog, /events, /reports, /login and
+// /assets/…; anything else is a 404 page.
 func New(cfg Config) http.Handler {
 	if cfg.Catalog == nil {
 		panic("console: Config.Catalog is nil")
@@ -105,7 +109,7 @@ func New(cfg Config) http.Handler {
 		panic("console: reading embedded assets: " + err.Error())
 	}
 	funcs := template.FuncMap{"asset": c.assetURL}
-	for _, name := range []string{"image", "pricing", "account", "accounts", "catalog", "events", "login", "notfound"} {
+	for _, name := range []string{"image", "pricing", "account", "accounts", "catalog", "events", "reports", "login", "notfound"} {
 		c.pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 
@@ -116,6 +120,7 @@ func New(cfg Config) http.Handler {
 	c.mux.HandleFunc("GET /accounts/{id}", c.account)
 	c.mux.HandleFunc("GET /catalog", c.catalog)
 	c.mux.HandleFunc("GET /events", c.events)
+	c.mux.HandleFunc("GET /reports", c.reports)
 	c.mux.HandleFunc("GET /login", c.login)
 	c.mux.HandleFunc("GET /assets/{name}", c.asset)
 	c.mux.HandleFunc("GET /", c.notFound)
@@ -169,8 +174,8 @@ func (c *console) asset(w http.ResponseWriter, r *http.Request) {
 // layout is what every page's frame shows.
 type layout struct {
 	Title          string
-	Nav            string // the active section: image, pricing, account, catalog, events
-	Script         string // the page's script, after app.js
+	Nav            string   // the active section: image, pricing, account, catalog, events, reports
+	Scripts        []string // the page's scripts, in order, after app.js
 	Version        string
 	CatalogVersion string
 	Page           any
@@ -204,7 +209,7 @@ func (c *console) notFound(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *console) login(w http.ResponseWriter, r *http.Request) {
-	c.render(w, r, http.StatusOK, "login", layout{Title: "Sign in", Script: "login.js", Page: safeNext(r.URL.Query().Get("next"))})
+	c.render(w, r, http.StatusOK, "login", layout{Title: "Sign in", Scripts: []string{"login.js"}, Page: safeNext(r.URL.Query().Get("next"))})
 }
 
 // safeNext is a same-origin path to return to after login, or /. It is
@@ -243,7 +248,17 @@ func (c *console) accounts(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/accounts/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Script: "account.js", Page: id})
+	v := accountsView{ID: id, Prefix: r.URL.Query().Get("prefix"), Plans: planNames(c.cfg.Catalog())}
+	c.render(w, r, http.StatusOK, "accounts", layout{Title: "Accounts", Nav: "account", Scripts: []string{"accounts.js"}, Page: v})
+}
+
+// accountsView is the Accounts page: the account search (by the start of
+// an id, for admin and support keys) and the form that opens one account.
+// ID is an id given to the form that no page address can carry (. and ..),
+// Prefix the search asked for; Plans names the catalog's plans.
+type accountsView struct {
+	ID, Prefix string
+	Plans      []idName
 }
 
 // accountView is the Account page's frame; the script fills it from the
@@ -275,5 +290,5 @@ func modelNames(c *credit.Catalog) []idName {
 func (c *console) account(w http.ResponseWriter, r *http.Request) {
 	cat := c.cfg.Catalog()
 	v := accountView{ID: r.PathValue("id"), Names: modelNames(cat), Plans: planNames(cat), Tags: planTags(cat)}
-	c.render(w, r, http.StatusOK, "account", layout{Title: "Account " + v.ID, Nav: "account", Script: "account.js", Page: v})
+	c.render(w, r, http.StatusOK, "account", layout{Title: "Account " + v.ID, Nav: "account", Scripts: []string{"account.js", "support.js"}, Page: v})
 }

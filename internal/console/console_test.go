@@ -89,7 +89,7 @@ func between(t *testing.T, body, id, end string) string {
 
 func TestPagesHeaders(t *testing.T) {
 	h := newConsole(catalog.Default())
-	for _, path := range []string{"/", "/pricing", "/catalog", "/login", "/accounts", "/accounts/user_42", "/?model=topaz", "/events", "/events?type=balance.low&account=user_42"} {
+	for _, path := range []string{"/", "/pricing", "/catalog", "/login", "/accounts", "/accounts/user_42", "/?model=topaz", "/events", "/events?type=balance.low&account=user_42", "/reports", "/accounts?prefix=user_"} {
 		t.Run(path, func(t *testing.T) {
 			p := get(t, h, http.MethodGet, path)
 			if p.status != http.StatusOK {

@@ -58,5 +58,5 @@ func (c *console) events(w http.ResponseWriter, r *http.Request) {
 	if t := q.Get("type"); slices.Contains(credit.EventTypes, t) {
 		v.Type = t
 	}
-	c.render(w, r, http.StatusOK, "events", layout{Title: "Events", Nav: "events", Script: "events.js", Page: v})
+	c.render(w, r, http.StatusOK, "events", layout{Title: "Events", Nav: "events", Scripts: []string{"events.js"}, Page: v})
 }

@@ -111,7 +111,7 @@ func (c *console) image(w http.ResponseWriter, r *http.Request) {
 	} else {
 		v.QuoteError = credit.ErrorMessage(err)
 	}
-	c.render(w, r, http.StatusOK, "image", layout{Title: "Image mode", Nav: "image", Script: "image.js", CatalogVersion: cat.Version, Page: v})
+	c.render(w, r, http.StatusOK, "image", layout{Title: "Image mode", Nav: "image", Scripts: []string{"image.js"}, CatalogVersion: cat.Version, Page: v})
 }
 
 // chooseSettings reads the settings from the query, keeping only what m

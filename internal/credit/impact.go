@@ -112,26 +112,41 @@ func (l *Ledger) Impact(ctx context.Context, cat *Catalog, from, to time.Time) (
 }
 
 // recordedRequest is the request a generation was priced with, read back
-// from the quote it recorded. False when the quote cannot be read.
+// from the quote it recorded: the JSON of POST /v1/quotes (snake_case, the
+// resolution as "2K") when it was made over HTTP, the engine's Quote
+// otherwise (Go's field names, the resolution as a number). False when the
+// quote cannot be read.
 func recordedRequest(g *Generation) (QuoteRequest, bool) {
 	var q struct {
-		Model          string
-		Operation      string
-		Resolution     Resolution
-		AspectRatio    string
-		Images         int
-		PromptEnhancer bool
-		Scale          int
-		InputWidth     int
-		InputHeight    int
+		Model            string          `json:"model"`
+		Operation        string          `json:"operation"`
+		Resolution       json.RawMessage `json:"resolution"`
+		AspectRatio      string          `json:"aspect_ratio"`
+		AspectRatioGo    string          `json:"AspectRatio"`
+		Images           int             `json:"images"`
+		PromptEnhancer   bool            `json:"prompt_enhancer"`
+		PromptEnhancerGo bool            `json:"PromptEnhancer"`
+		Scale            int             `json:"scale"`
+		InputWidth       int             `json:"input_width"`
+		InputWidthGo     int             `json:"InputWidth"`
+		InputHeight      int             `json:"input_height"`
+		InputHeightGo    int             `json:"InputHeight"`
 	}
 	if err := json.Unmarshal(g.Quote, &q); err != nil || q.Model == "" {
 		return QuoteRequest{}, false
 	}
-	r := QuoteRequest{Model: q.Model, Operation: q.Operation, AspectRatio: q.AspectRatio, Images: q.Images,
-		PromptEnhancer: q.PromptEnhancer, Scale: q.Scale, InputWidth: q.InputWidth, InputHeight: q.InputHeight}
-	if q.Resolution > 0 {
-		r.Resolution = q.Resolution.String()
+	r := QuoteRequest{Model: q.Model, Operation: q.Operation, AspectRatio: q.AspectRatio + q.AspectRatioGo, Images: q.Images,
+		PromptEnhancer: q.PromptEnhancer || q.PromptEnhancerGo, Scale: q.Scale,
+		InputWidth: q.InputWidth + q.InputWidthGo, InputHeight: q.InputHeight + q.InputHeightGo}
+	if len(q.Resolution) > 0 && string(q.Resolution) != "null" {
+		var tier Resolution
+		if err := json.Unmarshal(q.Resolution, &tier); err == nil {
+			if tier > 0 {
+				r.Resolution = tier.String()
+			}
+		} else if err := json.Unmarshal(q.Resolution, &r.Resolution); err != nil {
+			return QuoteRequest{}, false
+		}
 	}
 	return r, true
 }

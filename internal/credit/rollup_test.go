@@ -328,6 +328,11 @@ func TestRecordedRequest(t *testing.T) {
 			t.Errorf("%+v read back as %+v: %v, %s vs %s", req, got, err, q2.TotalCredits, q.TotalCredits)
 		}
 	}
+	// The API's form of the same quote (POST /v1/quotes).
+	api := `{"model":"ultra","model_name":"ultra","kind":"image","operation":"create","resolution":"1K","aspect_ratio":"1:1","images":2,"prompt_enhancer":false,"input_width":0,"unit_credits":30,"total_credits":60}`
+	if got, ok := recordedRequest(&Generation{Quote: []byte(api)}); !ok || got != (QuoteRequest{Model: "ultra", Operation: "create", Resolution: "1K", AspectRatio: "1:1", Images: 2}) {
+		t.Errorf("the API's quote read back as %+v, %v", got, ok)
+	}
 	if _, ok := recordedRequest(&Generation{Quote: []byte("{")}); ok {
 		t.Error("a broken quote was read")
 	}

@@ -159,6 +159,7 @@ type GrantRequest struct {
 	Priority  int                 `json:"priority,omitempty" doc:"Grants are used lowest priority first, whatever their expiry; among equal priorities, the earliest expiry first (non-expiring last), then the oldest. 0 to 1000000, default 0."`
 	Memo      string              `json:"memo,omitempty" doc:"Why, for support and finance; at most 1000 bytes."`
 	AppliesTo *credit.Eligibility `json:"applies_to,omitempty" doc:"Limits the models the grant may pay for: models (ids or names) or tags (pro) to include, exclude_models and exclude_tags to leave out; each must be in the catalog in use (422 unknown_model, unknown_tag). Absent: every model."`
+	Reason    string              `json:"reason,omitempty" doc:"Why, in words a person wrote (duplicate charge, ticket 4411): at most 500 bytes of one line of text (422 invalid_reason). Required of a support key (422 reason_required); an admin key may give one. Given, it goes to the audit log, in the action's detail as reason."`
 }
 
 func (s *Server) accountRoutes() {
@@ -171,7 +172,7 @@ func (s *Server) accountRoutes() {
 		Tags:          []string{"Accounts"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{409},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[AccountRequest]
 		RawBody        []byte
@@ -209,7 +210,7 @@ func (s *Server) accountRoutes() {
 		Description: "Puts the account on a program of the catalog (free: 100 credits a day, no Pro models), or takes it off (plan \"\" or null: a plain wallet), and sets the time zone of its days when time_zone is given. A subscription takes over from the program while it is active. Answers the account as the change left it (its balances, grants and subscriptions; open holds are listed by GET), which is also what a retry with the same Idempotency-Key gets. 422 unknown_plan (allowed lists the programs), invalid_time_zone.",
 		Tags:        []string{"Accounts"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[PlanRequest]
@@ -238,7 +239,7 @@ func (s *Server) accountRoutes() {
 		Summary:     "Get an account: balances, grants, open holds, plan",
 		Description: "As of now: holds past their TTL, grants past their expiry and subscription renewals due are settled first. An account on a program shows the day's free credits without a write. A member key reads its team's pool (its balances, grants and subscriptions) and, of the open holds, only its own member's.",
 		Tags:        []string{"Accounts"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Account id."`
 	}) (*struct{ Body *Account }, error) {
 		c, err := s.reader(ctx, "account", in.ID, in.ID)
@@ -261,15 +262,22 @@ func (s *Server) accountRoutes() {
 		Method:        http.MethodPost,
 		Path:          "/v1/accounts/{id}/grants",
 		Summary:       "Grant credits to an account",
-		Description:   "Puts credits into the account (a subscription, a top-up, a promotion, a refund or an adjustment), for every model or, with applies_to, only some. If the account is overdrawn, the new credits pay that back first (credits limited by applies_to do not). 403 subscription_required for a top-up to an account whose plan does not sell them (the free program).",
+		Description:   "Puts credits into the account (a subscription, a top-up, a promotion, a refund or an adjustment), for every model or, with applies_to, only some. If the account is overdrawn, the new credits pay that back first (credits limited by applies_to do not). Audited, with the reason when one is given. A support key grants only promo and adjustment credits (403 support_source for any other source), and gives a reason (422 reason_required). 403 subscription_required for a top-up to an account whose plan does not sell them (the free program).",
 		Tags:          []string{"Accounts"},
 		DefaultStatus: http.StatusCreated,
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowSupport, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[GrantRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Grant }, error) {
+		if err := s.supportMayGrant(ctx, in.Body.Value.Source); err != nil {
+			return nil, s.fail(err)
+		}
+		ctx, err := s.reasoned(ctx, in.Body.Value.Reason)
+		if err != nil {
+			return nil, s.fail(err)
+		}
 		c, err := in.Body.Value.Credits.Credits()
 		if err != nil {
 			return nil, s.fail(err)

@@ -13,68 +13,85 @@ import (
 
 // Who may call what. Prices are public; every ledger route needs
 // `Authorization: Bearer KEY`, where KEY is the admin key (TALLY_ADMIN_KEY) or
-// a stored key (`tally keys create`), and the key's scope decides. A member
-// key is an account key of a team that names one of its members (`tally keys
-// create --scope account --account TEAM --member M`): it reads its team as an
-// account key does, narrowed to what is the member's own.
+// a stored key (`tally keys create`), and the key's scope decides. Scopes are
+// not nested: a support key voids grants but holds nothing, a service key
+// holds but voids nothing, so each route names every scope it accepts. A
+// member key is an account key of a team that names one of its members
+// (`tally keys create --scope account --account TEAM --member M`): it reads
+// its team as an account key does, narrowed to what is the member's own.
+// A support key that writes gives a reason (422 reason_required without one),
+// which the ledger puts in the action's audit entry.
 //
-//	route                                     admin  service  account key  member key
-//	POST /v1/quotes, /v1/quotes/cheapest      yes    yes      yes          yes        (public)
-//	  … with "account"                        yes    yes      own only     own team   (a key is then required)
+//	route                                       admin service support account key member key
+//	POST /v1/quotes, /v1/quotes/cheapest        yes   yes     yes     yes         yes         (public)
+//	  … with "account"                          yes   yes     yes     own only    own team    (a key is then required)
 //	GET  /v1/models, /v1/models/{id},
-//	     /v1/catalog, /openapi.json,
-//	     /healthz, /readyz                    yes    yes      yes          yes        (public)
-//	GET  /v1/whoami                           yes    yes      yes          yes        (shows the member)
-//	POST /v1/accounts                         yes    403      403          403
-//	PUT  /v1/accounts/{id}/plan               yes    403      403          403
-//	POST /v1/accounts/{id}/grants             yes    403      403          403
-//	POST /v1/grants/{id}/void                 yes    403      403          403
-//	POST /v1/grants/{id}/expiry               yes    403      403          403
-//	POST /v1/accounts/{id}/subscriptions      yes    403      403          403
-//	POST /v1/subscriptions/{id}/cancel        yes    403      403          403
-//	POST /v1/subscriptions/{id}/change        yes    403      403          403
-//	PUT  /v1/accounts/{id}/members/{member}   yes    403      403          403
-//	DELETE /v1/accounts/{id}/members/{member} yes    403      403          403
-//	GET  /v1/accounts/{id}/members            yes    yes      own only     own row only
-//	GET  /v1/accounts/{id}/subscriptions      yes    yes      own only     own team
-//	GET  /v1/subscriptions/{id}               yes    yes      own only     own team
-//	GET  /v1/accounts/{id}                    yes    yes      own only     own team, its own open holds
-//	GET  /v1/accounts/{id}/entries            yes    yes      own only     own team, its own and the pool's entries
-//	GET  /v1/accounts/{id}/usage              yes    yes      own only     own team, its own usage
-//	POST /v1/accounts/{id}/holds              yes    yes      403          403
-//	POST /v1/generations                      yes    yes      403          403
-//	POST /v1/generations/{id}/complete        yes    yes      403          403
-//	POST /v1/generations/{id}/fail            yes    yes      403          403
-//	POST /v1/generations/{id}/refund          yes    yes      403          403
-//	GET  /v1/generations/{id}                 yes    yes      own only     its own only
-//	POST /v1/holds/{id}/capture               yes    yes      403          403
-//	POST /v1/holds/{id}/release               yes    yes      403          403
-//	GET  /v1/holds/{id}                       yes    yes      own only     its own only
-//	GET  /v1/audit                            yes    403      403          403
-//	GET  /v1/events                           yes    yes      403          403
-//	POST /v1/webhooks, GET /v1/webhooks       yes    403      403          403
-//	GET|DELETE /v1/webhooks/{id}              yes    403      403          403
-//	GET  /v1/webhooks/{id}/deliveries         yes    403      403          403
-//	POST /v1/webhooks/{id}/deliveries/{d}/retry yes  403      403          403
-//	GET  /v1/accounts/{id}/deliveries         yes    403      403          403
-//	PUT  /v1/accounts/{id}/alerts             yes    403      403          403
-//	PUT|DELETE /v1/accounts/{id}/auto-topup   yes    403      403          403
-//	GET  /v1/accounts/{id}/topups             yes    yes      own only     own team
-//	GET  /v1/topups/{id}                      yes    yes      own only     own team
-//	POST /v1/topups/{id}/confirm, …/cancel    yes    yes      403          403
+//	     /v1/catalog, /v1/catalog/versions,
+//	     /v1/catalog/diff, /openapi.json,
+//	     /healthz, /readyz                      yes   yes     yes     yes         yes         (public)
+//	GET  /v1/whoami                             yes   yes     yes     yes         yes         (shows the member)
+//	GET  /v1/accounts                           yes   403     yes     403         403
+//	POST /v1/accounts                           yes   403     403     403         403
+//	PUT  /v1/accounts/{id}/plan                 yes   403     403     403         403
+//	POST /v1/accounts/{id}/grants               yes   403     promo,  403         403
+//	                                                          adjustment (else 403 support_source)
+//	POST /v1/accounts/{id}/debits               yes   403     yes     403         403
+//	POST /v1/grants/{id}/void                   yes   403     yes     403         403
+//	POST /v1/grants/{id}/expiry                 yes   403     403     403         403
+//	POST /v1/accounts/{id}/subscriptions        yes   403     403     403         403
+//	POST /v1/subscriptions/{id}/cancel          yes   403     403     403         403
+//	POST /v1/subscriptions/{id}/change          yes   403     403     403         403
+//	PUT  /v1/accounts/{id}/members/{member}     yes   403     403     403         403
+//	DELETE /v1/accounts/{id}/members/{member}   yes   403     403     403         403
+//	GET  /v1/accounts/{id}/members              yes   yes     yes     own only    own row only
+//	GET  /v1/accounts/{id}/subscriptions        yes   yes     yes     own only    own team
+//	GET  /v1/subscriptions/{id}                 yes   yes     yes     own only    own team
+//	GET  /v1/accounts/{id}                      yes   yes     yes     own only    own team, its own open holds
+//	GET  /v1/accounts/{id}/entries              yes   yes     yes     own only    own team, its own and the pool's entries
+//	GET  /v1/accounts/{id}/usage                yes   yes     yes     own only    own team, its own usage
+//	GET  /v1/accounts/{id}/generations          yes   yes     yes     own only    own team, its own generations
+//	GET  /v1/accounts/{id}/audit                yes   403     yes     403         403
+//	POST /v1/accounts/{id}/holds                yes   yes     403     403         403
+//	POST /v1/generations                        yes   yes     403     403         403
+//	POST /v1/generations/{id}/complete          yes   yes     403     403         403
+//	POST /v1/generations/{id}/fail              yes   yes     yes     403         403
+//	POST /v1/generations/{id}/refund            yes   yes     yes     403         403
+//	GET  /v1/generations/{id}                   yes   yes     yes     own only    its own only
+//	POST /v1/holds/{id}/capture                 yes   yes     403     403         403
+//	POST /v1/holds/{id}/release                 yes   yes     yes     403         403
+//	GET  /v1/holds/{id}                         yes   yes     yes     own only    its own only
+//	GET  /v1/reports/liability                  yes   403     yes     403         403
+//	GET  /v1/reports/consumption                yes   403     yes     403         403
+//	GET  /v1/catalog/impact                     yes   403     yes     403         403
+//	GET  /v1/audit                              yes   403     403     403         403
+//	GET  /v1/events                             yes   yes     403     403         403
+//	POST /v1/webhooks, GET /v1/webhooks         yes   403     403     403         403
+//	GET|DELETE /v1/webhooks/{id}                yes   403     403     403         403
+//	GET  /v1/webhooks/{id}/deliveries           yes   403     403     403         403
+//	POST /v1/webhooks/{id}/deliveries/{d}/retry yes   403     403     403         403
+//	GET  /v1/accounts/{id}/deliveries           yes   403     403     403         403
+//	PUT  /v1/accounts/{id}/alerts               yes   403     403     403         403
+//	PUT|DELETE /v1/accounts/{id}/auto-topup     yes   403     403     403         403
+//	GET  /v1/accounts/{id}/topups               yes   yes     yes     own only    own team
+//	GET  /v1/topups/{id}                        yes   yes     yes     own only    own team
+//	POST /v1/topups/{id}/confirm, …/cancel      yes   yes     403     403         403
 //
 // No key or a bad one is 401 unauthorized (with WWW-Authenticate: Bearer);
-// a valid key out of its scope is 403 forbidden. Grants, accounts, plans,
-// subscriptions, team members, alerts and auto top-up are admin-only
-// because they create (or take back) money or decide who may spend it, and
+// a valid key out of its scope is 403 forbidden. Accounts, plans,
+// subscriptions, team members, grant expiries, alerts and auto top-up are
+// admin-only because they create money or decide who may spend it, and
 // webhooks because they send every account's events away; a service (the
 // studio's backend) prices, holds, charges and refunds, reads the change
-// feed, and confirms or cancels the top-ups auto top-up asks for. An account key reading
-// another account, or another account's generation, hold or subscription,
-// gets exactly the 404 of one that does not exist: a key never learns
-// whether someone else's account exists. A member key gets the same 404 for
-// another member's generation or hold.
-const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, or a read-only account key. Admin keys may do everything; service keys price, hold, charge and refund for any account and read any account; account keys read their own account, entries, usage, subscriptions, generations and holds. A member key (an account key of a team, for one of its members) reads its team's balance and subscriptions, and of the rest only what is the member's own: its open holds, its row of the members, its entries (with the pool's), its usage, its generations and holds. Only admin keys create accounts and grants, void grants or move their expiry, put accounts on plans, start, cancel or change subscriptions, set or remove team members, set alerts and auto top-up, and manage webhooks. Service keys also read the change feed (`GET /v1/events`) and confirm or cancel top-ups; account keys also read their own top-ups. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist. Each operation lists the scopes it accepts in `x-tally-scopes`."
+// feed, and confirms or cancels the top-ups auto top-up asks for. Support
+// (a person at the help desk) reads every account, its generations and its
+// audit trail, and puts right what went wrong: a promo or adjustment grant,
+// a debit, a void, a refund, a hold released (a generation's by failing
+// it); finance's reports and a catalog's price impact are admin's and
+// support's. An account key reading another account, or another account's
+// generation, hold or subscription, gets exactly the 404 of one that does
+// not exist: a key never learns whether someone else's account exists. A
+// member key gets the same 404 for another member's generation or hold.
+const authDoc = "**Auth.** Prices are public. Every ledger route needs `Authorization: Bearer KEY`: the admin key, a service key, a support key, or a read-only account key. Scopes are not nested: each operation lists the scopes it accepts in `x-tally-scopes`. Admin keys may do everything. Service keys price, hold, charge and refund for any account and read any account. Support keys read any account (with its generations and audit trail), list accounts, and correct them — grant promo or adjustment credits (other sources are 403 `support_source`), take credits back (`POST /v1/accounts/{id}/debits`), void grants, refund generations, release holds and fail generations — each with a `reason` (422 `reason_required` without one) that goes to the audit log; they also read the liability and consumption reports and a catalog's price impact. Account keys read their own account, entries, usage, subscriptions, generations and holds. A member key (an account key of a team, for one of its members) reads its team's balance and subscriptions, and of the rest only what is the member's own: its open holds, its row of the members, its entries (with the pool's), its usage, its generations and holds. Only admin keys create accounts, put accounts on plans, move grant expiries, start, cancel or change subscriptions, set or remove team members, set alerts and auto top-up, manage webhooks and read the whole audit log. Service keys also read the change feed (`GET /v1/events`) and confirm or cancel top-ups; account keys also read their own top-ups. No key or a bad key is 401 `unauthorized`; a key out of its scope is 403 `forbidden`; another account's data is 404, like data that does not exist."
 
 // bearerScheme names the security scheme in the OpenAPI document.
 const bearerScheme = "bearer"
@@ -84,40 +101,71 @@ var (
 	optionalBearer = []map[string][]string{{}, {bearerScheme: {}}}
 )
 
-// access is what a route asks of the caller.
-type access int
+// access is who may call a route: the set of key scopes it accepts, each
+// named (the table above). The empty set is a public route.
+type access uint8
 
 const (
-	accessPublic   access = iota // no key
-	accessOptional               // a key only when the request names an account (quotes)
-	accessRead                   // admin, service, or an account key for its own account
-	accessWrite                  // admin or service
-	accessAdmin                  // admin only
+	allowAdmin   access = 1 << iota // admin keys: the TALLY_ADMIN_KEY and stored ones
+	allowService                    // the studio's backend
+	allowSupport                    // the support desk: a reason with every write
+	allowAccount                    // account keys (member keys too), each for its own account: the handler checks which
+	// keyOptional marks a public route that needs a key only when the
+	// request names an account (a quote asking what it can afford): its
+	// handler authenticates the key then, and any scope may ask.
+	keyOptional
 )
+
+// public is a route that needs no key.
+const public access = 0
 
 const accessKey = "tally.access" // huma.Operation.Metadata key
 
-// scopes lists the key scopes a route accepts, for the OpenAPI document.
-func (a access) scopes() []string {
-	switch a {
-	case accessRead, accessOptional:
-		return []string{"admin", "service", "account"}
-	case accessWrite:
-		return []string{"admin", "service"}
-	case accessAdmin:
-		return []string{"admin"}
-	}
-	return nil
+// scopeBits maps each key scope to its bit of access, in the order the
+// OpenAPI document lists them.
+var scopeBits = []struct {
+	scope credit.Scope
+	bit   access
+}{
+	{credit.ScopeAdmin, allowAdmin},
+	{credit.ScopeService, allowService},
+	{credit.ScopeSupport, allowSupport},
+	{credit.ScopeAccount, allowAccount},
 }
 
-// secure marks op as needing access a, in its metadata (read by the
-// middleware) and in the OpenAPI document.
+// allows reports whether a key of scope s may call a route of access a.
+func (a access) allows(s credit.Scope) bool {
+	for _, b := range scopeBits {
+		if b.scope == s {
+			return a&b.bit != 0
+		}
+	}
+	return false
+}
+
+// scopes lists the key scopes a route accepts, for the OpenAPI document.
+func (a access) scopes() []string {
+	var out []string
+	for _, b := range scopeBits {
+		if a&b.bit != 0 {
+			out = append(out, string(b.scope))
+		}
+	}
+	return out
+}
+
+// keyed reports whether every request of the route authenticates a key
+// before its handler runs.
+func (a access) keyed() bool { return a != public && a&keyOptional == 0 }
+
+// secure marks op as accepting the callers of a, in its metadata (read by
+// the middleware) and in the OpenAPI document.
 func secure(op huma.Operation, a access) huma.Operation {
 	if op.Metadata == nil {
 		op.Metadata = map[string]any{}
 	}
 	op.Metadata[accessKey] = a
-	if a == accessPublic || a == accessOptional {
+	if !a.keyed() {
 		return op
 	}
 	op.Security = requireBearer
@@ -184,14 +232,14 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		}
 		return true
 	}
-	if a == accessPublic {
+	if a == public {
 		if byIP() {
 			next(ctx)
 		}
 		return
 	}
 	req := &request{method: ctx.Method(), path: ctx.URL().Path, authorization: ctx.Header("Authorization")}
-	if a == accessOptional {
+	if !a.keyed() {
 		// A quote may name an account, and then its handler authenticates
 		// the key; the address pays for it here.
 		if byIP() {
@@ -276,23 +324,27 @@ func wellFormedToken(token string) bool {
 
 // permit refuses a caller out of scope for a route.
 func permit(c *caller, a access) error {
-	ok := false
-	switch a {
-	case accessRead, accessOptional:
-		ok = true
-	case accessWrite:
-		ok = c.Scope == credit.ScopeAdmin || c.Scope == credit.ScopeService
-	case accessAdmin:
-		ok = c.Scope == credit.ScopeAdmin
-	}
-	if ok {
+	if a.allows(c.Scope) {
 		return nil
 	}
-	need := "an admin key"
-	if a == accessWrite {
-		need = "an admin or service key"
+	return newProblem(http.StatusForbidden, "forbidden", "this API key ("+string(c.Scope)+" scope) may not do this; it needs "+needed(a), nil)
+}
+
+// needed names the keys a route accepts: "an admin or support key".
+func needed(a access) string {
+	names := a.scopes()
+	if len(names) == 0 {
+		return "no key"
 	}
-	return newProblem(http.StatusForbidden, "forbidden", "this API key ("+string(c.Scope)+" scope) may not do this; it needs "+need, nil)
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(names[0][0])) {
+		article = "an"
+	}
+	list := names[0]
+	if n := len(names); n > 1 {
+		list = strings.Join(names[:n-1], ", ") + " or " + names[n-1]
+	}
+	return article + " " + list + " key"
 }
 
 // unauthorized is the 401 problem. invalid says a token was sent but refused

@@ -28,17 +28,20 @@ var walkBodies = map[string]string{
 	"create-quote":        `{"model":"flux-dev","account":"acme"}`,
 	"cheapest-quotes":     `{"kind":"image"}`,
 	"create-account":      `{"id":"walk-new","plan":"free","time_zone":"UTC"}`,
-	"create-grant":        `{"credits":5,"source":"topup","memo":"walk"}`,
+	"create-grant":        `{"credits":5,"source":"topup","memo":"walk","reason":"walk"}`,
+	"create-debit":        `{"credits":1,"memo":"walk","reason":"walk"}`,
 	"create-hold":         `{"credits":1}`,
 	"create-generation":   `{"account":"acme","model":"flux-dev"}`,
 	"complete-generation": `{"images_delivered":1}`,
-	"refund-generation":   `{"credits":1}`,
+	"refund-generation":   `{"credits":1,"reason":"walk"}`,
+	"fail-generation":     `{"reason":"walk"}`,
+	"release-hold":        `{"reason":"walk"}`,
 	"capture-hold":        `{"credits":1}`,
 	"set-account-plan":    `{"plan":"free","time_zone":"Europe/Berlin"}`,
 	"create-subscription": `{"plan":"basic","billing":"month","time_zone":"UTC","starts_at":"2027-01-01"}`,
 	"cancel-subscription": `{"at":"period_end"}`,
 	"change-subscription": `{"plan":"pro","at":"now"}`,
-	"void-grant":          `{"memo":"walk"}`,
+	"void-grant":          `{"memo":"walk","reason":"walk"}`,
 	"amend-grant-expiry":  `{"expires_at":"2030-01-01T00:00:00Z","memo":"walk"}`,
 	"set-member":          `{"monthly_limit_credits":5}`,
 	"create-webhook":      `{"url":"https://93.184.216.34/walk","events":["*"],"description":"walk"}`,
@@ -281,6 +284,8 @@ func textCode(op, field string) string {
 		return "invalid_webhook_url"
 	case "description":
 		return "invalid_description"
+	case "reason":
+		return "invalid_reason"
 	}
 	return "field " + field + " of " + op + " has no expected code: add it to textCode"
 }

@@ -131,7 +131,7 @@ func (s *Server) eventRoutes() {
 		Description: "Every change to the ledger writes its events in the same transaction (an outbox), so an event is in the feed if and only if its change committed. Answers up to limit events after the cursor `after`, oldest first, in the order their changes committed; pass next_cursor as after to read on. With wait, when no event is after the cursor yet, the answer waits up to that long for one (a long poll: a write on this node wakes it at once, another node's within a fraction of a second) and answers an empty page if none came. With `before` instead of after, it reads backward: the last limit events before that cursor, still oldest first; `before=end` is the newest events. Pass prev_cursor as before for the page before, and next_cursor as after (with wait) to follow the feed from there. Events of one change share its time and come in no promised order among themselves. Admin and service keys. 422 invalid_cursor (after and before together too), invalid_event_type (allowed lists the types), invalid_wait (wait with before too), invalid_account_id.",
 		Tags:        []string{"Events"},
 		Middlewares: huma.Middlewares{longPoll},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 		After   string `query:"after" doc:"next_cursor of an earlier answer; absent: from the first event."`
 		Before  string `query:"before" doc:"Read backward: the events before this cursor (an event's, or an answer's prev_cursor), or before=end for the newest. Not with after, nor with wait." example:"end"`
 		Types   string `query:"types" doc:"Comma-separated event types to keep, e.g. balance.low,topup.requested; absent: every type." example:"balance.low,topup.requested"`

@@ -46,6 +46,13 @@ var ledgerFuzzRoutes = []struct{ method, path, id string }{
 	{http.MethodPost, "/v1/subscriptions/{id}/cancel", "sub_none"},
 	{http.MethodPost, "/v1/grants/{id}/void", "grt_none"},
 	{http.MethodPost, "/v1/grants/{id}/expiry", "grt_none"},
+	{http.MethodGet, "/v1/accounts", ""},
+	{http.MethodGet, "/v1/accounts/{id}/generations", "acme"},
+	{http.MethodGet, "/v1/accounts/{id}/audit", "acme"},
+	{http.MethodPost, "/v1/accounts/{id}/debits", "acme"},
+	{http.MethodGet, "/v1/reports/liability", ""},
+	{http.MethodGet, "/v1/reports/consumption", ""},
+	{http.MethodGet, "/v1/catalog/impact", ""},
 }
 
 // FuzzLedgerQuery sends arbitrary path ids, query strings, bodies,
@@ -127,10 +134,26 @@ func fuzzLedgerQuery(f *testing.F, open func(testing.TB) credit.Store) {
 		{24, "", "", `{"memo":"a\u0000b"}`, "", ""},
 		{25, "", "", `{"expires_at":"soon"}`, "", ""},
 		{25, "", "", `{"expires_at":null}`, "", ""},
+		{26, "", "prefix=ac&limit=1", ``, "", ""},
+		{26, "", "prefix=%00&cursor=%ff&limit=501", ``, "", ""},
+		{27, "", "status=completed&model=flux-dev&limit=2", ``, "", ""},
+		{27, "", "status=done&cursor=a%20b", ``, "", ""},
+		{28, "", "limit=1&cursor=ZTE6MQ", ``, "", ""},
+		{29, "", "", `{"credits":1,"memo":"fuzz","reason":"fuzz"}`, "", ""},
+		{29, "", "", `{"credits":1,"reason":"a\u0000b"}`, "", ""},
+		{5, "", "", `{"reason":"fuzz"}`, "", ""},
+		{8, "", "", `{"reason":"` + strings.Repeat("x", 501) + `"}`, "", ""},
+		{30, "", "at=2026-12-01", ``, "", ""},
+		{30, "", "at=2026-12-01T12:00:00Z", ``, "", ""},
+		{31, "", "from=2026-11-01&to=2026-12-02&group_by=source", ``, "", ""},
+		{31, "", "from=2026-12-02&to=2025-01-01&group_by=week", ``, "", ""},
+		{32, "", "version=2026-11-24.seed&from=2026-11-01&to=2026-12-02", ``, "", ""},
+		{32, "", "version=nope&from=x&to=", ``, "", ""},
 	} {
 		f.Add(seed.route, seed.id, seed.query, []byte(seed.body), seed.idempotencyKey, seed.token)
 	}
-	e := mustLedgerServerOn(f, open(f), httpapi.Config{Catalog: catalog.Default()})
+	db := open(f)
+	e := mustLedgerServerOn(f, db, httpapi.Config{Catalog: catalog.Default(), Catalogs: db.(credit.CatalogStore)})
 	e.Account("acme", "10", "1000")
 	gen := e.Generation(`{"account":"acme","model":"flux-dev","images":2}`)
 	hold := e.Want(e.Do(http.MethodPost, "/v1/accounts/acme/holds", adminKey, `{"credits":4}`), http.StatusCreated, "hold")["id"].(string)

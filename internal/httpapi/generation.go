@@ -96,6 +96,12 @@ type CompleteRequest struct {
 // RefundRequest gives back all or part of a charge.
 type RefundRequest struct {
 	Credits *Amount `json:"credits,omitempty" doc:"How much to give back; absent: all that is left to refund."`
+	Reason  string  `json:"reason,omitempty" doc:"Why, in words a person wrote (duplicate charge, ticket 4411): at most 500 bytes of one line of text (422 invalid_reason). Required of a support key (422 reason_required); an admin or service key may give one. Given, the refund is audited (generation.refund) with it."`
+}
+
+// FailRequest reports a failure, or a person releasing a generation's hold.
+type FailRequest struct {
+	Reason string `json:"reason,omitempty" doc:"Why, in words a person wrote (stuck in the queue, ticket 4411): at most 500 bytes of one line of text (422 invalid_reason). Required of a support key (422 reason_required); an admin or service key may give one. Given, the release of the hold is audited (hold.release) with it."`
 }
 
 func (s *Server) generationRoutes() {
@@ -109,7 +115,7 @@ func (s *Server) generationRoutes() {
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
 		Responses:     map[string]*huma.Response{"429": s.limitedResponse()},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[GenerationRequest]
 		RawBody        []byte
@@ -143,7 +149,7 @@ func (s *Server) generationRoutes() {
 		Summary:     "Delivered: charge the images delivered",
 		Description: "Charges images_delivered × the per-image price (plus per-generation surcharges when any image was delivered) and returns the rest of the hold. 409 hold_expired when the hold's TTL passed first (its credits were returned), already_resolved when it was completed or failed before; 422 invalid_image_count for more images than were held for.",
 		Tags:        []string{"Generations"},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[CompleteRequest]
@@ -165,13 +171,23 @@ func (s *Server) generationRoutes() {
 		Method:      http.MethodPost,
 		Path:        "/v1/generations/{id}/fail",
 		Summary:     "Failed: release the hold",
-		Description: "Returns the whole hold: nothing is charged. 409 as for complete.",
+		Description: "Returns the whole hold: nothing is charged. This is also how support releases a generation's hold (POST /v1/holds/{id}/release refuses it: generation_hold): a support key gives a reason (422 reason_required), and a release with a reason is audited (hold.release). 409 as for complete.",
 		Tags:        []string{"Generations"},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
+		Body           *jsonBody[FailRequest]
+		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
-		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
+		var reason string
+		if in.Body != nil {
+			reason = in.Body.Value.Reason
+		}
+		ctx, err := s.reasoned(ctx, reason)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -187,20 +203,26 @@ func (s *Server) generationRoutes() {
 		Method:      http.MethodPost,
 		Path:        "/v1/generations/{id}/refund",
 		Summary:     "Refund a generation's charge",
-		Description: "Gives back all or part of the charge to the grants it came from, the last-consumed first. A share whose grant has expired since comes back as a new never-expiring grant of source refund, so no refunded credit is lost. 409 not_refundable unless the generation was completed with a charge; 422 over_refund for more than is left to refund.",
+		Description: "Gives back all or part of the charge to the grants it came from, the last-consumed first. A share whose grant has expired since comes back as a new never-expiring grant of source refund, so no refunded credit is lost. A support key gives a reason (422 reason_required); a refund with a reason, a person's, is audited (generation.refund). 409 not_refundable unless the generation was completed with a charge; 422 over_refund for more than is left to refund.",
 		Tags:        []string{"Generations"},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Generation id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *jsonBody[RefundRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Generation }, error) {
 		var amount *credit.Credits
+		var reason string
 		if in.Body != nil {
 			var err error
 			if amount, err = optCredits(in.Body.Value.Credits); err != nil {
 				return nil, s.fail(err)
 			}
+			reason = in.Body.Value.Reason
+		}
+		ctx, err := s.reasoned(ctx, reason)
+		if err != nil {
+			return nil, s.fail(err)
 		}
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
@@ -220,7 +242,7 @@ func (s *Server) generationRoutes() {
 		Summary:     "Get a generation",
 		Description: "As of now: a generation whose hold passed its TTL is expired first. A member key reads only its own member's: another member's is 404 like a missing one.",
 		Tags:        []string{"Generations"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Generation id."`
 	}) (*struct{ Body *Generation }, error) {
 		g, err := s.ledger.Generation(ctx, in.ID)

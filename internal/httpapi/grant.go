@@ -77,7 +77,8 @@ func appliesToField(name string) string { return "applies_to." + name }
 
 // VoidRequest takes back what is left of a grant.
 type VoidRequest struct {
-	Memo string `json:"memo,omitempty" doc:"Why, for support and finance (kept in the journal and the audit log); at most 1000 bytes."`
+	Memo   string `json:"memo,omitempty" doc:"Why, for support and finance (kept in the journal and the audit log); at most 1000 bytes."`
+	Reason string `json:"reason,omitempty" doc:"Why, in words a person wrote (duplicate grant, ticket 4411): at most 500 bytes of one line of text (422 invalid_reason). Required of a support key (422 reason_required); an admin key may give one. Given, it goes to the audit log, in the action's detail as reason."`
 }
 
 // ExpiryRequest moves a grant's expiry.
@@ -92,17 +93,21 @@ func (s *Server) grantRoutes() {
 		Method:      http.MethodPost,
 		Path:        "/v1/grants/{id}/void",
 		Summary:     "Void a grant: take back what is left of it",
-		Description: "Its remaining credits leave the balance by a journal entry (kind void) back to the platform's issued book; its held part stays with its holds, and what they return later leaves as from an expired grant. Audited with the memo. Answers the grant, with expired_at set. 409 grant_expired when it has expired or was voided, grant_spent when nothing is left; 422 daily_grant for a day's free credits (they end at midnight).",
+		Description: "Its remaining credits leave the balance by a journal entry (kind void) back to the platform's issued book; its held part stays with its holds, and what they return later leaves as from an expired grant. Audited with the memo and the reason (required of a support key: 422 reason_required). Answers the grant, with expired_at set. 409 grant_expired when it has expired or was voided, grant_spent when nothing is left; 422 daily_grant for a day's free credits (they end at midnight).",
 		Tags:        []string{"Accounts"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowSupport, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Grant id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *jsonBody[VoidRequest]
 		RawBody        []byte
 	}) (*struct{ Body *Grant }, error) {
-		var memo string
+		var memo, reason string
 		if in.Body != nil {
-			memo = in.Body.Value.Memo
+			memo, reason = in.Body.Value.Memo, in.Body.Value.Reason
+		}
+		ctx, err := s.reasoned(ctx, reason)
+		if err != nil {
+			return nil, s.fail(err)
 		}
 		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
@@ -122,7 +127,7 @@ func (s *Server) grantRoutes() {
 		Summary:     "Move a grant's expiry",
 		Description: "Sets when a live grant's remainder leaves the balance: a time in the future, or null for never. Its place in the consumption order follows. Audited with the memo. 409 grant_expired, grant_spent; 422 invalid_expiry (not in the future), daily_grant.",
 		Tags:        []string{"Accounts"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Grant id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[ExpiryRequest]

@@ -19,7 +19,7 @@ import (
 type Entry struct {
 	ID             int64            `json:"id" doc:"Increasing: later entries have larger ids."`
 	Time           time.Time        `json:"time"`
-	Kind           credit.EntryKind `json:"kind" enum:"grant,hold,capture,release,expire,refund,void"`
+	Kind           credit.EntryKind `json:"kind" enum:"grant,hold,capture,release,expire,refund,void,debit" doc:"debit: credits taken back by a negative adjustment (POST /v1/accounts/{id}/debits)."`
 	Ref            string           `json:"ref" doc:"The grant, hold or generation it concerns."`
 	Generation     string           `json:"generation,omitempty"`
 	Model          string           `json:"model,omitempty" doc:"For every entry of a generation: its hold, charge, release and refunds; absent for generic holds."`
@@ -170,7 +170,7 @@ func (s *Server) historyRoutes() {
 		Summary:     "An account's journal, newest first",
 		Description: "Every change to the account's balances, one entry per transaction, with its double-entry postings. Paged: pass next_cursor as cursor for the next page. With Accept: text/csv, the same page as CSV without the postings (the next cursor is then in the Next-Cursor header). A team's entries name the member whose generation or hold they concern; a member key reads its own member's and the pool's own (grants, expiries), never another member's.",
 		Tags:        []string{"History"},
-	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(csvNames(entryCSV), ",")+"; one row per entry. Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR) start with a single quote."), accessRead, func(ctx context.Context, in *struct {
+	}, reflect.TypeFor[Entries](), "Header row "+strings.Join(csvNames(entryCSV), ",")+"; one row per entry. Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR) start with a single quote."), allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Account id."`
 		Cursor string `query:"cursor" doc:"next_cursor of the previous page; absent: the newest entries."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"1000" default:"50" doc:"Entries per page."`
@@ -225,7 +225,7 @@ func (s *Server) historyRoutes() {
 		Summary:     "Where the credits went: charges by model, kind, day or team member",
 		Description: "Sums what the account was charged in [from, to), net of refunds, by model, kind, UTC day or (for a team) member, with the list price of the same (list_credits: generations in an unlimited window are charged 0 but keep their price there). With Accept: text/csv, one row per group. A member key reads only its own member's charges.",
 		Tags:        []string{"History"},
-	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,list_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), accessRead, func(ctx context.Context, in *struct {
+	}, reflect.TypeFor[Usage](), "Header row <group_by>,charged_credits,list_credits,count; one row per group. A key that a spreadsheet would read as a formula starts with a single quote."), allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID      string `path:"id" doc:"Account id."`
 		From    string `query:"from" doc:"Start, inclusive: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, that day's midnight UTC); absent: 30 days before to."`
 		To      string `query:"to" doc:"End, exclusive: RFC 3339 (2026-12-02T00:00:00Z) or a date (2026-12-02, that day's midnight UTC); absent: now, included (the next whole second). At most 400 days after from."`

@@ -55,6 +55,11 @@ type HoldRequest struct {
 	Member     string `json:"member,omitempty" doc:"The team member the credits are for: required on a team's account (422 member_required; 404 unknown_member for one who is not a member), refused on any other (422 not_a_team)." example:"user_42"`
 }
 
+// ReleaseRequest returns a hold whole.
+type ReleaseRequest struct {
+	Reason string `json:"reason,omitempty" doc:"Why, in words a person wrote (the job was canceled, ticket 4411): at most 500 bytes of one line of text (422 invalid_reason). Required of a support key (422 reason_required); an admin or service key may give one. Given, the release is audited (hold.release) with it."`
+}
+
 // CaptureRequest charges all or part of a hold.
 type CaptureRequest struct {
 	Credits *Amount `json:"credits,omitempty" doc:"How much to charge, more than 0 (release the hold to charge nothing); absent: all of it. The rest returns."`
@@ -70,7 +75,7 @@ func (s *Server) holdRoutes() {
 		Tags:          []string{"Holds"},
 		DefaultStatus: http.StatusCreated,
 		Errors:        []int{402},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[HoldRequest]
@@ -102,7 +107,7 @@ func (s *Server) holdRoutes() {
 		Summary:     "Charge a hold",
 		Description: "Charges all of an open hold, or part of it (credits), and returns the rest. 409 hold_expired when its TTL passed first, already_resolved when it was captured or released before, generation_hold for a generation's hold (complete or fail the generation instead); 422 over_capture for more than the hold, invalid_amount for 0 or less.",
 		Tags:        []string{"Holds"},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *jsonBody[CaptureRequest]
@@ -131,13 +136,23 @@ func (s *Server) holdRoutes() {
 		Method:      http.MethodPost,
 		Path:        "/v1/holds/{id}/release",
 		Summary:     "Release a hold",
-		Description: "Returns an open hold whole: nothing is charged. 409 as for capture.",
+		Description: "Returns an open hold whole: nothing is charged. A support key gives a reason (422 reason_required); a release with a reason, a person's, is audited (hold.release). 409 as for capture (a generation's hold is released by failing the generation).",
 		Tags:        []string{"Holds"},
-	}, accessWrite, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Hold id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
+		Body           *jsonBody[ReleaseRequest]
+		RawBody        []byte
 	}) (*struct{ Body *Hold }, error) {
-		idem, err := s.idempotency(ctx, in.IdempotencyKey, nil)
+		var reason string
+		if in.Body != nil {
+			reason = in.Body.Value.Reason
+		}
+		ctx, err := s.reasoned(ctx, reason)
+		if err != nil {
+			return nil, s.fail(err)
+		}
+		idem, err := s.idempotency(ctx, in.IdempotencyKey, in.RawBody)
 		if err != nil {
 			return nil, s.fail(err)
 		}
@@ -155,7 +170,7 @@ func (s *Server) holdRoutes() {
 		Summary:     "Get a hold",
 		Description: "As of now: a hold past its TTL is released first. A member key reads only its own member's: another member's is 404 like a missing one.",
 		Tags:        []string{"Holds"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Hold id."`
 	}) (*struct{ Body *Hold }, error) {
 		h, err := s.ledger.Hold(ctx, in.ID)

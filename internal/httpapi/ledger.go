@@ -32,6 +32,12 @@ func (s *Server) ledgerRoutes() {
 	s.eventRoutes()
 	s.webhookRoutes()
 	s.topupRoutes()
+	s.directoryRoutes()
+	s.debitRoutes()
+	s.reportRoutes()
+	if s.catalogs != nil {
+		s.impactRoutes()
+	}
 }
 
 // register is huma.Register for a ledger route, secured for a. Inputs that

@@ -51,7 +51,7 @@ func (s *Server) memberRoutes() {
 		Description: "Makes member a member of the team (again, if they were removed: their period's usage is kept) with a monthly limit of the team's pool, or changes their limit. A limit below what the member used this period stops their next generations, not the ones under way. Answers the member as the change left them, which is also what a retry with the same Idempotency-Key gets. 422 not_a_team for an account that is not a team, invalid_member_id, invalid_amount; 404 unknown_account.",
 		Tags:        []string{"Teams"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"The team's account id."`
 		Member         string `path:"member" doc:"The member: the studio's user id (an account id's alphabet)."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
@@ -80,7 +80,7 @@ func (s *Server) memberRoutes() {
 		Summary:     "A team's members, with their limits and what they used",
 		Description: "Every member of the team, by id, with their monthly limit and what they used of it in the period under way. A member key sees only its own member. 422 not_a_team for an account that is not a team.",
 		Tags:        []string{"Teams"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"The team's account id."`
 	}) (*struct{ Body *Members }, error) {
 		c, err := s.reader(ctx, "account", in.ID, in.ID)
@@ -108,7 +108,7 @@ func (s *Server) memberRoutes() {
 		Description: "The member may make no new generations or holds on the team; those under way resolve as any. Answers the member as they were removed, with what they used of the period under way. Set again, they keep that usage. 404 unknown_member for one who is not a member (or was removed); 422 not_a_team.",
 		Tags:        []string{"Teams"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"The team's account id."`
 		Member         string `path:"member" doc:"The member."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key gets the first answer and changes nothing. 1 to 255 visible ASCII characters (! to ~)."`

@@ -94,7 +94,7 @@ func (s *Server) documentLimits() {
 				continue // not served through huma's middleware
 			}
 			// Routes registered without secure are public: the middleware
-			// reads a missing access as accessPublic, and so does this.
+			// reads a missing access as public, and so does this.
 			a, _ := op.Metadata[accessKey].(access)
 			if s.rateLimited(a) && op.Responses["429"] == nil {
 				op.Responses["429"] = &huma.Response{
@@ -103,7 +103,7 @@ func (s *Server) documentLimits() {
 					Content:     content,
 				}
 			}
-			if a != accessPublic && s.ledger != nil && op.Responses["503"] == nil {
+			if a != public && s.ledger != nil && op.Responses["503"] == nil {
 				op.Responses["503"] = &huma.Response{
 					Description: "store_unavailable: the store cannot serve now (disk full, read-only file, database busy or unreachable). Retry later; a POST with the same Idempotency-Key.",
 					Content:     content,
@@ -135,7 +135,7 @@ func (s *Server) limitedResponse() *huma.Response {
 // rateLimited reports whether a route of access a can answer 429: every
 // request is charged to its key, or without a valid key to its address.
 func (s *Server) rateLimited(a access) bool {
-	if a == accessPublic || a == accessOptional {
+	if !a.keyed() {
 		return s.ipLimits != nil
 	}
 	return s.keyLimits != nil || s.ipLimits != nil

@@ -18,6 +18,7 @@ var notAnswered = map[string]string{
 	"invalid_seed":      "tally bench (credit.SeedHistory)",
 	"account_not_empty": "tally bench (credit.SeedHistory)",
 	"account_busy":      "the expiry sweeper (Refs.TryLock)",
+	"no_catalog":        "credit.Ledger.Impact without a catalog (the API always names one)",
 }
 
 // codePatterns find the stable codes the server answers with, in the code of

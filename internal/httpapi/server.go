@@ -318,7 +318,7 @@ func (s *Server) routes() {
 		Tags:         []string{"Pricing"},
 		MaxBodyBytes: MaxBodyBytes + 1, // huma refuses a body that reaches the limit; 1 MiB itself is allowed
 		Errors:       []int{400, 401, 404, 413, 415, 422},
-	}, accessOptional), func(ctx context.Context, in *struct{ Body jsonBody[QuoteRequest] }) (*struct{ Body *Quote }, error) {
+	}, keyOptional), func(ctx context.Context, in *struct{ Body jsonBody[QuoteRequest] }) (*struct{ Body *Quote }, error) {
 		body := &in.Body.Value
 		if body.Account != "" {
 			if err := s.canAfford(ctx, body.Account); err != nil {

@@ -96,7 +96,7 @@ func (s *Server) subscriptionRoutes() {
 		Description:   "Starts a subscription now or later (starts_at). Each month from its start, on the renewal day in its time zone, the plan's monthly allowances are given once, expiring at the month's end; while it is active the plan's rules replace the account's program (no free credits). 409 subscription_exists while another is active or scheduled; 422 unknown_plan, invalid_billing, invalid_time_zone, invalid_start.",
 		Tags:          []string{"Subscriptions"},
 		DefaultStatus: http.StatusCreated,
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[SubscriptionRequest]
@@ -133,7 +133,7 @@ func (s *Server) subscriptionRoutes() {
 		Summary:     "An account's subscriptions",
 		Description: "Oldest first, ended ones included, as of now (a renewal due is given first).",
 		Tags:        []string{"Subscriptions"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Account id."`
 	}) (*struct{ Body *Subscriptions }, error) {
 		if err := s.readable(ctx, "account", in.ID, in.ID); err != nil {
@@ -158,7 +158,7 @@ func (s *Server) subscriptionRoutes() {
 		Summary:     "Get a subscription",
 		Description: "As of now (a renewal due is given first).",
 		Tags:        []string{"Subscriptions"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Subscription id."`
 	}) (*struct{ Body *Subscription }, error) {
 		sub, err := s.ledger.Subscription(ctx, in.ID)
@@ -178,7 +178,7 @@ func (s *Server) subscriptionRoutes() {
 		Summary:     "Cancel a subscription",
 		Description: "Ends it now, or at the end of the billing period under way (period_end, the default): no renewal after that; the account falls back to its program. A cancel that changes nothing (a double click) answers the subscription as it is and writes nothing. 409 subscription_ended; 422 invalid_at.",
 		Tags:        []string{"Subscriptions"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Subscription id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           *jsonBody[CancelRequest]
@@ -206,7 +206,7 @@ func (s *Server) subscriptionRoutes() {
 		Summary:     "Change a subscription's plan",
 		Description: "An upgrade (more monthly credits) at now takes effect at once and gives, for the month under way, the difference of each allowance; a downgrade, or any change at period_end, takes effect when the billing period ends (next_plan, next_at). Asking again for the same change answers the subscription as it is. 409 subscription_ended; 422 unknown_plan, same_plan, invalid_at.",
 		Tags:        []string{"Subscriptions"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Subscription id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[ChangeRequest]

@@ -91,7 +91,7 @@ func (s *Server) topupRoutes() {
 		Description: "When a write takes the account's available credits from low_balance_credits or more to below it, the feed and the webhooks get one balance.low; when they come back to it or above, balance.recovered. balance.depleted (the balance reaching 0) needs no threshold. Answers the account as the change left it, which is also what a retry with the same Idempotency-Key gets. Audited. 422 invalid_threshold, invalid_amount; 404 unknown_account.",
 		Tags:        []string{"Alerts and top-ups"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[AlertsRequest]
@@ -120,7 +120,7 @@ func (s *Server) topupRoutes() {
 		Description: "When a write leaves the account's available credits below threshold_credits, tally asks the studio for amount_credits: a pending top-up and its topup.requested event. It never asks again while one is pending, nor past monthly_cap_credits in a calendar month; the studio charges its customer and confirms the top-up (POST /v1/topups/{id}/confirm), which grants the credits, or cancels it. If the account is below the new threshold already, it asks at once. All three fields are required; all 0 turns auto top-up off. Answers the account as the change left it. Audited. 422 invalid_auto_topup, invalid_amount; 404 unknown_account.",
 		Tags:        []string{"Alerts and top-ups"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key and body gets the first answer and changes nothing; the same key with another body is 409 idempotency_conflict. 1 to 255 visible ASCII characters (! to ~)."`
 		Body           jsonBody[AutoTopupRequest]
@@ -157,7 +157,7 @@ func (s *Server) topupRoutes() {
 		Description: "As PUT with all three fields 0: no more requests are made; a pending one stays until it is confirmed or canceled. Answers the account as the change left it. Audited (when it was on). 404 unknown_account.",
 		Tags:        []string{"Alerts and top-ups"},
 		Errors:      []int{http.StatusConflict},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID             string `path:"id" doc:"Account id."`
 		IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key gets the first answer and changes nothing. 1 to 255 visible ASCII characters (! to ~)."`
 	}) (*struct{ Body *Account }, error) {
@@ -179,7 +179,7 @@ func (s *Server) topupRoutes() {
 		Summary:     "An account's top-up requests, newest first",
 		Description: "Every request auto top-up made, pending, confirmed or canceled. Paged: pass next_before as before. A team's are its pool's, which its member keys read too.",
 		Tags:        []string{"Alerts and top-ups"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Account id."`
 		Before string `query:"before" doc:"next_before of the previous page (a top-up id); absent: the newest."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Top-ups per page."`
@@ -216,7 +216,7 @@ func (s *Server) topupRoutes() {
 		Path:        "/v1/topups/{id}",
 		Summary:     "Get a top-up request",
 		Tags:        []string{"Alerts and top-ups"},
-	}, accessRead, func(ctx context.Context, in *struct {
+	}, allowAdmin|allowService|allowSupport|allowAccount, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Top-up id."`
 	}) (*struct{ Body *Topup }, error) {
 		t, err := s.ledger.Topup(ctx, in.ID)
@@ -237,7 +237,7 @@ func (s *Server) topupRoutes() {
 			Summary:     summary,
 			Description: desc,
 			Tags:        []string{"Alerts and top-ups"},
-		}, accessWrite, func(ctx context.Context, in *struct {
+		}, allowAdmin|allowService, func(ctx context.Context, in *struct {
 			ID             string `path:"id" doc:"Top-up id."`
 			IdempotencyKey string `header:"Idempotency-Key" doc:"Makes the request exactly-once: a retry with the same key gets the first answer and changes nothing. 1 to 255 visible ASCII characters (! to ~)."`
 		}) (*struct{ Body *Topup }, error) {

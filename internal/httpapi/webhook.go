@@ -150,7 +150,7 @@ func (s *Server) webhookRoutes() {
 		Description:   "From the next change that commits, each event of a type it wants becomes one delivery: a POST of the event (as GET /v1/events shows it) to url, signed per the Standard Webhooks specification with the secret this answer carries, the only answer that ever will. Deliveries are at least once, retried with backoff for a day; an endpoint that answers 410 Gone is disabled. Not idempotent: a retry registers a second endpoint (list and delete the extra). Admin keys only. 422 invalid_webhook_url, webhook_url_private, invalid_event_type, invalid_description.",
 		Tags:          []string{"Webhooks"},
 		DefaultStatus: http.StatusCreated,
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		Body jsonBody[WebhookRequest]
 	}) (*struct{ Body *Webhook }, error) {
 		b := &in.Body.Value
@@ -168,7 +168,7 @@ func (s *Server) webhookRoutes() {
 		Summary:     "List the webhook endpoints",
 		Description: "Every endpoint not deleted, oldest first, disabled ones included; never their secrets. Admin keys only.",
 		Tags:        []string{"Webhooks"},
-	}, accessAdmin, func(ctx context.Context, _ *struct{}) (*struct{ Body *Webhooks }, error) {
+	}, allowAdmin, func(ctx context.Context, _ *struct{}) (*struct{ Body *Webhooks }, error) {
 		ws, err := s.ledger.Webhooks(ctx)
 		if err != nil {
 			return nil, s.fail(err)
@@ -187,7 +187,7 @@ func (s *Server) webhookRoutes() {
 		Summary:     "Get a webhook endpoint",
 		Description: "Without its secret. 404 unknown_webhook, deleted ones too. Admin keys only.",
 		Tags:        []string{"Webhooks"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Webhook id."`
 	}) (*struct{ Body *Webhook }, error) {
 		w, err := s.ledger.Webhook(ctx, in.ID)
@@ -205,7 +205,7 @@ func (s *Server) webhookRoutes() {
 		Description:   "Nothing more is sent to it; its pending deliveries are never attempted. 404 unknown_webhook (also when it was deleted already). Admin keys only.",
 		Tags:          []string{"Webhooks"},
 		DefaultStatus: http.StatusNoContent,
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID string `path:"id" doc:"Webhook id."`
 	}) (*struct{}, error) {
 		if err := s.ledger.DeleteWebhook(ctx, in.ID); err != nil {
@@ -221,7 +221,7 @@ func (s *Server) webhookRoutes() {
 		Summary:     "An endpoint's deliveries, newest first",
 		Description: "Each event sent (or to be sent) to the endpoint, with its status, attempts and how the last one went. Paged: pass next_before as before. Admin keys only. 404 unknown_webhook.",
 		Tags:        []string{"Webhooks"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Webhook id."`
 		Before string `query:"before" doc:"next_before of the previous page (a delivery id); absent: the newest."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Deliveries per page."`
@@ -240,7 +240,7 @@ func (s *Server) webhookRoutes() {
 		Summary:     "Send a delivery again now",
 		Description: "Makes the delivery pending and due now, whatever became of it: a failed one once its endpoint is fixed, or a delivered one the receiver lost. The receiver gets the same webhook-id as before. Audited. Admin keys only. 404 unknown_webhook, unknown_delivery (also one of another endpoint).",
 		Tags:        []string{"Webhooks"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID       string `path:"id" doc:"Webhook id."`
 		Delivery string `path:"delivery" doc:"Delivery id."`
 	}) (*struct{ Body Delivery }, error) {
@@ -264,7 +264,7 @@ func (s *Server) webhookRoutes() {
 		Summary:     "The webhook deliveries of an account's events, newest first",
 		Description: "Every endpoint's deliveries of the account's events, for support: was the studio told? An account none of whose events was delivered, or that does not exist, has none. Paged: pass next_before as before. Admin keys only.",
 		Tags:        []string{"Webhooks"},
-	}, accessAdmin, func(ctx context.Context, in *struct {
+	}, allowAdmin, func(ctx context.Context, in *struct {
 		ID     string `path:"id" doc:"Account id."`
 		Before string `query:"before" doc:"next_before of the previous page (a delivery id); absent: the newest."`
 		Limit  int    `query:"limit" minimum:"1" maximum:"500" default:"50" doc:"Deliveries per page."`

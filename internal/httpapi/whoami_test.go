@@ -18,12 +18,14 @@ func TestWhoAmI(t *testing.T) {
 	e.Account("alice", "", "10")
 	service := e.Key(credit.ScopeService, "")
 	own := e.Key(credit.ScopeAccount, "alice")
+	support := e.Key(credit.ScopeSupport, "")
 	for _, tt := range []struct {
 		name, key      string
 		scope, account string
 	}{
 		{"admin", adminKey, "admin", ""},
 		{"service", service, "service", ""},
+		{"support", support, "support", ""},
 		{"account", own, "account", "alice"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,7 +76,7 @@ func TestWhoAmIOpenAPI(t *testing.T) {
 	if !ok {
 		t.Fatal("/openapi.json does not document GET /v1/whoami")
 	}
-	if op.OperationID != "whoami" || len(op.Security) == 0 || strings.Join(op.Scopes, ",") != "admin,service,account" {
+	if op.OperationID != "whoami" || len(op.Security) == 0 || strings.Join(op.Scopes, ",") != "admin,service,support,account" {
 		t.Errorf("GET /v1/whoami documented as %+v; want operation whoami, bearer security, every scope", op)
 	}
 	for _, status := range []string{"200", "401"} {

@@ -1,6 +1,9 @@
 // Account: balances, grants, open holds, paged history, usage by model and
 // day (an SVG drawn here from the API's sums), and CSV export. An account key
 // sees its own account only: the console does not even ask for another.
+// The support desk (support.js) adds its generations, its audit log and the
+// actions; the buttons of the grants' and holds' rows are drawn here for it,
+// and it asks this page to reload after an action (tally.accountPage).
 // A team's page adds its members' use of their monthly limits and its usage
 // by member; a member's key sees the team's pool and its own row only (the
 // API answers it no other). The alerts, auto top-up and its requests show
@@ -16,44 +19,6 @@
 
   function signInLink(text) {
     return T.el('a', { href: '/login?next=' + encodeURIComponent(location.pathname + location.search) }, text || 'Sign in');
-  }
-
-  // /accounts: choose an account. The id is asked of the API first: one it
-  // refuses is said here, not turned into an address that leads elsewhere.
-  const chooser = $('account-form');
-  if (chooser) {
-    const msg = $('account-msg');
-    if (who && who.scope === 'account') {
-      location.replace(T.accountHref(who.account));
-      return;
-    }
-    const input = $('account-id');
-    const given = input.value; // ?id=…, an id no page address can carry
-    if (!who) msg.replaceChildren(signInLink(), ' with an API key to read accounts.');
-    if (!given) input.value = T.session.account();
-    const open = async (id) => {
-      if (!who) {
-        location.assign(T.accountHref(id));
-        return;
-      }
-      T.setMessage(msg, '');
-      try {
-        await T.checkAccount(id);
-      } catch (e) {
-        T.setMessage(msg, T.accountRefusal(e, id), 'bad');
-        input.focus();
-        return;
-      }
-      T.session.setAccount(id);
-      location.assign(T.accountHref(id));
-    };
-    chooser.addEventListener('submit', (e) => {
-      e.preventDefault();
-      const id = input.value.trim();
-      if (id) open(id);
-    });
-    if (given && who) open(given);
-    return;
   }
 
   const page = $('account-page');
@@ -91,8 +56,23 @@
     table.tBodies[0].replaceChildren(T.el('tr', null, T.el('td', { class: 'empty', colspan: String(cols) }, text)));
   }
 
+  // The support desk's buttons on a grant's or a hold's row: support.js
+  // opens the confirmation, which reads the grant or hold from the account
+  // as loaded here (tally.accountPage.account()).
+  const desk = T.session.maySupport();
+  function act(kind, refId, label, name) {
+    if (!desk) return null;
+    return T.el('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-act': kind, 'data-id': refId, 'aria-label': label + ' ' + name }, label);
+  }
+  // voidable: a live grant with something left that a void can take back
+  // (a day's free credits end at midnight; the overdraft is not a grant to
+  // take back).
+  const voidable = (g) => !g.expired_at && g.remaining_credits > 0 && g.source !== 'free' && g.source !== 'overdraft';
+  let current = null; // the account as last loaded
+
   async function loadAccount() {
     const a = await T.api(base);
+    current = a;
     team = a.kind === 'team';
     const active = (a.subscriptions || []).find((s) => s.id === a.subscription);
     zone = (active && active.time_zone) || a.time_zone || 'UTC';
@@ -123,29 +103,32 @@
     }
 
     const grants = $('grants');
-    if (!a.grants.length) emptyRow(grants, 7, 'No grants yet.');
+    if (!a.grants.length) emptyRow(grants, 8, 'No grants yet.');
     else {
-      grants.tBodies[0].replaceChildren(...a.grants.map((g) => T.el('tr', null,
+      grants.tBodies[0].replaceChildren(...a.grants.map((g) => T.el('tr', { 'data-grant': g.id },
         T.el('th', { scope: 'row', 'data-label': 'Source' }, T.el('span', { class: 'badge' }, g.source)),
         T.el('td', { class: 'num', 'data-label': 'Granted' }, T.credits(g.granted_credits)),
         T.el('td', { class: 'num', 'data-label': 'Remaining' }, T.credits(g.remaining_credits)),
         T.el('td', { class: 'num', 'data-label': 'Held' }, T.credits(g.held_credits)),
         T.el('td', { 'data-label': 'Expires' }, g.expired_at ? 'expired ' + T.time(g.expired_at) : g.expires_at ? T.time(g.expires_at) : 'never'),
         T.el('td', { 'data-label': 'Applies to' }, T.appliesTo(g.applies_to, modelName, (t) => tags[t])),
-        T.el('td', { 'data-label': 'Memo' }, g.memo || ''))));
+        T.el('td', { 'data-label': 'Memo' }, g.memo || ''),
+        T.el('td', { class: 'act' }, voidable(g) ? act('void', g.id, 'Void', 'grant ' + g.id) : null))));
     }
 
     const holds = $('holds');
-    if (!a.open_holds.length) emptyRow(holds, 5, 'No open holds.');
+    if (!a.open_holds.length) emptyRow(holds, 6, 'No open holds.');
     else {
-      holds.tBodies[0].replaceChildren(...a.open_holds.map((h) => T.el('tr', null,
+      holds.tBodies[0].replaceChildren(...a.open_holds.map((h) => T.el('tr', { 'data-hold': h.id },
         T.el('th', { scope: 'row', 'data-label': 'Hold' }, T.el('code', null, h.id)),
         T.el('td', { 'data-label': 'Generation' }, h.generation ? T.el('code', null, h.generation) : 'generic',
           h.member ? T.el('span', { class: 'muted' }, ' by ' + h.member) : null),
         T.el('td', { class: 'num', 'data-label': 'Credits' }, T.credits(h.credits)),
         T.el('td', { 'data-label': 'Created' }, T.time(h.created_at)),
-        T.el('td', { 'data-label': 'Expires' }, T.time(h.expires_at)))));
+        T.el('td', { 'data-label': 'Expires' }, T.time(h.expires_at)),
+        T.el('td', { class: 'act' }, act('release', h.id, 'Release', 'hold ' + h.id)))));
     }
+    return a;
   }
 
   // Members: what each used of the pool this period against their monthly
@@ -366,7 +349,7 @@
   const cursors = [''];
   let pageIndex = 0;
   let nextCursor = '';
-  const kindLabel = { grant: 'Grant', hold: 'Hold', capture: 'Charge', release: 'Release', expire: 'Expiry', refund: 'Refund', void: 'Void' };
+  const kindLabel = { grant: 'Grant', hold: 'Hold', capture: 'Charge', release: 'Release', expire: 'Expiry', refund: 'Refund', void: 'Void', debit: 'Debit' };
 
   // charged is what a charge cost, with its list price when that differs
   // (a generation in an unlimited window is charged 0).
@@ -386,7 +369,7 @@
       // Charged is what the entry charged the account: positive for a
       // charge, negative for a refund, a dash for an entry that charges
       // nothing (a hold moves credits, it does not charge them).
-      table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', null,
+      table.tBodies[0].replaceChildren(...page.entries.map((e) => T.el('tr', { 'data-entry': String(e.id), 'data-kind': e.kind },
         T.el('td', { 'data-label': 'Time' }, T.el('time', { datetime: e.time }, T.time(e.time))),
         T.el('th', { scope: 'row', 'data-label': 'Entry' }, T.el('span', { class: 'badge' }, kindLabel[e.kind] || e.kind), ' ', T.el('code', null, e.ref),
           e.member ? T.el('span', { class: 'muted' }, ' by ' + e.member) : null),
@@ -474,22 +457,8 @@
     return m;
   }
 
-  const SVG = 'http://www.w3.org/2000/svg';
-  function svg(tag, attrs, ...children) {
-    const e = document.createElementNS(SVG, tag);
-    for (const k of Object.keys(attrs || {})) e.setAttribute(k, attrs[k]);
-    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return e;
-  }
-
-  // niceMax rounds the tallest bar up to an axis top whose quarters are
-  // round numbers (240 for 223: ticks at 60, 120, 180, 240).
-  function niceMax(v) {
-    if (v <= 0) return 1;
-    const p = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (v <= m * p) return m * p;
-    return 10 * p;
-  }
+  const svg = T.svg;
+  const niceMax = T.niceMax;
 
   function drawUsage() {
     const box = $('usage-chart');
@@ -610,6 +579,24 @@
     T.setMessage(msg, T.accountRefusal(e, id), 'bad');
   }
 
+  // What the support desk (support.js) reads and asks of this page: the
+  // account as last loaded, and a reload after an action, which answers
+  // the account as it is now.
+  let markReady;
+  T.accountPage = {
+    id: id,
+    base: base,
+    // ready settles once the account has loaded (never, when it cannot).
+    ready: new Promise((resolve) => { markReady = resolve; }),
+    account: () => current,
+    async reload() {
+      const a = await loadAccount();
+      pageIndex = 0;
+      await Promise.all([loadEntries(), loadUsage(), loadTopups()]);
+      return a;
+    },
+  };
+
   (async function () {
     try {
       await loadAccount();
@@ -620,6 +607,7 @@
     }
     $('account-body').hidden = false;
     $('account-actions').hidden = false;
+    markReady(current);
     try {
       await Promise.all([loadEntries(), loadUsage(), loadTopups(), loadDeliveries()]);
     } catch (e) {

@@ -48,6 +48,13 @@
       const who = session.who();
       return !!who && (who.scope === 'admin' || who.scope === 'service');
     },
+    // maySupport says whether the key may use the support desk: find
+    // accounts, read their audit log and reports, and grant, take back,
+    // void, refund and release (admin and support keys).
+    maySupport() {
+      const who = session.who();
+      return !!who && (who.scope === 'admin' || who.scope === 'support');
+    },
   };
 
   // ApiError is a refused request: its status and RFC 9457 problem.
@@ -73,7 +80,8 @@
   }
 
   // api calls the JSON API. opts: method, body (JSON), key (instead of the
-  // session's), idempotent (adds an Idempotency-Key), csv (answers the
+  // session's), idempotent (adds a new Idempotency-Key), idempotencyKey
+  // (sends this one: a retry of the same request), csv (answers the
   // Response, for text/csv), signal (an AbortSignal: an aborted request
   // throws the fetch's AbortError, not an ApiError).
   async function api(path, opts) {
@@ -82,7 +90,8 @@
     const key = opts.key !== undefined ? opts.key : session.key();
     if (key) headers.Authorization = 'Bearer ' + key;
     if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
-    if (opts.idempotent) headers['Idempotency-Key'] = uuid();
+    if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
+    else if (opts.idempotent) headers['Idempotency-Key'] = uuid();
     let r;
     try {
       r = await fetch(path, {
@@ -169,6 +178,48 @@
   }
   function plural(n, one, many) { return numberFormat.format(n) + ' ' + (n === 1 ? one : many); }
 
+  // Money the console works out itself (what is left to refund, a sum of
+  // a chart's bar) is counted in integer thousandths of a credit, read from
+  // the amount's decimal text: never added or compared in floating point.
+  // The API's amounts have at most three decimals, and JavaScript's
+  // shortest form of such a number is its decimal text ("73.5"). Integers
+  // are exact up to 2^53 thousandths, far beyond any amount tally takes.
+  //
+  // milli reads an amount (the API's number, or text) as thousandths; NaN
+  // when it is not one.
+  function milli(v) {
+    if (v === null || v === undefined) return NaN;
+    const m = /^(-)?(\d+)(?:\.(\d{1,3}))?$/.exec(String(v).trim());
+    if (!m) return NaN;
+    const n = Number(m[2]) * 1000 + Number((m[3] || '').padEnd(3, '0'));
+    return m[1] ? -n : n;
+  }
+  // decimal is thousandths as the API's decimal text: 73500 is "73.5".
+  function decimal(m) {
+    const a = Math.abs(m);
+    const frac = a % 1000;
+    let s = String((a - frac) / 1000);
+    if (frac) s += '.' + String(frac).padStart(3, '0').replace(/0+$/, '');
+    return (m < 0 ? '-' : '') + s;
+  }
+  // creditsOf formats thousandths as the page shows amounts ("1,000.5"):
+  // the formatter is given the decimal text, which it reads exactly.
+  function creditsOf(m) { return numberFormat.format(decimal(m)); }
+  // parseAmount reads an amount typed by a person ("10", "73.5", "0.25")
+  // as thousandths: NaN for anything else (a sign, an exponent, more than
+  // three decimals, a thousands separator).
+  function parseAmount(text) {
+    const m = /^(\d*)(?:\.(\d{0,3}))?$/.exec(String(text).trim());
+    if (!m || (m[1] === '' && !m[2])) return NaN;
+    return Number(m[1] || '0') * 1000 + Number((m[2] || '').padEnd(3, '0'));
+  }
+  // amountJSON is thousandths for a request body: the decimal itself as a
+  // JSON number (JSON.rawJSON), or where a browser lacks it the number
+  // whose shortest form is that decimal, which JSON.stringify writes back.
+  function amountJSON(m) {
+    return typeof JSON.rawJSON === 'function' ? JSON.rawJSON(decimal(m)) : Number(decimal(m));
+  }
+
   const timeFormat = new Intl.DateTimeFormat('en-GB', {
     year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZone: 'UTC', timeZoneName: 'short',
   });
@@ -254,6 +305,35 @@
     node.classList.toggle('msg-good', kind === 'good');
   }
 
+  // svg builds an SVG element: svg('rect', {x: 1}, child…); text children
+  // are set as text.
+  const SVG = 'http://www.w3.org/2000/svg';
+  function svg(tag, attrs, ...children) {
+    const e = document.createElementNS(SVG, tag);
+    for (const k of Object.keys(attrs || {})) e.setAttribute(k, attrs[k]);
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return e;
+  }
+
+  // niceMax rounds the tallest bar up to an axis top whose quarters are
+  // round numbers (240 for 223: ticks at 60, 120, 180, 240). It places
+  // bars on a chart; no amount is computed from it.
+  function niceMax(v) {
+    if (v <= 0) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10]) if (v <= m * p) return m * p;
+    return 10 * p;
+  }
+
+  // The colours of the grant sources, the same on every chart.
+  const sourceColors = {
+    free: '#5fd08f', subscription: '#8b7bff', topup: '#4fc3f7', promo: '#f3c15a',
+    rollover: '#80cbc4', refund: '#ce93d8', adjustment: '#ffab91', overdraft: '#ff8a8a',
+  };
+
   // download saves a Blob as a file through a temporary link.
   function download(blob, name) {
     const url = URL.createObjectURL(blob);
@@ -264,6 +344,8 @@
     setTimeout(() => URL.revokeObjectURL(url), 10000);
   }
 
+  const scopeNames = { admin: 'Admin', service: 'Service', support: 'Support' };
+
   // The header: who is signed in, and where Account leads.
   function renderAuth() {
     const box = document.getElementById('auth');
@@ -273,6 +355,8 @@
     const nav = document.getElementById('nav-account');
     const account = session.account();
     if (nav) nav.setAttribute('href', account ? accountHref(account) : '/accounts');
+    const reports = document.getElementById('nav-reports');
+    if (reports && !reports.hasAttribute('aria-current')) reports.hidden = !session.maySupport();
     if (!who) {
       const next = location.pathname === '/login' ? '/' : location.pathname + location.search;
       box.append(el('a', { class: 'btn btn-ghost btn-sm', href: '/login?next=' + encodeURIComponent(next), id: 'signin' }, 'Sign in'));
@@ -281,7 +365,7 @@
     let label;
     if (who.scope === 'account' && who.member) label = el('span', { class: 'who', id: 'who' }, 'Member key · ', el('b', null, who.member), ' of ', el('b', null, who.account));
     else if (who.scope === 'account') label = el('span', { class: 'who', id: 'who' }, 'Account key · ', el('b', null, who.account));
-    else label = el('span', { class: 'who', id: 'who' }, el('b', null, who.scope === 'admin' ? 'Admin' : 'Service'), ' key');
+    else label = el('span', { class: 'who', id: 'who' }, el('b', null, scopeNames[who.scope] || who.scope), ' key');
     box.append(label, el('button', {
       type: 'button', class: 'btn btn-ghost btn-sm', id: 'signout',
       onclick: () => { session.signOut(); location.assign('/'); },
@@ -362,7 +446,8 @@
 
   window.tally = {
     session, api, ApiError, uuid, localPath, accountHref, checkAccount, accountRefusal, credits, plural, time, date, day, ordinal, zoneFormat,
-    names, list, appliesTo, el, setMessage, download, renderAuth, setupTips, refreshTip,
+    milli, decimal, creditsOf, parseAmount, amountJSON,
+    names, list, appliesTo, el, svg, niceMax, sourceColors, setMessage, download, renderAuth, setupTips, refreshTip,
   };
 
   renderAuth();

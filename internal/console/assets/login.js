@@ -15,7 +15,7 @@
   const next = T.localPath(form.dataset.next || '/');
   const who = T.session.who();
   if (who) {
-    const held = who.scope !== 'account' ? 'a' + (who.scope === 'admin' ? 'n admin' : ' service') + ' key'
+    const held = who.scope !== 'account' ? ({ admin: 'an admin', service: 'a service', support: 'a support' }[who.scope] || 'a ' + who.scope) + ' key'
       : who.member ? 'the key of member ' + who.member + ' of team ' + who.account : 'the account key of ' + who.account;
     T.setMessage(msg, 'Signed in with ' + held + '. Another key replaces it.');
   }
