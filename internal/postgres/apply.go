@@ -21,7 +21,9 @@ import (
 // confirmation made), then the journal (whose postings name grants), the
 // idempotency records, the audit log and the events: the outbox, in the
 // same transaction and the same round trip as what it tells of. The usage
-// rollup is kept by the journal's trigger.
+// rollup is kept by the journal's trigger; the report rollups come last
+// (queueRollups, report.go): their rows are shared by every account, so
+// they are locked for as short a time as the round trip allows.
 
 const (
 	insertAccounts = `INSERT INTO accounts (` + accountColumns + `)
@@ -173,11 +175,13 @@ func queueApply(r *round, cs []*credit.Change) error {
 			for _, c := range cs {
 				queueChange(r, []*credit.Change{c})
 			}
+			queueRollups(r, cs)
 			return nil
 		}
 		seen[a.ID] = true
 	}
 	queueChange(r, cs)
+	queueRollups(r, cs)
 	return nil
 }
 

@@ -83,3 +83,22 @@ func EventsQuery(q credit.EventQuery) string {
 
 // WarnGrantsQuery is the statement of Tx.WarnGrants, to EXPLAIN it.
 const WarnGrantsQuery = warnGrantsQuery
+
+// PrefixEnd is prefixEnd, to test the end of a prefix's range.
+var PrefixEnd = prefixEnd
+
+// AccountsQuery, GenerationsQuery, AccountAuditQuery and ChargedQuery are
+// the statements of Tx.Accounts (with an end to its range or not),
+// Tx.Generations (for f), Tx.AccountAudit and Tx.EachCharged, to EXPLAIN
+// them.
+func AccountsQuery(bounded bool) string { return accountsQuery(bounded) }
+
+func GenerationsQuery(f credit.GenerationFilter) string {
+	query, _ := generationsQuery("", f)
+	return query
+}
+
+const (
+	AccountAuditQuery = accountAuditQuery
+	ChargedQuery      = chargedQuery
+)

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,3 +49,64 @@ func (t *tx) affected(op string, tag pgconn.CommandTag, err error, notFound *cre
 	}
 	return nil
 }
+
+// Generations returns an account's generations that match f, by ID
+// descending, at most f.Limit (see credit.Tx): an ordered read of
+// generations_account, backward from f.Before, whose filters (status,
+// model, member) stop it once f.Limit rows matched.
+func (t *tx) Generations(account string, f credit.GenerationFilter) ([]credit.Generation, error) {
+	query, args := generationsQuery(account, f)
+	var out []credit.Generation
+	err := t.each("list generations", func(s scanner) error {
+		g, err := scanGeneration(s)
+		out = append(out, g)
+		return err
+	}, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// generationsQuery is the statement of Tx.Generations and its arguments:
+// a condition for each field of f that is set, so that the planner sees
+// f.Before as a bound of the index rather than a filter.
+func generationsQuery(account string, f credit.GenerationFilter) (string, []any) {
+	where := `account = $1`
+	args := []any{account, sqlLimit(f.Limit)}
+	and := func(cond string, v any) {
+		args = append(args, v)
+		where += fmt.Sprintf(` AND `+cond, len(args))
+	}
+	if f.Status != "" {
+		and(`status = $%d`, string(f.Status))
+	}
+	if f.Model != "" {
+		and(`model = $%d`, f.Model)
+	}
+	if f.Member != "" {
+		and(`member = $%d`, f.Member)
+	}
+	if f.Before != "" {
+		and(`id < $%d`, f.Before)
+	}
+	return `SELECT ` + generationColumns + ` FROM generations WHERE ` + where + ` ORDER BY id DESC LIMIT $2`, args
+}
+
+// EachCharged streams the generations completed with a charge whose
+// ResolvedAt is in [from, to), in no particular order (see credit.Tx),
+// found by the partial index generations_charged, whose predicate
+// chargedQuery repeats; pgx reads the rows from the connection as they are
+// scanned.
+func (t *tx) EachCharged(from, to time.Time, fn func(*credit.Generation) error) error {
+	return t.each("read charged generations", func(s scanner) error {
+		g, err := scanGeneration(s)
+		if err != nil {
+			return err
+		}
+		return fn(&g)
+	}, chargedQuery, from.UTC(), to.UTC())
+}
+
+const chargedQuery = `SELECT ` + generationColumns + ` FROM generations
+	WHERE status = 'completed' AND charged > 0 AND resolved_at >= $1 AND resolved_at < $2`

@@ -33,7 +33,7 @@ func (t *tx) Snapshot() (*credit.Snapshot, error) {
 }
 
 // SnapshotState is accounts, grants, subscriptions, members, member
-// periods and the usage rollup (see credit.Scanner).
+// periods, the usage rollup and the report rollups (see credit.Scanner).
 func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 	s := &credit.Snapshot{}
 	err := t.each("snapshot accounts", func(r scanner) error {
@@ -66,6 +66,12 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 		return err
 	}, `SELECT account, to_char(day, 'YYYY-MM-DD'), model, model_kind, member, charged, charges, list_credits FROM usage_daily`)
 	if err != nil {
+		return nil, err
+	}
+	if s.Liability, err = t.liability("snapshot liability"); err != nil {
+		return nil, err
+	}
+	if s.Consumption, err = t.consumption("snapshot consumption", ``); err != nil {
 		return nil, err
 	}
 	return s, nil
