@@ -17,7 +17,8 @@ import (
 // subscription, team member and member period holds. Ids come from the
 // store (they are random), but for a plan's grants, whose ids
 // credit.PeriodGrantID makes from their period; everything else the model
-// works out itself (plans: modelplans.go; teams: modelteams.go).
+// works out itself (plans: modelplans.go; teams: modelteams.go; the
+// reports and debits: modelreports.go).
 //
 // Where the ledger documents a policy, the model follows the document:
 //   - consumption order: priority, then expiry (never last), then creation,
@@ -74,6 +75,10 @@ type model struct {
 	// is a write on the same account).
 	lastWrote string
 	unbound   int // top-ups made, for their provisional ids
+
+	// consumed is what was charged, net of refunds, by UTC day, model and
+	// paying source (modelreports.go).
+	consumed map[mConsKey]mCons
 }
 
 // The paths of credits coming back that the simulation must reach: a
@@ -164,14 +169,15 @@ type mGen struct {
 func newModel(cat *credit.Catalog) *model {
 	return &model{cat: cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
 		subs: map[string]*mSub{}, reached: map[string]int{}, members: map[string]*mMember{}, periods: map[mPeriodKey]*mPeriod{},
-		notice: credit.DefaultExpiringNotice, topups: map[string]*mTopup{}}
+		notice: credit.DefaultExpiringNotice, topups: map[string]*mTopup{}, consumed: map[mConsKey]mCons{}}
 }
 
 // clone returns a deep copy, so that a refused request can be undone.
 func (m *model) clone() *model {
 	n := &model{cat: m.cat, accounts: map[string]*mAccount{}, grants: map[string]*mGrant{}, holds: map[string]*mHold{}, gens: map[string]*mGen{},
 		subs: map[string]*mSub{}, issued: m.issued, revenue: m.revenue, expired: m.expired, reached: maps.Clone(m.reached),
-		notice: m.notice, topups: map[string]*mTopup{}, events: slices.Clone(m.events), wrote: slices.Clone(m.wrote), lastWrote: m.lastWrote, unbound: m.unbound}
+		notice: m.notice, topups: map[string]*mTopup{}, events: slices.Clone(m.events), wrote: slices.Clone(m.wrote), lastWrote: m.lastWrote, unbound: m.unbound,
+		consumed: maps.Clone(m.consumed)}
 	for k, t := range m.topups {
 		c := *t
 		n.topups[k] = &c
@@ -438,12 +444,21 @@ func (m *model) reserve(h *mHold, model string, now time.Time) error {
 
 // resolve captures capture of an open hold and returns the rest.
 func (m *model) resolve(h *mHold, capture credit.Credits, status credit.HoldStatus, at time.Time) {
+	model := ""
+	if h.gen != "" {
+		model = m.gens[h.gen].model
+	}
 	rest := capture
+	first := true
 	for i := range h.allocs {
 		a := &h.allocs[i]
 		take := min(rest, a.amount)
 		a.captured = take
 		rest -= take
+		if take > 0 {
+			m.consume(at, model, a.grant, take, first)
+			first = false
+		}
 		back := a.amount - take
 		g := m.grants[a.grant]
 		g.held -= a.amount
@@ -736,6 +751,7 @@ func (m *model) refund(id string, amount credit.Credits, whole bool, now time.Ti
 		back := min(rest, a.captured-a.refunded)
 		a.refunded += back
 		rest -= back
+		m.consume(now, g.model, a.grant, -back, false)
 		switch gr := m.grants[a.grant]; {
 		case gr.ovd:
 			owed := max(0, -gr.remaining)

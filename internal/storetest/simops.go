@@ -526,3 +526,30 @@ func (s *sim) conflict() {
 		s.fail("key %s reused with another hash = %v; want idempotency_conflict", k.key.Key, err)
 	}
 }
+
+// debit takes credits back from an account: mostly what it has, now and
+// then more (refused), with a person's reason or without.
+func (s *sim) debit() {
+	acct := s.account()
+	avail := s.m.available(acct)
+	amount := s.amount(20)
+	if avail > 0 && s.rng.IntN(4) > 0 {
+		amount = credit.Credits(1 + s.rng.Int64N(int64(avail)))
+	}
+	ctx := s.e.ctx
+	if s.rng.IntN(2) == 0 {
+		ctx = credit.WithReason(ctx, "simulation")
+	}
+	s.note("debit %s %s (%s available)", acct, amount, avail)
+	key := s.key()
+	spec := credit.DebitSpec{Credits: amount}
+	call := func(k *credit.Idempotency) (string, error) {
+		t, err := s.e.ledger.Debit(ctx, k, acct, spec)
+		return fmt.Sprintf("debit %d %s", t.ID, t.AvailableDelta), err
+	}
+	answer, err := call(key)
+	now := s.now()
+	if s.apply(err, func(m *model) error { return m.debit(acct, amount, now) }) {
+		s.remember(key, call, answer)
+	}
+}

@@ -23,7 +23,9 @@ import (
 // (simplans.go) and two teams whose members spend their pools within their
 // limits (simteams.go), with a clock that starts, by seed, a few days
 // before a DST change or a short month's end and crosses local midnights,
-// renewals, member periods' ends and DST changes.
+// renewals, member periods' ends and DST changes. After every step the
+// liability and consumption reports are compared with the model's, worked
+// out by its own rules (modelreports.go).
 func runSimulation(t *testing.T, open func(t *testing.T) credit.Store) {
 	steps := stepsFlag
 	if steps <= 0 {
@@ -181,6 +183,7 @@ func (s *sim) ops() []simOp {
 		{7, (*sim).planGeneration},
 		{2, (*sim).voidGrant},
 		{2, (*sim).amendGrant},
+		{3, (*sim).debit},
 		{6, (*sim).planClock},
 		// Teams (simteams.go).
 		{3, (*sim).setMember},
@@ -246,6 +249,7 @@ func (s *sim) run(steps int) {
 		}
 		s.check(s.log[len(s.log)-1])
 	}
+	s.checkConsumptionDays()
 	s.e.verify()
 	s.t.Logf("seed %d, %d steps from %s to %s (crossed %v): %v; paths: %v", s.seed, steps, simStarts[uint64(s.seed)%uint64(len(simStarts))].Format(time.RFC3339),
 		s.now().Format(time.RFC3339), s.crossed, s.stats, s.m.reached)
@@ -280,6 +284,7 @@ func (s *sim) check(what string) {
 		s.fail("after %s the store differs from the model:\n  %s", what, strings.Join(d, "\n  "))
 	}
 	s.checkFeed(what)
+	s.checkReports(what)
 	if vs := credit.VerifySnapshot(snap); len(vs) > 0 {
 		var lines []string
 		for _, v := range vs {

@@ -54,6 +54,11 @@ func init() {
 // the change feed, its alerts and auto top-ups, and the webhook store
 // (eventflows.go, feedflows.go, webhookflows.go); the simulation checks
 // the feed after every step against the model's events (modelevents.go).
+// Reports has the flows of the support desk and finance: the liability and
+// consumption reports and their rollups, debits and reasons, the account
+// directory and a catalog's impact (reportflows.go and its neighbours); the
+// simulation checks both reports after every step against the model's
+// (modelreports.go).
 func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("Flows", func(t *testing.T) { runFlows(t, open) })
 	t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, open) })
@@ -63,10 +68,12 @@ func Run(t *testing.T, open func(t *testing.T) credit.Store) {
 	t.Run("KeyBootstrap", func(t *testing.T) { runKeyBootstrap(t, open) })
 	t.Run("Write", func(t *testing.T) { runWrite(t, open) })
 	t.Run("Events", func(t *testing.T) { runEvents(t, open, false) })
+	t.Run("Reports", func(t *testing.T) { runReports(t, open, false) })
 	one := func(t *testing.T) credit.Store { return batchOfOne{open(t)} }
 	t.Run("BatchOfOne", func(t *testing.T) {
 		t.Run("Flows", func(t *testing.T) { runFlows(t, one) })
 		t.Run("Events", func(t *testing.T) { runEvents(t, one, true) })
+		t.Run("Reports", func(t *testing.T) { runReports(t, one, true) })
 		t.Run("Concurrency", func(t *testing.T) { runConcurrency(t, one) })
 		t.Run("Simulation", func(t *testing.T) { runSimulation(t, one) })
 	})
