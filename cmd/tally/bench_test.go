@@ -50,7 +50,8 @@ type benchReport struct {
 }
 
 // benchRows are the rows of a full `tally bench` without --url; the write
-// rows end with the bench's own check (balances, then verify).
+// rows end with the bench's own check (balances or the reports against the
+// seed, then verify).
 var benchRows = []struct {
 	name  string
 	write bool
@@ -61,6 +62,8 @@ var benchRows = []struct {
 	{"hot-account", true}, {"hot-account/http", true},
 	{"mixed/http", true},
 	{"history/entries", true}, {"history/usage", true}, {"history/entries/http", true}, {"history/usage/http", true},
+	{"reports/liability", true}, {"reports/consumption", true}, {"catalog/impact", true},
+	{"reports/liability/http", true}, {"reports/consumption/http", true},
 }
 
 // checkBenchReport holds a `tally bench --quick --json` run to what CI asks

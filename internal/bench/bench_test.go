@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tally-credits/tally/internal/catalog"
+	"github.com/tally-credits/tally/internal/credit"
 )
 
 // TestHistogramQuantiles compares the histogram's percentiles with the exact
@@ -219,5 +222,56 @@ func TestRoundsAreShared(t *testing.T) {
 	s.last = nil
 	if r, _ := s.roundBefore(ctx, y, 1); calls != 9 || r.Throughput != 109 {
 		t.Errorf("after a row with no round after it: round %v after %d measurements; want a new one (109, 9)", r.Throughput, calls)
+	}
+}
+
+// TestImpactCatalog: the impact rows' catalog is the built-in one with Flux
+// Dev at 6 credits an image, under a version of its own; every other price
+// of the history's generations stays.
+func TestImpactCatalog(t *testing.T) {
+	def := catalog.Default()
+	other, err := impactCatalog(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := def.Version + ".bench-impact"; other.Version != want {
+		t.Errorf("version %q; want %q", other.Version, want)
+	}
+	// Flux Dev, 2 images: 2 × 6 = 12 credits (10 in the built-in catalog);
+	// Nano Banana 2 at 2K, 16:9, 4 images: 4 × 73.5 = 294 in both.
+	for _, tc := range []struct {
+		req  credit.QuoteRequest
+		want credit.Credits
+	}{
+		{cycleRequest, credit.Whole(12)},
+		{quoteRequest, credit.Whole(294)},
+	} {
+		q, err := other.Quote(tc.req)
+		if err != nil || q.TotalCredits != tc.want {
+			t.Errorf("%s: %s credits (%v); want %s", tc.req.Model, q.TotalCredits, err, tc.want)
+		}
+	}
+	if len(catalog.Diff(def, other)) == 0 {
+		t.Error("no difference from the built-in catalog")
+	}
+}
+
+// TestReportWindow: the rows' windows are 30 whole days within the year,
+// and reach both of its ends.
+func TestReportWindow(t *testing.T) {
+	from := time.Date(2025, 12, 5, 0, 0, 0, 0, time.UTC)
+	h := &historyReports{yearFrom: from, yearTo: from.AddDate(0, 0, 367)}
+	rng := rand.New(rand.NewPCG(3, 4))
+	var first, last bool
+	for range 20_000 {
+		f, to := h.reportWindow(rng)
+		if f.Before(h.yearFrom) || to.After(h.yearTo) || to.Sub(f) != 30*24*time.Hour || !f.Equal(f.Truncate(24*time.Hour)) {
+			t.Fatalf("window %s to %s; want 30 whole days within %s to %s", f, to, h.yearFrom, h.yearTo)
+		}
+		first = first || f.Equal(h.yearFrom)
+		last = last || to.Equal(h.yearTo)
+	}
+	if !first || !last {
+		t.Errorf("the windows reached the year's start %v, its end %v; want both", first, last)
 	}
 }

@@ -54,7 +54,12 @@ func (l *Ledger) Impact(ctx context.Context, cat *Catalog, from, to time.Time) (
 		unit, surcharge Credits
 		reason          string
 	}
+	// Each distinct setting is priced once. A window repeats a few
+	// settings thousands of times, and their recorded quotes repeat byte
+	// for byte: looked up by those bytes, most generations need neither
+	// decoding nor pricing.
 	memo := map[QuoteRequest]priced{}
+	byQuote := map[string]priced{}
 	err := l.store.View(ctx, func(tx Tx) error {
 		return tx.EachCharged(from, to, func(g *Generation) error {
 			m := models[g.Model]
@@ -62,20 +67,26 @@ func (l *Ledger) Impact(ctx context.Context, cat *Catalog, from, to time.Time) (
 				m = &ImpactModel{Model: g.Model}
 				models[g.Model] = m
 			}
-			req, ok := recordedRequest(g)
-			p, seen := memo[req]
-			if !ok {
-				p = priced{reason: "unreadable_quote"}
-			} else if !seen {
-				if q, err := cat.Quote(req); err != nil {
-					p.reason = "internal"
-					if e, ok := err.(*Error); ok {
-						p.reason = e.Reason
+			p, seen := byQuote[string(g.Quote)]
+			if !seen {
+				req, ok := recordedRequest(g)
+				p, seen = memo[req]
+				if !ok {
+					p = priced{reason: "unreadable_quote"}
+				} else if !seen {
+					if q, err := cat.Quote(req); err != nil {
+						p.reason = "internal"
+						if e, ok := err.(*Error); ok {
+							p.reason = e.Reason
+						}
+					} else {
+						p = priced{unit: q.UnitCredits, surcharge: q.TotalCredits - q.UnitCredits*Credits(q.Images)}
 					}
-				} else {
-					p = priced{unit: q.UnitCredits, surcharge: q.TotalCredits - q.UnitCredits*Credits(q.Images)}
+					memo[req] = p
 				}
-				memo[req] = p
+				if len(byQuote) < maxImpactQuotes {
+					byQuote[string(g.Quote)] = p
+				}
 			}
 			if p.reason != "" {
 				m.Unpriced++
@@ -110,6 +121,10 @@ func (l *Ledger) Impact(ctx context.Context, cat *Catalog, from, to time.Time) (
 	sort.Slice(r.Models, func(i, j int) bool { return r.Models[i].Model < r.Models[j].Model })
 	return r, nil
 }
+
+// maxImpactQuotes bounds the distinct recorded quotes Impact remembers,
+// so that a window of all-different quotes cannot grow it without end.
+const maxImpactQuotes = 100_000
 
 // recordedRequest is the request a generation was priced with, read back
 // from the quote it recorded: the JSON of POST /v1/quotes (snake_case, the

@@ -46,6 +46,9 @@ func (t *tx) transactions(op, where, order string, args ...any) ([]credit.Entry,
 // EachEntry streams the journal in ID order with its postings (see
 // credit.Tx); pgx reads the rows from the connection as they are scanned.
 func (t *tx) EachEntry(fn func(*credit.Entry) error) error {
+	if err := t.stream("read journal"); err != nil {
+		return err
+	}
 	return t.eachEntry("read journal", `true`, ``, fn)
 }
 

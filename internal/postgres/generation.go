@@ -99,6 +99,9 @@ func generationsQuery(account string, f credit.GenerationFilter) (string, []any)
 // chargedQuery repeats; pgx reads the rows from the connection as they are
 // scanned.
 func (t *tx) EachCharged(from, to time.Time, fn func(*credit.Generation) error) error {
+	if err := t.stream("read charged generations"); err != nil {
+		return err
+	}
 	return t.each("read charged generations", func(s scanner) error {
 		g, err := scanGeneration(s)
 		if err != nil {

@@ -243,6 +243,25 @@ type tx struct {
 	// retry says broken is a serialization failure or a deadlock: the whole
 	// transaction may run again.
 	retry bool
+	// streaming says statement_timeout is lifted for the rest of the
+	// transaction (see stream).
+	streaming bool
+}
+
+// stream lifts statement_timeout for the rest of the transaction, before a
+// read of a whole table that its caller consumes as it goes (Verify's
+// journal, the catalog impact's window): such a statement lasts as long as
+// its reader takes, minutes at millions of rows, and the timeout that
+// guards requests against a stuck statement would end it half way.
+func (t *tx) stream(op string) error {
+	if t.streaming {
+		return nil
+	}
+	if _, err := t.ptx.Exec(t.ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return t.fail(op, err)
+	}
+	t.streaming = true
+	return nil
 }
 
 func (t *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {

@@ -79,11 +79,17 @@ func (t *tx) SnapshotState() (*credit.Snapshot, error) {
 
 // EachHold streams every hold with its allocations, by ID (see credit.Tx).
 func (t *tx) EachHold(fn func(*credit.Hold) error) error {
+	if err := t.stream("read holds"); err != nil {
+		return err
+	}
 	return t.eachHold("read holds", `true`, `id`, ``, fn)
 }
 
 // EachGeneration streams every generation, by ID (see credit.Tx).
 func (t *tx) EachGeneration(fn func(*credit.Generation) error) error {
+	if err := t.stream("read generations"); err != nil {
+		return err
+	}
 	return t.each("read generations", func(s scanner) error {
 		g, err := scanGeneration(s)
 		if err != nil {
