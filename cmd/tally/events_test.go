@@ -190,18 +190,20 @@ func TestServeLongPollOutlastsTimeouts(t *testing.T) {
 	const admin = "test-admin-key-longpoll"
 	t.Setenv("TALLY_ADMIN_KEY", admin)
 	saved := serveLimits
-	serveLimits.read, serveLimits.write = 300*time.Millisecond, 300*time.Millisecond
+	// 1s: far shorter than the poll's wait, but long enough for the
+	// other requests of the test under -race on a loaded machine.
+	serveLimits.read, serveLimits.write = time.Second, time.Second
 	defer func() { serveLimits = saved }()
 	s := startServe(t)
 	c := &http.Client{Timeout: 30 * time.Second}
 
 	var page cliEvents
 	begun := time.Now()
-	if code := authDo(t, c, http.MethodGet, s.base+"/v1/events?wait=2s", admin, "", &page); code != http.StatusOK || len(page.Events) != 0 {
-		t.Fatalf("a 2s long poll behind 300ms timeouts = %d %+v; want 200 and no events", code, page)
+	if code := authDo(t, c, http.MethodGet, s.base+"/v1/events?wait=3s", admin, "", &page); code != http.StatusOK || len(page.Events) != 0 {
+		t.Fatalf("a 3s long poll behind 1s timeouts = %d %+v; want 200 and no events", code, page)
 	}
-	if took := time.Since(begun); took < 2*time.Second {
-		t.Errorf("the long poll answered after %s; want it to have waited its 2s", took)
+	if took := time.Since(begun); took < 3*time.Second {
+		t.Errorf("the long poll answered after %s; want it to have waited its 3s", took)
 	}
 
 	// Woken by a write.
